@@ -1,0 +1,70 @@
+"""What every importer hands back: a tool-neutral description of one foreign run.
+
+Each reader module (``ultralytics``, ``mlflow``, ``tensorboard``, ``dvclive``,
+``wandb``, ``trackio``) exposes two functions:
+
+``detect(path: Path) -> bool``
+    True when ``path`` (a directory, or a file for single-file stores) holds
+    runs of this kind anywhere below it.
+
+``read(path: Path, problems: list[str]) -> Iterator[ForeignRun]``
+    Yields every run found under ``path``. It never raises for bad input:
+    a truncated, corrupt or unreadable file is skipped (or read as far as it
+    goes) and one line ``"<file path>: <reason>"`` is appended to
+    ``problems``. It never writes anything into ``path``.
+
+The common writer (``trackui.store.importers.write_foreign_run``) turns a
+``ForeignRun`` into an ordinary trackui run directory (format 1), so that
+imported runs show in ``ls``/``show``/``diff`` and the TUI like native ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Statuses an importer may report. ``running`` needs ``last_activity``.
+STATUSES = ("running", "finished", "failed", "killed", "crashed")
+
+
+@dataclass
+class Point:
+    """One logged value. ``t`` is unix seconds (float) or None when unknown."""
+
+    key: str
+    step: int
+    value: float
+    t: float | None = None
+
+
+@dataclass
+class Artifact:
+    """A file the run produced. Imported by reference, never copied."""
+
+    name: str  # relative name shown to the user, e.g. "weights/best.pt"
+    path: str  # absolute path of the file as found under the import PATH
+    size: int | None = None
+    sha256: str | None = None
+
+
+@dataclass
+class ForeignRun:
+    kind: str  # "ultralytics" | "mlflow" | "tensorboard" | "dvclive" | "wandb" | "trackio"
+    source_path: str  # absolute path of the run (directory, or the db/file holding it)
+    source_id: str  # the tool's own id (mlflow run uuid, wandb run id, dir path relative to PATH...)
+    project: str  # experiment / project name
+    name: str  # display name, kept exactly as the tool has it
+    params: dict[str, Any] = field(default_factory=dict)  # values as the tool stores them
+    points: list[Point] = field(default_factory=list)  # in the order the tool logged them
+    status: str = "finished"  # one of STATUSES
+    status_reason: str | None = None  # e.g. "exit code 1", "SimulatedCrash: CUDA out of memory"
+    created: float | None = None  # unix seconds
+    ended: float | None = None  # unix seconds
+    last_activity: float | None = None  # newest mtime / timestamp seen: liveness evidence
+    tags: list[str] = field(default_factory=list)
+    notes: str | None = None
+    group: str | None = None
+    parent_id: str | None = None  # source_id of the parent run (mlflow nested runs)
+    artifacts: list[Artifact] = field(default_factory=list)
+    console: str | None = None  # captured stdout/stderr when the tool keeps it
+    extra: dict[str, Any] = field(default_factory=dict)  # anything else worth showing (host, user...)

@@ -1,0 +1,1 @@
+"""trackui: experiment tracking for the terminal."""
