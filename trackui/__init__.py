@@ -1,1 +1,94 @@
-"""trackui: experiment tracking for the terminal."""
+"""trackui: experiment tracking for people who live in a terminal.
+
+    import trackui
+    run = trackui.init(project="detect", name="yolo26n-lr01", config={"lr0": 0.01})
+    run.log({"train/box_loss": 1.2, "metrics/mAP50-95(B)": 0.31}, step=epoch)
+    run.finish()
+
+The module-level ``init / log / finish / config / summary / log_artifact``
+act on the current run, so ``import trackui as wandb`` works for those calls.
+Importing this module loads only the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from trackui.store.writer import Config, Run, Summary, TrackuiWarning, current, set_current
+
+__all__ = [
+    "Config",
+    "Run",
+    "Summary",
+    "TrackuiWarning",
+    "finish",
+    "init",
+    "log",
+    "log_artifact",
+    "run",
+]
+__version__ = "0.1.0"
+
+
+def init(
+    project: str | None = None,
+    name: str | None = None,
+    config: Mapping[str, Any] | Any | None = None,
+    tags: list[str] | tuple[str, ...] | None = None,
+    notes: str | None = None,
+    group: str | None = None,
+    dir: str | os.PathLike[str] | None = None,
+    console: bool = True,
+    **_wandb_only: Any,
+) -> Run:
+    """Start a run and make it the current one. ``dir`` is the store root
+    (default ``$TRACKUI_DIR`` or ``~/.local/share/trackui``). Keyword
+    arguments that only mean something to W&B (``entity``, ``mode``…) are
+    accepted and ignored, so existing ``wandb.init`` calls keep working."""
+    previous = current()
+    if previous is not None and not previous.finished:
+        previous.finish()
+    run = Run(
+        project=project,
+        name=name,
+        config=config,
+        tags=tags,
+        notes=notes,
+        group=group,
+        dir=dir,
+        console=console,
+    )
+    set_current(run)
+    return run
+
+
+def _require() -> Run:
+    run = current()
+    if run is None:
+        raise RuntimeError("trackui: call trackui.init() before logging")
+    return run
+
+
+def log(data: Mapping[str, Any], step: int | None = None, commit: Any = None) -> None:
+    _require().log(data, step=step)
+
+
+def log_artifact(path: str | os.PathLike[str], name: str | None = None, copy: bool = True) -> Any:
+    return _require().log_artifact(path, name=name, copy=copy)
+
+
+def finish(status: str | None = None, exit_code: int | None = None) -> None:
+    run = current()
+    if run is not None:
+        run.finish(status, exit_code)
+
+
+def __getattr__(name: str) -> Any:
+    # `trackui.run`, `trackui.config` and `trackui.summary` follow the current run.
+    if name == "run":
+        return current()
+    if name in ("config", "summary"):
+        return getattr(_require(), name)
+    raise AttributeError(f"module 'trackui' has no attribute {name!r}")

@@ -1,0 +1,643 @@
+"""The DuckDB catalog: a derived, rebuildable index of a store's run files.
+
+Only the browsing process opens it. Ingest is incremental: per file it keeps
+the inode, size and byte offset already read, and reads only what was
+appended (complete lines only: a torn last line waits for its newline).
+Metric lines are parsed by DuckDB's JSON reader and unpivoted in SQL;
+summaries (first/last/min/max/count, steps of min and max) are merged at
+ingest, so listing and sorting never scan series.
+
+DuckDB lets one process hold a database file; a second ``trackui`` on the
+same store gets a private in-memory catalog built from the same files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import paths
+from .runfiles import complete_lines, flatten, parse_lines, read_json
+from .status import derive, finish_reason
+
+SCHEMA_VERSION = "3"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS catalog_info(key VARCHAR, value VARCHAR);
+CREATE TABLE IF NOT EXISTS runs(
+    run_id VARCHAR, project VARCHAR, name VARCHAR, grp VARCHAR, tags VARCHAR[], notes VARCHAR,
+    created DOUBLE, ended DOUBLE, last_t DOUBLE, host VARCHAR, username VARCHAR, pid BIGINT,
+    argv VARCHAR[], cwd VARCHAR, python VARCHAR, git_commit VARCHAR, git_branch VARCHAR,
+    git_dirty BOOLEAN, git_remote VARCHAR, dir VARCHAR, heartbeat_interval DOUBLE,
+    heartbeat_mtime DOUBLE, finish_status VARCHAR, finish_reason VARCHAR, exit_code BIGINT,
+    signal VARCHAR, exc_type VARCHAR, exc_message VARCHAR, exc_traceback VARCHAR,
+    status VARCHAR, status_reason VARCHAR, source_kind VARCHAR, source_path VARCHAR,
+    source_id VARCHAR, parent_id VARCHAR, has_console BOOLEAN, has_diff BOOLEAN,
+    dropped BIGINT, meta_json VARCHAR);
+CREATE TABLE IF NOT EXISTS params(run_id VARCHAR, key VARCHAR, value_json VARCHAR, num DOUBLE, txt VARCHAR);
+CREATE TABLE IF NOT EXISTS metrics(run_id VARCHAR, key VARCHAR, seq BIGINT, step BIGINT, t DOUBLE, value DOUBLE);
+CREATE TABLE IF NOT EXISTS summaries(
+    run_id VARCHAR, key VARCHAR, first DOUBLE, last DOUBLE, min DOUBLE, max DOUBLE, count BIGINT,
+    step_min BIGINT, step_max BIGINT, last_step BIGINT, first_t DOUBLE, last_t DOUBLE, last_seq BIGINT);
+CREATE TABLE IF NOT EXISTS summary_overrides(run_id VARCHAR, key VARCHAR, value_json VARCHAR, num DOUBLE);
+CREATE TABLE IF NOT EXISTS artifacts(
+    run_id VARCHAR, seq BIGINT, name VARCHAR, path VARCHAR, size BIGINT, sha256 VARCHAR,
+    copied BOOLEAN, t DOUBLE);
+CREATE TABLE IF NOT EXISTS events(run_id VARCHAR, seq BIGINT, event VARCHAR, t DOUBLE, body VARCHAR);
+CREATE TABLE IF NOT EXISTS files(
+    run_id VARCHAR, name VARCHAR, ino BIGINT, size BIGINT, mtime_ns BIGINT, "offset" BIGINT, lines BIGINT);
+"""
+
+TABLES = (
+    "runs",
+    "params",
+    "metrics",
+    "summaries",
+    "summary_overrides",
+    "artifacts",
+    "events",
+    "files",
+)
+_TERMINAL = {"finished", "failed", "killed", "crashed"}
+_WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
+_LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS)
+_RENAMED = re.compile(r"^(.*)_\d+$")
+_BUILTIN_COLUMNS = {"_step", "_t", "ordinality"}
+
+
+class CatalogError(Exception):
+    """A store or catalog problem, with a message fit for one line."""
+
+
+@dataclass
+class FileState:
+    ino: int = 0
+    size: int = 0
+    mtime_ns: int = 0
+    offset: int = 0
+    lines: int = 0
+
+
+@dataclass
+class RunState:
+    files: dict[str, FileState] = field(default_factory=dict)
+    finished: bool = False
+    heartbeat_mtime: float | None = None
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    runs_seen: int
+    runs_changed: int
+    points: int
+    seconds: float
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _num(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:
+            return None
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _txt(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
+class Catalog:
+    """The catalog of one store. Thread-safe for reads through ``cursor()``."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        path: str | os.PathLike[str] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        private: bool = False,
+    ):
+        self.root = Path(root).expanduser()
+        if not self.root.is_dir():
+            raise CatalogError(f"no trackui store at {self.root}")
+        self.clock = clock
+        self.path = Path(path) if path is not None else paths.catalog_path(self.root)
+        self.private = private
+        self._lock = threading.RLock()
+        self._tmp = tempfile.TemporaryDirectory(prefix="trackui-ingest-")
+        self.con = self._connect()
+        self._host = socket.gethostname()
+        self._state: dict[str, RunState] = {}
+        self._load_state()
+
+    # -- connection --------------------------------------------------------
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if not self.private:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                con = duckdb.connect(str(self.path))
+                return self._prepare(con)
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc).lower():
+                    raise CatalogError(f"cannot open catalog {self.path}: {exc}") from None
+                # Another trackui holds the catalog: work from a private one.
+                self.private = True
+            except (duckdb.Error, OSError) as exc:
+                # A corrupt or foreign file: the catalog is derived, so rebuild it.
+                try:
+                    for suffix in ("", ".wal"):
+                        Path(str(self.path) + suffix).unlink(missing_ok=True)
+                    return self._prepare(duckdb.connect(str(self.path)))
+                except (duckdb.Error, OSError):
+                    raise CatalogError(f"cannot open catalog {self.path}: {exc}") from None
+        return self._prepare(duckdb.connect(":memory:"))
+
+    def _prepare(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(SCHEMA)
+        version = con.execute(
+            "SELECT value FROM catalog_info WHERE key = 'schema'"
+        ).fetchall()
+        if not version or version[0][0] != SCHEMA_VERSION:
+            for table in (*TABLES, "catalog_info"):
+                con.execute(f"DROP TABLE IF EXISTS {table}")
+            con.execute(SCHEMA)
+            con.execute("INSERT INTO catalog_info VALUES ('schema', ?)", [SCHEMA_VERSION])
+        return con
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one call; DuckDB connections are not shared across threads."""
+        return self.con.cursor()
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                self.con.close()
+            finally:
+                self._tmp.cleanup()
+
+    def __enter__(self) -> Catalog:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _load_state(self) -> None:
+        cur = self.cursor()
+        for run_id, finished, hb in cur.execute(
+            "SELECT run_id, finish_status IS NOT NULL, heartbeat_mtime FROM runs"
+        ).fetchall():
+            self._state[run_id] = RunState(finished=finished, heartbeat_mtime=hb)
+        for run_id, name, ino, size, mtime_ns, offset, lines in cur.execute(
+            'SELECT run_id, name, ino, size, mtime_ns, "offset", lines FROM files'
+        ).fetchall():
+            if run_id in self._state:
+                self._state[run_id].files[name] = FileState(ino, size, mtime_ns, offset, lines)
+
+    # -- ingest ------------------------------------------------------------
+
+    def run_dirs(self) -> Iterable[tuple[str, Path]]:
+        """``(run_id, directory)`` of every run in the store."""
+        try:
+            projects = list(os.scandir(self.root))
+        except OSError as exc:
+            raise CatalogError(f"cannot read store {self.root}: {exc.strerror}") from None
+        for project in projects:
+            if project.name.startswith(".") or not project.is_dir():
+                continue
+            try:
+                entries = list(os.scandir(project.path))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir():
+                    continue
+                if os.path.exists(os.path.join(entry.path, paths.META)):
+                    yield entry.name, Path(entry.path)
+
+    def refresh(self) -> RefreshStats:
+        """Read what was appended since the last refresh; derive statuses."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self) -> RefreshStats:
+        started = time.perf_counter()
+        now = self.clock()
+        cur = self.cursor()
+        seen: set[str] = set()
+        changed = 0
+        chunks: list[tuple[str, bytes, int]] = []
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            for run_id, run_dir in self.run_dirs():
+                seen.add(run_id)
+                if self._sync_run(cur, run_id, run_dir, chunks):
+                    changed += 1
+            for gone in set(self._state) - seen:
+                self._delete_run(cur, gone)
+                del self._state[gone]
+                changed += 1
+            points = self._ingest_metrics(cur, chunks)
+            self._derive_statuses(cur, now)
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            self._state.clear()
+            self._load_state()
+            raise
+        return RefreshStats(len(seen), changed, points, time.perf_counter() - started)
+
+    def reindex(self) -> RefreshStats:
+        """Forget everything and rebuild from the run files."""
+        with self._lock:
+            cur = self.cursor()
+            for table in TABLES:
+                cur.execute(f"DELETE FROM {table}")
+            self._state.clear()
+            return self._refresh()
+
+    def _stat(self, path: Path) -> FileState | None:
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return FileState(st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _sync_run(
+        self, cur: Any, run_id: str, run_dir: Path, chunks: list[tuple[str, bytes, int]]
+    ) -> bool:
+        state = self._state.get(run_id)
+        is_new = state is None
+        if state is None:
+            state = self._state[run_id] = RunState()
+            meta = read_json(run_dir / paths.META) or {}
+            self._insert_run(cur, run_id, run_dir, meta)
+        changed = is_new
+        names = _LINE_FILES + _WHOLE_FILES
+        if state.finished and not is_new:
+            names = (paths.METRICS, paths.EVENTS, paths.SOURCE, paths.META)
+        for name in names:
+            st = self._stat(run_dir / name)
+            old = state.files.get(name)
+            if st is None:
+                if old is not None and name == paths.METRICS:
+                    self._reset_metrics(cur, run_id)
+                    del state.files[name]
+                    changed = True
+                continue
+            if old is not None and (old.ino, old.size, old.mtime_ns) == (st.ino, st.size, st.mtime_ns):
+                continue
+            changed = True
+            if name in _WHOLE_FILES:
+                self._read_whole(cur, run_id, run_dir, name)
+                st.offset = st.size
+            else:
+                if old is not None and (old.ino != st.ino or st.size < old.offset):
+                    # Replaced by atomic rename (importers do): read it again.
+                    self._reset_lines(cur, run_id, name)
+                    old = None
+                offset = old.offset if old else 0
+                lines = old.lines if old else 0
+                chunk, st.offset = complete_lines(run_dir / name, offset)
+                st.lines = lines + chunk.count(b"\n")
+                if chunk:
+                    if name == paths.METRICS:
+                        chunks.append((run_id, chunk, lines))
+                    elif name == paths.EVENTS:
+                        self._read_events(cur, run_id, chunk, lines, state)
+                    else:
+                        self._read_artifacts(cur, run_id, chunk, lines)
+            state.files[name] = st
+            cur.execute("DELETE FROM files WHERE run_id = ? AND name = ?", [run_id, name])
+            cur.execute(
+                "INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [run_id, name, st.ino, st.size, st.mtime_ns, st.offset, st.lines],
+            )
+        hb = self._stat(run_dir / paths.HEARTBEAT)
+        state.heartbeat_mtime = hb.mtime_ns / 1e9 if hb else None
+        return changed
+
+    def _insert_run(self, cur: Any, run_id: str, run_dir: Path, meta: dict[str, Any]) -> None:
+        cur.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
+        cur.execute(
+            "INSERT INTO runs (run_id, dir, has_console, has_diff) VALUES (?, ?, ?, ?)",
+            [
+                run_id,
+                str(run_dir),
+                (run_dir / paths.CONSOLE).exists(),
+                (run_dir / paths.CODE_DIFF).exists(),
+            ],
+        )
+
+    def _read_whole(self, cur: Any, run_id: str, run_dir: Path, name: str) -> None:
+        doc = read_json(run_dir / name)
+        if name == paths.META:
+            meta = doc or {}
+            git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
+            tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+            argv = meta.get("argv") if isinstance(meta.get("argv"), list) else []
+            pid = meta.get("pid") if isinstance(meta.get("pid"), int) else None
+            cur.execute(
+                """UPDATE runs SET project = ?, name = ?, grp = ?, tags = ?, notes = ?,
+                   created = ?, host = ?, username = ?, pid = ?, argv = ?, cwd = ?, python = ?,
+                   git_commit = ?, git_branch = ?, git_dirty = ?, git_remote = ?,
+                   heartbeat_interval = ?, meta_json = ?, has_console = ?, has_diff = ?
+                   WHERE run_id = ?""",
+                [
+                    str(meta.get("project") or Path(run_dir).parent.name),
+                    str(meta.get("name") or run_id),
+                    meta.get("group"),
+                    [str(t) for t in tags],
+                    meta.get("notes"),
+                    _num(meta.get("created")),
+                    meta.get("host"),
+                    meta.get("user"),
+                    pid,
+                    [str(a) for a in argv],
+                    meta.get("cwd"),
+                    meta.get("python"),
+                    git.get("commit"),
+                    git.get("branch"),
+                    git.get("dirty"),
+                    git.get("remote"),
+                    _num(meta.get("heartbeat_interval")),
+                    json.dumps(meta, default=str),
+                    (run_dir / paths.CONSOLE).exists(),
+                    (run_dir / paths.CODE_DIFF).exists(),
+                    run_id,
+                ],
+            )
+        elif name == paths.CONFIG:
+            cur.execute("DELETE FROM params WHERE run_id = ?", [run_id])
+            rows = [
+                (run_id, key, json.dumps(value, default=str), _num(value), _txt(value))
+                for key, value in flatten(doc or {}).items()
+            ]
+            if rows:
+                cur.executemany("INSERT INTO params VALUES (?, ?, ?, ?, ?)", rows)
+        elif name == paths.SUMMARY:
+            cur.execute("DELETE FROM summary_overrides WHERE run_id = ?", [run_id])
+            rows = [
+                (run_id, key, json.dumps(value, default=str), _num(value))
+                for key, value in flatten(doc or {}).items()
+            ]
+            if rows:
+                cur.executemany("INSERT INTO summary_overrides VALUES (?, ?, ?, ?)", rows)
+        elif name == paths.SOURCE:
+            src = doc or {}
+            cur.execute(
+                "UPDATE runs SET source_kind = ?, source_path = ?, source_id = ?, parent_id = ? "
+                "WHERE run_id = ?",
+                [src.get("kind"), src.get("path"), src.get("id"), src.get("parent_id"), run_id],
+            )
+
+    def _read_events(
+        self, cur: Any, run_id: str, chunk: bytes, first_line: int, state: RunState
+    ) -> None:
+        rows = []
+        for i, event in enumerate(parse_lines(chunk)):
+            rows.append(
+                (run_id, first_line + i, str(event.get("event")), _num(event.get("t")),
+                 json.dumps(event, default=str))
+            )
+            if event.get("event") == "finish":
+                exc = event.get("exception") if isinstance(event.get("exception"), dict) else {}
+                status = str(event.get("status") or "finished")
+                cur.execute(
+                    """UPDATE runs SET finish_status = ?, finish_reason = ?, ended = ?,
+                       exit_code = ?, signal = ?, exc_type = ?, exc_message = ?,
+                       exc_traceback = ?, dropped = ? WHERE run_id = ?""",
+                    [
+                        status,
+                        finish_reason(event),
+                        _num(event.get("t")),
+                        event.get("exit_code") if isinstance(event.get("exit_code"), int) else None,
+                        event.get("signal"),
+                        exc.get("type"),
+                        exc.get("message"),
+                        exc.get("traceback"),
+                        event.get("dropped") if isinstance(event.get("dropped"), int) else None,
+                        run_id,
+                    ],
+                )
+                state.finished = True
+        if rows:
+            cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+
+    def _read_artifacts(self, cur: Any, run_id: str, chunk: bytes, first_line: int) -> None:
+        rows = [
+            (
+                run_id,
+                first_line + i,
+                str(a.get("name")),
+                str(a.get("path")),
+                a.get("size") if isinstance(a.get("size"), int) else None,
+                a.get("sha256"),
+                bool(a.get("copied")),
+                _num(a.get("t")),
+            )
+            for i, a in enumerate(parse_lines(chunk))
+        ]
+        if rows:
+            cur.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _reset_lines(self, cur: Any, run_id: str, name: str) -> None:
+        if name == paths.METRICS:
+            self._reset_metrics(cur, run_id)
+        elif name == paths.EVENTS:
+            cur.execute("DELETE FROM events WHERE run_id = ?", [run_id])
+            cur.execute(
+                "UPDATE runs SET finish_status = NULL, finish_reason = NULL, ended = NULL "
+                "WHERE run_id = ?",
+                [run_id],
+            )
+            self._state[run_id].finished = False
+        else:
+            cur.execute("DELETE FROM artifacts WHERE run_id = ?", [run_id])
+
+    def _reset_metrics(self, cur: Any, run_id: str) -> None:
+        cur.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+        cur.execute("DELETE FROM summaries WHERE run_id = ?", [run_id])
+
+    def _delete_run(self, cur: Any, run_id: str) -> None:
+        for table in TABLES:
+            cur.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+
+    # -- metrics -----------------------------------------------------------
+
+    def _ingest_metrics(self, cur: Any, chunks: list[tuple[str, bytes, int]]) -> int:
+        if not chunks:
+            return 0
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE new_points(run_id VARCHAR, key VARCHAR, seq BIGINT, "
+            "step BIGINT, t DOUBLE, value DOUBLE)"
+        )
+        for run_id, chunk, first_line in chunks:
+            self._ingest_chunk(cur, run_id, chunk, first_line)
+        points = cur.execute("SELECT count(*) FROM new_points").fetchall()[0][0]
+        cur.execute("INSERT INTO metrics SELECT * FROM new_points ORDER BY run_id, seq")
+        self._merge_summaries(cur)
+        cur.execute("DROP TABLE new_points")
+        return points
+
+    def _ingest_chunk(self, cur: Any, run_id: str, chunk: bytes, first_line: int) -> None:
+        tmp = os.path.join(self._tmp.name, "chunk.jsonl")
+        with open(tmp, "wb") as fh:
+            fh.write(chunk)
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE chunk AS SELECT * FROM read_json(?, "
+            "format='newline_delimited', sample_size=-1, ignore_errors=true, "
+            "maximum_object_size=67108864) WITH ORDINALITY",
+            [tmp],
+        )
+        columns = [row[0] for row in cur.execute("DESCRIBE chunk").fetchall()]
+        keys = [c for c in columns if c not in _BUILTIN_COLUMNS]
+        if not {"_step", "ordinality"} <= set(columns) or _renamed(keys):
+            self._ingest_chunk_slowly(cur, run_id, chunk, first_line)
+            return
+        if keys:
+            t_expr = "_t" if "_t" in columns else "NULL"
+            casts = ", ".join(f"TRY_CAST({_quote(k)} AS DOUBLE) AS {_quote(k)}" for k in keys)
+            on = ", ".join(_quote(k) for k in keys)
+            cur.execute(
+                f"""INSERT INTO new_points
+                    SELECT ?, key, seq, step, t, value FROM (
+                      UNPIVOT (
+                        SELECT ordinality - 1 + ? AS seq, TRY_CAST(_step AS BIGINT) AS step,
+                               TRY_CAST({t_expr} AS DOUBLE) AS t, {casts}
+                        FROM chunk WHERE _step IS NOT NULL
+                      ) ON {on} INTO NAME key VALUE value
+                    )""",
+                [run_id, first_line],
+            )
+        cur.execute("DROP TABLE chunk")
+
+    def _ingest_chunk_slowly(self, cur: Any, run_id: str, chunk: bytes, first_line: int) -> None:
+        """Key names DuckDB would rename (case-insensitive twins): parse in Python."""
+        rows = []
+        for i, raw in enumerate(chunk.split(b"\n")):
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(obj, dict) or not isinstance(obj.get("_step"), int):
+                continue
+            t = _num(obj.get("_t"))
+            for key, value in obj.items():
+                if key in ("_step", "_t"):
+                    continue
+                num = _num(value) if not isinstance(value, bool) else float(value)
+                if num is not None:
+                    rows.append((run_id, key, first_line + i, obj["_step"], t, num))
+        if rows:
+            cur.executemany("INSERT INTO new_points VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def _merge_summaries(self, cur: Any) -> None:
+        cur.execute(
+            """CREATE OR REPLACE TEMP TABLE new_summaries AS
+            WITH agg AS (
+              SELECT run_id, key,
+                arg_min(value, seq) AS first, arg_max(value, seq) AS last,
+                min(value) FILTER (WHERE NOT isnan(value)) AS min,
+                max(value) FILTER (WHERE NOT isnan(value)) AS max,
+                count(*) AS count,
+                arg_min(step, value) FILTER (WHERE NOT isnan(value)) AS step_min,
+                arg_max(step, value) FILTER (WHERE NOT isnan(value)) AS step_max,
+                arg_max(step, seq) AS last_step, arg_min(t, seq) AS first_t,
+                arg_max(t, seq) AS last_t, max(seq) AS last_seq
+              FROM new_points GROUP BY run_id, key
+            )
+            SELECT a.run_id, a.key,
+              CASE WHEN s.run_id IS NULL THEN a.first ELSE s.first END AS first,
+              a.last,
+              CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.min ELSE s.min END,
+              CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.max ELSE s.max END,
+              a.count + coalesce(s.count, 0),
+              CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.step_min ELSE s.step_min END,
+              CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.step_max ELSE s.step_max END,
+              a.last_step,
+              CASE WHEN s.run_id IS NULL THEN a.first_t ELSE s.first_t END,
+              a.last_t, a.last_seq
+            FROM agg a LEFT JOIN summaries s ON s.run_id = a.run_id AND s.key = a.key"""
+        )
+        cur.execute(
+            "DELETE FROM summaries WHERE (run_id, key) IN (SELECT run_id, key FROM new_summaries)"
+        )
+        cur.execute("INSERT INTO summaries SELECT * FROM new_summaries")
+        cur.execute(
+            """UPDATE runs SET last_t = m.t FROM (
+                 SELECT run_id, max(last_t) AS t FROM new_summaries GROUP BY run_id
+               ) m WHERE runs.run_id = m.run_id"""
+        )
+        cur.execute("DROP TABLE new_summaries")
+
+    # -- status ------------------------------------------------------------
+
+    def _derive_statuses(self, cur: Any, now: float) -> None:
+        rows = cur.execute(
+            """SELECT run_id, finish_status, finish_reason, heartbeat_interval, host, pid,
+                      status, status_reason, heartbeat_mtime
+               FROM runs WHERE finish_status IS NULL OR status IS NULL
+                  OR status IS DISTINCT FROM finish_status"""
+        ).fetchall()
+        for run_id, fstatus, freason, interval, host, pid, old, old_reason, old_hb in rows:
+            hb = self._state[run_id].heartbeat_mtime if run_id in self._state else None
+            status, reason = derive(
+                finish_status=fstatus,
+                finish_reason=freason,
+                heartbeat_mtime=hb,
+                heartbeat_interval=interval,
+                host=host,
+                pid=pid,
+                now=now,
+                this_host=self._host,
+            )
+            if (status, reason, hb) != (old, old_reason, old_hb):
+                cur.execute(
+                    "UPDATE runs SET status = ?, status_reason = ?, heartbeat_mtime = ? "
+                    "WHERE run_id = ?",
+                    [status, reason, hb, run_id],
+                )
+
+
+def _renamed(keys: list[str]) -> bool:
+    """True when DuckDB's JSON reader renamed a key (case-insensitive twins,
+    empty names): then the chunk is parsed the slow, exact way."""
+    folded = {k.casefold() for k in keys}
+    for key in keys:
+        match = _RENAMED.match(key)
+        if match and match.group(1).casefold() in folded:
+            return True
+        if re.fullmatch(r"C\d+", key):
+            return True
+    return len(folded) != len(keys)
+
+
+def open_catalog(root: str | os.PathLike[str] | None = None, **kwargs: Any) -> Catalog:
+    """Open (or build) the catalog of a store and bring it up to date."""
+    catalog = Catalog(root if root is not None else paths.default_root(), **kwargs)
+    catalog.refresh()
+    return catalog

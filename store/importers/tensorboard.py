@@ -1,0 +1,506 @@
+"""Read TensorBoard event files (``events.out.tfevents.*``) as foreign runs.
+
+No TensorFlow, ``tensorboard`` or ``protobuf`` package is needed. An event
+file is a sequence of TFRecords::
+
+    uint64 LE length | uint32 masked-CRC32C(length) | data | uint32 masked-CRC32C(data)
+
+and ``data`` is a serialized ``Event`` protobuf. The subset of the schema a
+scalar importer needs is small enough to decode by hand with the wire-format
+reader in ``_protobuf`` (varint, 64-bit, length-delimited and 32-bit fields,
+about 100 lines shared with the W&B reader), which spares every user a heavy
+dependency for a few field numbers:
+
+* ``Event``: wall_time=1 (double, seconds), step=2 (int64), file_version=3,
+  summary=5;
+* ``Summary``: value=1; ``Summary.Value``: tag=1, simple_value=2 (float),
+  tensor=8, metadata=9 (``SummaryMetadata``: plugin_data=1 →
+  ``PluginData``: plugin_name=1, content=2);
+* ``TensorProto``: dtype=1, tensor_shape=2 (dim=2), tensor_content=4,
+  float_val=5, double_val=6, string_val=8;
+* ``HParamsPluginData`` (plugin ``hparams``): session_start_info=3 →
+  hparams=1 (map name → ``google.protobuf.Value``), session_end_info=4 →
+  status=1.
+
+Layout and naming, matching what TensorBoard itself shows:
+
+* a run is a directory that directly holds event files (all of them, several
+  per run when the writer was restarted, read in file-name order); its
+  ``source_id`` and name are its path relative to the import root, as in
+  TensorBoard's run selector; nested runs get the enclosing run as parent;
+* tensorboardX's ``add_hparams`` writes its data into a fresh sub-directory
+  named after ``time.time()`` (``<run>/1795703520.81/``). TensorBoard lists
+  it as its own run, but it holds no curve of its own: only the hparams of
+  the enclosing run and the final metrics passed with them. When a run has
+  exactly one such child, it is folded into that run (its hparams become the
+  params, its scalars such as ``hparam/mAP50-95_B_`` become points, as
+  written). Several hparams children (one writer used for a sweep) stay
+  separate runs, because they then describe different trials;
+* scalars are ``simple_value`` and 0-d float/double tensors (plugin
+  ``scalars`` or none); tags are kept exactly as written (tensorboardX
+  already rewrote ``(B)`` to ``_B_``; that is what the file says);
+* text summaries (``add_text``) land in ``extra["text"]``; files beside the
+  event files (``weights/best.pt``) are listed as artifacts by reference.
+
+Damage: a record whose CRC does not match, or that runs past the end of the
+file, ends the reading of that file; the records before it are kept and one
+``"<file>: truncated/corrupt at byte N"`` line goes to ``problems``.
+
+Status (TensorBoard has none), first rule that applies:
+
+1. last event less than ``RUNNING_WITHIN_S`` before ``now`` → ``running``;
+2. the newest event file ends inside a record → ``crashed``: a writer that
+   closes never leaves half a record; one killed mid-write does (the
+   ``kill -9`` fixture run);
+3. an ``epochs`` hparam and an ``epoch`` scalar that stopped short of it →
+   ``crashed``;
+4. hparams ``session_end_info.status`` FAILURE → ``failed``;
+5. otherwise ``finished``. This includes a run that died of an exception
+   inside ``with SummaryWriter()``: its file was closed cleanly and holds
+   nothing that tells it from a short finished run, so ``status_reason``
+   says the status is inferred.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trackui.store.importers import _protobuf as pb
+from trackui.store.importers.base import Artifact, ForeignRun, Point
+
+KIND = "tensorboard"
+
+#: A run whose last event is younger than this is taken as still running.
+#: tensorboardX flushes every 120 s by default, so less would flap.
+RUNNING_WITHIN_S = 300.0
+
+#: How many files beside the event files are listed as artifacts, at most.
+MAX_ARTIFACTS = 1000
+
+# Event
+EVENT_WALL_TIME = 1
+EVENT_STEP = 2
+EVENT_FILE_VERSION = 3
+EVENT_SUMMARY = 5
+# Summary / Summary.Value
+SUMMARY_VALUE = 1
+VALUE_TAG = 1
+VALUE_SIMPLE = 2
+VALUE_TENSOR = 8
+VALUE_METADATA = 9
+# SummaryMetadata / PluginData
+METADATA_PLUGIN_DATA = 1
+PLUGIN_NAME = 1
+PLUGIN_CONTENT = 2
+# TensorProto
+TENSOR_DTYPE = 1
+TENSOR_SHAPE = 2
+TENSOR_CONTENT = 4
+TENSOR_FLOAT_VAL = 5
+TENSOR_DOUBLE_VAL = 6
+TENSOR_STRING_VAL = 8
+SHAPE_DIM = 2
+DT_FLOAT = 1
+DT_DOUBLE = 2
+DT_STRING = 7
+# HParamsPluginData
+HPARAMS_SESSION_START = 3
+HPARAMS_SESSION_END = 4
+SESSION_START_HPARAMS = 1
+SESSION_END_STATUS = 1
+SESSION_STATUS = {
+    0: "STATUS_UNKNOWN",
+    1: "STATUS_SUCCESS",
+    2: "STATUS_FAILURE",
+    3: "STATUS_RUNNING",
+}
+# google.protobuf.Value / Struct / ListValue
+GVALUE_NULL = 1
+GVALUE_NUMBER = 2
+GVALUE_STRING = 3
+GVALUE_BOOL = 4
+GVALUE_STRUCT = 5
+GVALUE_LIST = 6
+
+_RECORD_HEADER = struct.Struct("<QI")
+_U32 = struct.Struct("<I")
+
+
+def is_event_file(name: str) -> bool:
+    # TensorBoard's own test (io_wrapper.IsTensorFlowEventsFile).
+    return "tfevents" in name
+
+
+def detect(path: Path) -> bool:
+    path = Path(path)
+    if path.is_file():
+        return is_event_file(path.name)
+    try:
+        for _dirpath, _dirs, files in os.walk(path):
+            if any(is_event_file(f) for f in files):
+                return True
+    except OSError:
+        return False
+    return False
+
+
+# -- reading one event file -------------------------------------------------
+
+
+@dataclass
+class _FileData:
+    """What one event file (or one run directory's files) yielded."""
+
+    points: list[Point] = field(default_factory=list)
+    hparams: dict[str, Any] | None = None
+    session_status: str | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    first_t: float | None = None
+    last_t: float | None = None
+    torn_at: int | None = None  # byte offset where the last record was cut short
+
+    def merge(self, other: _FileData) -> None:
+        self.points.extend(other.points)
+        if other.hparams is not None:
+            self.hparams = {**(self.hparams or {}), **other.hparams}
+        self.session_status = other.session_status or self.session_status
+        self.text.update(other.text)
+        if other.first_t is not None:
+            self.first_t = min(self.first_t or other.first_t, other.first_t)
+        if other.last_t is not None:
+            self.last_t = max(self.last_t or other.last_t, other.last_t)
+
+
+def iter_records(f: Any, path: Path, problems: list[str]) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, data)`` of every intact TFRecord; stop at the first bad one.
+
+    A short read at the end is reported as truncation and raised to the
+    caller through :class:`_Torn` so it can count it as crash evidence.
+    """
+    offset = 0
+    while True:
+        header = f.read(12)
+        if not header:
+            return
+        if len(header) < 12:
+            raise _Torn(offset)
+        length, length_crc = _RECORD_HEADER.unpack(header)
+        if pb.masked_crc32c(header[:8]) != length_crc:
+            problems.append(f"{path}: corrupt at byte {offset} (record length CRC mismatch)")
+            return
+        data = f.read(length)
+        footer = f.read(4)
+        if len(data) < length or len(footer) < 4:
+            raise _Torn(offset)
+        if pb.masked_crc32c(data) != _U32.unpack(footer)[0]:
+            problems.append(f"{path}: corrupt at byte {offset} (record data CRC mismatch)")
+            return
+        yield offset, data
+        offset += 16 + length
+
+
+class _Torn(Exception):
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+def read_event_file(path: Path, problems: list[str]) -> _FileData:
+    """Decode one event file as far as it is intact. Never raises."""
+    out = _FileData()
+    try:
+        with open(path, "rb") as f:
+            for offset, data in iter_records(f, path, problems):
+                try:
+                    _decode_event(data, out)
+                except pb.DecodeError as exc:
+                    problems.append(f"{path}: corrupt at byte {offset} (bad Event: {exc})")
+                    break
+    except _Torn as torn:
+        out.torn_at = torn.offset
+    except OSError as exc:
+        problems.append(f"{path}: unreadable ({exc.strerror or exc})")
+    return out
+
+
+def _decode_event(data: bytes, out: _FileData) -> None:
+    event = pb.fields(data)
+    wall = pb.first(event, EVENT_WALL_TIME)
+    t = pb.as_double(wall) if wall is not None else None
+    step_raw = pb.first(event, EVENT_STEP)
+    step = pb.as_int64(step_raw) if step_raw is not None else 0
+    if t is not None:
+        out.first_t = t if out.first_t is None else min(out.first_t, t)
+        out.last_t = t if out.last_t is None else max(out.last_t, t)
+    summary = pb.first(event, EVENT_SUMMARY)
+    if summary is None:
+        return
+    for number, _wire, raw in pb.iter_fields(pb.as_bytes(summary)):
+        if number == SUMMARY_VALUE:
+            _decode_value(pb.as_bytes(raw), step, t, out)
+
+
+def _decode_value(raw: bytes, step: int, t: float | None, out: _FileData) -> None:
+    value = pb.fields(raw)
+    tag = pb.as_str(pb.first(value, VALUE_TAG) or b"")
+    plugin, content = "", b""
+    metadata = pb.first(value, VALUE_METADATA)
+    if metadata is not None:
+        plugin_data = pb.first(pb.fields(pb.as_bytes(metadata)), METADATA_PLUGIN_DATA)
+        if plugin_data is not None:
+            pd = pb.fields(pb.as_bytes(plugin_data))
+            plugin = pb.as_str(pb.first(pd, PLUGIN_NAME) or b"")
+            content = pb.as_bytes(pb.first(pd, PLUGIN_CONTENT) or b"")
+    if plugin == "hparams":
+        _decode_hparams(content, out)
+    simple = pb.first(value, VALUE_SIMPLE)
+    if simple is not None:
+        out.points.append(Point(tag, step, pb.as_float(simple), t))
+        return
+    tensor = pb.first(value, VALUE_TENSOR)
+    if tensor is None:
+        return
+    tp = pb.fields(pb.as_bytes(tensor))
+    dtype = pb.first(tp, TENSOR_DTYPE) or 0
+    if dtype == DT_STRING and plugin == "text":
+        strings = tp.get(TENSOR_STRING_VAL) or []
+        if strings:
+            out.text[tag] = "\n".join(pb.as_str(s) for s in strings)
+        return
+    if plugin not in ("", "scalars") or dtype not in (DT_FLOAT, DT_DOUBLE):
+        return
+    shape = pb.first(tp, TENSOR_SHAPE)
+    if shape is not None and pb.fields(pb.as_bytes(shape)).get(SHAPE_DIM):
+        return  # not 0-d: a histogram or an image, not a scalar
+    if dtype == DT_FLOAT:
+        vals = pb.repeated_floats(tp.get(TENSOR_FLOAT_VAL, []))
+        fmt, size = "<f", 4
+    else:
+        vals = pb.repeated_doubles(tp.get(TENSOR_DOUBLE_VAL, []))
+        fmt, size = "<d", 8
+    if not vals:
+        blob = pb.first(tp, TENSOR_CONTENT)
+        if isinstance(blob, bytes) and len(blob) == size:
+            vals = [struct.unpack(fmt, blob)[0]]
+    if len(vals) == 1:
+        out.points.append(Point(tag, step, vals[0], t))
+
+
+def _decode_hparams(content: bytes, out: _FileData) -> None:
+    data = pb.fields(content)
+    start = pb.first(data, HPARAMS_SESSION_START)
+    if start is not None:
+        params: dict[str, Any] = {}
+        for entry in pb.fields(pb.as_bytes(start)).get(SESSION_START_HPARAMS, []):
+            key, val = _map_entry(pb.as_bytes(entry))
+            params[key] = val
+        out.hparams = {**(out.hparams or {}), **params}
+    end = pb.first(data, HPARAMS_SESSION_END)
+    if end is not None:
+        status = pb.first(pb.fields(pb.as_bytes(end)), SESSION_END_STATUS) or 0
+        out.session_status = SESSION_STATUS.get(int(status), f"STATUS_{status}")
+
+
+def _map_entry(raw: bytes) -> tuple[str, Any]:
+    entry = pb.fields(raw)
+    key = pb.as_str(pb.first(entry, 1) or b"")
+    val = pb.first(entry, 2)
+    return key, _gvalue(pb.as_bytes(val)) if val is not None else None
+
+
+def _gvalue(raw: bytes) -> Any:
+    """A ``google.protobuf.Value`` as the Python value it stands for."""
+    result: Any = None
+    for number, _wire, v in pb.iter_fields(raw):
+        if number == GVALUE_NULL:
+            result = None
+        elif number == GVALUE_NUMBER:
+            result = pb.as_double(v)
+        elif number == GVALUE_STRING:
+            result = pb.as_str(v)
+        elif number == GVALUE_BOOL:
+            result = bool(v)
+        elif number == GVALUE_STRUCT:
+            result = dict(_map_entry(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, []))
+        elif number == GVALUE_LIST:
+            result = [_gvalue(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, [])]
+    return result
+
+
+# -- runs -------------------------------------------------------------------
+
+
+def _file_order(name: str) -> tuple[float, str]:
+    # events.out.tfevents.<unix time>.<host>[.<pid>.<n>][suffix]: order by time.
+    parts = name.split("tfevents.", 1)[-1].split(".")
+    try:
+        return float(parts[0]), name
+    except ValueError:
+        return float("inf"), name
+
+
+def _find_run_dirs(root: Path) -> dict[Path, list[Path]]:
+    if root.is_file():
+        return {root.parent: [root]} if is_event_file(root.name) else {}
+    found: dict[Path, list[Path]] = {}
+    for dirpath, dirs, files in os.walk(root):
+        dirs.sort()
+        events = sorted((f for f in files if is_event_file(f)), key=_file_order)
+        if events:
+            found[Path(dirpath)] = [Path(dirpath, f) for f in events]
+    return found
+
+
+def _source_id(root: Path, run_dir: Path) -> str:
+    rel = os.path.relpath(run_dir, root)
+    return run_dir.resolve().name if rel == "." else Path(rel).as_posix()
+
+
+def _epochs_short(params: dict[str, Any], points: list[Point]) -> str | None:
+    """Evidence of an early stop: an ``epochs`` param and an ``epoch`` curve short of it."""
+    target = params.get("epochs")
+    if isinstance(target, bool) or not isinstance(target, int | float) or target < 1:
+        return None
+    seen = [p.value for p in points if p.key == "epoch"]
+    if not seen:
+        return None
+    # Whether ``epoch`` counts from 0 or 1, a full run has ``epochs`` distinct values.
+    done = max(len(set(seen)), int(max(seen)))
+    if done < target:
+        return f"{done} of {int(target)} epochs logged"
+    return None
+
+
+def _artifacts(run_dir: Path, skip_dirs: set[Path]) -> list[Artifact]:
+    out: list[Artifact] = []
+    for dirpath, dirs, files in os.walk(run_dir):
+        here = Path(dirpath)
+        dirs[:] = sorted(d for d in dirs if here / d not in skip_dirs)
+        for name in sorted(files):
+            if is_event_file(name):
+                continue
+            p = here / name
+            try:
+                size = p.stat().st_size
+            except OSError:
+                continue
+            out.append(
+                Artifact(name=p.relative_to(run_dir).as_posix(), path=str(p.absolute()), size=size)
+            )
+            if len(out) >= MAX_ARTIFACTS:
+                return out
+    return out
+
+
+def read(path: Path, problems: list[str], *, now: float | None = None) -> Iterator[ForeignRun]:
+    """Yield one run per directory of event files under ``path`` (see the module doc).
+
+    ``now`` is the clock that decides "still running" (default: the current time).
+    """
+    root = Path(path)
+    now = time.time() if now is None else now
+    try:
+        run_dirs = _find_run_dirs(root)
+    except OSError as exc:
+        problems.append(f"{root}: unreadable ({exc.strerror or exc})")
+        return
+    if root.is_file():
+        root = root.parent
+
+    # An add_hparams child folds into its parent when it is the only one.
+    data: dict[Path, tuple[_FileData, list[Path]]] = {}
+    torn: dict[Path, list[tuple[Path, int]]] = {}
+    for run_dir, files in run_dirs.items():
+        merged = _FileData()
+        for f in files:
+            fd = read_event_file(f, problems)
+            if fd.torn_at is not None:
+                torn.setdefault(run_dir, []).append((f, fd.torn_at))
+            merged.merge(fd)
+        # Only the newest file can be cut short by a live or killed writer.
+        cut = torn.get(run_dir, [])
+        merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
+        data[run_dir] = (merged, files)
+
+    hparams_children: dict[Path, list[Path]] = {}
+    for run_dir, (fd, _files) in data.items():
+        if fd.hparams is not None and run_dir.parent in data and run_dir != root:
+            hparams_children.setdefault(run_dir.parent, []).append(run_dir)
+    folded = {kids[0]: parent for parent, kids in hparams_children.items() if len(kids) == 1}
+
+    for run_dir in sorted(data):
+        if run_dir in folded:
+            continue
+        fd, files = data[run_dir]
+        extra: dict[str, Any] = {"event_files": [f.name for f in files]}
+        points = list(fd.points)
+        params = dict(fd.hparams or {})
+        session_status = fd.session_status
+        first_t, last_t = fd.first_t, fd.last_t
+        child = next((c for c, p in folded.items() if p == run_dir), None)
+        if child is not None:
+            cd, _ = data[child]
+            points.extend(cd.points)
+            params.update(cd.hparams or {})
+            session_status = cd.session_status or session_status
+            extra["hparams_dir"] = child.name
+            if cd.last_t is not None:
+                last_t = max(last_t or cd.last_t, cd.last_t)
+        if fd.text:
+            extra["text"] = dict(fd.text)
+        if session_status:
+            extra["hparams_session_status"] = session_status
+
+        status, reason = _status(fd.torn_at, session_status, params, points, last_t, now)
+        for f, at in torn.get(run_dir, []):
+            # A live writer may be half-way through its newest record: not damage.
+            if not (status == "running" and f == files[-1]):
+                problems.append(f"{f}: truncated at byte {at} (last record cut short)")
+        parent = next((a for a in run_dir.parents if a in data and a not in folded), None)
+        yield ForeignRun(
+            kind=KIND,
+            source_path=str(run_dir.absolute()),
+            source_id=_source_id(root, run_dir),
+            project=root.resolve().name,
+            name=_source_id(root, run_dir),
+            params=params,
+            points=points,
+            status=status,
+            status_reason=reason,
+            created=first_t,
+            ended=last_t if status != "running" else None,
+            last_activity=last_t,
+            parent_id=_source_id(root, parent)
+            if parent is not None and parent != run_dir
+            else None,
+            artifacts=_artifacts(run_dir, {d for d in data if d != run_dir}),
+            extra=extra,
+        )
+
+
+def _status(
+    torn_at: int | None,
+    session_status: str | None,
+    params: dict[str, Any],
+    points: list[Point],
+    last_t: float | None,
+    now: float,
+) -> tuple[str, str | None]:
+    if last_t is not None and now - last_t < RUNNING_WITHIN_S:
+        return "running", None
+    if torn_at is not None:
+        return "crashed", "event file ends inside a record: the writer was stopped mid-write"
+    short = _epochs_short(params, points)
+    if short is not None:
+        return "crashed", short
+    if session_status == "STATUS_FAILURE":
+        return "failed", "hparams session status FAILURE"
+    if session_status == "STATUS_SUCCESS":
+        return "finished", "hparams session status SUCCESS"
+    return "finished", "inferred: TensorBoard records no run status"

@@ -1,0 +1,504 @@
+"""The query API over a catalog. Every answer is a frozen dataclass; the work
+(sorting, filtering, downsampling, diffing) is done in SQL."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import paths
+from .catalog import Catalog, CatalogError, RefreshStats
+from .directions import direction_of
+from .models import (
+    MISSING,
+    Artifact,
+    MetricComparison,
+    MetricComparisonRow,
+    MetricSummary,
+    ParamDiff,
+    ParamDiffRow,
+    Point,
+    RunDetail,
+    RunSummary,
+    Series,
+)
+
+BUILTIN_COLUMNS = {
+    "id": "r.run_id",
+    "project": "r.project",
+    "name": "r.name",
+    "status": "r.status",
+    "created": "r.created",
+    "ended": "r.ended",
+    "duration": "(coalesce(r.ended, r.last_t, r.heartbeat_mtime) - r.created)",
+    "group": "r.grp",
+    "host": "r.host",
+    "source": "r.source_kind",
+}
+STATS = ("last", "min", "max", "first", "count")
+_STAT_SPEC = re.compile(r"^(last|min|max|first|count)\((.+)\)$", re.S)
+X_AXES = ("step", "relative", "wall")
+
+
+class RunNotFound(CatalogError):
+    pass
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column spec of the run list: a built-in, a param, or a metric summary."""
+
+    spec: str
+    kind: str  # "builtin" | "param" | "stat"
+    key: str
+    stat: str | None = None
+
+    @staticmethod
+    def parse(spec: str) -> Column:
+        spec = spec.strip()
+        if spec in BUILTIN_COLUMNS:
+            return Column(spec, "builtin", spec)
+        match = _STAT_SPEC.match(spec)
+        if match:
+            return Column(spec, "stat", match.group(2), match.group(1))
+        if spec.startswith("param:"):
+            return Column(spec, "param", spec[len("param:") :])
+        return Column(spec, "param", spec)
+
+
+
+class Store:
+    """A store root and its catalog: what the CLI and the TUI talk to."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        catalog_path: str | os.PathLike[str] | None = None,
+        clock: Callable[[], float] = time.time,
+        private: bool = False,
+        refresh: bool = True,
+    ):
+        self.root = Path(root).expanduser() if root is not None else paths.default_root()
+        self.catalog = Catalog(self.root, catalog_path, clock=clock, private=private)
+        self.clock = clock
+        if refresh:
+            self.refresh()
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def refresh(self) -> RefreshStats:
+        return self.catalog.refresh()
+
+    def reindex(self) -> RefreshStats:
+        return self.catalog.reindex()
+
+    def _rows(
+        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+    ) -> list[tuple[Any, ...]]:
+        args = params if isinstance(params, dict) else list(params)
+        return self.catalog.cursor().execute(sql, args).fetchall()
+
+    # -- runs ----------------------------------------------------------------
+
+    def _run_select(self, columns: Sequence[Column]) -> tuple[str, list[Any], list[str]]:
+        """SELECT list and joins for the run list; returns (sql, params, expressions)."""
+        joins: list[str] = []
+        params: list[Any] = []
+        exprs: list[str] = []
+        for i, col in enumerate(columns):
+            if col.kind == "builtin":
+                exprs.append(BUILTIN_COLUMNS[col.key])
+            elif col.kind == "param":
+                joins.append(f"LEFT JOIN params c{i} ON c{i}.run_id = r.run_id AND c{i}.key = ?")
+                params.append(col.key)
+                exprs.append(f"c{i}.value_json")
+            else:
+                joins.append(
+                    f"LEFT JOIN summaries c{i} ON c{i}.run_id = r.run_id AND c{i}.key = ?"
+                )
+                params.append(col.key)
+                exprs.append(f'c{i}."{col.stat}"')
+        return " ".join(joins), params, exprs
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        status: str | Sequence[str] | None = None,
+        where: str | None = None,
+        sort: str = "created",
+        descending: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        columns: Sequence[str] = (),
+    ) -> list[RunSummary]:
+        """Runs, filtered (``where`` is the filter language of ``store.filters``),
+        sorted on any built-in column, param or metric summary."""
+        cols = [Column.parse(c) for c in columns]
+        if sort.startswith("-"):
+            sort, descending = sort[1:], True if descending is None else descending
+        sort_col = Column.parse(sort)
+        if descending is None:
+            descending = sort_col.spec in ("created", "ended", "duration")
+        all_cols = [*cols, sort_col]
+        join_sql, params, exprs = self._run_select(all_cols)
+        conds, cond_params = self._conditions(project, status, where)
+        sort_expr = exprs[-1]
+        if sort_col.kind == "param":
+            sort_expr = f"c{len(all_cols) - 1}.num, c{len(all_cols) - 1}.txt"
+            order = ", ".join(
+                f"{part} {'DESC' if descending else 'ASC'} NULLS LAST" for part in sort_expr.split(", ")
+            )
+        else:
+            order = f"{sort_expr} {'DESC' if descending else 'ASC'} NULLS LAST"
+        sql = f"""
+            SELECT r.run_id, r.project, r.name, r.status, r.status_reason, r.created, r.ended,
+                   {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind
+                   {"".join(", " + e for e in exprs[:-1])}
+            FROM runs r {join_sql}
+            {"WHERE " + " AND ".join(conds) if conds else ""}
+            ORDER BY {order}, r.run_id DESC
+            {"LIMIT ?" if limit is not None else ""} {"OFFSET ?" if offset else ""}
+        """
+        args = [*params, *cond_params]
+        if limit is not None:
+            args.append(limit)
+        if offset:
+            args.append(offset)
+        return [self._summary(row, cols) for row in self._rows(sql, args)]
+
+    def count_runs(
+        self,
+        *,
+        project: str | None = None,
+        status: str | Sequence[str] | None = None,
+        where: str | None = None,
+    ) -> int:
+        conds, params = self._conditions(project, status, where)
+        sql = f"SELECT count(*) FROM runs r {'WHERE ' + ' AND '.join(conds) if conds else ''}"
+        return self._rows(sql, params)[0][0]
+
+    def _conditions(
+        self, project: str | None, status: str | Sequence[str] | None, where: str | None
+    ) -> tuple[list[str], list[Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
+        if project is not None:
+            conds.append("r.project = ?")
+            params.append(project)
+        if status:
+            statuses = [status] if isinstance(status, str) else list(status)
+            conds.append(f"r.status IN ({', '.join('?' for _ in statuses)})")
+            params.extend(statuses)
+        if where and where.strip():
+            from .filters import compile_filter
+
+            sql, fparams = compile_filter(where)
+            conds.append(f"({sql})")
+            params.extend(fparams)
+        return conds, params
+
+    def _summary(self, row: tuple[Any, ...], cols: Sequence[Column]) -> RunSummary:
+        values: dict[str, Any] = {}
+        for col, value in zip(cols, row[12:]):
+            if col.kind == "param" and value is not None:
+                value = json.loads(value)
+            values[col.spec] = value
+        return RunSummary(
+            id=row[0],
+            project=row[1] or "",
+            name=row[2] or row[0],
+            status=row[3] or "crashed",
+            status_reason=row[4],
+            created=row[5],
+            ended=row[6],
+            duration=row[7],
+            group=row[8],
+            tags=tuple(row[9] or ()),
+            host=row[10],
+            source_kind=row[11],
+            columns=values,
+        )
+
+    def resolve(self, ref: str) -> str:
+        """A run id from an id, a unique id prefix, or ``project/name``."""
+        ref = ref.strip()
+        if not ref:
+            raise RunNotFound("empty run reference")
+        exact = self._rows("SELECT run_id FROM runs WHERE run_id = ?", [ref])
+        if exact:
+            return exact[0][0]
+        named = self._rows(
+            "SELECT run_id FROM runs WHERE project || '/' || name = ? ORDER BY created DESC", [ref]
+        )
+        if len(named) == 1:
+            return named[0][0]
+        if len(named) > 1:
+            ids = ", ".join(r[0] for r in named[:5])
+            raise RunNotFound(f"run {ref!r} is ambiguous: {len(named)} runs have that name ({ids})")
+        prefixed = self._rows(
+            "SELECT run_id FROM runs WHERE starts_with(run_id, ?) ORDER BY run_id LIMIT 6", [ref]
+        )
+        if len(prefixed) == 1:
+            return prefixed[0][0]
+        if prefixed:
+            raise RunNotFound(f"run {ref!r} is ambiguous: more than one run id starts with it")
+        raise RunNotFound(f"no run {ref!r} in {self.root}")
+
+    def run_summaries(self, run_ids: Sequence[str], columns: Sequence[str] = ()) -> list[RunSummary]:
+        """The rows of these runs, in the order given."""
+        if not run_ids:
+            return []
+        cols = [Column.parse(c) for c in columns]
+        join_sql, params, exprs = self._run_select(cols)
+        marks = ", ".join("?" for _ in run_ids)
+        sql = f"""
+            SELECT r.run_id, r.project, r.name, r.status, r.status_reason, r.created, r.ended,
+                   {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind
+                   {"".join(", " + e for e in exprs)}
+            FROM runs r {join_sql} WHERE r.run_id IN ({marks})"""
+        by_id = {row[0]: self._summary(row, cols) for row in self._rows(sql, [*params, *run_ids])}
+        missing = [r for r in run_ids if r not in by_id]
+        if missing:
+            raise RunNotFound(f"no run {missing[0]!r} in {self.root}")
+        return [by_id[r] for r in run_ids]
+
+    def get_run(self, ref: str) -> RunDetail:
+        run_id = self.resolve(ref)
+        (run,) = self.run_summaries([run_id])
+        (row,) = self._rows(
+            """SELECT dir, meta_json, notes, exit_code, signal, exc_type, exc_message,
+                      exc_traceback, dropped, source_kind, source_path, source_id, parent_id,
+                      has_console, has_diff
+               FROM runs WHERE run_id = ?""",
+            [run_id],
+        )
+        params = tuple(
+            (key, json.loads(value))
+            for key, value in self._rows(
+                "SELECT key, value_json FROM params WHERE run_id = ? ORDER BY key", [run_id]
+            )
+        )
+        summary = {
+            key: json.loads(value)
+            for key, value in self._rows(
+                "SELECT key, value_json FROM summary_overrides WHERE run_id = ? ORDER BY key",
+                [run_id],
+            )
+        }
+        artifacts = tuple(
+            Artifact(name, path, size, sha, bool(copied))
+            for name, path, size, sha, copied in self._rows(
+                "SELECT name, path, size, sha256, copied FROM artifacts WHERE run_id = ? ORDER BY seq",
+                [run_id],
+            )
+        )
+        run_dir = row[0]
+        return RunDetail(
+            run=run,
+            dir=run_dir,
+            params=params,
+            metrics=tuple(self.metric_summaries(run_id)),
+            summary=summary,
+            artifacts=artifacts,
+            meta=json.loads(row[1]) if row[1] else {},
+            notes=row[2],
+            exit_code=row[3],
+            signal=row[4],
+            exception_type=row[5],
+            exception_message=row[6],
+            exception_traceback=row[7],
+            dropped=row[8],
+            source_kind=row[9],
+            source_path=row[10],
+            source_id=row[11],
+            parent_id=row[12],
+            console_path=os.path.join(run_dir, paths.CONSOLE) if row[13] else None,
+            diff_path=os.path.join(run_dir, paths.CODE_DIFF) if row[14] else None,
+        )
+
+    def metric_summaries(self, run_id: str) -> list[MetricSummary]:
+        return [
+            MetricSummary(*row)
+            for row in self._rows(
+                """SELECT key, first, last, min, max, count, step_min, step_max, last_step, last_t
+                   FROM summaries WHERE run_id = ? ORDER BY key""",
+                [run_id],
+            )
+        ]
+
+    def metric_keys(self, run_ids: Sequence[str]) -> list[str]:
+        """Metric keys logged by any of these runs, sorted."""
+        if not run_ids:
+            return []
+        marks = ", ".join("?" for _ in run_ids)
+        return [
+            r[0]
+            for r in self._rows(
+                f"SELECT DISTINCT key FROM summaries WHERE run_id IN ({marks}) ORDER BY key",
+                list(run_ids),
+            )
+        ]
+
+    def column_choices(self) -> list[str]:
+        """Every column the run list can show: built-ins, params, metric summaries."""
+        params = [r[0] for r in self._rows("SELECT DISTINCT key FROM params ORDER BY key")]
+        keys = [r[0] for r in self._rows("SELECT DISTINCT key FROM summaries ORDER BY key")]
+        stats = [f"{s}({k})" for k in keys for s in ("last", "min", "max")]
+        return [*BUILTIN_COLUMNS, *params, *stats]
+
+    def projects(self) -> list[str]:
+        return [r[0] for r in self._rows("SELECT DISTINCT project FROM runs ORDER BY project")]
+
+    # -- series --------------------------------------------------------------
+
+    def history(self, run_id: str, key: str) -> list[Point]:
+        """Every point of one metric in the order it was logged."""
+        return [
+            Point(*row)
+            for row in self._rows(
+                "SELECT seq, step, t, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY seq",
+                [run_id, key],
+            )
+        ]
+
+    def series(
+        self, run_id: str, key: str, *, buckets: int | None = 200, x_axis: str = "step"
+    ) -> Series:
+        """A metric for a chart: raw when it has at most ``2*buckets`` points,
+        else the min and the max point of each of ``buckets`` equal x-ranges."""
+        if x_axis not in X_AXES:
+            raise ValueError(f"x axis must be one of {', '.join(X_AXES)}")
+        x_expr = {
+            "step": "CAST(step AS DOUBLE)",
+            "wall": "t",
+            "relative": "t - (SELECT coalesce(created, 0) FROM runs WHERE run_id = $run)",
+        }[x_axis]
+        total = self._rows(
+            "SELECT count FROM summaries WHERE run_id = ? AND key = ?", [run_id, key]
+        )
+        total_n = total[0][0] if total else 0
+        if buckets is None or total_n <= 2 * buckets:
+            rows = self._rows(
+                f"""SELECT {x_expr} AS x, value, step FROM metrics
+                    WHERE run_id = $run AND key = $key ORDER BY x, seq""",
+                {"run": run_id, "key": key},
+            )
+            return Series(
+                run_id,
+                key,
+                x_axis,
+                tuple(r[0] for r in rows),
+                tuple(r[1] for r in rows),
+                tuple(r[2] for r in rows),
+                total_n,
+                False,
+            )
+        rows = self._rows(
+            f"""WITH pts AS (
+                  SELECT {x_expr} AS x, value, step, seq FROM metrics
+                  WHERE run_id = $run AND key = $key AND NOT isnan(value)
+                ), bounds AS (SELECT min(x) AS lo, max(x) AS hi FROM pts),
+                bucketed AS (
+                  SELECT pts.*, least(CAST(floor((x - lo) / nullif(hi - lo, 0) * $n) AS BIGINT),
+                                      $n - 1) AS b
+                  FROM pts, bounds
+                ), agg AS (
+                  SELECT arg_min(struct_pack(x := x, v := value, s := step, q := seq), value) AS lo_pt,
+                         arg_max(struct_pack(x := x, v := value, s := step, q := seq), value) AS hi_pt
+                  FROM bucketed GROUP BY b
+                ), both_pts AS (
+                  SELECT lo_pt AS p FROM agg UNION SELECT hi_pt FROM agg
+                )
+                SELECT p.x, p.v, p.s FROM both_pts ORDER BY p.x, p.q""",
+            {"run": run_id, "key": key, "n": buckets},
+        )
+        return Series(
+            run_id,
+            key,
+            x_axis,
+            tuple(r[0] for r in rows),
+            tuple(r[1] for r in rows),
+            tuple(r[2] for r in rows),
+            total_n,
+            True,
+        )
+
+    # -- comparison ----------------------------------------------------------
+
+    def diff_params(self, run_ids: Sequence[str], *, only_changed: bool = True) -> ParamDiff:
+        """Params of several runs side by side; by default only the keys whose
+        values differ (a key one run lacks differs)."""
+        runs = self.run_summaries(run_ids)
+        n = len(run_ids)
+        marks = ", ".join("?" for _ in run_ids)
+        rows = self._rows(
+            f"""SELECT key, count(DISTINCT value_json) > 1 OR count(*) < ? AS differs,
+                       map(list(run_id), list(value_json)) AS vals
+                FROM params WHERE run_id IN ({marks}) GROUP BY key ORDER BY key""",
+            [n, *run_ids],
+        )
+        out = []
+        for key, differs, vals in rows:
+            if only_changed and not differs:
+                continue
+            values = tuple(json.loads(vals[r]) if r in vals else MISSING for r in run_ids)
+            out.append(ParamDiffRow(key, values, bool(differs)))
+        return ParamDiff(tuple(runs), tuple(out), len(rows))
+
+    def compare_metrics(
+        self,
+        run_ids: Sequence[str],
+        *,
+        keys: Sequence[str] | None = None,
+        directions: dict[str, str] | None = None,
+    ) -> MetricComparison:
+        """Last and best value of each metric per run, and which run is best
+        (lower is better for loss/error-like names unless overridden)."""
+        runs = self.run_summaries(run_ids)
+        marks = ", ".join("?" for _ in run_ids)
+        rows = self._rows(
+            f"SELECT run_id, key, last, min, max FROM summaries WHERE run_id IN ({marks})",
+            list(run_ids),
+        )
+        by_key: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
+        for run_id, key, last, lo, hi in rows:
+            by_key.setdefault(key, {})[run_id] = (last, lo, hi)
+        wanted = list(keys) if keys is not None else sorted(by_key)
+        out = []
+        for key in wanted:
+            per_run = by_key.get(key, {})
+            direction = direction_of(key, directions)
+            lasts = tuple(per_run[r][0] if r in per_run else None for r in run_ids)
+            bests = tuple(
+                (per_run[r][1] if direction == "min" else per_run[r][2]) if r in per_run else None
+                for r in run_ids
+            )
+            candidates = [
+                (b, i) for i, b in enumerate(bests) if b is not None and not math.isnan(b)
+            ]
+            best_run = None
+            if candidates:
+                pick = min if direction == "min" else max
+                best_run = pick(candidates, key=lambda c: c[0])[1]
+            out.append(MetricComparisonRow(key, direction, lasts, bests, best_run))
+        return MetricComparison(tuple(runs), tuple(out))
+
+
+def open_store(root: str | os.PathLike[str] | None = None, **kwargs: Any) -> Store:
+    return Store(root, **kwargs)
