@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from typing import Any
 
@@ -107,3 +108,24 @@ STATUS_GLYPHS = {
 
 def status(word: str) -> str:
     return f"{STATUS_GLYPHS.get(word, '?')} {word}"
+
+
+# CSI/OSC/other escape sequences, then any remaining C0/C1 control character.
+_ESCAPES = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"  # CSI ... final byte
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"  # OSC ... BEL or ST
+    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"  # DCS/SOS/PM/APC ... ST
+    r"|\x1b[@-Z\\-_]?"  # other two-byte escapes, or a lone ESC
+    r"|\x9b[0-?]*[ -/]*[@-~]"  # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: object, *, keep_newlines: bool = False) -> str:
+    """User text with escape sequences removed and other control characters
+    made visible, so nothing a run wrote can drive the terminal."""
+    s = _ESCAPES.sub("", str(text)).replace("\t", "    ")
+    s = s.replace("\r\n", "\n").replace("\r", "\n")
+    if not keep_newlines:
+        s = s.replace("\n", " ")
+    return _CONTROLS.sub("\ufffd", s)

@@ -1,0 +1,298 @@
+"""Import runs written by other tools into a store, as ordinary trackui runs.
+
+Each reader (one module per tool) yields ``ForeignRun``s; ``write_foreign_run``
+turns one into a run directory of format 1 with a ``source.json`` saying
+where it came from. Re-importing is idempotent and incremental: the metrics
+file only grows when the source grew (its bytes are appended), and is
+replaced by atomic rename when the source changed its past (e.g. a resumed
+Ultralytics run that re-did an epoch). Nothing is ever written into the
+source directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from .. import paths
+from ..runfiles import atomic_write_json, read_json
+from ..status import STALE_INTERVALS
+from .base import ForeignRun
+
+#: Reader modules, in the order detection tries them.
+KINDS = ("ultralytics", "mlflow", "tensorboard", "dvclive", "wandb", "trackio")
+_ALIASES = {"yolo": "ultralytics", "tensorboardx": "tensorboard", "tb": "tensorboard"}
+#: Imported runs that look alive turn "crashed" after this long without news.
+DEFAULT_STALE_AFTER = 900.0
+
+
+class ImportError_(Exception):
+    """A bad import request (unknown kind, missing path), fit for one line."""
+
+
+@dataclass
+class ImportReport:
+    runs: int = 0
+    new_runs: int = 0
+    updated_runs: int = 0
+    points: int = 0
+    new_points: int = 0
+    problems: list[str] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(self.kinds.items())) or "none"
+        text = (
+            f"imported {self.runs} runs ({kinds}; {self.new_runs} new, {self.updated_runs} updated), "
+            f"{self.points:,} points ({self.new_points:,} new)"
+        )
+        if self.problems:
+            text += f"; skipped {len(self.problems)}: " + "; ".join(self.problems)
+        return text
+
+
+def reader(kind: str) -> ModuleType:
+    kind = _ALIASES.get(kind.lower(), kind.lower())
+    if kind not in KINDS:
+        raise ImportError_(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
+    try:
+        return importlib.import_module(f"{__name__}.{kind}")
+    except ModuleNotFoundError as exc:
+        raise ImportError_(f"the {kind} importer is not available: {exc}") from None
+
+
+def detect_kinds(path: Path) -> list[str]:
+    """Every kind of foreign run found under ``path``."""
+    found = []
+    for kind in KINDS:
+        try:
+            module = reader(kind)
+        except ImportError_:
+            continue
+        try:
+            if module.detect(path):
+                found.append(kind)
+        except OSError:
+            continue
+    return found
+
+
+def is_trackui_store(path: Path) -> bool:
+    """A directory holding trackui run directories (``<project>/<run>/meta.json``)."""
+    try:
+        for project in os.scandir(path):
+            if project.is_dir() and not project.name.startswith("."):
+                for run in os.scandir(project.path):
+                    meta = os.path.join(run.path, paths.META)
+                    if run.is_dir() and os.path.exists(meta):
+                        doc = read_json(Path(meta)) or {}
+                        return "format" in doc
+    except OSError:
+        return False
+    return False
+
+
+def _identity(run: ForeignRun) -> str:
+    raw = f"{run.kind}\0{os.path.realpath(run.source_path)}\0{run.source_id}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def _existing(root: Path) -> dict[str, Path]:
+    """identity -> run directory of every imported run already in the store."""
+    out: dict[str, Path] = {}
+    for source in root.glob(f"*/*/{paths.SOURCE}"):
+        doc = read_json(source) or {}
+        if doc.get("identity"):
+            out[doc["identity"]] = source.parent
+    return out
+
+
+def _metric_lines(run: ForeignRun) -> bytes:
+    """Points as metrics.jsonl lines: consecutive points sharing step and time
+    share a line, as a ``log()`` call would have written them."""
+    out: list[str] = []
+    row: dict[str, Any] | None = None
+    for p in run.points:
+        if p.key in ("_step", "_t"):
+            continue
+        try:
+            value = float(p.value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        t = None if p.t is None or not math.isfinite(p.t) else float(p.t)
+        if row is None or row["_step"] != p.step or row.get("_t") != t or p.key in row:
+            if row is not None:
+                out.append(json.dumps(row))
+            row = {"_step": int(p.step)}
+            if t is not None:
+                row["_t"] = t
+        row[p.key] = value
+    if row is not None:
+        out.append(json.dumps(row))
+    return ("\n".join(out) + "\n").encode() if out else b""
+
+
+def _jsonl(records: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
+
+
+def _sync_bytes(path: Path, data: bytes, *, appendable: bool) -> int:
+    """Make ``path`` hold ``data``: append when the file is a prefix of it
+    (and ``appendable``), else replace by atomic rename. Returns bytes added."""
+    try:
+        old = path.read_bytes()
+    except OSError:
+        old = None
+    if old == data:
+        return 0
+    if appendable and old is not None and data.startswith(old):
+        with open(path, "ab") as fh:
+            fh.write(data[len(old) :])
+        return len(data) - len(old)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return len(data)
+
+
+def write_foreign_run(
+    root: Path,
+    run: ForeignRun,
+    *,
+    project: str | None = None,
+    existing: dict[str, Path] | None = None,
+    now: float | None = None,
+) -> tuple[Path, bool, int]:
+    """Write or update one imported run. Returns (run dir, is new, new points)."""
+    identity = _identity(run)
+    existing = _existing(root) if existing is None else existing
+    run_dir = existing.get(identity)
+    is_new = run_dir is None
+    project_name = project or run.project or run.kind
+    if run_dir is None:
+        created = run.created if run.created is not None else (now or time.time())
+        stamp = paths.new_run_id(created).rsplit("-", 1)[0]
+        run_dir = root / paths.safe_segment(project_name) / f"{stamp}-{identity[:6]}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        existing[identity] = run_dir
+    extra = run.extra or {}
+    stale_after = float(extra.get("stale_after", DEFAULT_STALE_AFTER))
+    meta = {
+        "format": paths.FORMAT_VERSION,
+        "id": run_dir.name,
+        "project": project_name,
+        "name": run.name,
+        "group": run.group,
+        "tags": list(run.tags),
+        "notes": run.notes,
+        "created": run.created,
+        "host": extra.get("host"),
+        "user": extra.get("user"),
+        "pid": None,
+        "argv": extra.get("argv") or [],
+        "cwd": extra.get("cwd"),
+        "python": extra.get("python"),
+        "heartbeat_interval": stale_after / STALE_INTERVALS,
+        "git": extra.get("git"),
+        "imported": True,
+    }
+    source = {
+        "kind": run.kind,
+        "path": run.source_path,
+        "id": run.source_id,
+        "parent_id": run.parent_id,
+        "identity": identity,
+    }
+    for name, doc in ((paths.META, meta), (paths.CONFIG, run.params), (paths.SOURCE, source)):
+        if read_json(run_dir / name) != json.loads(json.dumps(doc, default=str)):
+            atomic_write_json(run_dir / name, doc)
+    lines = _metric_lines(run)
+    added = _sync_bytes(run_dir / paths.METRICS, lines, appendable=True)
+    new_points = sum(
+        sum(1 for key in row if key not in ("_step", "_t"))
+        for row in _count_points(lines[len(lines) - added :] if added else b"")
+    )
+    events: list[dict[str, Any]] = [{"event": "start", "t": run.created}]
+    if run.status != "running":
+        finish: dict[str, Any] = {"event": "finish", "t": run.ended, "status": run.status}
+        if run.status_reason:
+            finish["reason"] = run.status_reason
+        events.append(finish)
+    _sync_bytes(run_dir / paths.EVENTS, _jsonl(events), appendable=True)
+    artifacts = [
+        {"name": a.name, "path": a.path, "size": a.size, "sha256": a.sha256, "copied": False}
+        for a in run.artifacts
+    ]
+    _sync_bytes(run_dir / paths.ARTIFACTS, _jsonl(artifacts), appendable=False)
+    if run.console:
+        _sync_bytes(
+            run_dir / paths.CONSOLE, run.console.encode("utf-8", "replace"), appendable=True
+        )
+    beat = run_dir / paths.HEARTBEAT
+    beat.touch()
+    when = run.last_activity or run.ended or run.created
+    if when:
+        os.utime(beat, (when, when))
+    return run_dir, is_new, new_points
+
+
+def _count_points(chunk: bytes) -> Iterator[dict[str, Any]]:
+    for raw in chunk.splitlines():
+        try:
+            row = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(row, dict):
+            yield row
+
+
+def import_path(
+    root: Path,
+    path: Path,
+    *,
+    kind: str | None = None,
+    project: str | None = None,
+    on_run: Callable[[ForeignRun], None] | None = None,
+) -> ImportReport:
+    """Import every run of ``kind`` (default: every kind detected) under ``path``."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ImportError_(f"no such file or directory: {path}")
+    kinds = [kind] if kind else detect_kinds(path)
+    if not kinds:
+        raise ImportError_(f"no runs of a known kind under {path} (known: {', '.join(KINDS)})")
+    root.mkdir(parents=True, exist_ok=True)
+    report = ImportReport()
+    existing = _existing(root)
+    for name in kinds:
+        module = reader(name)
+        for run in module.read(path, report.problems):
+            _, is_new, new_points = write_foreign_run(root, run, project=project, existing=existing)
+            report.runs += 1
+            report.kinds[run.kind] = report.kinds.get(run.kind, 0) + 1
+            report.points += sum(1 for p in run.points if p.key not in ("_step", "_t"))
+            report.new_points += new_points
+            if is_new:
+                report.new_runs += 1
+            elif new_points:
+                report.updated_runs += 1
+            if on_run is not None:
+                on_run(run)
+    return report
+
+
+def private_store_for(path: Path) -> Path:
+    """Where ``trackui PATH`` keeps the runs it imported from a foreign directory
+    (never inside the source)."""
+    real = os.path.realpath(path)
+    digest = hashlib.sha256(real.encode()).hexdigest()[:16]
+    return paths.cache_dir() / "imported" / f"{paths.safe_segment(os.path.basename(real))}-{digest}"

@@ -1,0 +1,3 @@
+from trackui.cli import main
+
+raise SystemExit(main())
