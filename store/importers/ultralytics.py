@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from trackui.store.importers.base import Artifact, ForeignRun, Point
 
 KIND = "ultralytics"

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from trackui.store.importers import ultralytics
 from trackui.store.importers.base import ForeignRun
 
