@@ -1,0 +1,819 @@
+"""Read MLflow tracking data: the file store (``mlruns/``) and the SQLite store.
+
+Standard library and PyYAML only; ``mlflow`` is never imported, and nothing is
+ever written under the path being read.
+
+Where runs are found
+    A *file store* is a directory whose sub-directories are experiments
+    (``<id>/meta.yaml`` with ``experiment_id`` and ``name``). PATH may be such
+    a directory, hold one a few levels below it, or be a single experiment or
+    run directory of one. A *SQLite store* is any SQLite file (PATH itself, or
+    a ``*.db`` below it) whose ``runs`` table has ``run_uuid`` and which has
+    ``metrics`` and ``experiments`` tables.
+
+Deleted runs
+    Skipped, as the MLflow UI hides them: a run or experiment whose
+    ``lifecycle_stage`` is ``deleted``, and everything under ``.trash/``.
+    ``include_deleted=True`` reads them too, with ``extra["deleted"] = True``.
+
+How a run maps onto a ``ForeignRun``
+    * ``project``: the experiment's name (its directory name / id when the
+      experiment's meta.yaml is unreadable).
+    * ``name``: ``run_name`` as MLflow stores it, else the ``mlflow.runName``
+      tag, else the run id. ``source_id``: the run uuid. ``source_path``: the
+      run directory (file store) or the database file (SQLite store).
+    * ``status``: FINISHED, FAILED, KILLED give finished, failed, killed.
+      RUNNING (and SCHEDULED) is also what a process killed with ``kill -9``
+      leaves behind forever, so it stays ``running`` only while the run shows
+      activity within ``stale_after`` seconds (newest metric timestamp; for
+      the file store also the newest mtime of its metric files and
+      meta.yaml), otherwise it is ``crashed`` with a reason such as
+      "RUNNING in MLflow, no activity for 3 d".
+    * ``created``/``ended``: ``start_time``/``end_time`` (ms) in seconds.
+    * ``params``: strings, exactly as MLflow stores them.
+    * Tags: the user's tags (keys not starting with ``mlflow.``) are kept
+      exactly in ``extra["tags"]``; those whose value is one short line
+      (at most 64 characters) also go into ``tags`` as ``"key=value"``, so
+      they can be filtered on like labels. MLflow's own tags go to
+      ``extra["mlflow_tags"]``; ``mlflow.parentRunId`` gives ``parent_id``
+      (nested runs), ``mlflow.note.content`` gives ``notes``,
+      ``mlflow.user`` (or ``user_id``) gives ``extra["user"]``, and
+      ``mlflow.source.git.commit``/``branch``/``repoURL`` give ``extra["git"]``.
+    * Points: names exactly as logged; ``t`` = timestamp_ms / 1000. File
+      store lines are ``"<ts_ms> <value> <step>"``; 2-field lines (old files)
+      get step 0; 5-field lines (metric logged with a dataset) keep the step
+      in field 3, which is used (MLflow's own reader reports 0 for them).
+      ``nan``/``inf`` read as floats. In the SQLite store a row with
+      ``is_nan`` is NaN, and the +-1.7976931348623157e308 MLflow stores for
+      +-inf (SQL has no infinities) is read back as +-inf. Order: for the
+      file store each metric file in file order, files merged by timestamp;
+      for SQLite by (timestamp, step, rowid). A last line without its newline
+      is a write in progress: it is ignored unless the run has ended.
+    * Artifacts: by reference, found relative to the run directory (file
+      store) or to the database's directory (``mlruns/<exp>/<run>/artifacts``
+      or ``mlartifacts/...``), never through the absolute ``artifact_uri``
+      baked into the store (kept in ``extra["artifact_uri"]``).
+
+Reading a database
+    Opened read-only (``mode=ro``). A WAL database, whose read-only opening
+    would still create or update ``-shm`` next to it, or one that does not
+    open read-only (a hot journal, a read-only directory), is copied with its
+    ``-wal``/``-journal`` into a temporary directory and the copy is read.
+    ``-shm`` is not copied: it only indexes the WAL and SQLite rebuilds it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+import yaml
+
+from .base import Artifact, ForeignRun, Point
+
+KIND = "mlflow"
+STALE_AFTER = 900.0
+
+_STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
+_ENDED = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}
+_RUN_ID = re.compile(r"[0-9a-f]{32}")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_DBL_MAX = 1.7976931348623157e308
+_MAX_DEPTH = 6
+_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
+_SHORT_TAG = 64
+_BROKEN = object()  # a meta.yaml that exists but is not a readable mapping
+_UNSET = object()  # "not loaded yet"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def detect(path: Path) -> bool:
+    """True when PATH is, or holds below it, an MLflow file store or SQLite store."""
+    return next(_targets(Path(path)), None) is not None
+
+
+def read(
+    path: Path,
+    problems: list[str],
+    *,
+    stale_after: float = STALE_AFTER,
+    now: float | None = None,
+    include_deleted: bool = False,
+) -> Iterator[ForeignRun]:
+    """Yield every MLflow run under PATH (see the module docstring for the rules)."""
+    path = Path(path)
+    clock = time.time() if now is None else now
+    opts = _Options(stale_after, clock, include_deleted)
+    if path.is_file():
+        if _is_mlflow_db(path, problems, suspicious=True):
+            yield from _read_db(path, problems, opts)
+        return
+    if not path.is_dir():
+        problems.append(f"{path}: no such file or directory")
+        return
+    for kind, target in _walk(path, 0, problems):
+        if kind == "db":
+            yield from _read_db(target, problems, opts)
+        elif kind == "store":
+            yield from _read_store(target, problems, opts)
+        elif kind == "experiment":
+            yield from _read_experiment(target, problems, opts)
+        else:  # a single run directory
+            exp_meta = _load_meta(target.parent / "meta.yaml")
+            exp = exp_meta if isinstance(exp_meta, dict) else {}
+            deleted = _is_deleted_experiment(target.parent, exp)
+            run = _read_file_run(
+                target, _experiment_name(target.parent, exp), problems, opts, exp_deleted=deleted
+            )
+            if run is not None:
+                yield run
+
+
+class _Options:
+    def __init__(self, stale_after: float, now: float, include_deleted: bool) -> None:
+        self.stale_after = stale_after
+        self.now = now
+        self.include_deleted = include_deleted
+
+
+# ---------------------------------------------------------------- finding stores
+
+
+def _targets(path: Path) -> Iterator[tuple[str, Path]]:
+    """("store" | "experiment" | "run" | "db", path) for everything MLflow under PATH."""
+    if path.is_file():
+        if _is_mlflow_db(path, None):
+            yield "db", path
+    elif path.is_dir():
+        yield from _walk(path, 0, None)
+
+
+def _walk(d: Path, depth: int, report_dbs: list[str] | None) -> Iterator[tuple[str, Path]]:
+    """Top-down search, not descending into what it found (runs can hold big artifact trees)."""
+    meta = _load_meta(d / "meta.yaml")
+    if isinstance(meta, dict) and _is_run_meta(meta):
+        yield "run", d
+        return
+    if isinstance(meta, dict) and _is_experiment_meta(meta):
+        yield "experiment", d
+        return
+    if _is_file_store(d):
+        yield "store", d
+        return
+    try:
+        entries = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirs = []
+    for entry in entries:
+        try:
+            if entry.is_file() and entry.name.endswith(".db"):
+                if _is_mlflow_db(Path(entry.path), report_dbs):
+                    yield "db", Path(entry.path)
+            elif entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry)
+        except OSError:
+            continue
+    if depth >= _MAX_DEPTH:
+        return
+    for entry in subdirs:
+        if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
+            continue
+        yield from _walk(Path(entry.path), depth + 1, report_dbs)
+
+
+def _is_file_store(d: Path) -> bool:
+    for child in _subdirs(d):
+        if child.name.startswith("."):
+            continue
+        meta = _load_meta(child / "meta.yaml")
+        if isinstance(meta, dict) and _is_experiment_meta(meta):
+            return True
+        if meta is _BROKEN and any(_looks_like_run(r) for r in _subdirs(child)):
+            return True
+    return False
+
+
+def _looks_like_run(d: Path, meta: dict[str, Any] | object | None = _UNSET) -> bool:
+    if meta is _UNSET:
+        meta = _load_meta(d / "meta.yaml")
+    if meta is not None:
+        return meta is _BROKEN or (isinstance(meta, dict) and _is_run_meta(meta))
+    return bool(_RUN_ID.fullmatch(d.name)) and any(
+        (d / sub).is_dir() for sub in ("metrics", "params", "tags")
+    )
+
+
+def _is_run_meta(meta: dict[str, Any]) -> bool:
+    return ("run_id" in meta or "run_uuid" in meta) and "experiment_id" in meta
+
+
+def _is_experiment_meta(meta: dict[str, Any]) -> bool:
+    return "experiment_id" in meta and "name" in meta and not _is_run_meta(meta)
+
+
+def _is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = False) -> bool:
+    """Schema check. Unreadable files named like a store (or named by the user) are reported."""
+    suspicious = suspicious or path.name == "mlflow.db"
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError as exc:
+        if report is not None and suspicious:
+            report.append(f"{path}: cannot read ({exc.strerror or exc})")
+        return False
+    if not head.startswith(_SQLITE_MAGIC):
+        if report is not None and suspicious:
+            report.append(f"{path}: not a SQLite database")
+        return False
+    try:
+        # immutable=1: no locks, no -shm, nothing written; good enough for a schema check
+        conn = sqlite3.connect(_ro_uri(path, immutable=True), uri=True)
+        try:
+            tables = {
+                name
+                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if not {"runs", "metrics", "experiments"} <= tables:
+                if report is not None and suspicious:
+                    report.append(
+                        f"{path}: not an MLflow store (no runs/metrics/experiments tables)"
+                    )
+                return False
+            cols = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
+            if "run_uuid" in cols:
+                return True
+            if report is not None and suspicious:
+                report.append(f"{path}: not an MLflow store (no run_uuid in its runs table)")
+            return False
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        if report is not None and suspicious:
+            report.append(f"{path}: unreadable SQLite database ({exc})")
+        return False
+
+
+# ---------------------------------------------------------------- file store
+
+
+def _read_store(root: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
+    for exp_dir in _subdirs(root):
+        if not exp_dir.name.startswith(".") and _experiment_like(exp_dir):
+            yield from _read_experiment(exp_dir, problems, opts)
+    trash = root / ".trash"
+    if opts.include_deleted and trash.is_dir():
+        for exp_dir in _subdirs(trash):
+            if _experiment_like(exp_dir):
+                yield from _read_experiment(exp_dir, problems, opts)
+
+
+def _experiment_like(d: Path) -> bool:
+    meta = _load_meta(d / "meta.yaml")
+    if isinstance(meta, dict):
+        return _is_experiment_meta(meta)
+    return any(_looks_like_run(r) for r in _subdirs(d))
+
+
+def _is_deleted_experiment(exp_dir: Path, meta: dict[str, Any]) -> bool:
+    return meta.get("lifecycle_stage") == "deleted" or exp_dir.parent.name == ".trash"
+
+
+def _read_experiment(exp_dir: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
+    meta_path = exp_dir / "meta.yaml"
+    loaded = _load_meta(meta_path)
+    meta: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    if loaded is None:
+        problems.append(f"{meta_path}: missing; experiment named after its directory")
+    elif not isinstance(loaded, dict):
+        problems.append(f"{meta_path}: unreadable YAML; experiment named after its directory")
+    deleted = _is_deleted_experiment(exp_dir, meta)
+    if deleted and not opts.include_deleted:
+        return
+    project = _experiment_name(exp_dir, meta)
+    runs: list[tuple[int, str, Path, dict[str, Any] | object | None]] = []
+    for d in _subdirs(exp_dir):
+        run_meta = _load_meta(d / "meta.yaml")
+        if _looks_like_run(d, run_meta):
+            start = _as_int(run_meta.get("start_time")) if isinstance(run_meta, dict) else None
+            runs.append((start or 0, d.name, d, run_meta))
+    runs.sort(key=lambda r: (r[0], r[1]))
+    for _, _, run_dir, run_meta in runs:
+        run = _read_file_run(run_dir, project, problems, opts, exp_deleted=deleted, meta=run_meta)
+        if run is not None:
+            yield run
+
+
+def _experiment_name(exp_dir: Path, meta: dict[str, Any]) -> str:
+    name = meta.get("name")
+    return str(name) if name not in (None, "") else exp_dir.name
+
+
+def _read_file_run(
+    run_dir: Path,
+    project: str,
+    problems: list[str],
+    opts: _Options,
+    *,
+    exp_deleted: bool = False,
+    meta: dict[str, Any] | object | None = _UNSET,
+) -> ForeignRun | None:
+    meta_path = run_dir / "meta.yaml"
+    loaded = _load_meta(meta_path) if meta is _UNSET else meta
+    info: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
+    if not isinstance(loaded, dict):
+        why = "missing" if loaded is None else "unreadable YAML"
+        problems.append(f"{meta_path}: {why}; run read without it (status unknown)")
+    deleted = exp_deleted or info.get("lifecycle_stage") == "deleted"
+    if deleted and not opts.include_deleted:
+        return None
+
+    run_id = str(info.get("run_id") or info.get("run_uuid") or run_dir.name)
+    raw_status = _status_name(info.get("status"))
+    params = _read_value_dir(run_dir / "params", problems)
+    tags = _read_value_dir(run_dir / "tags", problems)
+    ended = raw_status in _ENDED
+    points, newest, newest_mtime = _read_metric_dir(run_dir / "metrics", problems, ended=ended)
+    if not ended:
+        # liveness: an append shows in the mtime even when the logged timestamps are explicit
+        newest = _max(newest, _max(newest_mtime, _mtime(meta_path)))
+
+    start_ms = _as_int(info.get("start_time"))
+    end_ms = _as_int(info.get("end_time"))
+    run = _make_run(
+        source_path=str(run_dir.resolve()),
+        run_id=run_id,
+        project=project,
+        run_name=info.get("run_name"),
+        raw_status=raw_status,
+        start_ms=start_ms,
+        end_ms=end_ms,
+        params=params,
+        tags=tags,
+        points=points,
+        newest=newest,
+        user_id=info.get("user_id"),
+        opts=opts,
+    )
+    run.artifacts = _list_artifacts(run_dir / "artifacts", problems)
+    run.extra.update(
+        {
+            "store": "file",
+            "experiment_id": str(info.get("experiment_id", run_dir.parent.name)),
+        }
+    )
+    if info.get("artifact_uri"):
+        run.extra["artifact_uri"] = str(info["artifact_uri"])
+    if deleted:
+        run.extra["deleted"] = True
+    return run
+
+
+def _read_value_dir(d: Path, problems: list[str]) -> dict[str, str]:
+    """params/ or tags/: one file per key, '/' in a key makes sub-directories."""
+    out: dict[str, str] = {}
+    for f in _files_below(d):
+        key = f.relative_to(d).as_posix()
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            problems.append(f"{f}: cannot read ({exc.strerror or exc})")
+            continue
+        try:
+            out[key] = data.decode("utf-8")
+        except UnicodeDecodeError:
+            problems.append(f"{f}: not UTF-8; undecodable bytes replaced")
+            out[key] = data.decode("utf-8", errors="replace")
+    return out
+
+
+def _read_metric_dir(
+    d: Path, problems: list[str], *, ended: bool
+) -> tuple[list[Point], float | None, float | None]:
+    """All points of one run merged by timestamp, the newest timestamp and the newest mtime."""
+    series: list[list[Point]] = []
+    newest_t: float | None = None
+    newest_mtime: float | None = None
+    for f in _files_below(d):
+        key = f.relative_to(d).as_posix()
+        points = _read_metric_file(f, key, problems, ended=ended)
+        series.append(points)
+        newest_mtime = _max(newest_mtime, _mtime(f))
+        newest_t = _max(newest_t, max((p.t for p in points if p.t is not None), default=None))
+    # heapq.merge keeps each file's own order even where its timestamps go backwards
+    merged = list(heapq.merge(*series, key=lambda p: p.t or 0.0))
+    return merged, newest_t, newest_mtime
+
+
+def _read_metric_file(f: Path, key: str, problems: list[str], *, ended: bool) -> list[Point]:
+    try:
+        text = f.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        problems.append(f"{f}: cannot read ({exc.strerror or exc})")
+        return []
+    lines = text.split("\n")
+    tail = lines.pop()  # "" when the file ends with a newline
+    if tail.strip() and ended:
+        lines.append(tail)  # the run is over: the line is complete, just unterminated
+    points: list[Point] = []
+    bad = 0
+    first_bad = 0
+    for lineno, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        point = _parse_metric_line(line, key)
+        if point is None:
+            bad += 1
+            first_bad = first_bad or lineno
+            continue
+        points.append(point)
+    if bad:
+        problems.append(
+            f"{f}: {bad} unreadable line{'s' if bad > 1 else ''} skipped (first: line {first_bad})"
+        )
+    return points
+
+
+def _parse_metric_line(line: str, key: str) -> Point | None:
+    parts = line.split()
+    if len(parts) not in (2, 3, 5):
+        return None
+    try:
+        ts = int(parts[0])
+        value = float(parts[1])
+        step = int(parts[2]) if len(parts) >= 3 else 0
+    except ValueError:
+        return None
+    return Point(key=key, step=step, value=value, t=ts / 1000.0)
+
+
+def _list_artifacts(d: Path, problems: list[str]) -> list[Artifact]:
+    out = []
+    for f in _files_below(d):
+        try:
+            size: int | None = f.stat().st_size
+        except OSError as exc:
+            problems.append(f"{f}: cannot stat ({exc.strerror or exc})")
+            size = None
+        out.append(Artifact(name=f.relative_to(d).as_posix(), path=str(f.resolve()), size=size))
+    return out
+
+
+# ---------------------------------------------------------------- SQLite store
+
+
+def _read_db(db: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
+    try:
+        with _connect(db) as conn:
+            conn.row_factory = sqlite3.Row
+            experiments = {
+                str(row["experiment_id"]): row
+                for row in conn.execute("SELECT * FROM experiments").fetchall()
+            }
+            runs = conn.execute("SELECT * FROM runs").fetchall()
+            runs.sort(key=lambda r: (_as_int(_col(r, "start_time")) or 0, str(r["run_uuid"])))
+            metric_cols = {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}
+            conn.row_factory = None
+            for row in runs:
+                try:
+                    run = _read_db_run(db, conn, row, experiments, metric_cols, problems, opts)
+                except (TypeError, ValueError, KeyError, IndexError) as exc:
+                    problems.append(f"{db}: run {_col(row, 'run_uuid')}: unreadable ({exc})")
+                    continue
+                if run is not None:
+                    yield run
+    except (sqlite3.Error, OSError) as exc:
+        problems.append(f"{db}: {exc}")
+
+
+def _read_db_run(
+    db: Path,
+    conn: sqlite3.Connection,
+    row: sqlite3.Row,
+    experiments: dict[str, sqlite3.Row],
+    metric_cols: set[str],
+    problems: list[str],
+    opts: _Options,
+) -> ForeignRun | None:
+    run_id = str(row["run_uuid"])
+    exp_id = str(_col(row, "experiment_id"))
+    exp = experiments.get(exp_id)
+    deleted = _col(row, "lifecycle_stage") == "deleted" or (
+        exp is not None and _col(exp, "lifecycle_stage") == "deleted"
+    )
+    if deleted and not opts.include_deleted:
+        return None
+    project = str(exp["name"]) if exp is not None and exp["name"] else exp_id
+
+    params: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    points: list[Point] = []
+    try:
+        for key, value in conn.execute(
+            "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY key", (run_id,)
+        ):
+            params[str(key)] = "" if value is None else str(value)
+        for key, value in conn.execute(
+            "SELECT key, value FROM tags WHERE run_uuid = ? ORDER BY key", (run_id,)
+        ):
+            tags[str(key)] = "" if value is None else str(value)
+        # old schemas lack step / is_nan
+        step = "step" if "step" in metric_cols else "0 AS step"
+        is_nan = "is_nan" if "is_nan" in metric_cols else "0 AS is_nan"
+        order = "timestamp, step, rowid" if "step" in metric_cols else "timestamp, rowid"
+        query = (
+            f"SELECT key, value, timestamp, {step}, {is_nan} FROM metrics"
+            f" WHERE run_uuid = ? ORDER BY {order}"
+        )
+        bad = 0
+        for key, value, ts, st, nan in conn.execute(query, (run_id,)):
+            try:
+                points.append(
+                    Point(
+                        key=str(key),
+                        step=int(st or 0),
+                        value=_db_value(value, nan),
+                        t=None if ts is None else int(ts) / 1000.0,
+                    )
+                )
+            except (TypeError, ValueError):
+                bad += 1
+        if bad:
+            problems.append(f"{db}: run {run_id}: {bad} unreadable metric rows skipped")
+    except sqlite3.Error as exc:
+        problems.append(f"{db}: run {run_id}: {exc}; read as far as it goes")
+
+    newest = max((p.t for p in points if p.t is not None), default=None)
+    run = _make_run(
+        source_path=str(db.resolve()),
+        run_id=run_id,
+        project=project,
+        run_name=_col(row, "name"),
+        raw_status=_status_name(_col(row, "status")),
+        start_ms=_as_int(_col(row, "start_time")),
+        end_ms=_as_int(_col(row, "end_time")),
+        params=params,
+        tags=tags,
+        points=points,
+        newest=newest,
+        user_id=_col(row, "user_id"),
+        opts=opts,
+    )
+    artifact_uri = _col(row, "artifact_uri")
+    art_dir = _db_artifact_dir(db, exp_id, run_id, artifact_uri)
+    if art_dir is not None:
+        run.artifacts = _list_artifacts(art_dir, problems)
+    run.extra.update({"store": "sqlite", "experiment_id": exp_id})
+    if artifact_uri:
+        run.extra["artifact_uri"] = str(artifact_uri)
+    if deleted:
+        run.extra["deleted"] = True
+    return run
+
+
+def _db_value(value: Any, is_nan: Any) -> float:
+    if is_nan:
+        return math.nan
+    v = float(value)
+    if v == _DBL_MAX:  # MLflow's SQL stores write +-inf as +-DBL_MAX
+        return math.inf
+    if v == -_DBL_MAX:
+        return -math.inf
+    return v
+
+
+def _db_artifact_dir(db: Path, exp_id: str, run_id: str, uri: Any) -> Path | None:
+    """The run's artifact directory next to the database, never the baked absolute path."""
+    base = db.resolve().parent
+    roots = ["mlruns", "mlartifacts"]
+    if uri:
+        # keep only the artifact root's *name* from the URI: ".../<root>/<exp>/<run>/artifacts"
+        segments = [unquote(s) for s in urlsplit(str(uri)).path.split("/") if s]
+        if run_id in segments:
+            i = segments.index(run_id)
+            if i >= 2 and segments[i - 2] not in roots:
+                roots.insert(0, segments[i - 2])
+    for root in roots:
+        candidate = base / root / exp_id / run_id / "artifacts"
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+# ---------------------------------------------------------------- shared
+
+
+def _make_run(
+    *,
+    source_path: str,
+    run_id: str,
+    project: str,
+    run_name: Any,
+    raw_status: str | None,
+    start_ms: int | None,
+    end_ms: int | None,
+    params: dict[str, str],
+    tags: dict[str, str],
+    points: list[Point],
+    newest: float | None,
+    user_id: Any,
+    opts: _Options,
+) -> ForeignRun:
+    created = None if start_ms is None else start_ms / 1000.0
+    ended = None if end_ms is None else end_ms / 1000.0
+    last_activity = _max(_max(newest, created), ended)
+    status, reason = _status(raw_status, last_activity, opts)
+    name = run_name if run_name not in (None, "") else tags.get("mlflow.runName") or run_id
+
+    user_tags = {k: v for k, v in tags.items() if not k.startswith("mlflow.")}
+    system_tags = {k: v for k, v in tags.items() if k.startswith("mlflow.")}
+    extra: dict[str, Any] = {}
+    if user_tags:
+        extra["tags"] = user_tags
+    if system_tags:
+        extra["mlflow_tags"] = system_tags
+    user = system_tags.get("mlflow.user") or user_id
+    if user:
+        extra["user"] = str(user)
+    git = {
+        field: system_tags[tag]
+        for field, tag in (
+            ("commit", "mlflow.source.git.commit"),
+            ("branch", "mlflow.source.git.branch"),
+            ("remote", "mlflow.source.git.repoURL"),
+        )
+        if system_tags.get(tag)
+    }
+    if git:
+        extra["git"] = git
+    if raw_status is not None:
+        extra["mlflow_status"] = raw_status
+    return ForeignRun(
+        kind=KIND,
+        source_path=source_path,
+        source_id=run_id,
+        project=project,
+        name=str(name),
+        params=params,
+        points=points,
+        status=status,
+        status_reason=reason,
+        created=created,
+        ended=ended,
+        last_activity=last_activity,
+        tags=[f"{k}={v}" for k, v in user_tags.items() if len(v) <= _SHORT_TAG and "\n" not in v],
+        notes=system_tags.get("mlflow.note.content") or None,
+        parent_id=system_tags.get("mlflow.parentRunId") or None,
+        extra=extra,
+    )
+
+
+def _status(raw: str | None, last_activity: float | None, opts: _Options) -> tuple[str, str | None]:
+    if raw in _ENDED:
+        return _ENDED[raw], (None if raw == "FINISHED" else f"{raw} in MLflow")
+    if last_activity is not None and opts.now - last_activity <= opts.stale_after:
+        return "running", None
+    said = f"{raw} in MLflow" if raw else "no status readable"
+    if last_activity is None:
+        return "crashed", f"{said}, no activity recorded"
+    return "crashed", f"{said}, no activity for {_ago(opts.now - last_activity)}"
+
+
+def _status_name(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return _STATUS_NAMES.get(value, str(value))
+    text = str(value).strip().upper()
+    if text.isdigit():
+        return _STATUS_NAMES.get(int(text), text)
+    return text or None
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+def _load_meta(path: Path) -> dict[str, Any] | object | None:
+    """The YAML mapping in PATH; None when missing, _BROKEN when unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            data = yaml.load(fh, Loader=_YAML_LOADER)
+    except FileNotFoundError:
+        return None
+    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+        return _BROKEN
+    return data if isinstance(data, dict) else _BROKEN
+
+
+def _subdirs(d: Path) -> list[Path]:
+    try:
+        return sorted(Path(e.path) for e in os.scandir(d) if e.is_dir(follow_symlinks=False))
+    except OSError:
+        return []
+
+
+def _files_below(d: Path) -> list[Path]:
+    out: list[Path] = []
+    for root, dirs, files in os.walk(d):
+        dirs.sort()
+        out.extend(Path(root) / f for f in sorted(files))
+    return out
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+def _as_int(value: Any) -> int | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _col(row: sqlite3.Row, name: str) -> Any:
+    return row[name] if name in row.keys() else None
+
+
+def _ro_uri(path: Path, *, immutable: bool = False) -> str:
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    return uri + "&immutable=1" if immutable else uri
+
+
+def _is_wal(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return False
+    return len(head) == 20 and head[18] == 2 and head[19] == 2
+
+
+@contextmanager
+def _connect(db: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to DB, or to a private copy when reading in place could write."""
+    tmp: str | None = None
+    conn: sqlite3.Connection | None = None
+    try:
+        if not _is_wal(db) and not _sidecar(db, "-wal").exists():
+            try:
+                conn = sqlite3.connect(_ro_uri(db), uri=True)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is None:
+            tmp = tempfile.mkdtemp(prefix="trackui-import-")
+            copy = Path(tmp) / db.name
+            # the WAL first: a checkpoint between the two copies then only repeats pages
+            for suffix in ("-wal", "-journal"):
+                if _sidecar(db, suffix).is_file():
+                    shutil.copyfile(_sidecar(db, suffix), _sidecar(copy, suffix))
+            shutil.copyfile(db, copy)
+            conn = sqlite3.connect(str(copy))
+        yield conn
+    finally:
+        if conn is not None:
+            conn.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _sidecar(db: Path, suffix: str) -> Path:
+    return db.with_name(db.name + suffix)
