@@ -523,27 +523,32 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     if args.path:
-        path = Path(args.path).expanduser()
-        if not path.exists():
-            raise UsageError(f"no such directory: {path}")
-        from trackui.store.importers import detect_kinds, is_trackui_store, private_store_for
-
-        if path.is_dir() and is_trackui_store(path):
-            root = path
-        else:
-            kinds = detect_kinds(path)
-            if not kinds and path.is_dir():
-                root = path  # an empty store, or one still to be written
-            elif not kinds:
-                raise UsageError(f"{path} is neither a trackui store nor runs of a known tool")
-            else:
-                root = private_store_for(path)
-                report = _run_import(root, path, kind=None, project=None)
-                print(report.line(), file=sys.stderr)
+        root = browse_root(Path(args.path).expanduser())
     else:
         root = paths.default_root()
         root.mkdir(parents=True, exist_ok=True)
     return _run_tui(root)
+
+
+def browse_root(path: Path) -> Path:
+    """The store to browse for ``trackui PATH``: PATH itself when it is a
+    trackui store, else a private store (outside PATH) that the foreign runs
+    under PATH were imported into."""
+    from trackui.store.importers import detect_kinds, is_trackui_store, private_store_for
+
+    if not path.exists():
+        raise UsageError(f"no such directory: {path}")
+    if path.is_dir() and is_trackui_store(path):
+        return path
+    kinds = detect_kinds(path)
+    if not kinds:
+        if path.is_dir():
+            return path  # an empty store, or one still to be written
+        raise UsageError(f"{path} is neither a trackui store nor runs of a known tool")
+    root = private_store_for(path)
+    report = _run_import(root, path, kind=None, project=None)
+    print(report.line(), file=sys.stderr)
+    return root
 
 
 def _run_tui(root: Path) -> int:
