@@ -1,0 +1,291 @@
+"""MetricChart: what it draws (series, title), not pixels."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+from textual.app import App, ComposeResult
+
+import trackui
+from trackui.store.models import Series
+from trackui.store.queries import Store
+from trackui.tui.chart import (
+    PALETTE,
+    MetricChart,
+    nice_ticks,
+    run_colour,
+    run_rich_colour,
+    time_ticks,
+)
+from trackui.tui.smoothing import smooth
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def make_series(
+    run_id: str,
+    ys: list[float],
+    *,
+    x_axis: str = "step",
+    xs: list[float] | None = None,
+    total: int | None = None,
+) -> Series:
+    xs = xs if xs is not None else [float(i) for i in range(len(ys))]
+    return Series(
+        run_id,
+        "loss",
+        x_axis,
+        tuple(xs),
+        tuple(ys),
+        tuple(range(len(ys))),
+        total if total is not None else len(ys),
+        total is not None and total > len(ys),
+    )
+
+
+class ChartApp(App[None]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.wanted: list[MetricChart.DataWanted] = []
+
+    def compose(self) -> ComposeResult:
+        yield MetricChart()
+
+    def on_metric_chart_data_wanted(self, message: MetricChart.DataWanted) -> None:
+        self.wanted.append(message)
+
+
+NOISY = [math.exp(-i / 30) + 0.05 * math.sin(i * 1.3) for i in range(120)]
+
+
+async def test_set_series_draws_raw_and_smoothed_points_and_says_so_in_the_title() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("train/loss", [("r1", "run one", make_series("r1", NOISY, total=500))])
+        await pilot.pause()
+        plot = chart.last_plot
+        assert plot is not None
+        assert plot.title == "train/loss · 120 of 500 points · smoothing 0.6 · x: step"
+        (run,) = plot.runs
+        assert run.y == tuple(NOISY)
+        assert run.x == tuple(float(i) for i in range(120))
+        assert run.smoothed == tuple(smooth(NOISY, 0.6))
+        assert run.colour == run_colour("r1")
+        assert "train/loss" in str(chart.border_title)
+        # the plot is sized to the widget: at most its content width, y ticks through fmt
+        lines = chart.render().plain.splitlines()
+        assert max(len(line) for line in lines) <= chart.content_region.width
+        assert len(lines) == chart.content_region.height
+        assert any(line.lstrip().startswith("1┤") for line in lines)
+
+
+async def test_smoothing_change_redraws_with_the_new_weight() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY))])
+        chart.smoothing = 0.9
+        await pilot.pause()
+        assert chart.last_plot is not None
+        assert chart.last_plot.run("r1").smoothed == tuple(smooth(NOISY, 0.9))
+        assert "smoothing 0.9" in chart.last_plot.title
+        chart.smoothing = 0.0
+        await pilot.pause()
+        assert chart.last_plot.run("r1").smoothed == tuple(NOISY)
+        assert "smoothing 0 " in chart.last_plot.title
+        assert app.wanted == []  # smoothing needs no new data
+
+
+async def test_x_axis_change_asks_for_data_and_draws_time_ticks() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY))])
+        chart.x_axis = "relative"
+        await pilot.pause()
+        (wanted,) = app.wanted
+        assert (wanted.key, wanted.x_axis, wanted.chart) == ("loss", "relative", chart)
+        assert wanted.buckets == chart.buckets >= 20
+        # the owner answers with the series on the new axis: one point a minute
+        xs = [60.0 * i for i in range(len(NOISY))]
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY, x_axis="relative", xs=xs))])
+        await pilot.pause()
+        assert chart.last_plot is not None
+        assert chart.last_plot.title.endswith("x: relative time")
+        assert chart.last_plot.run("r1").x == tuple(xs)
+        bottom = chart.render().plain.splitlines()[-1]
+        assert "1h00m" in bottom  # ticks are durations, not seconds
+        # an axis the data already has asks for nothing
+        chart.x_axis = "relative"
+        await pilot.pause()
+        assert len(app.wanted) == 1
+
+
+async def test_log_y_hides_non_positive_points_and_says_how_many() -> None:
+    ys = [0.0, -1.0, 1.0, 10.0, 100.0, -5.0, 1000.0]
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", ys))])
+        chart.log_y = True
+        await pilot.pause()
+        plot = chart.last_plot
+        assert plot is not None and plot.log_y
+        assert "log y" in plot.title and "3 points ≤ 0 hidden" in plot.title
+        assert plot.run("r1").y == (1.0, 10.0, 100.0, 1000.0)
+        assert all(v > 0 for v in plot.run("r1").smoothed)
+        text = chart.render().plain
+        assert "1000┤" in text.replace(" ", "")  # decades on the axis, in data units
+        chart.log_y = False
+        await pilot.pause()
+        assert "hidden" not in chart.last_plot.title
+        assert chart.last_plot.run("r1").y == tuple(ys)
+
+
+async def test_log_y_with_only_non_positive_points_draws_nothing_and_does_not_crash() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.log_y = True
+        chart.set_series("loss", [("r1", "a", make_series("r1", [0.0, -2.0]))])
+        await pilot.pause()
+        assert chart.last_plot is not None
+        assert "2 points ≤ 0 hidden" in chart.last_plot.title
+        assert chart.render().plain == "nothing to draw"
+
+
+async def test_non_finite_points_are_skipped_in_drawing() -> None:
+    ys = [1.0, math.nan, 0.5, math.inf, 0.25, -math.inf, 0.2]
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", ys))])
+        await pilot.pause()
+        run = chart.last_plot.run("r1")  # type: ignore[union-attr]
+        assert run.y == (1.0, 0.5, 0.25, 0.2)
+        assert run.x == (0.0, 2.0, 4.0, 6.0)
+        finite = [v for v in smooth(ys, 0.6) if math.isfinite(v)]
+        assert run.smoothed == tuple(finite)
+        assert "3 nan/inf skipped" in chart.last_plot.title  # type: ignore[union-attr]
+
+
+async def test_several_runs_sum_points_have_stable_colours_and_literal_legend() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        odd = "opt[/x] [bold]\x1b[31m"
+        chart.set_series(
+            "loss",
+            [
+                ("run-a", odd, make_series("run-a", NOISY[:50], total=70)),
+                ("run-b", "plain", make_series("run-b", NOISY[50:], total=70)),
+            ],
+        )
+        await pilot.pause()
+        plot = chart.last_plot
+        assert plot is not None
+        assert "120 of 140 points" in plot.title
+        assert [r.colour for r in plot.runs] == [run_colour("run-a"), run_colour("run-b")]
+        assert plot.run("run-a").name == "opt[/x] [bold]"
+        text = chart.render().plain
+        assert "opt[/x] [bold]" in text and "plain" in text and "\x1b" not in text
+
+
+async def test_empty_series_and_single_point_do_not_crash() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(80, 24)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", []))])
+        await pilot.pause()
+        assert chart.render().plain == "no points yet"
+        assert "0 of 0 points" in chart.last_plot.title  # type: ignore[union-attr]
+        chart.set_series("loss", [("r1", "a", make_series("r1", [3.5]))])
+        chart.log_y = True
+        await pilot.pause()
+        assert chart.last_plot.run("r1").y == (3.5,)  # type: ignore[union-attr]
+        assert "┤" in chart.render().plain
+
+
+async def test_resize_redraws_at_the_new_size_and_asks_for_more_buckets() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY, total=10_000))])
+        await pilot.pause()
+        narrow = chart.last_plot.width  # type: ignore[union-attr]
+        await pilot.resize_terminal(160, 40)
+        await pilot.pause()
+        assert chart.last_plot.width > narrow  # type: ignore[union-attr]
+        assert app.wanted and app.wanted[-1].buckets == chart.buckets > narrow
+
+
+def test_run_colours_are_stable_and_spread() -> None:
+    ids = [f"20260101-000000000-{i:06d}" for i in range(40)]
+    colours = [run_colour(r) for r in ids]
+    assert colours == [run_colour(r) for r in ids]
+    assert set(colours) <= set(PALETTE)
+    assert len(set(colours)) >= 6
+    assert run_rich_colour(ids[0]).replace("bright_", "") in {
+        "blue",
+        "green",
+        "red",
+        "cyan",
+        "magenta",
+        "yellow",
+    }
+
+
+def test_nice_ticks() -> None:
+    assert nice_ticks(0, 100, 6) == [0, 20, 40, 60, 80, 100]
+    assert nice_ticks(0.0031, 0.0049, 3) == pytest.approx([0.0035, 0.004, 0.0045])
+    assert nice_ticks(1, 1e6, 5) == [200_000, 400_000, 600_000, 800_000, 1_000_000]
+    assert nice_ticks(5, 5, 4) == [5]
+    assert nice_ticks(-1, 1, 3) == [-1, 0, 1]
+
+
+def test_time_ticks_fall_on_round_times() -> None:
+    assert time_ticks(0, 7140, 4) == [0, 1800, 3600, 5400]
+    assert time_ticks(13, 50, 4) == [20, 30, 40, 50]
+    assert time_ticks(13, 50, 3) == [15, 30, 45]
+    assert time_ticks(0, 3 * 86400, 4) == [0, 86400, 2 * 86400, 3 * 86400]
+
+
+def _write_big_run(root: Path, points: int, spike_at: int) -> str:
+    run = trackui.init(project="big", name="million", dir=root, console=False)
+    run.finish()
+    lines = []
+    t0 = 1_700_000_000.0
+    for i in range(points):
+        value = 1000.0 if i == spike_at else 1.0 / (1 + i * 1e-4)
+        lines.append(json.dumps({"_step": i, "_t": t0 + i * 0.01, "loss": value}))
+    with open(run.dir / "metrics.jsonl", "a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return run.id
+
+
+async def test_a_million_points_go_through_the_bucketed_query_and_draw(tmp_path: Path) -> None:
+    run_id = _write_big_run(tmp_path / "store", 1_000_000, spike_at=654_321)
+    store = Store(tmp_path / "store")
+    app = ChartApp()
+    async with app.run_test(size=(120, 40)) as pilot:
+        chart = app.query_one(MetricChart)
+        series = store.series(run_id, "loss", buckets=chart.buckets)
+        assert series.total == 1_000_000 and series.downsampled
+        assert series.shown <= 2 * chart.buckets
+        chart.set_series("loss", [(run_id, "million", series)])
+        await pilot.pause()
+        plot = chart.last_plot
+        assert plot is not None
+        assert plot.title.startswith(f"loss · {series.shown} of 1000000 points")
+        assert max(plot.run(run_id).y) == 1000.0  # the spike survives the downsampling
+        assert "┤" in chart.render().plain
+    store.close()
