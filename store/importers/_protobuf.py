@@ -58,7 +58,13 @@ def iter_fields(buf: bytes) -> Iterator[tuple[int, int, FieldValue]]:
     pos = 0
     end = len(buf)
     while pos < end:
-        key, pos = read_varint(buf, pos)
+        # One-byte varints (field numbers < 16, lengths < 128) are the
+        # common case by far: decode them inline.
+        key = buf[pos]
+        if key < 0x80:
+            pos += 1
+        else:
+            key, pos = read_varint(buf, pos)
         number, wire = key >> 3, key & 7
         if number == 0:
             raise DecodeError("field number 0")
@@ -66,7 +72,11 @@ def iter_fields(buf: bytes) -> Iterator[tuple[int, int, FieldValue]]:
             value, pos = read_varint(buf, pos)
             yield number, wire, value
         elif wire == LENGTH:
-            size, pos = read_varint(buf, pos)
+            if pos < end and buf[pos] < 0x80:
+                size = buf[pos]
+                pos += 1
+            else:
+                size, pos = read_varint(buf, pos)
             if pos + size > end:
                 raise DecodeError("length-delimited field runs past the end")
             yield number, wire, buf[pos : pos + size]
@@ -186,11 +196,10 @@ def crc32c(data: bytes, crc: int = 0) -> int:
     return crc ^ 0xFFFFFFFF
 
 
-def masked_crc32c(data: bytes, crc: int | None = None) -> int:
-    """The masked form both formats store: rotate right by 15, add a constant.
-
-    ``crc`` may be given when the plain CRC32C is already known.
-    """
-    if crc is None:
-        crc = crc32c(data)
+def mask_crc(crc: int) -> int:
+    """The masked form both formats store: rotate right by 15, add a constant."""
     return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def masked_crc32c(data: bytes) -> int:
+    return mask_crc(crc32c(data))

@@ -38,7 +38,9 @@ Layout and naming, matching what TensorBoard itself shows:
   separate runs, because they then describe different trials;
 * scalars are ``simple_value`` and 0-d float/double tensors (plugin
   ``scalars`` or none); tags are kept exactly as written (tensorboardX
-  already rewrote ``(B)`` to ``_B_``; that is what the file says);
+  already rewrote ``(B)`` to ``_B_``; that is what the file says); float32
+  values come back as the shortest decimal naming the same float32
+  (0.44395, not 0.44394999742507935);
 * text summaries (``add_text``) land in ``extra["text"]``; files beside the
   event files (``weights/best.pt``) are listed as artifacts by reference.
 
@@ -48,7 +50,8 @@ file, ends the reading of that file; the records before it are kept and one
 
 Status (TensorBoard has none), first rule that applies:
 
-1. last event less than ``RUNNING_WITHIN_S`` before ``now`` → ``running``;
+1. last event less than ``stale_after`` (default ``STALE_AFTER_S``) before
+   ``now`` → ``running``;
 2. the newest event file ends inside a record → ``crashed``: a writer that
    closes never leaves half a record; one killed mid-write does (the
    ``kill -9`` fixture run);
@@ -78,7 +81,7 @@ KIND = "tensorboard"
 
 #: A run whose last event is younger than this is taken as still running.
 #: tensorboardX flushes every 120 s by default, so less would flap.
-RUNNING_WITHIN_S = 300.0
+STALE_AFTER_S = 900.0
 
 #: How many files beside the event files are listed as artifacts, at most.
 MAX_ARTIFACTS = 1000
@@ -130,6 +133,28 @@ GVALUE_LIST = 6
 
 _RECORD_HEADER = struct.Struct("<QI")
 _U32 = struct.Struct("<I")
+_F32 = struct.Struct("<f")
+
+
+def shortest_float32(value: float) -> float:
+    """The shortest decimal that reads back as the same float32.
+
+    Scalars are stored as float32: ``add_scalar(0.44395)`` comes back as
+    0.44394999742507935 when widened to a double. Both name the same float32;
+    the short one is what the user logged and what TensorBoard displays, and
+    it compares equal to the same value imported from other tools.
+    """
+    if value != value or value in (float("inf"), float("-inf")):
+        return value
+    packed = _F32.pack(value)
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        try:
+            if _F32.pack(candidate) == packed:
+                return candidate
+        except OverflowError:
+            break
+    return value
 
 
 def is_event_file(name: str) -> bool:
@@ -214,18 +239,23 @@ class _Torn(Exception):
 def read_event_file(path: Path, problems: list[str]) -> _FileData:
     """Decode one event file as far as it is intact. Never raises."""
     out = _FileData()
+    bad: list[int] = []
     try:
         with open(path, "rb") as f:
             for offset, data in iter_records(f, path, problems):
                 try:
                     _decode_event(data, out)
-                except pb.DecodeError as exc:
-                    problems.append(f"{path}: corrupt at byte {offset} (bad Event: {exc})")
-                    break
+                except (ValueError, TypeError, struct.error):
+                    # The CRC matched, so the framing is sound: skip just this event.
+                    bad.append(offset)
     except _Torn as torn:
         out.torn_at = torn.offset
     except OSError as exc:
         problems.append(f"{path}: unreadable ({exc.strerror or exc})")
+    if bad:
+        problems.append(
+            f"{path}: {len(bad)} event(s) not decodable, skipped, first at byte {bad[0]}"
+        )
     return out
 
 
@@ -261,7 +291,7 @@ def _decode_value(raw: bytes, step: int, t: float | None, out: _FileData) -> Non
         _decode_hparams(content, out)
     simple = pb.first(value, VALUE_SIMPLE)
     if simple is not None:
-        out.points.append(Point(tag, step, pb.as_float(simple), t))
+        out.points.append(Point(tag, step, shortest_float32(pb.as_float(simple)), t))
         return
     tensor = pb.first(value, VALUE_TENSOR)
     if tensor is None:
@@ -289,7 +319,8 @@ def _decode_value(raw: bytes, step: int, t: float | None, out: _FileData) -> Non
         if isinstance(blob, bytes) and len(blob) == size:
             vals = [struct.unpack(fmt, blob)[0]]
     if len(vals) == 1:
-        out.points.append(Point(tag, step, vals[0], t))
+        val = shortest_float32(vals[0]) if dtype == DT_FLOAT else vals[0]
+        out.points.append(Point(tag, step, val, t))
 
 
 def _decode_hparams(content: bytes, out: _FileData) -> None:
@@ -398,13 +429,23 @@ def _artifacts(run_dir: Path, skip_dirs: set[Path]) -> list[Artifact]:
     return out
 
 
-def read(path: Path, problems: list[str], *, now: float | None = None) -> Iterator[ForeignRun]:
+def read(
+    path: Path,
+    problems: list[str],
+    *,
+    stale_after: float = STALE_AFTER_S,
+    now: float | None = None,
+) -> Iterator[ForeignRun]:
     """Yield one run per directory of event files under ``path`` (see the module doc).
 
-    ``now`` is the clock that decides "still running" (default: the current time).
+    A run with no news for ``stale_after`` seconds before ``now`` (default:
+    the current time) is no longer taken as running.
     """
     root = Path(path)
     now = time.time() if now is None else now
+    if not root.exists():
+        problems.append(f"{root}: no such file or directory")
+        return
     try:
         run_dirs = _find_run_dirs(root)
     except OSError as exc:
@@ -437,51 +478,74 @@ def read(path: Path, problems: list[str], *, now: float | None = None) -> Iterat
     for run_dir in sorted(data):
         if run_dir in folded:
             continue
-        fd, files = data[run_dir]
-        extra: dict[str, Any] = {"event_files": [f.name for f in files]}
-        points = list(fd.points)
-        params = dict(fd.hparams or {})
-        session_status = fd.session_status
-        first_t, last_t = fd.first_t, fd.last_t
-        child = next((c for c, p in folded.items() if p == run_dir), None)
-        if child is not None:
-            cd, _ = data[child]
-            points.extend(cd.points)
-            params.update(cd.hparams or {})
-            session_status = cd.session_status or session_status
-            extra["hparams_dir"] = child.name
-            if cd.last_t is not None:
-                last_t = max(last_t or cd.last_t, cd.last_t)
-        if fd.text:
-            extra["text"] = dict(fd.text)
-        if session_status:
-            extra["hparams_session_status"] = session_status
-
-        status, reason = _status(fd.torn_at, session_status, params, points, last_t, now)
-        for f, at in torn.get(run_dir, []):
-            # A live writer may be half-way through its newest record: not damage.
-            if not (status == "running" and f == files[-1]):
+        if data[run_dir][0].first_t is None:
+            # Not one readable event (an empty or wrecked file): nothing to show.
+            for f, at in torn.get(run_dir, []):
                 problems.append(f"{f}: truncated at byte {at} (last record cut short)")
-        parent = next((a for a in run_dir.parents if a in data and a not in folded), None)
-        yield ForeignRun(
-            kind=KIND,
-            source_path=str(run_dir.absolute()),
-            source_id=_source_id(root, run_dir),
-            project=root.resolve().name,
-            name=_source_id(root, run_dir),
-            params=params,
-            points=points,
-            status=status,
-            status_reason=reason,
-            created=first_t,
-            ended=last_t if status != "running" else None,
-            last_activity=last_t,
-            parent_id=_source_id(root, parent)
-            if parent is not None and parent != run_dir
-            else None,
-            artifacts=_artifacts(run_dir, {d for d in data if d != run_dir}),
-            extra=extra,
-        )
+            continue
+        child = next((c for c, p in folded.items() if p == run_dir), None)
+        try:
+            run = _assemble(root, run_dir, child, data, folded, torn, problems, now - stale_after)
+        except Exception as exc:  # one bad run must not stop the import
+            problems.append(f"{run_dir}: skipped: {type(exc).__name__}: {exc}")
+            continue
+        yield run
+
+
+def _assemble(
+    root: Path,
+    run_dir: Path,
+    child: Path | None,
+    data: dict[Path, tuple[_FileData, list[Path]]],
+    folded: dict[Path, Path],
+    torn: dict[Path, list[tuple[Path, int]]],
+    problems: list[str],
+    fresh_after: float,
+) -> ForeignRun:
+    fd, files = data[run_dir]
+    extra: dict[str, Any] = {"event_files": [f.name for f in files]}
+    points = list(fd.points)
+    params = dict(fd.hparams or {})
+    session_status = fd.session_status
+    first_t, last_t = fd.first_t, fd.last_t
+    cut = list(torn.get(run_dir, []))
+    if child is not None:
+        cd, _ = data[child]
+        points.extend(cd.points)
+        params.update(cd.hparams or {})
+        session_status = cd.session_status or session_status
+        extra["hparams_dir"] = child.name
+        if cd.last_t is not None:
+            last_t = max(last_t or cd.last_t, cd.last_t)
+        cut.extend(torn.get(child, []))
+    if fd.text:
+        extra["text"] = dict(fd.text)
+    if session_status:
+        extra["hparams_session_status"] = session_status
+
+    status, reason = _status(fd.torn_at, session_status, params, points, last_t, fresh_after)
+    for f, at in cut:
+        # A live writer may be half-way through its newest record: not damage.
+        if not (status == "running" and f == files[-1]):
+            problems.append(f"{f}: truncated at byte {at} (last record cut short)")
+    parent = next((a for a in run_dir.parents if a in data and a not in folded), None)
+    return ForeignRun(
+        kind=KIND,
+        source_path=str(run_dir.absolute()),
+        source_id=_source_id(root, run_dir),
+        project=root.resolve().name,
+        name=_source_id(root, run_dir),
+        params=params,
+        points=points,
+        status=status,
+        status_reason=reason,
+        created=first_t,
+        ended=last_t if status != "running" else None,
+        last_activity=last_t,
+        parent_id=_source_id(root, parent) if parent is not None else None,
+        artifacts=_artifacts(run_dir, {d for d in data if d != run_dir}),
+        extra=extra,
+    )
 
 
 def _status(
@@ -490,9 +554,9 @@ def _status(
     params: dict[str, Any],
     points: list[Point],
     last_t: float | None,
-    now: float,
+    fresh_after: float,
 ) -> tuple[str, str | None]:
-    if last_t is not None and now - last_t < RUNNING_WITHIN_S:
+    if last_t is not None and last_t > fresh_after:
         return "running", None
     if torn_at is not None:
         return "crashed", "event file ends inside a record: the writer was stopped mid-write"
