@@ -1,0 +1,621 @@
+"""Read Trackio's per-project SQLite databases (``<TRACKIO_DIR>/<project>.db``).
+
+Standard library only; ``trackio`` is never imported, and nothing is ever
+written under the path being read.
+
+Where runs are found
+    PATH is a Trackio database, or a directory holding ``*.db`` files a few
+    levels below it (Trackio keeps them flat in ``~/.cache/huggingface/trackio``).
+    A database is Trackio's when its ``metrics`` table has ``run_name``,
+    ``step``, ``timestamp`` and ``metrics`` columns.
+
+How a run maps onto a ``ForeignRun``
+    Trackio has no runs table: a run is a distinct ``run_id`` in ``metrics``
+    and ``configs`` (older databases without ``run_id``: a distinct
+    ``run_name``, per ``project_name`` when that column exists).
+
+    * ``project``: the ``project_name`` column where old databases have one,
+      else the database's file name without ``.db`` (Trackio names the file
+      after the project, keeping only letters, digits, ``-`` and ``_``).
+    * ``name``: ``run_name`` exactly. ``source_id``: ``run_id`` (else the run
+      name). ``source_path``: the database file.
+    * ``params``: the run's config as stored (numbers stay numbers). Trackio's
+      own keys are taken out: ``_Group`` gives ``group``, ``_Username``
+      ``extra["user"]``, ``_Created`` ``created``; other ``_``-keys go to
+      ``extra["trackio_config"]``.
+    * Points: one row per ``trackio.log()`` call, read in row order; every
+      numeric value becomes a point at the row's ``step`` (bools as 0/1; the
+      strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"`` Trackio writes for
+      non-finite floats become floats). Non-numeric values (media, tables,
+      histograms) are skipped and their keys listed in
+      ``extra["non_scalar_keys"]``. ``t`` is the row's ``timestamp``, which
+      is when Trackio's background sender flushed the batch (every 0.5 s),
+      not when ``log()`` was called: coarse, several rows share one.
+    * Artifacts: the versions the run logged as output (``run_artifact_links``
+      → ``artifact_versions.manifest``), each file by reference to its blob in
+      ``artifacts/<project>/blobs/sha256/<2>/<digest>`` next to the database;
+      ``name`` is the path inside the artifact (prefixed with the artifact's
+      name when two of the run's artifacts hold the same path), ``sha256``
+      the digest. Input artifacts are listed in ``extra["input_artifacts"]``.
+
+Status (Trackio records none; inferred)
+    ``last_activity`` is the run's newest row timestamp (metrics,
+    system_metrics, config). Then, in this order:
+
+    1. activity within ``stale_after`` seconds (default 900) → ``running``;
+    2. the config names how many epochs were asked (``epochs``,
+       ``num_epochs``, ``n_epochs``, ``max_epochs`` or ``num_train_epochs``)
+       and the run logged an ``epoch`` metric whose largest value (+1 when
+       its values start at 0) is smaller → ``crashed``, reason
+       "no status in Trackio; 12 of 30 epochs logged, no activity for 3 d";
+    3. otherwise → ``finished``. Without an epoch count to compare, a run
+       that went quiet cannot be told from one that ended: it is taken as
+       finished (``extra["status_inferred"]`` says why).
+
+    An exception and a ``kill -9`` look the same in Trackio, so a run that
+    died early is ``crashed``, never ``failed``. ``ended`` is the last
+    activity of a run that is not running.
+
+Reading a database
+    Trackio databases are in WAL mode, and even a read-only SQLite
+    connection creates or updates the ``-shm`` file next to a WAL database.
+    So a WAL database (or one with a ``-wal`` or ``-journal`` beside it, or
+    one that does not open read-only) is copied with its ``-wal``/``-journal``
+    into a temporary directory and the copy is read; other databases are
+    opened with ``mode=ro``. ``-shm`` is not copied: SQLite rebuilds it from
+    the WAL.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .base import Artifact, ForeignRun, Point
+
+KIND = "trackio"
+STALE_AFTER = 900.0
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_MAX_DEPTH = 4
+_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
+_EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "max_epochs", "num_train_epochs")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def detect(path: Path) -> bool:
+    """True when PATH is, or holds below it, a Trackio project database."""
+    return next(_databases(Path(path), None), None) is not None
+
+
+def read(
+    path: Path,
+    problems: list[str],
+    *,
+    stale_after: float = STALE_AFTER,
+    now: float | None = None,
+) -> Iterator[ForeignRun]:
+    """Yield every Trackio run under PATH (see the module docstring for the rules)."""
+    path = Path(path)
+    clock = time.time() if now is None else now
+    if not path.exists():
+        problems.append(f"{path}: no such file or directory")
+        return
+    for db in _databases(path, problems):
+        yield from _read_db(db, problems, stale_after=stale_after, now=clock)
+
+
+# ---------------------------------------------------------------- finding databases
+
+
+def _databases(path: Path, report: list[str] | None) -> Iterator[Path]:
+    if path.is_file():
+        if _is_trackio_db(path, report, suspicious=True):
+            yield path
+        return
+    yield from _walk(path, 0, report)
+
+
+def _walk(d: Path, depth: int, report: list[str] | None) -> Iterator[Path]:
+    try:
+        entries = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError:
+        return
+    subdirs = []
+    for entry in entries:
+        try:
+            if entry.is_file() and entry.name.endswith(".db"):
+                db = Path(entry.path)
+                # Trackio keeps an empty "<project>.lock" beside each database
+                suspicious = db.with_suffix(".lock").exists()
+                if _is_trackio_db(db, report, suspicious=suspicious):
+                    yield db
+            elif entry.is_dir(follow_symlinks=False):
+                subdirs.append(entry)
+        except OSError:
+            continue
+    if depth >= _MAX_DEPTH:
+        return
+    for entry in subdirs:
+        if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
+            continue
+        yield from _walk(Path(entry.path), depth + 1, report)
+
+
+def _is_trackio_db(path: Path, report: list[str] | None, *, suspicious: bool) -> bool:
+    """Schema check; an unreadable file the user named (or that has a .lock) is reported."""
+
+    def say(why: str) -> bool:
+        if report is not None and suspicious:
+            report.append(f"{path}: {why}")
+        return False
+
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+        wal_size = _sidecar(path, "-wal").stat().st_size if _sidecar(path, "-wal").exists() else 0
+    except OSError as exc:
+        return say(f"cannot read ({exc.strerror or exc})")
+    if not head.startswith(_SQLITE_MAGIC) and not (not head and wal_size):
+        return say("not a SQLite database")
+    try:
+        tables = _schema(path, immutable=True)
+        if "metrics" not in tables and wal_size:
+            # a young database may still hold its whole schema in the WAL
+            with _connect(path) as conn:
+                tables = _schema_of(conn)
+    except (sqlite3.Error, OSError) as exc:
+        return say(f"unreadable SQLite database ({exc})")
+    # early Trackio had no configs table; this metrics table is distinctive on its own
+    if {"run_name", "step", "timestamp", "metrics"} <= tables.get("metrics", set()):
+        return True
+    return say("not a Trackio database (no metrics table with run_name/step/metrics)")
+
+
+def _schema(path: Path, *, immutable: bool) -> dict[str, set[str]]:
+    # immutable=1: no locks, no -shm, nothing written; enough to look at the schema
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro" + ("&immutable=1" if immutable else "")
+    conn = sqlite3.connect(uri, uri=True)
+    try:
+        return _schema_of(conn)
+    finally:
+        conn.close()
+
+
+def _schema_of(conn: sqlite3.Connection) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    names = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    for name in names:
+        quoted = '"' + name.replace('"', '""') + '"'
+        out[name] = {row[1] for row in conn.execute(f"PRAGMA table_info({quoted})")}
+    return out
+
+
+# ---------------------------------------------------------------- reading
+
+
+@dataclass
+class _RunRef:
+    key: tuple[str, ...]  # the WHERE values that select the run's rows
+    run_id: str | None
+    name: str
+    project: str
+    config: dict[str, Any] | None = None
+    config_created: float | None = None
+    first_row: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _read_db(
+    db: Path, problems: list[str], *, stale_after: float, now: float
+) -> Iterator[ForeignRun]:
+    try:
+        with _connect(db) as conn:
+            tables = _schema_of(conn)
+            refs = _run_refs(db, conn, tables, problems)
+            for ref in refs:
+                try:
+                    run = _read_run(db, conn, tables, ref, problems, stale_after, now)
+                except (TypeError, ValueError, KeyError, IndexError) as exc:
+                    problems.append(f"{db}: run {ref.name!r}: unreadable ({exc})")
+                    continue
+                yield run
+    except (sqlite3.Error, OSError) as exc:
+        problems.append(f"{db}: {exc}")
+
+
+def _run_refs(
+    db: Path, conn: sqlite3.Connection, tables: dict[str, set[str]], problems: list[str]
+) -> list[_RunRef]:
+    """Every run of the database, in the order it first wrote a row."""
+    mcols = tables["metrics"]
+    ccols = tables.get("configs", set())
+    refs: dict[tuple[str, ...], _RunRef] = {}
+
+    # SQLite takes a bare column of a MIN() aggregate from the row holding the minimum
+    if "run_id" in mcols:
+        query = (
+            "SELECT run_id, run_name, MIN(id) FROM metrics WHERE run_id IS NOT NULL GROUP BY run_id"
+        )
+        for rid, name, first in conn.execute(query):
+            refs[(str(rid),)] = _RunRef((str(rid),), str(rid), str(name), db.stem, first_row=first)
+        # rows without a run_id (not written by current Trackio) are grouped by name
+        query = "SELECT run_name, MIN(id) FROM metrics WHERE run_id IS NULL GROUP BY run_name"
+        for name, first in conn.execute(query):
+            refs[("", str(name))] = _RunRef(
+                ("", str(name)), None, str(name), db.stem, first_row=first
+            )
+    elif "project_name" in mcols:  # old Trackio: project_name column, no run_id
+        query = (
+            "SELECT project_name, run_name, MIN(id) FROM metrics GROUP BY project_name, run_name"
+        )
+        for project, name, first in conn.execute(query):
+            key = (str(project), str(name))
+            refs[key] = _RunRef(key, None, str(name), str(project), first_row=first)
+    else:
+        for name, first in conn.execute("SELECT run_name, MIN(id) FROM metrics GROUP BY run_name"):
+            refs[(str(name),)] = _RunRef((str(name),), None, str(name), db.stem, first_row=first)
+
+    if not {"run_name", "config"} <= ccols:
+        return sorted(refs.values(), key=lambda r: (r.first_row, r.name))
+    rid_col = "run_id" if "run_id" in ccols else "NULL"
+    created_col = "created_at" if "created_at" in ccols else "NULL"
+    query = f"SELECT {rid_col}, run_name, config, {created_col} FROM configs ORDER BY id"
+    for rid, name, blob, created_at in conn.execute(query):
+        ref = _ref_for_config(refs, rid, str(name), "run_id" in mcols)
+        if ref is None:  # a run that has logged no metrics yet
+            key = (str(rid),) if rid is not None and "run_id" in mcols else ("", str(name))
+            run_id = None if rid is None else str(rid)
+            ref = refs[key] = _RunRef(key, run_id, str(name), db.stem, first_row=2**62)
+        ref.name = str(name)  # the config row is the run's own record
+        ref.config = _json_obj(blob)
+        if ref.config is None:
+            problems.append(f"{db}: run {ref.name!r}: config is not a JSON object; ignored")
+        ref.config_created = _parse_time(created_at)
+    return sorted(refs.values(), key=lambda r: (r.first_row, r.name))
+
+
+def _ref_for_config(
+    refs: dict[tuple[str, ...], _RunRef], rid: Any, name: str, by_id: bool
+) -> _RunRef | None:
+    if by_id:
+        return refs.get((str(rid),) if rid is not None else ("", name))
+    # old databases: runs known by name (one project per file in practice)
+    return next((r for r in refs.values() if r.name == name), None)
+
+
+def _read_run(
+    db: Path,
+    conn: sqlite3.Connection,
+    tables: dict[str, set[str]],
+    ref: _RunRef,
+    problems: list[str],
+    stale_after: float,
+    now: float,
+) -> ForeignRun:
+    where, args = _where(ref, tables["metrics"])
+    points: list[Point] = []
+    non_scalar: set[str] = set()
+    times: dict[Any, float | None] = {}
+    last_activity: float | None = None
+    bad_rows = 0
+    first_bad: Any = None
+    try:
+        for row_id, ts, step, blob in conn.execute(
+            f"SELECT id, timestamp, step, metrics FROM metrics WHERE {where} ORDER BY id", args
+        ):
+            if ts not in times:
+                times[ts] = _parse_time(ts)
+            t = times[ts]
+            last_activity = _max(last_activity, t)
+            values = _json_obj(blob)
+            if values is None or not isinstance(step, int):
+                bad_rows += 1
+                first_bad = first_bad if first_bad is not None else row_id
+                continue
+            for key, value in values.items():
+                number = _number(value)
+                if number is None:
+                    non_scalar.add(key)
+                else:
+                    points.append(Point(key=key, step=step, value=number, t=t))
+    except sqlite3.Error as exc:
+        problems.append(f"{db}: run {ref.name!r}: {exc}; read as far as it goes")
+    if bad_rows:
+        problems.append(
+            f"{db}: run {ref.name!r}: {bad_rows} unreadable metrics rows skipped"
+            f" (first: id {first_bad})"
+        )
+    if "system_metrics" in tables and {"run_name", "timestamp"} <= tables["system_metrics"]:
+        sys_where, sys_args = _where(ref, tables["system_metrics"])
+        try:
+            (newest,) = conn.execute(
+                f"SELECT MAX(timestamp) FROM system_metrics WHERE {sys_where}", sys_args
+            ).fetchone()
+            last_activity = _max(last_activity, _parse_time(newest))
+        except sqlite3.Error:
+            pass  # liveness evidence only
+
+    config = dict(ref.config or {})
+    internal = {k: config.pop(k) for k in [k for k in config if k.startswith("_")]}
+    created = _parse_time(internal.pop("_Created", None)) or ref.config_created
+    if created is None:
+        created = min((p.t for p in points if p.t is not None), default=None)
+    last_activity = _max(last_activity, _max(created, ref.config_created))
+    group = internal.pop("_Group", None)
+    user = internal.pop("_Username", None)
+
+    status, reason, why = _status(config, points, last_activity, stale_after, now)
+    extra: dict[str, Any] = {"status_inferred": why}
+    if user:
+        extra["user"] = str(user)
+    if internal:
+        extra["trackio_config"] = internal
+    if non_scalar:
+        extra["non_scalar_keys"] = sorted(non_scalar)
+    run = ForeignRun(
+        kind=KIND,
+        source_path=str(db.resolve()),
+        source_id=ref.run_id or ref.name,
+        project=ref.project,
+        name=ref.name,
+        params=config,
+        points=points,
+        status=status,
+        status_reason=reason,
+        created=created,
+        ended=None if status == "running" else last_activity,
+        last_activity=last_activity,
+        group=None if group in (None, "") else str(group),
+        extra=extra,
+    )
+    _add_artifacts(db, conn, tables, ref, run, problems)
+    return run
+
+
+def _where(ref: _RunRef, cols: set[str]) -> tuple[str, tuple[Any, ...]]:
+    if ref.run_id is not None and "run_id" in cols:
+        return "run_id = ?", (ref.run_id,)
+    if "run_id" in cols:
+        return "run_id IS NULL AND run_name = ?", (ref.name,)
+    if "project_name" in cols and len(ref.key) == 2:
+        return "project_name = ? AND run_name = ?", ref.key
+    return "run_name = ?", (ref.name,)
+
+
+def _status(
+    config: dict[str, Any],
+    points: list[Point],
+    last_activity: float | None,
+    stale_after: float,
+    now: float,
+) -> tuple[str, str | None, str]:
+    """(status, status_reason, how it was inferred): the rule in the module docstring."""
+    if last_activity is not None and now - last_activity <= stale_after:
+        return "running", None, f"activity within {stale_after:g} s"
+    quiet = (
+        "no activity recorded"
+        if last_activity is None
+        else f"no activity for {_ago(now - last_activity)}"
+    )
+    asked = next((v for k in _EPOCH_KEYS if (v := _positive(config.get(k))) is not None), None)
+    epochs = [p.value for p in points if p.key == "epoch" and math.isfinite(p.value)]
+    if asked is None or not epochs:
+        return "finished", None, f"no status in Trackio; {quiet}, no epoch count to compare"
+    done = max(epochs) + (1 if min(epochs) == 0 else 0)
+    logged = f"{done:g} of {asked:g} epochs logged"
+    if done < asked - 1e-6:
+        return "crashed", f"no status in Trackio; {logged}, {quiet}", f"{logged}, {quiet}"
+    return "finished", None, f"{logged}, {quiet}"
+
+
+def _add_artifacts(
+    db: Path,
+    conn: sqlite3.Connection,
+    tables: dict[str, set[str]],
+    ref: _RunRef,
+    run: ForeignRun,
+    problems: list[str],
+) -> None:
+    needed = {"run_artifact_links", "artifact_versions", "artifacts"}
+    if not needed <= tables.keys():
+        return
+    links = tables["run_artifact_links"]
+    if ref.run_id is not None and "run_id" in links:
+        where, args = "l.run_id = ?", (ref.run_id,)
+    else:
+        where, args = "l.run_name = ?", (ref.name,)
+    try:
+        rows = conn.execute(
+            "SELECT a.name, v.version, v.manifest, l.direction"
+            " FROM run_artifact_links AS l"
+            " JOIN artifact_versions AS v ON v.id = l.artifact_version_id"
+            " JOIN artifacts AS a ON a.id = v.artifact_id"
+            f" WHERE {where} ORDER BY l.id",
+            args,
+        ).fetchall()
+    except sqlite3.Error as exc:
+        problems.append(f"{db}: run {ref.name!r}: artifacts unreadable ({exc})")
+        return
+    files: list[tuple[str, dict[str, Any]]] = []
+    inputs = []
+    for art_name, version, manifest, direction in rows:
+        label = f"{art_name}:v{version}"
+        if direction != "output":
+            inputs.append(label)
+            continue
+        entries = _json_value(manifest)
+        if not isinstance(entries, list):
+            problems.append(f"{db}: artifact {label}: manifest unreadable")
+            continue
+        files.extend((str(art_name), e) for e in entries if isinstance(e, dict) and "path" in e)
+    if inputs:
+        run.extra["input_artifacts"] = inputs
+    paths = [str(e["path"]) for _, e in files]
+    blob_roots = _blob_roots(db, run.project)
+    for art_name, entry in files:
+        logical = str(entry["path"])
+        name = logical if paths.count(logical) == 1 else f"{art_name}/{logical}"
+        digest = str(entry.get("digest") or "")
+        if not _SHA256.fullmatch(digest):  # it becomes a path: never let it climb out
+            problems.append(f"{db}: artifact {art_name} file {logical!r}: bad digest {digest!r}")
+            continue
+        blob = next(
+            (r / digest[:2] / digest for r in blob_roots if (r / digest[:2] / digest).is_file()),
+            None,
+        )
+        if blob is None:
+            expected = blob_roots[0] / digest[:2] / digest
+            problems.append(f"{expected}: missing (artifact {art_name}, file {logical!r})")
+            continue
+        size = entry.get("size")
+        run.artifacts.append(
+            Artifact(
+                name=name,
+                path=str(blob.resolve()),
+                size=size if isinstance(size, int) else None,
+                sha256=digest,
+            )
+        )
+
+
+def _blob_roots(db: Path, project: str) -> list[Path]:
+    base = db.resolve().parent / "artifacts"
+    roots = [base / db.stem / "blobs" / "sha256"]
+    if project != db.stem:
+        roots.append(base / project / "blobs" / "sha256")
+    return roots
+
+
+# ---------------------------------------------------------------- values
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        try:
+            return float(value)
+        except OverflowError:  # a huge int
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str):
+        return _NON_FINITE.get(value)
+    return None
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if value > 0 and math.isfinite(value) else None
+
+
+def _json_value(blob: Any) -> Any:
+    if blob is None:
+        return None
+    try:
+        return json.loads(blob)
+    except (ValueError, TypeError):
+        return None
+
+
+def _json_obj(blob: Any) -> dict[str, Any] | None:
+    value = _json_value(blob)
+    return value if isinstance(value, dict) else None
+
+
+def _parse_time(value: Any) -> float | None:
+    """ISO-8601 text (with a UTC offset; naive means local time, as old Trackio wrote it)."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def _ago(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 2 * 3600:
+        return f"{s // 60} min"
+    if s < 2 * 86400:
+        return f"{s // 3600} h"
+    return f"{s // 86400} d"
+
+
+def _max(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return max(a, b)
+
+
+# ---------------------------------------------------------------- opening safely
+
+
+def _is_wal(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(20)
+    except OSError:
+        return False
+    return len(head) == 20 and head[18] == 2 and head[19] == 2
+
+
+def _sidecar(db: Path, suffix: str) -> Path:
+    return db.with_name(db.name + suffix)
+
+
+@contextmanager
+def _connect(db: Path) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to DB, or to a private copy when reading in place could write."""
+    tmp: str | None = None
+    conn: sqlite3.Connection | None = None
+    try:
+        in_place = not _is_wal(db) and not any(
+            _sidecar(db, s).exists() for s in ("-wal", "-journal")
+        )
+        if in_place:
+            try:
+                conn = sqlite3.connect("file:" + quote(str(db.resolve())) + "?mode=ro", uri=True)
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+        if conn is None:
+            tmp = tempfile.mkdtemp(prefix="trackui-import-")
+            copy = Path(tmp) / db.name
+            # the WAL first: a checkpoint between the two copies then only repeats pages
+            for suffix in ("-wal", "-journal"):
+                if _sidecar(db, suffix).is_file():
+                    shutil.copyfile(_sidecar(db, suffix), _sidecar(copy, suffix))
+            shutil.copyfile(db, copy)
+            conn = sqlite3.connect(str(copy))
+        yield conn
+    finally:
+        if conn is not None:
+            conn.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
