@@ -514,22 +514,31 @@ class Catalog:
             [tmp],
         )
         columns = [row[0] for row in cur.execute("DESCRIBE chunk").fetchall()]
-        keys = [c for c in columns if c not in _BUILTIN_COLUMNS]
-        if not {"_step", "ordinality"} <= set(columns) or _renamed(keys):
+        # WITH ORDINALITY adds the last column; a key called "ordinality"
+        # would push it to another name, so such keys go the slow way.
+        keys = [c for c in columns[:-1] if c not in _BUILTIN_COLUMNS]
+        if (
+            columns[-1] != "ordinality"
+            or "_step" not in columns
+            or _renamed(keys)
+            or _reserved(keys)
+        ):
             self._ingest_chunk_slowly(cur, run_id, chunk, first_line)
             return
         if keys:
+            # The inner columns start with "_", which no key on this path
+            # does, so a metric called "t" or "step" cannot shadow them.
             t_expr = "_t" if "_t" in columns else "NULL"
             casts = ", ".join(f"TRY_CAST({_quote(k)} AS DOUBLE) AS {_quote(k)}" for k in keys)
             on = ", ".join(_quote(k) for k in keys)
             cur.execute(
                 f"""INSERT INTO new_points
-                    SELECT ?, key, seq, step, t, value FROM (
+                    SELECT ?, _key, _seq, _step, _t, _value FROM (
                       UNPIVOT (
-                        SELECT ordinality - 1 + ? AS seq, TRY_CAST(_step AS BIGINT) AS step,
-                               TRY_CAST({t_expr} AS DOUBLE) AS t, {casts}
+                        SELECT ordinality - 1 + ? AS _seq, TRY_CAST(_step AS BIGINT) AS _step,
+                               TRY_CAST({t_expr} AS DOUBLE) AS _t, {casts}
                         FROM chunk WHERE _step IS NOT NULL
-                      ) ON {on} INTO NAME key VALUE value
+                      ) ON {on} INTO NAME _key VALUE _value
                     )""",
                 [run_id, first_line],
             )
@@ -621,6 +630,12 @@ class Catalog:
                     "WHERE run_id = ?",
                     [status, reason, hb, run_id],
                 )
+
+
+def _reserved(keys: list[str]) -> bool:
+    """True when a key could be taken for a column of the fast path's own
+    query (foreign files may have keys starting with "_")."""
+    return any(k.startswith("_") or k.casefold() == "ordinality" for k in keys)
 
 
 def _renamed(keys: list[str]) -> bool:
