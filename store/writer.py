@@ -376,6 +376,13 @@ class Run:
             self.finish()
         elif isinstance(exc, KeyboardInterrupt):
             self.finish("killed", signal_name="SIGINT")
+        elif isinstance(exc, SystemExit):
+            # sys.exit() inside the block: its code says how the run ended.
+            code = exc.code
+            if code is None or code == 0:
+                self.finish("finished", exit_code=0)
+            else:
+                self.finish("failed", exit_code=code if isinstance(code, int) else 1)
         else:
             self.finish("failed", exception=exc)
 
