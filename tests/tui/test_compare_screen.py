@@ -1,0 +1,490 @@
+"""The Compare screen driven through Pilot: what the user sees in the legend,
+the chart, the summary table and the params diff after each key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from rich.style import Style
+from rich.text import Text
+from textual.app import App
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widgets import Input, Static
+
+import trackui
+from trackui.store.queries import Store
+from trackui.tui.chart import MetricChart
+from trackui.tui.compare_screen import CompareScreen, MetricPicker
+from trackui.tui.messages import StoreRefreshed
+from trackui.tui.metric_table import MetricTable
+from trackui.tui.param_diff import ParamDiffTable
+
+from ..conftest import FIXED_NOW
+
+pytestmark = pytest.mark.anyio
+
+MARKUP_NAME = "opt[/x] [bold]\x1b[31m"
+MARKUP_SHOWN = "opt[/x] [bold]"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class CompareApp(App[None]):
+    """The smallest host for the screen: ``store`` and ``clock`` as the real app has them."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self.store = store
+        self.clock = lambda: FIXED_NOW
+
+    def on_mount(self) -> None:
+        self.push_screen(Screen(id="home"))
+
+
+@pytest.fixture
+def store(fixture_store: Path) -> Store:
+    store = Store(fixture_store, clock=lambda: FIXED_NOW)
+    yield store
+    store.close()
+
+
+def ids_by_name(store: Store) -> dict[str, str]:
+    return {run.name: run.id for run in store.list_runs()}
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Until no worker is left: a load's handler may start the next load."""
+    app = pilot.app
+    for _ in range(20):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(worker.is_finished for worker in app.workers):
+            return
+    raise AssertionError("workers never settled")
+
+
+@asynccontextmanager
+async def compare(
+    store: Store, run_ids: list[str], size: tuple[int, int] = (120, 40)
+) -> AsyncIterator[tuple[Pilot[None], CompareScreen]]:
+    app = CompareApp(store)
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        screen = CompareScreen(run_ids)
+        await app.push_screen(screen)
+        await settle(pilot)
+        yield pilot, screen
+
+
+async def press(pilot: Pilot[None], *keys: str) -> None:
+    await pilot.press(*keys)
+    await settle(pilot)
+
+
+def params_rows(screen: CompareScreen) -> list[list[str]]:
+    table = screen.params_table
+    return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def summary_cell(screen: CompareScreen, key: str, stat: str, run_id: str) -> Text:
+    return screen.summary_table.get_cell(f"{key}\0{stat}", run_id)
+
+
+def legend(screen: CompareScreen) -> str:
+    return str(screen.query_one("#compare-legend", Static).render())
+
+
+def screen_text(screen: CompareScreen) -> str:
+    return "\n".join(strip.text for strip in screen._compositor.render_strips())
+
+
+def has_style(cell: Text, style: Style) -> bool:
+    return cell.style == style or any(span.style == style for span in cell.spans)
+
+
+def header(table: ParamDiffTable | MetricTable, index: int) -> str:
+    return table.ordered_columns[index].label.plain
+
+
+async def test_params_diff_shows_exactly_the_keys_that_differ(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
+    async with compare(store, [sgd, adamw]) as (_pilot, screen):
+        assert params_rows(screen) == [
+            ["batch", "16", "32"],
+            ["lr0", "0.01", "0.002"],
+            ["optimizer.name", "SGD", "AdamW"],
+        ]
+        title = screen.query_one("#compare-params-title").render()
+        assert str(title) == "Params: 3 of 8 differ (a: show all)"
+        keys = {row[0] for row in params_rows(screen)}
+        assert not keys & {"model", "imgsz", "data", "epochs", "optimizer.momentum"}
+
+
+async def test_a_shows_every_param_and_back(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
+    async with compare(store, [sgd, adamw]) as (pilot, screen):
+        await press(pilot, "a")
+        rows = params_rows(screen)
+        assert [row[0] for row in rows] == [
+            "batch",
+            "data",
+            "epochs",
+            "imgsz",
+            "lr0",
+            "model",
+            "optimizer.momentum",
+            "optimizer.name",
+        ]
+        assert ["model", "yolo26n.pt", "yolo26n.pt"] in rows
+        assert ["imgsz", "640", "640"] in rows
+        title = screen.query_one("#compare-params-title").render()
+        assert str(title) == "Params: all 8, 3 differ (a: only differing)"
+        # equal values are not highlighted, differing ones are
+        table = screen.params_table
+        assert ("model", adamw) not in table.highlighted
+        assert ("lr0", adamw) in table.highlighted
+        await press(pilot, "a")
+        assert [row[0] for row in params_rows(screen)] == ["batch", "lr0", "optimizer.name"]
+
+
+async def test_missing_param_shows_a_dim_dash(store: Store) -> None:
+    ids = ids_by_name(store)
+    # cls runs have arch/lr; detect runs have none of those
+    async with compare(store, [ids["yolo-sgd"], ids["resnet-kill"]]) as (_pilot, screen):
+        rows = {row[0]: row[1:] for row in params_rows(screen)}
+        assert rows["arch"] == ["—", "resnet18"]
+        assert rows["lr0"] == ["0.01", "—"]
+        table = screen.params_table
+        dash = table.get_cell("lr0", ids["resnet-kill"])
+        assert dash.style.dim  # type: ignore[union-attr]
+        # a key the baseline has and this run lacks differs from the baseline
+        assert ("lr0", ids["resnet-kill"]) in table.highlighted
+        assert not table.get_cell("lr0", ids["yolo-sgd"]).style
+
+
+async def test_b_pins_the_cursor_run_as_baseline(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw, oom = ids["yolo-sgd"], ids["yolo-adamw"], ids["yolo-oom"]
+    async with compare(store, [sgd, adamw, oom]) as (pilot, screen):
+        params = screen.params_table
+        changed = params.get_component_rich_style("param-diff--changed", partial=True)
+        # the first run is the baseline until another is pinned
+        assert screen.baseline == sgd
+        assert "yolo-sgd ◆ baseline" in legend(screen)
+        assert params.highlighted == {
+            ("batch", adamw),
+            ("batch", oom),
+            ("lr0", adamw),
+            ("lr0", oom),
+            ("optimizer.momentum", oom),
+            ("optimizer.name", adamw),
+        }
+        assert has_style(params.get_cell("optimizer.name", adamw), changed)
+        assert not has_style(params.get_cell("optimizer.name", oom), changed)  # SGD like sgd
+        # deltas against yolo-sgd: box_loss last 0.48225 (sgd) vs 0.45485 (adamw)
+        assert summary_cell(screen, "train/box_loss", "last", sgd).plain == "0.4823"
+        assert summary_cell(screen, "train/box_loss", "last", adamw).plain == "0.4548 -0.0274"
+        assert summary_cell(screen, "train/cls_loss", "last", adamw).plain == "0.7218 +0.02739"
+
+        # move the params cursor onto yolo-adamw's column and pin it
+        params.focus()
+        await press(pilot, "right")
+        assert params.run_at_cursor() == sgd
+        await press(pilot, "right")
+        assert params.run_at_cursor() == adamw
+        await press(pilot, "b")
+        assert screen.baseline == adamw
+        assert "yolo-adamw ◆ baseline" in legend(screen)
+        assert "yolo-sgd ◆" not in legend(screen)
+        assert header(params, 2) == "yolo-adamw ◆"
+        assert header(params, 1) == "yolo-sgd"
+        assert header(screen.summary_table, 3) == "yolo-adamw ◆"
+        assert params.highlighted == {
+            ("batch", sgd),
+            ("batch", oom),
+            ("lr0", sgd),
+            ("lr0", oom),
+            ("optimizer.momentum", oom),
+            ("optimizer.name", sgd),
+            ("optimizer.name", oom),
+        }
+        assert has_style(params.get_cell("optimizer.name", oom), changed)
+        assert not has_style(params.get_cell("optimizer.name", adamw), changed)
+        assert summary_cell(screen, "train/box_loss", "last", adamw).plain == "0.4548"
+        assert summary_cell(screen, "train/box_loss", "last", sgd).plain == "0.4823 +0.0274"
+        # the cursor stayed on the run it was on
+        assert params.run_at_cursor() == adamw
+
+
+async def test_b_off_a_run_column_moves_the_baseline_to_the_next_run(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw, oom = ids["yolo-sgd"], ids["yolo-adamw"], ids["yolo-oom"]
+    async with compare(store, [sgd, adamw, oom]) as (pilot, screen):
+        assert screen.focused is screen.summary_table
+        assert screen.summary_table.run_at_cursor() is None  # on the metric column
+        await press(pilot, "b")
+        assert screen.baseline == adamw
+        await press(pilot, "b", "b")
+        assert screen.baseline == sgd
+
+
+async def test_summary_marks_the_best_run_by_direction(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
+    async with compare(store, [sgd, adamw]) as (_pilot, screen):
+        table = screen.summary_table
+        best_style = table.get_component_rich_style("metric-table--best", partial=True)
+        # a loss: lower is better, yolo-adamw's min 0.45485 beats 0.45888
+        assert table.get_cell("train/box_loss\0best", "\0stat").plain == "best ↓"
+        loss_best = summary_cell(screen, "train/box_loss", "best", adamw)
+        assert loss_best.plain.startswith("★ 0.4548")
+        assert has_style(loss_best, best_style)
+        assert "★" not in summary_cell(screen, "train/box_loss", "best", sgd).plain
+        # mAP: higher is better, yolo-sgd's max 0.434 beats 0.43321
+        assert table.get_cell("metrics/mAP50-95(B)\0best", "\0stat").plain == "best ↑"
+        map_best = summary_cell(screen, "metrics/mAP50-95(B)", "best", sgd)
+        assert map_best.plain == "★ 0.434"
+        assert "★" not in summary_cell(screen, "metrics/mAP50-95(B)", "best", adamw).plain
+        # "last" rows never carry the mark
+        assert "★" not in summary_cell(screen, "train/box_loss", "last", adamw).plain
+
+
+async def test_brackets_and_picker_change_the_charted_metric(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
+    async with compare(store, [sgd, adamw]) as (pilot, screen):
+        chart = screen.query_one(MetricChart)
+
+        def drawn() -> tuple[str, tuple[str, ...]]:
+            plot = chart.last_plot
+            assert plot is not None
+            return plot.key, tuple(run.run_id for run in plot.runs)
+
+        assert drawn() == ("lr/pg0", (sgd, adamw))
+        assert chart.last_plot is not None and chart.last_plot.title.startswith("lr/pg0 · 80 of 80")
+        await press(pilot, "right_square_bracket")
+        assert drawn() == ("metrics/mAP50(B)", (sgd, adamw))
+        assert "metric 2/5 ↑" in str(chart.border_subtitle)
+        await press(pilot, "left_square_bracket", "left_square_bracket")
+        assert drawn() == ("train/cls_loss", (sgd, adamw))  # wraps around
+        assert chart.last_plot.run(sgd).total == 40
+        assert chart.last_plot.run(sgd).y[-1] == 0.69438  # yolo-sgd's last cls_loss
+
+        await press(pilot, "m")
+        picker = pilot.app.screen
+        assert isinstance(picker, MetricPicker)
+        await press(pilot, *"box")
+        assert picker.matching(picker.query_one(Input).value) == ["train/box_loss"]
+        await press(pilot, "enter")
+        assert pilot.app.screen is screen
+        assert drawn() == ("train/box_loss", (sgd, adamw))
+
+        # escape leaves the picker without changing the metric
+        await press(pilot, "m", "escape")
+        assert pilot.app.screen is screen
+        assert drawn() == ("train/box_loss", (sgd, adamw))
+
+        screen.action_show_metric("metrics/mAP50-95(B)")
+        await settle(pilot)
+        assert drawn() == ("metrics/mAP50-95(B)", (sgd, adamw))
+        screen.action_show_metric("no/such/metric")
+        await settle(pilot)
+        assert drawn()[0] == "metrics/mAP50-95(B)"
+
+
+async def test_command_palette_offers_the_metrics(store: Store) -> None:
+    ids = ids_by_name(store)
+    async with compare(store, [ids["yolo-sgd"], ids["yolo-adamw"]]) as (pilot, screen):
+        await press(pilot, "ctrl+p")
+        await press(pilot, *"metric box_loss")
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert pilot.app.screen is screen
+        assert screen.metric == "train/box_loss"
+        assert screen.chart.last_plot is not None
+        assert screen.chart.last_plot.key == "train/box_loss"
+
+
+async def test_chart_keys_reach_the_chart(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
+    async with compare(store, [sgd, adamw]) as (pilot, screen):
+        chart = screen.chart
+        assert chart.smoothing == 0.6
+        await press(pilot, "S")
+        assert chart.smoothing == 0.9
+        await press(pilot, "plus", "plus")
+        assert chart.smoothing == 0.99  # the top level stays
+        await press(pilot, "minus", "minus", "minus", "minus")
+        assert chart.smoothing == 0.0
+        await press(pilot, "S")
+        assert chart.smoothing == 0.6
+        assert chart.last_plot is not None and "smoothing 0.6" in chart.last_plot.title
+
+        await press(pilot, "x")
+        assert chart.x_axis == "relative"
+        # new series were loaded on the new axis for both runs
+        assert chart.last_plot.x_axis == "relative"
+        assert {s.x_axis for _, _, s in chart.series} == {"relative"}
+        assert [run_id for run_id, _, _ in chart.series] == [sgd, adamw]
+        await press(pilot, "x", "x")
+        assert chart.x_axis == "step"
+        assert chart.last_plot.x_axis == "step"
+
+        await press(pilot, "l")
+        assert chart.log_y is True
+        assert "log y" in chart.last_plot.title
+        await press(pilot, "l")
+        assert chart.log_y is False
+
+
+async def test_escape_and_q_go_back(store: Store) -> None:
+    ids = ids_by_name(store)
+    async with compare(store, [ids["yolo-sgd"], ids["yolo-adamw"]]) as (pilot, _screen):
+        await press(pilot, "escape")
+        assert pilot.app.screen.id == "home"
+        screen = CompareScreen([ids["yolo-sgd"], ids["yolo-adamw"]])
+        await pilot.app.push_screen(screen)
+        await settle(pilot)
+        await press(pilot, "q")
+        assert pilot.app.screen.id == "home"
+
+
+def make_runs(root: Path, count: int) -> list[str]:
+    ids = []
+    for i in range(count):
+        with trackui.init(
+            project="sweep",
+            name=f"lr-{i}",
+            config={"lr": 0.001 * (i + 1), "seed": 7, "width": 64 if i % 2 else 128},
+            dir=root,
+            console=False,
+        ) as run:
+            for step in range(10):
+                run.log({"val/loss": 1.0 / (step + 1 + i), "acc": 0.1 * step + 0.01 * i}, step=step)
+            ids.append(run.id)
+    return ids
+
+
+async def test_many_runs_scroll_sideways(tmp_path: Path) -> None:
+    root = tmp_path / "sweep"
+    run_ids = make_runs(root, 7)
+    with Store(root, clock=lambda: FIXED_NOW) as store:
+        async with compare(store, run_ids) as (pilot, screen):
+            text = legend(screen)
+            assert text.startswith("Compare 7 runs")
+            assert all(f"■ lr-{i}" in text for i in range(7))
+            summary, params = screen.summary_table, screen.params_table
+            assert [c.key.value for c in summary.ordered_columns][2:] == run_ids
+            assert [c.key.value for c in params.ordered_columns][1:] == run_ids
+            assert [row[0] for row in params_rows(screen)] == ["lr", "width"]
+            # the best val/loss is the last run's (lowest), the best acc too (highest)
+            assert summary_cell(screen, "val/loss", "best", run_ids[6]).plain.startswith("★")
+            assert summary_cell(screen, "acc", "best", run_ids[6]).plain.startswith("★")
+            assert screen.chart.last_plot is not None
+            assert len(screen.chart.last_plot.runs) == 7
+            # wider than its pane: the run columns scroll, the metric column stays
+            assert summary.virtual_size.width > summary.scrollable_content_region.width
+            await press(pilot, "end")
+            assert summary.scroll_x > 0
+            assert summary.run_at_cursor() == run_ids[6]
+            await press(pilot, "b")
+            assert screen.baseline == run_ids[6]
+            assert "lr-6 ◆ baseline" in legend(screen)
+
+
+async def test_a_name_with_markup_and_escapes_shows_literally(tmp_path: Path) -> None:
+    root = tmp_path / "odd"
+    with trackui.init(
+        project="p", name=MARKUP_NAME, config={"lr": 1}, dir=root, console=False
+    ) as a:
+        a.log({"loss": 1.0}, step=0)
+        a.log({"loss": 0.5}, step=1)
+    with trackui.init(project="p", name="plain", config={"lr": 2}, dir=root, console=False) as b:
+        b.log({"loss": 0.7}, step=0)
+    with Store(root, clock=lambda: FIXED_NOW) as store:
+        async with compare(store, [a.id, b.id]) as (_pilot, screen):
+            assert f"■ {MARKUP_SHOWN} ◆ baseline" in legend(screen)
+            assert header(screen.params_table, 1) == MARKUP_SHOWN + " ◆"
+            assert header(screen.summary_table, 2) == MARKUP_SHOWN + " ◆"
+            assert screen.chart.last_plot is not None
+            assert screen.chart.last_plot.run(a.id).name == MARKUP_SHOWN
+            shown = screen_text(screen)
+            assert MARKUP_SHOWN in shown
+            assert "\x1b" not in shown
+            assert "0.5" in summary_cell(screen, "loss", "best", a.id).plain
+
+
+async def test_live_refresh_updates_summary_and_chart(tmp_path: Path) -> None:
+    root = tmp_path / "live"
+    with trackui.init(project="p", name="done", dir=root, console=False) as done:
+        for step in range(3):
+            done.log({"loss": 1.0 - 0.1 * step}, step=step)
+    running = trackui.init(project="p", name="running", dir=root, console=False)
+    running.log({"loss": 2.0}, step=0)
+    try:
+        with Store(root, clock=lambda: FIXED_NOW) as store:
+            async with compare(store, [done.id, running.id]) as (pilot, screen):
+                assert summary_cell(screen, "loss", "last", running.id).plain == "2 +1.2"
+                assert screen.chart.last_plot is not None
+                assert screen.chart.last_plot.run(running.id).total == 1
+                running.log({"loss": 0.25}, step=1)
+                stats = store.refresh()
+                assert stats.runs_changed
+                screen.post_message(StoreRefreshed(stats))
+                await settle(pilot)
+                last = summary_cell(screen, "loss", "last", running.id)
+                assert last.plain == "0.25 -0.55"
+                assert summary_cell(screen, "loss", "best", running.id).plain == "★ 0.25 -0.55"
+                assert screen.chart.last_plot.run(running.id).total == 2
+                assert screen.chart.last_plot.run(running.id).y == (2.0, 0.25)
+    finally:
+        running.finish()
+
+
+async def test_usable_at_80x24(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw, oom = ids["yolo-sgd"], ids["yolo-adamw"], ids["yolo-oom"]
+    async with compare(store, [sgd, adamw, oom], size=(80, 24)) as (pilot, screen):
+        shown = screen_text(screen)
+        for visible in (
+            "Compare 3 runs",
+            "yolo-oom",
+            "lr/pg0 · 92 of 92 points",
+            "Summary: 5 metrics",
+            "Params: 4 of 8 differ",
+        ):
+            assert visible in shown
+        screen_region = screen.region
+        for widget in (screen.chart, screen.summary_table, screen.params_table):
+            assert screen_region.contains_region(widget.region)
+        assert screen.chart.region.height >= 8
+        assert screen.summary_table.region.height >= 3
+        assert screen.params_table.region.height >= 2
+        # the params diff, once focused, grows to show all its rows
+        await press(pilot, "tab")
+        assert screen.focused is screen.params_table
+        assert screen.params_table.region.height >= 1 + 4
+        assert "optimizer.name" in screen_text(screen)
+        await press(pilot, "right_square_bracket")
+        assert screen.chart.last_plot is not None
+        assert screen.chart.last_plot.key == "metrics/mAP50(B)"
+
+
+async def test_an_unknown_run_shows_an_error_instead_of_crashing(store: Store) -> None:
+    ids = ids_by_name(store)
+    async with compare(store, [ids["yolo-sgd"], "no-such-run"]) as (pilot, screen):
+        assert pilot.app.screen is screen
+        assert "could not load: no run 'no-such-run'" in screen_text(screen)
+        await press(pilot, "right_square_bracket", "b", "a")  # nothing loaded: keys do nothing
+        assert pilot.app.screen is screen
