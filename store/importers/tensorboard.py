@@ -7,9 +7,9 @@ file is a sequence of TFRecords::
 
 and ``data`` is a serialized ``Event`` protobuf. The subset of the schema a
 scalar importer needs is small enough to decode by hand with the wire-format
-reader in ``_protobuf`` (varint, 64-bit, length-delimited and 32-bit fields,
-about 100 lines shared with the W&B reader), which spares every user a heavy
-dependency for a few field numbers:
+reader in ``_protobuf`` (varint, 64-bit, length-delimited and 32-bit fields:
+about 100 lines of code, shared with the W&B reader, plus a table CRC32C),
+which spares every user a heavy dependency for a few field numbers:
 
 * ``Event``: wall_time=1 (double, seconds), step=2 (int64), file_version=3,
   summary=5;
@@ -25,7 +25,8 @@ dependency for a few field numbers:
 Layout and naming, matching what TensorBoard itself shows:
 
 * a run is a directory that directly holds event files (all of them, several
-  per run when the writer was restarted, read in file-name order); its
+  per run when the writer was restarted, read in the order of the time
+  stamp in their names); its
   ``source_id`` and name are its path relative to the import root, as in
   TensorBoard's run selector; nested runs get the enclosing run as parent;
 * tensorboardX's ``add_hparams`` writes its data into a fresh sub-directory
@@ -79,8 +80,9 @@ from trackui.store.importers.base import Artifact, ForeignRun, Point
 
 KIND = "tensorboard"
 
-#: A run whose last event is younger than this is taken as still running.
-#: tensorboardX flushes every 120 s by default, so less would flap.
+#: A run whose last event is younger than this is taken as still running
+#: (the other importers use the same 15 minutes). tensorboardX flushes every
+#: 120 s by default, so much less would flap.
 STALE_AFTER_S = 900.0
 
 #: How many files beside the event files are listed as artifacts, at most.
