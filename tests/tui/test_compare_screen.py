@@ -294,6 +294,12 @@ async def test_brackets_and_picker_change_the_charted_metric(store: Store) -> No
         assert pilot.app.screen is screen
         assert drawn() == ("train/box_loss", (sgd, adamw))
 
+        # enter on a summary row charts that row's metric
+        table = screen.summary_table
+        table.focus()
+        await press(pilot, "down", "down", "enter")  # metrics/mAP50(B), "last"
+        assert drawn() == ("metrics/mAP50(B)", (sgd, adamw))
+
         screen.action_show_metric("metrics/mAP50-95(B)")
         await settle(pilot)
         assert drawn() == ("metrics/mAP50-95(B)", (sgd, adamw))
@@ -438,6 +444,10 @@ async def test_live_refresh_updates_summary_and_chart(tmp_path: Path) -> None:
                 assert summary_cell(screen, "loss", "last", running.id).plain == "2 +1.2"
                 assert screen.chart.last_plot is not None
                 assert screen.chart.last_plot.run(running.id).total == 1
+                table = screen.summary_table
+                await press(pilot, "down", "right", "right", "right")
+                cursor = table.cursor_coordinate
+                assert table.run_at_cursor() == running.id
                 running.log({"loss": 0.25}, step=1)
                 stats = store.refresh()
                 assert stats.runs_changed
@@ -448,6 +458,8 @@ async def test_live_refresh_updates_summary_and_chart(tmp_path: Path) -> None:
                 assert summary_cell(screen, "loss", "best", running.id).plain == "★ 0.25 -0.55"
                 assert screen.chart.last_plot.run(running.id).total == 2
                 assert screen.chart.last_plot.run(running.id).y == (2.0, 0.25)
+                # updated in place: the cursor did not move
+                assert table.cursor_coordinate == cursor
     finally:
         running.finish()
 
@@ -488,3 +500,21 @@ async def test_an_unknown_run_shows_an_error_instead_of_crashing(store: Store) -
         assert "could not load: no run 'no-such-run'" in screen_text(screen)
         await press(pilot, "right_square_bracket", "b", "a")  # nothing loaded: keys do nothing
         assert pilot.app.screen is screen
+
+
+async def test_a_stale_series_answer_is_dropped(store: Store) -> None:
+    ids = ids_by_name(store)
+    sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
+    async with compare(store, [sgd, adamw]) as (pilot, screen):
+        chart = screen.chart
+        assert chart.last_plot is not None and chart.last_plot.key == "lr/pg0"
+        old = store.series(sgd, "train/box_loss")
+        # an answer to a request made before the latest one
+        stale_token = screen._tokens["series"] - 1
+        screen.post_message(CompareScreen.SeriesLoaded(stale_token, "lr/pg0", [(sgd, "x", old)]))
+        # an answer for a metric no longer shown
+        token = screen._tokens["series"]
+        screen.post_message(CompareScreen.SeriesLoaded(token, "train/box_loss", [(sgd, "x", old)]))
+        await settle(pilot)
+        assert chart.last_plot.key == "lr/pg0"
+        assert [run.run_id for run in chart.last_plot.runs] == [sgd, adamw]
