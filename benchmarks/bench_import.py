@@ -1,0 +1,162 @@
+"""Points per second importing TensorBoard event files and an MLflow file store,
+scaled up from the shapes of the fixtures (default 100 runs x 100 k points each).
+
+    python benchmarks/bench_import.py [--runs 100] [--points 100000]
+
+Prints one figure per line: the import (foreign files -> trackui run files),
+the catalog ingest of what was imported, and both together, per tool.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import struct
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from trackui.store.importers import import_path
+from trackui.store.importers._protobuf import masked_crc32c
+from trackui.store.queries import Store
+
+KEYS = (
+    "train/loss",
+    "train/box_loss",
+    "train/cls_loss",
+    "metrics/mAP50_B_",
+    "metrics/mAP50-95_B_",
+    "lr/pg0",
+    "lr/pg1",
+    "lr/pg2",
+    "val/box_loss",
+    "val/cls_loss",
+)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _field(num: int, wire: int, payload: bytes) -> bytes:
+    return _varint((num << 3) | wire) + payload
+
+
+def _ld(num: int, data: bytes) -> bytes:
+    return _field(num, 2, _varint(len(data)) + data)
+
+
+def _record(data: bytes) -> bytes:
+    header = struct.pack("<Q", len(data))
+    return (
+        header
+        + struct.pack("<I", masked_crc32c(header))
+        + data
+        + struct.pack("<I", masked_crc32c(data))
+    )
+
+
+def _event(wall: float, step: int, tag: str, value: float) -> bytes:
+    val = _ld(1, tag.encode()) + _field(2, 5, struct.pack("<f", value))
+    summary = _ld(1, val)
+    return _field(1, 1, struct.pack("<d", wall)) + _field(2, 0, _varint(step)) + _ld(5, summary)
+
+
+def make_tensorboard(root: Path, runs: int, points: int) -> None:
+    """One real-shaped event file, copied into ``runs`` run directories (the
+    CRC is costly to compute in Python; the reader still checks every one)."""
+    steps = points // len(KEYS)
+    t0 = 1_795_700_000.0
+    parts = [_record(_field(1, 1, struct.pack("<d", t0)) + _ld(3, b"brain.Event:2"))]
+    for step in range(steps):
+        for i, key in enumerate(KEYS):
+            parts.append(_record(_event(t0 + step * 0.01, step, key, 1.0 / (step + i + 1))))
+    blob = b"".join(parts)
+    for r in range(runs):
+        run = root / f"run-{r:03d}"
+        run.mkdir(parents=True)
+        (run / f"events.out.tfevents.{int(t0)}.bench.{r}.0").write_bytes(blob)
+
+
+def make_mlflow(root: Path, runs: int, points: int) -> None:
+    steps = points // len(KEYS)
+    exp = root / "mlruns" / "1"
+    exp.mkdir(parents=True)
+    (exp / "meta.yaml").write_text(
+        "artifact_location: file:///nowhere\nexperiment_id: '1'\nlifecycle_stage: active\n"
+        "name: bench\ncreation_time: 1795700000000\nlast_update_time: 1795700000000\n"
+    )
+    lines_per_key = {
+        key: "".join(f"{1795700000000 + s * 10} {1.0 / (s + i + 1)!r} {s}\n" for s in range(steps))
+        for i, key in enumerate(KEYS)
+    }
+    for r in range(runs):
+        run_id = f"{r:032x}"
+        run = exp / run_id
+        (run / "params").mkdir(parents=True)
+        (run / "tags").mkdir()
+        (run / "params" / "lr0").write_text(str(0.001 * (r + 1)))
+        (run / "tags" / "mlflow.runName").write_text(f"bench-{r}")
+        (run / "meta.yaml").write_text(
+            f"artifact_uri: file:///nowhere\nend_time: 1795700100000\nexperiment_id: '1'\n"
+            f"lifecycle_stage: active\nrun_id: {run_id}\nrun_name: bench-{r}\nstart_time: "
+            f"1795700000000\nstatus: 3\nuser_id: bench\n"
+        )
+        for key, text in lines_per_key.items():
+            metric = run / "metrics" / key
+            metric.parent.mkdir(parents=True, exist_ok=True)
+            metric.write_text(text)
+
+
+def measure(kind: str, source: Path, work: Path) -> None:
+    store_root = work / f"store-{kind}"
+    started = time.perf_counter()
+    report = import_path(store_root, source, kind=kind)
+    imported = time.perf_counter() - started
+    if report.problems:
+        print(f"# {kind} problems: {report.problems[:3]}", file=sys.stderr)
+    started = time.perf_counter()
+    with Store(store_root, catalog_path=work / f"{kind}.duckdb") as store:
+        ingested = time.perf_counter() - started
+        assert store.count_runs() == report.runs
+    started = time.perf_counter()
+    again = import_path(store_root, source, kind=kind)
+    reimport = time.perf_counter() - started
+    points = report.points
+    print(f"{kind}_runs {report.runs}")
+    print(f"{kind}_points {points}")
+    print(f"{kind}_import_points_per_s {points / imported:,.0f}")
+    print(f"{kind}_catalog_ingest_points_per_s {points / ingested:,.0f}")
+    print(f"{kind}_end_to_end_points_per_s {points / (imported + ingested):,.0f}")
+    print(f"{kind}_reimport_no_change_s {reimport:.2f} (new points: {again.new_points})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--points", type=int, default=100_000, help="points per run")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="trackui-bench-import-"))
+    os.environ["TRACKUI_CACHE_DIR"] = str(work / "cache")
+    try:
+        print(f"# {args.runs} runs x {args.points} points per tool", file=sys.stderr)
+        make_tensorboard(work / "tb", args.runs, args.points)
+        measure("tensorboard", work / "tb", work)
+        make_mlflow(work / "mlflow", args.runs, args.points)
+        measure("mlflow", work / "mlflow", work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
