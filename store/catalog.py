@@ -20,6 +20,7 @@ import socket
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,12 +156,19 @@ class Catalog:
     # -- connection --------------------------------------------------------
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
+        self._unclaim = _claim(self) if not self.private else None
+        if not self.private and self._unclaim is None:
+            # This process already has the catalog open: DuckDB would hand
+            # back the same database, and two ingest states over one database
+            # would read the same appended bytes twice.
+            self.private = True
         if not self.private:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 con = duckdb.connect(str(self.path))
                 return self._prepare(con)
             except duckdb.IOException as exc:
+                self._unclaim()
                 if "lock" not in str(exc).lower():
                     raise CatalogError(f"cannot open catalog {self.path}: {exc}") from None
                 # Another trackui holds the catalog: work from a private one.
@@ -172,6 +180,7 @@ class Catalog:
                         Path(str(self.path) + suffix).unlink(missing_ok=True)
                     return self._prepare(duckdb.connect(str(self.path)))
                 except (duckdb.Error, OSError):
+                    self._unclaim()
                     raise CatalogError(f"cannot open catalog {self.path}: {exc}") from None
         return self._prepare(duckdb.connect(":memory:"))
 
@@ -198,6 +207,8 @@ class Catalog:
                 self.con.close()
             finally:
                 self._tmp.cleanup()
+                if self._unclaim is not None:
+                    self._unclaim()
 
     def __enter__(self) -> Catalog:
         return self
@@ -630,6 +641,28 @@ class Catalog:
                     "WHERE run_id = ?",
                     [status, reason, hb, run_id],
                 )
+
+
+#: Catalog files this process has open (by real path).
+_open_here: set[str] = set()
+_open_lock = threading.Lock()
+
+
+def _claim(catalog: Catalog) -> weakref.finalize | None:
+    """Mark ``catalog.path`` as open in this process and return what releases
+    it (once: on close, or when the catalog is dropped without close); None
+    when this process already has it open."""
+    key = os.path.realpath(catalog.path)
+    with _open_lock:
+        if key in _open_here:
+            return None
+        _open_here.add(key)
+    return weakref.finalize(catalog, _release, key)
+
+
+def _release(key: str) -> None:
+    with _open_lock:
+        _open_here.discard(key)
 
 
 def _reserved(keys: list[str]) -> bool:
