@@ -75,6 +75,7 @@ _WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
 _LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS)
 _RENAMED = re.compile(r"^(.*)_\d+$")
 _BUILTIN_COLUMNS = {"_step", "_t", "ordinality"}
+_INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER"}  # fit a BIGINT
 
 
 class CatalogError(Exception):
@@ -524,13 +525,15 @@ class Catalog:
             "maximum_object_size=67108864) WITH ORDINALITY",
             [tmp],
         )
-        columns = [row[0] for row in cur.execute("DESCRIBE chunk").fetchall()]
+        described = cur.execute("DESCRIBE chunk").fetchall()
+        columns = [row[0] for row in described]
+        types = {row[0]: row[1] for row in described}
         # WITH ORDINALITY adds the last column; a key called "ordinality"
         # would push it to another name, so such keys go the slow way.
         keys = [c for c in columns[:-1] if c not in _BUILTIN_COLUMNS]
         if (
             columns[-1] != "ordinality"
-            or "_step" not in columns
+            or types.get("_step") not in _INTEGER_TYPES  # a line with a bad step
             or _renamed(keys)
             or _reserved(keys)
         ):
@@ -563,7 +566,7 @@ class Catalog:
                 obj = json.loads(raw)
             except ValueError:
                 continue
-            if not isinstance(obj, dict) or not isinstance(obj.get("_step"), int):
+            if not isinstance(obj, dict) or not _is_step(obj.get("_step")):
                 continue
             t = _num(obj.get("_t"))
             for key, value in obj.items():
@@ -663,6 +666,10 @@ def _claim(catalog: Catalog) -> weakref.finalize | None:
 def _release(key: str) -> None:
     with _open_lock:
         _open_here.discard(key)
+
+
+def _is_step(value: Any) -> bool:
+    return type(value) is int and -(2**63) <= value < 2**63
 
 
 def _reserved(keys: list[str]) -> bool:
