@@ -168,14 +168,14 @@ class Catalog:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 con = duckdb.connect(str(self.path))
                 return self._prepare(con)
-            except duckdb.IOException as exc:
-                self._unclaim()
-                if "lock" not in str(exc).lower():
-                    raise CatalogError(f"cannot open catalog {self.path}: {exc}") from None
-                # Another trackui holds the catalog: work from a private one.
-                self.private = True
             except (duckdb.Error, OSError) as exc:
-                # A corrupt or foreign file: the catalog is derived, so rebuild it.
+                if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+                    # Another trackui holds the catalog: work from a private one.
+                    self._unclaim()
+                    self.private = True
+                    return self._prepare(duckdb.connect(":memory:"))
+                # A corrupt or foreign file (DuckDB reports "not a valid DuckDB
+                # database" as an IO error): the catalog is derived, so rebuild it.
                 try:
                     for suffix in ("", ".wal"):
                         Path(str(self.path) + suffix).unlink(missing_ok=True)
