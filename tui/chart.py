@@ -108,6 +108,7 @@ class PlotInfo:
 
     key: str
     title: str
+    short_title: str  # shown instead of ``title`` where that does not fit the border
     runs: tuple[PlottedRun, ...]
     smoothing: float
     x_axis: str
@@ -298,7 +299,10 @@ class MetricChart(Widget):
             return
         width, height = self.content_region.width, self.content_region.height
         self.last_plot = self._draw(self.key, self.series, max(width, 10), max(height, 4))
-        self.border_title = Content(self.last_plot.title)
+        title = self.last_plot.title
+        if len(title) > self.size.width - 6:  # corners, padding, room for the border line
+            title = self.last_plot.short_title
+        self.border_title = Content(title)
         self.refresh()
 
     def _draw(
@@ -310,8 +314,8 @@ class MetricChart(Widget):
         for run_id, name, data in series:
             runs.append(self._prepare(run_id, name, data, weight, log_y))
         x_axis = series[0][2].x_axis if series else self.x_axis
-        title = self._title(key, series, runs, weight, x_axis, log_y)
-        info = PlotInfo(key, title, tuple(runs), weight, x_axis, log_y, width, height)
+        title, short = self._title(key, series, runs, weight, x_axis, log_y)
+        info = PlotInfo(key, title, short, tuple(runs), weight, x_axis, log_y, width, height)
         if not any(r.y for r in runs):
             why = "no points yet" if not any(r.shown for r in runs) else "nothing to draw"
             self._content = Text(why, style="dim")
@@ -363,24 +367,35 @@ class MetricChart(Widget):
         weight: float,
         x_axis: str,
         log_y: bool,
-    ) -> str:
+    ) -> tuple[str, str]:
+        """The title, and a shorter one for narrow charts (the border cuts what
+        does not fit, and the notes about hidden points must stay visible)."""
         shown = sum(s.shown for _, _, s in series)
         total = sum(s.total for _, _, s in series)
-        parts = [
+        hidden = sum(r.nonpositive for r in runs)
+        skipped = sum(r.nonfinite for r in runs)
+        long = [
             clean(key),
             f"{shown} of {total} points",
             f"smoothing {fmt.number(weight)}",
             f"x: {X_AXIS_LABELS.get(x_axis, x_axis)}",
         ]
+        short = [
+            clean(key),
+            f"{shown}/{total} pts",
+            f"sm {fmt.number(weight)}",
+            f"x: {x_axis}",
+        ]
         if log_y:
-            parts.append("log y")
-        hidden = sum(r.nonpositive for r in runs)
+            long.append("log y")
+            short.append("log y")
         if hidden:
-            parts.append(f"{hidden} point{'s' if hidden != 1 else ''} ≤ 0 hidden")
-        skipped = sum(r.nonfinite for r in runs)
+            long.append(f"{hidden} point{'s' if hidden != 1 else ''} ≤ 0 hidden")
+            short.append(f"{hidden} ≤0 hidden")
         if skipped:
-            parts.append(f"{skipped} nan/inf skipped")
-        return " · ".join(parts)
+            long.append(f"{skipped} nan/inf skipped")
+            short.append(f"{skipped} nan skipped")
+        return " · ".join(long), " · ".join(short)
 
     def _plot(
         self,

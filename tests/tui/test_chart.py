@@ -289,3 +289,19 @@ async def test_a_million_points_go_through_the_bucketed_query_and_draw(tmp_path:
         assert max(plot.run(run_id).y) == 1000.0  # the spike survives the downsampling
         assert "┤" in chart.render().plain
     store.close()
+
+
+async def test_a_title_too_long_for_the_border_is_shortened_keeping_the_notes() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(80, 20)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.log_y = True
+        chart.set_series("metrics/mAP50-95(B)", [("r1", "a", make_series("r1", [0.0, 0.1, 0.2]))])
+        await pilot.pause()
+        assert chart.last_plot is not None
+        assert len(chart.last_plot.title) > 80
+        assert chart.last_plot.short_title == (
+            "metrics/mAP50-95(B) · 3/3 pts · sm 0.6 · x: step · log y · 1 ≤0 hidden"
+        )
+        top = "".join(s.text for s in app.screen._compositor.render_strips()[0])
+        assert chart.last_plot.short_title in top

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from trackui.tui.smoothing import DEFAULT_SMOOTHING, SMOOTHING_LEVELS, next_level, smooth
 
 
