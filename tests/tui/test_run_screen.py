@@ -1,0 +1,464 @@
+"""RunScreen driven headlessly on the fixture store: what each tab shows for
+finished, failed, killed and crashed runs, every key, hostile names, live updates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.app import App
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Input, Log, OptionList, Static, TabbedContent
+
+import trackui
+from trackui.store import fmt
+from trackui.store.queries import Store
+from trackui.tui.chart import MetricChart
+from trackui.tui.messages import StoreRefreshed
+from trackui.tui.run_details import read_console
+from trackui.tui.run_screen import RunScreen, SeriesLoaded
+from trackui.tui.smoothing import smooth
+
+from ..conftest import FIXED_NOW
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+class RunApp(App[None]):
+    """A stand-in for the trackui app: the attributes the screen uses."""
+
+    def __init__(self, store: Store, run_id: str, *, tab: str = "overview") -> None:
+        super().__init__()
+        self.store = store
+        self.clock = lambda: FIXED_NOW
+        self._run_id = run_id
+        self._tab = tab
+
+    def on_mount(self) -> None:
+        self.push_screen(RunScreen(self._run_id, tab=self._tab))
+
+
+@pytest.fixture
+def store(fixture_store: Path) -> Iterator[Store]:
+    with Store(fixture_store, clock=lambda: FIXED_NOW) as s:
+        yield s
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Let handlers start their follow-up workers, and wait for all of them."""
+    for _ in range(4):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def screen_text(app: App[None]) -> str:
+    """The screen as the user sees it, one line per row."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+def overview_of(screen: RunScreen) -> str:
+    return screen.query_one("#overview-body", Static).content.plain  # type: ignore[union-attr]
+
+
+def cells(table: DataTable[object]) -> list[list[str]]:
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def run_screen(app: App[None]) -> RunScreen:
+    screen = app.screen
+    assert isinstance(screen, RunScreen)
+    return screen
+
+
+# -- overview per status ------------------------------------------------------
+
+
+async def test_overview_of_a_finished_run(store: Store) -> None:
+    run_id = store.resolve("detect/yolo-adamw")
+    app = RunApp(store, run_id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        text = overview_of(screen)
+        created = store.get_run(run_id).run.created
+        assert "✔ finished" in text
+        assert "detect/yolo-adamw" in text and run_id in text
+        assert f"{fmt.timestamp(created)} (23h ago)" in text  # through app.clock
+        assert "baseline, adamw" in text
+        assert "vm · pid 5537" in text and "fixtures/make_store.py" in text
+        assert "3.11.7" in text
+        header = screen.query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
+        assert header.startswith("✔ finished  detect/yolo-adamw")
+        assert "✔ finished  detect/yolo-adamw" in screen_text(app)
+
+
+@pytest.mark.parametrize(
+    ("ref", "status", "reason"),
+    [
+        (
+            "detect/yolo-oom",
+            "✖ failed",
+            "RuntimeError: CUDA out of memory. Tried to allocate 2.00 GiB",
+        ),
+        ("cls/resnet-kill", "■ killed", "signal SIGTERM"),
+        ("cls/resnet-crash", "✝ crashed", "heartbeat stale for 24 h (no finish recorded)"),
+    ],
+)
+async def test_overview_says_why_a_run_ended(
+    store: Store, ref: str, status: str, reason: str
+) -> None:
+    app = RunApp(store, store.resolve(ref))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = overview_of(run_screen(app))
+        assert f"{status} — {reason}" in text
+        assert reason in screen_text(app)
+        if ref == "detect/yolo-oom":
+            assert 'raise RuntimeError("CUDA out of memory' in text  # the traceback's tail
+        if ref == "cls/resnet-crash":
+            assert "gpu-box-7" in text
+
+
+# -- params -------------------------------------------------------------------
+
+
+async def test_params_tab_lists_flattened_params_and_filters_them(store: Store) -> None:
+    run_id = store.resolve("detect/yolo-adamw")
+    app = RunApp(store, run_id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        await pilot.press("2")
+        assert screen.active_tab == "params"
+        table = screen.query_one("#params-table", DataTable)
+        rows = cells(table)
+        assert ["optimizer.name", "AdamW"] in rows and ["lr0", "0.002"] in rows
+        assert len(rows) == len(store.get_run(run_id).params)
+        await pilot.press("1", "slash")  # `/` from any tab opens the filter
+        assert screen.active_tab == "params"
+        assert isinstance(screen.focused, Input)
+        await pilot.press(*"adam")
+        assert cells(table) == [["optimizer.name", "AdamW"]]  # matches a value, any case
+        note = screen.query_one("#params-note", Static).content.plain  # type: ignore[union-attr]
+        assert note == f"1 of {len(rows)} params match 'adam'"
+        await pilot.press("escape")  # leaves the filter, not the screen
+        assert screen.focused is table and app.screen is screen
+        await pilot.press("escape")
+        assert not isinstance(app.screen, RunScreen)
+
+
+# -- metrics ------------------------------------------------------------------
+
+
+async def test_metrics_tab_charts_the_first_metric_with_its_summary(store: Store) -> None:
+    run_id = store.resolve("detect/yolo-sgd")
+    app = RunApp(store, run_id)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        await pilot.press("3")
+        await settle(pilot)
+        keys = [m.key for m in store.metric_summaries(run_id)]
+        picker = screen.query_one("#metric-picker", OptionList)
+        assert [picker.get_option_at_index(i).id for i in range(picker.option_count)] == keys
+        plot = screen.chart.last_plot
+        assert plot is not None and plot.key == keys[0]
+        history = [p.value for p in store.history(run_id, keys[0])]
+        n = len(history)
+        assert n > 2
+        assert plot.title == f"{keys[0]} · {n} of {n} points · smoothing 0.6 · x: step"
+        assert list(plot.run(run_id).y) == history
+        assert list(plot.run(run_id).smoothed) == smooth(history, 0.6)
+        summary = cells(screen.query_one("#metric-summary", DataTable))
+        m = store.metric_summaries(run_id)[keys.index("metrics/mAP50(B)")]
+        assert [
+            "metrics/mAP50(B)",
+            fmt.number(m.last),
+            fmt.number(m.min),
+            fmt.number(m.step_min),
+            fmt.number(m.max),
+            fmt.number(m.step_max),
+            fmt.number(m.first),
+            fmt.number(m.count),
+        ] in summary
+        assert plot.title in screen_text(app)
+
+
+async def test_every_chart_key(store: Store) -> None:
+    run_id = store.resolve("detect/yolo-sgd")
+    keys = [m.key for m in store.metric_summaries(run_id)]
+    app = RunApp(store, run_id, tab="metrics")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        chart = screen.query_one(MetricChart)
+
+        def drawn() -> str:
+            assert chart.last_plot is not None
+            return chart.last_plot.key
+
+        assert drawn() == keys[0]
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert screen.metric == keys[1] and drawn() == keys[1]
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        await settle(pilot)
+        assert drawn() == keys[-1]  # wraps around
+
+        levels = []
+        for key in ("plus", "plus", "plus", "minus", "S", "S", "minus"):
+            await pilot.press(key)
+            levels.append(chart.smoothing)
+        assert levels == [0.9, 0.99, 0.99, 0.9, 0.99, 0.0, 0.0]
+        assert "smoothing 0 ·" in chart.last_plot.title  # type: ignore[union-attr]
+
+        for axis, label in (("relative", "relative time"), ("wall", "wall time"), ("step", "step")):
+            await pilot.press("x")
+            await settle(pilot)
+            assert chart.x_axis == axis
+            assert chart.last_plot is not None and chart.last_plot.x_axis == axis
+            assert chart.last_plot.title.endswith(f"x: {label}")
+        relative = store.series(run_id, keys[-1], x_axis="relative")
+        await pilot.press("x")
+        await settle(pilot)
+        assert chart.last_plot.run(run_id).x == relative.x  # type: ignore[union-attr]
+
+        await pilot.press("l")
+        assert chart.log_y and "log y" in chart.last_plot.title  # type: ignore[union-attr]
+        await pilot.press("l")
+        assert not chart.log_y
+
+        await pilot.press("m")
+        assert screen.focused is screen.query_one("#metric-picker")
+        await pilot.press("j")
+        await settle(pilot)
+        assert drawn() == keys[0]  # from the last key, j wraps to the first
+        await pilot.press("k")
+        await settle(pilot)
+        assert drawn() == keys[-1]
+
+        screen.action_show_metric("train/box_loss")
+        await settle(pilot)
+        assert drawn() == "train/box_loss"
+
+
+async def test_log_y_on_a_metric_with_non_positive_values_says_what_it_hid(store: Store) -> None:
+    run_id = store.resolve("detect/yolo-sgd")
+    values = [p.value for p in store.history(run_id, "metrics/mAP50(B)")]
+    app = RunApp(store, run_id, tab="metrics")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        screen.action_show_metric("metrics/mAP50(B)")
+        await settle(pilot)
+        await pilot.press("l")
+        hidden = sum(v <= 0 for v in values)
+        assert hidden >= 1
+        title = screen.chart.last_plot.title  # type: ignore[union-attr]
+        assert f"{hidden} point{'s' if hidden > 1 else ''} ≤ 0 hidden" in title
+        # too long for the border at this width: the short form, notes kept
+        assert f"· log y · {hidden} ≤0 hidden" in screen_text(app)
+
+
+async def test_chart_keys_only_act_on_the_metrics_tab(store: Store) -> None:
+    app = RunApp(store, store.resolve("detect/yolo-sgd"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        await pilot.press("l", "x", "plus")
+        assert (screen.chart.log_y, screen.chart.x_axis, screen.chart.smoothing) == (
+            False,
+            "step",
+            0.6,
+        )
+        assert "Log y" not in screen_text(app).splitlines()[-1]  # not offered in the footer
+        await pilot.press("3")
+        await pilot.pause()
+        assert "Log y" in screen_text(app).splitlines()[-1]
+
+
+async def test_number_keys_switch_tabs_and_q_goes_back(store: Store) -> None:
+    app = RunApp(store, store.resolve("detect/yolo-adamw"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        tabs = screen.query_one(TabbedContent)
+        for key, tab in zip(
+            "52341", ("artifacts", "params", "metrics", "console", "overview"), strict=True
+        ):
+            await pilot.press(key)
+            assert tabs.active == tab
+        await pilot.press("q")
+        assert not isinstance(app.screen, RunScreen)
+
+
+async def test_stale_series_results_are_dropped(store: Store) -> None:
+    run_id = store.resolve("detect/yolo-sgd")
+    app = RunApp(store, run_id, tab="metrics")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        before = screen.chart.last_plot
+        other = store.series(run_id, "train/cls_loss")
+        screen.post_message(SeriesLoaded(screen.metric or "", other, generation=0))
+        await pilot.pause()
+        assert screen.chart.last_plot is before
+
+
+# -- console and artifacts ----------------------------------------------------
+
+
+async def test_artifacts_tab(store: Store) -> None:
+    app = RunApp(store, store.resolve("detect/yolo-adamw"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        await pilot.press("5")
+        assert cells(screen.query_one("#artifacts-table", DataTable)) == [
+            ["weights/best.pt", "1.0 KB", "1912805ec8c2", "copied"]
+        ]
+        await pilot.press("4")
+        assert screen.query_one("#console-note", Static).content.plain == (  # type: ignore[union-attr]
+            "no console output captured"
+        )
+
+
+def test_read_console_takes_complete_lines_and_starts_over_when_replaced(tmp_path: Path) -> None:
+    log = tmp_path / "console.log"
+    log.write_bytes(b"one\ntw")
+    assert read_console(log, None) == (["one"], 4, True)
+    assert read_console(log, 4) == ([], 4, False)  # "tw" is not a line yet
+    with open(log, "ab") as fh:
+        fh.write(b"o\r\n 10%\r 50%\r100%\n\x1b[31mred\x1b[0m\n")
+    assert read_console(log, 4) == (["two", "100%", "red"], log.stat().st_size, False)
+    log.write_bytes(b"new\nlast")  # replaced by a shorter file
+    assert read_console(log, 40) == (["new"], 4, True)
+    assert read_console(log, 4, whole=True) == (["last"], 8, False)  # the run ended
+    assert read_console(tmp_path / "missing.log", None) == ([], 0, False)
+
+
+def test_read_console_tail_drops_the_cut_first_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trackui.tui.run_details as details
+
+    monkeypatch.setattr(details, "CONSOLE_TAIL_BYTES", 10)
+    log = tmp_path / "console.log"
+    log.write_bytes(b"first line\nsecond\nthird\n")
+    lines, offset, reset = read_console(log, None)
+    assert (lines, offset, reset) == (["third"], len(b"first line\nsecond\nthird\n"), True)
+
+
+# -- hostile text -------------------------------------------------------------
+
+ODD_NAME = "opt[/x] [bold]\x1b[31m\x1b]0;title\x07"
+
+
+def append_console(run: trackui.Run, text: str) -> None:
+    with open(run.dir / "console.log", "a", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+async def test_markup_and_escape_sequences_display_literally(fixture_store: Path) -> None:
+    run = trackui.init(
+        project="odd",
+        name=ODD_NAME,
+        config={"opt[/x]": "[red]v[/red]", "esc": "\x1b[2Jboom"},
+        tags=["[b]tag"],
+        dir=fixture_store,
+        console=False,
+    )
+    try:
+        run.log({"loss[/x]": 1.0})
+        run.log({"loss[/x]": 0.5})
+        append_console(run, "\x1b[2J\x1b[31mred text [bold]x[/bold]\x1b[0m\nplain\x07 bell\n")
+    finally:
+        run.finish()
+    with Store(fixture_store, clock=lambda: FIXED_NOW) as store:
+        app = RunApp(store, run.id)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = run_screen(app)
+            assert "odd/opt[/x] [bold]" in overview_of(screen)
+            assert "[b]tag" in overview_of(screen)
+            for tab in "12345":
+                await pilot.press(tab)
+                await settle(pilot)
+                seen = screen_text(app)
+                assert "\x1b" not in seen and "\x07" not in seen
+                assert "opt[/x] [bold]" in seen  # the header, on every tab
+            params = cells(screen.query_one("#params-table", DataTable))
+            assert ["opt[/x]", "[red]v[/red]"] in params and ["esc", "boom"] in params
+            assert screen.chart.last_plot is not None
+            assert screen.chart.last_plot.title.startswith("loss[/x] · 2 of 2 points")
+            log = screen.query_one("#console-log", Log)
+            assert list(log.lines) == ["red text [bold]x[/bold]", "plain\ufffd bell"]
+
+
+# -- live ---------------------------------------------------------------------
+
+
+async def test_live_run_shows_new_points_and_console_lines_after_a_refresh(tmp_path: Path) -> None:
+    root = tmp_path / "live-store"
+    run = trackui.init(project="live", name="growing", dir=root, console=False)
+    try:
+        for step in range(5):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+        append_console(run, "epoch 0\nepoch 1\n")
+        with Store(root) as store:
+            app = RunApp(store, run.id, tab="metrics")
+            async with app.run_test(size=(120, 40)) as pilot:
+                await settle(pilot)
+                screen = run_screen(app)
+                assert screen.query_one("#run-header", Static).content.plain.startswith(  # type: ignore[union-attr]
+                    "▶ running"
+                )
+                assert screen.chart.last_plot.title.startswith("loss · 5 of 5 points")  # type: ignore[union-attr]
+                log = screen.query_one("#console-log", Log)
+                assert list(log.lines) == ["epoch 0", "epoch 1"]
+
+                for step in range(5, 8):
+                    run.log({"loss": 1.0 / (step + 1)}, step=step)
+                append_console(run, "epoch 2\nepoch 3 half")
+                stats = store.refresh()
+                assert stats.runs_changed
+                screen.post_message(StoreRefreshed(stats))
+                await settle(pilot)
+                plot = screen.chart.last_plot
+                assert plot is not None and plot.title.startswith("loss · 8 of 8 points")
+                assert plot.run(run.id).y[-1] == pytest.approx(1 / 8)
+                assert list(log.lines) == ["epoch 0", "epoch 1", "epoch 2"]  # no repeats
+                summary = cells(screen.query_one("#metric-summary", DataTable))
+                assert summary[0][0] == "loss" and summary[0][-1] == "8"
+
+                run.finish()
+                screen.post_message(StoreRefreshed(store.refresh()))
+                await settle(pilot)
+                header = screen.query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
+                assert header.startswith("✔ finished")
+                assert list(log.lines)[-1] == "epoch 3 half"  # the run ended: its last line counts
+                assert screen.chart.last_plot is plot  # nothing new to draw, so not redrawn
+    finally:
+        run.finish()
+
+
+async def test_refresh_with_nothing_changed_loads_nothing(store: Store) -> None:
+    app = RunApp(store, store.resolve("detect/yolo-sgd"), tab="metrics")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = run_screen(app)
+        detail = screen.detail
+        plot = screen.chart.last_plot
+        stats = store.refresh()
+        assert not stats.runs_changed
+        screen.post_message(StoreRefreshed(stats))
+        await settle(pilot)
+        assert screen.detail is detail and screen.chart.last_plot is plot

@@ -1,0 +1,138 @@
+"""What the Run screen shows, as plain functions of the data: the overview of
+a run, its status reason, and the tail of its console log."""
+
+from __future__ import annotations
+
+import os
+
+from textual.content import Content
+
+from trackui.store import fmt
+from trackui.store.models import RunDetail
+
+from .safe import clean
+
+CONSOLE_TAIL_BYTES = 256 * 1024
+TRACEBACK_LINES = 12
+STATUS_STYLES = {
+    "running": "bold $accent",
+    "finished": "bold $success",
+    "failed": "bold $error",
+    "killed": "bold $warning",
+    "crashed": "bold $error",
+}
+
+
+def read_console(
+    path: str | os.PathLike[str], offset: int | None, *, whole: bool = False
+) -> tuple[list[str], int, bool]:
+    """Lines appended to a console log since ``offset`` (``None``: the last
+    ``CONSOLE_TAIL_BYTES``), the new offset, and whether reading started over.
+
+    Only complete lines are taken unless ``whole`` (the run has ended), so a
+    line being written is read once it is done. Each line shows what a terminal
+    would: the text after its last carriage return, escape sequences removed."""
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return [], offset or 0, False
+    reset = offset is None or size < offset  # first read, or the file was replaced
+    start = max(0, size - CONSOLE_TAIL_BYTES) if reset else offset
+    assert start is not None
+    if start >= size:
+        return [], start, reset
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(size - start)
+    if reset and start > 0:  # began mid-file: drop the partial first line
+        cut = data.find(b"\n") + 1
+        data, start = data[cut:], start + cut
+    if not whole:
+        data = data[: data.rfind(b"\n") + 1]
+    text = data.decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    shown = [clean(line.rstrip("\r").rsplit("\r", 1)[-1]) for line in lines]
+    return shown, start + len(data), reset
+
+
+def status_reason(detail: RunDetail) -> str | None:
+    if detail.run.status_reason:
+        return detail.run.status_reason
+    if detail.exception_type:
+        return f"{detail.exception_type}: {detail.exception_message or ''}".rstrip(": ")
+    if detail.signal:
+        return f"signal {detail.signal}"
+    if detail.exit_code not in (None, 0):
+        return f"exit code {detail.exit_code}"
+    return None
+
+
+def overview(detail: RunDetail, now: float) -> Content:
+    """The Overview tab: one labelled line per fact, user text literal."""
+    run, meta = detail.run, detail.meta
+    rows: list[tuple[str, Content]] = []
+
+    def add(label: str, value: object, style: str = "") -> None:
+        if value not in (None, "", [], ()):
+            rows.append(
+                (label, Content.styled(clean(value), style) if style else Content(clean(value)))
+            )
+
+    status = fmt.status(run.status)
+    reason = status_reason(detail)
+    rows.append(
+        (
+            "status",
+            Content.assemble(
+                (status, STATUS_STYLES.get(run.status, "bold")),
+                *((" — ", ""), (clean(reason), "")) if reason else (),
+            ),
+        )
+    )
+    add("run", f"{run.project}/{run.name}")
+    add("id", run.id)
+    add(
+        "created",
+        f"{fmt.timestamp(run.created)} ({fmt.ago(run.created, now)})" if run.created else None,
+    )
+    add("duration", fmt.duration(run.duration))
+    add("group", run.group)
+    add("tags", ", ".join(run.tags))
+    add("notes", detail.notes or meta.get("notes"))
+    who = [run.host or meta.get("host"), f"pid {meta['pid']}" if meta.get("pid") else None]
+    add("host", " · ".join(str(w) for w in who if w))
+    add("user", meta.get("user"))
+    git = meta.get("git") if isinstance(meta.get("git"), dict) else None
+    if git:
+        described = str(git.get("commit") or "")[:12]
+        if git.get("branch"):
+            described += f" on {git['branch']}"
+        described += " · dirty (code.diff saved)" if git.get("dirty") else " · clean"
+        add("git", described)
+        add("remote", git.get("remote"))
+    argv = meta.get("argv")
+    add("argv", " ".join(str(a) for a in argv) if isinstance(argv, list) else argv)
+    add("cwd", meta.get("cwd"))
+    add("python", " ".join(str(p) for p in (meta.get("python"), meta.get("executable")) if p))
+    if detail.source_kind:
+        add(
+            "source",
+            f"imported from {detail.source_kind} · {detail.source_path or ''}".rstrip(" ·"),
+        )
+    add("resumed", f"from {detail.parent_id}" if detail.parent_id else None)
+    if detail.dropped:
+        add("dropped", f"{detail.dropped} points could not be written", "$warning")
+    if detail.summary:
+        add("summary", ", ".join(f"{k}={fmt.value(v)}" for k, v in detail.summary.items()))
+    add("metrics", f"{len(detail.metrics)} logged" if detail.metrics else None)
+    width = max(len(label) for label, _ in rows) + 2
+    parts: list[Content | tuple[str, str] | str] = []
+    for label, value in rows:
+        parts += [(label.ljust(width), "bold $text-muted"), value, "\n"]
+    if detail.exception_traceback:
+        tail = clean(detail.exception_traceback, keep_newlines=True).rstrip("\n").split("\n")
+        parts += ["\n", ("traceback".ljust(width), "bold $text-muted"), "\n"]
+        parts += [("\n".join(tail[-TRACEBACK_LINES:]), "$text-muted")]
+    return Content.assemble(*parts)

@@ -1,0 +1,467 @@
+"""``RunScreen``: one run in five tabs — overview, params, metrics, console,
+artifacts.
+
+Every store call runs in a thread worker that makes one call and posts one
+message; only the handlers touch widgets, and a result from a superseded worker
+(its generation is no longer the latest) is dropped. On ``StoreRefreshed`` the
+screen reloads the run (one cheap query), redraws the chart only when the
+current metric moved, and reads only the bytes appended to ``console.log``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import (
+    DataTable,
+    Footer,
+    Input,
+    Log,
+    OptionList,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+from textual.widgets.option_list import Option
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from trackui.store import fmt, paths
+from trackui.store.models import MetricSummary, RunDetail, Series
+
+from .chart import MetricChart
+from .messages import StoreRefreshed
+from .run_details import STATUS_STYLES, overview, read_console
+from .safe import clean, literal
+from .smoothing import SMOOTHING_LEVELS, next_level
+
+TABS = ("overview", "params", "metrics", "console", "artifacts")
+X_AXES = ("step", "relative", "wall")
+CONSOLE_MAX_LINES = 10_000
+#: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
+CHART_ACTIONS = {"step_metric", "smoothing", "cycle_smoothing", "cycle_x_axis", "toggle_log_y"}
+
+
+class RunLoaded(Message):
+    def __init__(self, detail: RunDetail, generation: int) -> None:
+        super().__init__()
+        self.detail = detail
+        self.generation = generation
+
+
+class SeriesLoaded(Message):
+    def __init__(self, key: str, series: Series, generation: int) -> None:
+        super().__init__()
+        self.key = key
+        self.series = series
+        self.generation = generation
+
+
+class ConsoleRead(Message):
+    def __init__(self, lines: list[str], offset: int, reset: bool, generation: int) -> None:
+        super().__init__()
+        self.lines = lines
+        self.offset = offset
+        self.reset = reset
+        self.generation = generation
+
+
+class MetricPicker(OptionList):
+    """The metric keys of the run, vi keys included."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False, id="run.picker.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="run.picker.up"),
+    ]
+
+
+class RunScreen(Screen[None]):
+    """One run: overview, params, metric charts, console tail, artifacts."""
+
+    DEFAULT_CSS = """
+    RunScreen #run-header {
+        height: 1;
+        padding: 0 1;
+        background: $panel;
+    }
+    RunScreen TabbedContent { height: 1fr; }
+    RunScreen TabPane { padding: 0; height: 1fr; }
+    RunScreen #overview-body { padding: 1 2; }
+    RunScreen #params-filter { margin: 0 0 0 0; }
+    RunScreen .note { height: 1; padding: 0 1; color: $text-muted; }
+    RunScreen #metrics-body { height: 1fr; }
+    RunScreen #metric-picker { width: 30; max-width: 30%; height: 1fr; border: round $primary-darken-2; }
+    RunScreen #metric-picker:focus { border: round $accent; }
+    RunScreen #metric-main { width: 1fr; height: 1fr; }
+    RunScreen #metric-summary { height: auto; max-height: 25%; }
+    RunScreen #console-log { height: 1fr; }
+    """
+
+    BINDINGS = [
+        Binding("escape,q", "back", "Back", id="run.back"),
+        Binding("1", "show_tab('overview')", "Overview", show=False, id="run.tab.overview"),
+        Binding("2", "show_tab('params')", "Params", show=False, id="run.tab.params"),
+        Binding("3", "show_tab('metrics')", "Metrics", show=False, id="run.tab.metrics"),
+        Binding("4", "show_tab('console')", "Console", show=False, id="run.tab.console"),
+        Binding("5", "show_tab('artifacts')", "Artifacts", show=False, id="run.tab.artifacts"),
+        Binding("slash", "filter_params", "Filter params", id="run.filter-params"),
+        Binding("m", "pick_metric", "Metric", id="run.pick-metric"),
+        Binding("left_square_bracket", "step_metric(-1)", "Prev metric", id="run.prev-metric"),
+        Binding("right_square_bracket", "step_metric(1)", "Next metric", id="run.next-metric"),
+        Binding("plus,equals_sign", "smoothing(1)", "Smooth+", id="run.smoothing-up"),
+        Binding("minus", "smoothing(-1)", "Smooth−", id="run.smoothing-down"),
+        Binding("S", "cycle_smoothing", "Cycle smoothing", show=False, id="run.smoothing-cycle"),
+        Binding("x", "cycle_x_axis", "X axis", id="run.x-axis"),
+        Binding("l", "toggle_log_y", "Log y", id="run.log-y"),
+    ]
+
+    #: the metric shown on the Metrics tab
+    metric: reactive[str | None] = reactive(None, init=False)
+
+    def __init__(self, run_id: str, *, tab: str = "overview") -> None:
+        super().__init__()
+        self.run_id = run_id
+        self.detail: RunDetail | None = None
+        self._initial_tab = tab if tab in TABS else "overview"
+        self._generation = {"detail": 0, "series": 0, "console": 0}
+        self._console_offset: int | None = None
+        self._params_filter = ""
+
+    # -- layout --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content("loading run…"), id="run-header")
+        with TabbedContent(initial=self._initial_tab, id="run-tabs"):
+            with TabPane("1 Overview", id="overview"):
+                with VerticalScroll(id="overview-scroll"):
+                    yield Static(Content(""), id="overview-body")
+            with TabPane("2 Params", id="params"):
+                yield Input(
+                    placeholder="/ filter params by key or value", id="params-filter", compact=True
+                )
+                yield Static(Content(""), id="params-note", classes="note")
+                yield DataTable(id="params-table", cursor_type="row")
+            with TabPane("3 Metrics", id="metrics"):
+                with Horizontal(id="metrics-body"):
+                    yield MetricPicker(id="metric-picker")
+                    with Vertical(id="metric-main"):
+                        yield MetricChart(id="run-chart")
+                        yield DataTable(id="metric-summary", cursor_type="row")
+            with TabPane("4 Console", id="console"):
+                yield Static(Content(""), id="console-note", classes="note")
+                yield Log(id="console-log", max_lines=CONSOLE_MAX_LINES, auto_scroll=True)
+            with TabPane("5 Artifacts", id="artifacts"):
+                yield Static(Content(""), id="artifacts-note", classes="note")
+                yield DataTable(id="artifacts-table", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#params-table", DataTable).add_columns("key", "value")
+        self.query_one("#metric-summary", DataTable).add_columns(
+            "metric", "last", "min", "at step", "max", "at step", "first", "count"
+        )
+        self.query_one("#artifacts-table", DataTable).add_columns("name", "size", "sha256", "kind")
+        self.load_detail(self._next("detail"))
+
+    @property
+    def chart(self) -> MetricChart:
+        return self.query_one("#run-chart", MetricChart)
+
+    def _next(self, group: str) -> int:
+        self._generation[group] += 1
+        return self._generation[group]
+
+    def _now(self) -> float:
+        clock = getattr(self.app, "clock", None)
+        return float(clock()) if callable(clock) else time.time()
+
+    # -- workers: one store call (or file read), one message -----------------
+
+    @work(thread=True, exclusive=True, group="run-detail", exit_on_error=False)
+    def load_detail(self, generation: int) -> None:
+        detail = self.app.store.get_run(self.run_id)  # type: ignore[attr-defined]
+        if not get_current_worker().is_cancelled:
+            self.post_message(RunLoaded(detail, generation))
+
+    @work(thread=True, exclusive=True, group="run-series", exit_on_error=False)
+    def load_series(self, generation: int, key: str, x_axis: str, buckets: int) -> None:
+        series = self.app.store.series(  # type: ignore[attr-defined]
+            self.run_id, key, buckets=buckets, x_axis=x_axis
+        )
+        if not get_current_worker().is_cancelled:
+            self.post_message(SeriesLoaded(key, series, generation))
+
+    @work(thread=True, exclusive=True, group="run-console", exit_on_error=False)
+    def load_console(self, generation: int, path: str, offset: int | None, whole: bool) -> None:
+        lines, new_offset, reset = read_console(path, offset, whole=whole)
+        if not get_current_worker().is_cancelled:
+            self.post_message(ConsoleRead(lines, new_offset, reset, generation))
+
+    def _load_series(self) -> None:
+        if self.metric is None:
+            return
+        chart = self.chart
+        self.load_series(self._next("series"), self.metric, chart.x_axis, chart.buckets)
+
+    def _load_console(self) -> None:
+        if self.detail is None:
+            return
+        path = self.detail.console_path or str(Path(self.detail.dir) / paths.CONSOLE)
+        whole = self.detail.run.status != "running"
+        self.load_console(self._next("console"), path, self._console_offset, whole)
+
+    # -- handlers: the only code that touches widgets -----------------------
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        if message.generation != self._generation["detail"]:
+            return
+        old, detail = self.detail, message.detail
+        self.detail = detail
+        run = detail.run
+        self.query_one("#run-header", Static).update(
+            Content.assemble(
+                (fmt.status(run.status), STATUS_STYLES.get(run.status, "bold")),
+                "  ",
+                (clean(f"{run.project}/{run.name}"), "bold"),
+                "  ",
+                (run.id, "$text-muted"),
+            )
+        )
+        self.query_one("#overview-body", Static).update(overview(detail, self._now()))
+        if old is None or old.params != detail.params:
+            self._fill_params()
+        if old is None or old.metrics != detail.metrics:
+            self._fill_metrics(detail.metrics, old.metrics if old else ())
+        if old is None or old.artifacts != detail.artifacts:
+            self._fill_artifacts()
+        self._load_console()
+
+    def _fill_params(self) -> None:
+        assert self.detail is not None
+        table = self.query_one("#params-table", DataTable)
+        needle = self._params_filter.casefold()
+        rows = [(clean(key), clean(fmt.value(value))) for key, value in self.detail.params]
+        shown = [r for r in rows if needle in r[0].casefold() or needle in r[1].casefold()]
+        table.clear()
+        for key, value in shown:
+            table.add_row(literal(key), literal(value), key=key)
+        note = f"{len(rows)} params" if rows else "no params logged"
+        if needle:
+            note = f"{len(shown)} of {len(rows)} params match {clean(self._params_filter)!r}"
+        self.query_one("#params-note", Static).update(Content(note))
+
+    def _fill_metrics(
+        self, metrics: Sequence[MetricSummary], before: Sequence[MetricSummary]
+    ) -> None:
+        keys = [m.key for m in metrics]
+        picker = self.query_one("#metric-picker", MetricPicker)
+        if keys != [m.key for m in before]:
+            picker.set_options(Option(Content(clean(k)), id=k) for k in keys)
+        table = self.query_one("#metric-summary", DataTable)
+        cells = {m.key: _summary_cells(m) for m in metrics}
+        if keys == [m.key for m in before]:
+            columns = list(table.columns)
+            for m in metrics:
+                for column, value in zip(columns[1:], cells[m.key][1:], strict=True):
+                    table.update_cell(m.key, column, value)
+        else:
+            table.clear()
+            for key in keys:
+                table.add_row(*cells[key], key=key)
+        if not keys:
+            self.chart.clear("no metrics logged")
+            return
+        if self.metric not in cells:
+            self.metric = keys[0]
+            return
+        self._sync_metric_cursor(self.metric)
+        if _find(before, self.metric) != _find(metrics, self.metric):
+            self._load_series()  # the metric on screen moved: redraw it
+
+    def _fill_artifacts(self) -> None:
+        assert self.detail is not None
+        table = self.query_one("#artifacts-table", DataTable)
+        table.clear()
+        for i, art in enumerate(self.detail.artifacts):
+            table.add_row(
+                literal(art.name),
+                fmt.size(art.size),
+                (art.sha256 or "")[:12],
+                "copied" if art.copied else "reference",
+                key=f"{i}",
+            )
+        count = len(self.detail.artifacts)
+        note = f"{count} artifact{'s' if count != 1 else ''}" if count else "no artifacts logged"
+        self.query_one("#artifacts-note", Static).update(Content(note))
+
+    def on_series_loaded(self, message: SeriesLoaded) -> None:
+        if message.generation != self._generation["series"] or message.key != self.metric:
+            return
+        name = self.detail.run.name if self.detail else self.run_id
+        self.chart.set_series(message.key, [(self.run_id, name, message.series)])
+
+    def on_console_read(self, message: ConsoleRead) -> None:
+        if message.generation != self._generation["console"]:
+            return
+        log = self.query_one("#console-log", Log)
+        if message.reset:
+            log.clear()
+        self._console_offset = message.offset
+        if message.lines:
+            log.write_lines(message.lines)
+        if log.line_count:
+            following = self.detail is not None and self.detail.run.status == "running"
+            note = f"{log.line_count} lines{' · following' if following else ''}"
+        else:
+            note = "no console output captured"
+        self.query_one("#console-note", Static).update(Content(note))
+
+    def on_store_refreshed(self, message: StoreRefreshed) -> None:
+        if message.stats.runs_changed:
+            self.load_detail(self._next("detail"))
+
+    @on(MetricChart.DataWanted, "#run-chart")
+    def _chart_wants_data(self, event: MetricChart.DataWanted) -> None:
+        event.stop()
+        self._load_series()
+
+    @on(OptionList.OptionHighlighted, "#metric-picker")
+    def _metric_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option.id is not None:
+            self.metric = event.option.id
+
+    @on(DataTable.RowSelected, "#metric-summary")
+    def _summary_row_chosen(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.metric = event.row_key.value
+
+    @on(Input.Changed, "#params-filter")
+    def _params_filter_changed(self, event: Input.Changed) -> None:
+        self._params_filter = event.value
+        if self.detail is not None:
+            self._fill_params()
+
+    @on(Input.Submitted, "#params-filter")
+    def _params_filter_done(self) -> None:
+        self.query_one("#params-table", DataTable).focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.group == "run-detail":
+            error = event.worker.error
+            self.query_one("#run-header", Static).update(
+                Content.styled(clean(f"cannot load run {self.run_id}: {error}"), "$error")
+            )
+
+    def watch_metric(self, metric: str | None) -> None:
+        if metric is None:
+            return
+        self._sync_metric_cursor(metric)
+        self._load_series()
+
+    def _sync_metric_cursor(self, metric: str) -> None:
+        picker = self.query_one("#metric-picker", MetricPicker)
+        try:
+            index = picker.get_option_index(metric)
+        except Exception:  # not listed (yet)
+            return
+        if picker.highlighted != index:
+            picker.highlighted = index
+        table = self.query_one("#metric-summary", DataTable)
+        if table.row_count > index and table.cursor_row != index:
+            table.move_cursor(row=index)
+
+    # -- actions -------------------------------------------------------------
+
+    @property
+    def active_tab(self) -> str:
+        return self.query_one("#run-tabs", TabbedContent).active
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in CHART_ACTIONS:
+            return self.is_mounted and self.active_tab == "metrics"
+        return True
+
+    def action_back(self) -> None:
+        focused = self.focused
+        if isinstance(focused, Input) and focused.id == "params-filter":
+            self.query_one("#params-table", DataTable).focus()
+            return
+        if len(self.app.screen_stack) > 1:
+            self.app.pop_screen()
+        else:
+            self.app.exit()
+
+    def action_show_tab(self, tab: str) -> None:
+        if tab in TABS:
+            self.query_one("#run-tabs", TabbedContent).active = tab
+
+    def action_filter_params(self) -> None:
+        self.action_show_tab("params")
+        self.query_one("#params-filter", Input).focus()
+
+    def action_pick_metric(self) -> None:
+        self.action_show_tab("metrics")
+        self.query_one("#metric-picker", MetricPicker).focus()
+
+    def action_show_metric(self, key: str) -> None:
+        """Open the Metrics tab on ``key`` (the command palette calls this)."""
+        self.action_show_tab("metrics")
+        self.metric = key
+
+    def action_step_metric(self, step: int) -> None:
+        keys = self.detail.metric_keys if self.detail else ()
+        if not keys:
+            return
+        index = keys.index(self.metric) if self.metric in keys else -1
+        self.metric = keys[(index + step) % len(keys)]
+
+    def action_smoothing(self, step: int) -> None:
+        chart = self.chart
+        if step > 0:
+            later = [s for s in SMOOTHING_LEVELS if s > chart.smoothing]
+            chart.smoothing = later[0] if later else SMOOTHING_LEVELS[-1]
+        else:
+            earlier = [s for s in SMOOTHING_LEVELS if s < chart.smoothing]
+            chart.smoothing = earlier[-1] if earlier else SMOOTHING_LEVELS[0]
+
+    def action_cycle_smoothing(self) -> None:
+        self.chart.smoothing = next_level(self.chart.smoothing)
+
+    def action_cycle_x_axis(self) -> None:
+        chart = self.chart
+        index = X_AXES.index(chart.x_axis) if chart.x_axis in X_AXES else -1
+        chart.x_axis = X_AXES[(index + 1) % len(X_AXES)]
+
+    def action_toggle_log_y(self) -> None:
+        self.chart.log_y = not self.chart.log_y
+
+
+def _find(metrics: Sequence[MetricSummary], key: str) -> MetricSummary | None:
+    return next((m for m in metrics if m.key == key), None)
+
+
+def _summary_cells(m: MetricSummary) -> tuple[Text, str, str, str, str, str, str, str]:
+    return (
+        literal(m.key),
+        fmt.number(m.last),
+        fmt.number(m.min),
+        fmt.number(m.step_min),
+        fmt.number(m.max),
+        fmt.number(m.step_max),
+        fmt.number(m.first),
+        fmt.number(m.count),
+    )
