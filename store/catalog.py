@@ -75,6 +75,7 @@ _WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
 _LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS)
 _RENAMED = re.compile(r"^(.*)_\d+$")
 _BUILTIN_COLUMNS = {"_step", "_t", "ordinality"}
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r\f\v]*\n")
 _INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER"}  # fit a BIGINT
 
 
@@ -516,6 +517,11 @@ class Catalog:
         return points
 
     def _ingest_chunk(self, cur: Any, run_id: str, chunk: bytes, first_line: int) -> None:
+        if _BLANK_LINE.search(chunk):
+            # DuckDB's reader skips blank lines without counting them, which
+            # would shift seq away from the line number the offsets count.
+            self._ingest_chunk_slowly(cur, run_id, chunk, first_line)
+            return
         tmp = os.path.join(self._tmp.name, "chunk.jsonl")
         with open(tmp, "wb") as fh:
             fh.write(chunk)
