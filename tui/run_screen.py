@@ -114,12 +114,12 @@ class RunScreen(Screen[None]):
         Binding("3", "show_tab('metrics')", "Metrics", show=False, id="run.tab.metrics"),
         Binding("4", "show_tab('console')", "Console", show=False, id="run.tab.console"),
         Binding("5", "show_tab('artifacts')", "Artifacts", show=False, id="run.tab.artifacts"),
-        Binding("slash", "filter_params", "Filter params", id="run.filter-params"),
+        Binding("slash", "filter_params", "Filter", id="run.filter-params"),
         Binding("m", "pick_metric", "Metric", id="run.pick-metric"),
         Binding("left_square_bracket", "step_metric(-1)", "Prev metric", id="run.prev-metric"),
         Binding("right_square_bracket", "step_metric(1)", "Next metric", id="run.next-metric"),
         Binding("plus,equals_sign", "smoothing(1)", "Smooth+", id="run.smoothing-up"),
-        Binding("minus", "smoothing(-1)", "Smooth−", id="run.smoothing-down"),
+        Binding("minus", "smoothing(-1)", "Smooth−", show=False, id="run.smoothing-down"),
         Binding("S", "cycle_smoothing", "Cycle smoothing", show=False, id="run.smoothing-cycle"),
         Binding("x", "cycle_x_axis", "X axis", id="run.x-axis"),
         Binding("l", "toggle_log_y", "Log y", id="run.log-y"),
@@ -327,8 +327,10 @@ class RunScreen(Screen[None]):
         self.query_one("#console-note", Static).update(Content(note))
 
     def on_store_refreshed(self, message: StoreRefreshed) -> None:
-        if message.stats.runs_changed:
-            self.load_detail(self._next("detail"))
+        # The app only posts this when something moved (or the user asked);
+        # reloading the run is one small query, and the chart and the console
+        # are redrawn only when this run's data changed.
+        self.load_detail(self._next("detail"))
 
     @on(MetricChart.DataWanted, "#run-chart")
     def _chart_wants_data(self, event: MetricChart.DataWanted) -> None:

@@ -450,15 +450,32 @@ async def test_live_run_shows_new_points_and_console_lines_after_a_refresh(tmp_p
         run.finish()
 
 
-async def test_refresh_with_nothing_changed_loads_nothing(store: Store) -> None:
-    app = RunApp(store, store.resolve("detect/yolo-sgd"), tab="metrics")
+async def test_a_refresh_that_changed_another_run_does_not_redraw_this_one(
+    fixture_store: Path,
+) -> None:
+    with Store(fixture_store, clock=lambda: FIXED_NOW) as store:
+        run_id = store.resolve("detect/yolo-sgd")
+        app = RunApp(store, run_id, tab="metrics")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            screen = run_screen(app)
+            plot = screen.chart.last_plot
+            other = Path(store.get_run(store.resolve("detect/yolo-adamw")).dir)
+            with open(other / "metrics.jsonl", "a") as fh:
+                fh.write('{"_step": 40, "_t": 1795705869.0, "lr/pg0": 0.001}\n')
+            stats = store.refresh()
+            assert stats.runs_changed == 1
+            screen.post_message(StoreRefreshed(stats))
+            await settle(pilot)
+            assert screen.detail is not None and screen.detail.run.id == run_id
+            assert screen.chart.last_plot is plot  # not redrawn
+
+
+async def test_an_unknown_run_says_so_in_the_header(store: Store) -> None:
+    app = RunApp(store, "no-such-run")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        screen = run_screen(app)
-        detail = screen.detail
-        plot = screen.chart.last_plot
-        stats = store.refresh()
-        assert not stats.runs_changed
-        screen.post_message(StoreRefreshed(stats))
-        await settle(pilot)
-        assert screen.detail is detail and screen.chart.last_plot is plot
+        header = run_screen(app).query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
+        assert header.startswith("cannot load run no-such-run: ")
+        await pilot.press("3", "l", "2", "4", "5")  # nothing loaded: keys still crash nothing
+        assert isinstance(app.screen, RunScreen)
