@@ -1,0 +1,246 @@
+"""The trackui app, kept thin: wiring, global keys, the live refresh timer,
+the command palette, and the one place worker errors become notifications.
+
+Screens start their store calls in thread workers; a worker's state messages
+go only to the screen that started it, so each screen forwards them with
+``self.app.report_worker_error(event.worker)`` from ``on_worker_state_changed``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
+
+from trackui.store.catalog import RefreshStats
+from trackui.store.queries import Store
+
+from .config import TuiConfig
+from .help_screen import HelpScreen
+from .messages import StoreRefreshed
+from .runs_screen import RunsScreen
+from .safe import clean
+
+#: runs the command palette offers to open
+PALETTE_RUNS = 2000
+
+
+class CatalogRefreshed(Message):
+    """The refresh worker finished (internal to the app)."""
+
+    def __init__(self, stats: RefreshStats) -> None:
+        super().__init__()
+        self.stats = stats
+
+
+def _palette_entries(
+    store: Store, run_ids: Sequence[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    runs = [(r.id, r.ref) for r in store.list_runs(limit=PALETTE_RUNS)]
+    return runs, store.metric_keys(run_ids) if run_ids else []
+
+
+def _screen_run_ids(screen: Screen) -> list[str]:
+    ids = getattr(screen, "run_ids", None)
+    if ids:
+        return list(ids)
+    one = getattr(screen, "run_id", None)
+    return [one] if isinstance(one, str) else []
+
+
+class TrackuiCommands(Provider):
+    """ctrl+p: open a run, compare the marked runs, show a metric."""
+
+    async def startup(self) -> None:
+        self.runs: list[tuple[str, str]] = []
+        self.metrics: list[str] = []
+        app = self.app
+        if not isinstance(app, TrackuiApp):
+            return
+        wants_metrics = callable(getattr(self.screen, "action_show_metric", None))
+        ids = _screen_run_ids(self.screen) if wants_metrics else []
+        worker = app.run_worker(
+            partial(_palette_entries, app.store, ids),
+            thread=True,
+            group="palette",
+            exclusive=True,
+            exit_on_error=False,
+        )
+        try:
+            self.runs, self.metrics = await worker.wait()
+        except WorkerFailed:
+            pass  # the app's handler has already said why
+
+    def _commands(self) -> list[tuple[str, Callable[[], Any], str]]:
+        app = self.app
+        assert isinstance(app, TrackuiApp)
+        screen = self.screen
+        out: list[tuple[str, Callable[[], Any], str]] = []
+        compare = getattr(screen, "action_compare", None)
+        if callable(compare):
+            out.append(("Compare marked runs", compare, "Open the compare screen"))
+        show_metric = getattr(screen, "action_show_metric", None)
+        if callable(show_metric):
+            for key in self.metrics:
+                out.append((f"Metric: {clean(key)}", partial(show_metric, key), "Show this metric"))
+        for run_id, ref in self.runs:
+            out.append((f"Open run {clean(ref)}", partial(app.open_run, run_id), run_id))
+        return out
+
+    async def discover(self) -> Hits:
+        for text, command, help_text in self._commands()[:20]:
+            yield DiscoveryHit(Content(text), command, text=text, help=help_text)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for text, command, help_text in self._commands():
+            score = matcher.match(text)
+            if score > 0:
+                # Content, not markup: run names are shown as typed.
+                yield Hit(score, Content(text), command, text=text, help=help_text)
+
+
+class TrackuiApp(App[None]):
+    CSS_PATH = "trackui.tcss"
+    TITLE = "trackui"
+    COMMANDS = App.COMMANDS | {TrackuiCommands}
+    BINDINGS = [
+        Binding("question_mark", "help", "Help", tooltip="Show all keys", id="app.help"),
+        Binding("q", "leave", "Quit", tooltip="Back, or quit on the run list", id="app.leave"),
+        Binding("escape", "back", "Back", show=False, id="app.back"),
+        Binding(
+            "ctrl+p", "command_palette", "Commands", show=False, priority=True, id="app.palette"
+        ),
+        Binding("ctrl+q", "quit", "Quit now", show=False, priority=True, id="app.quit"),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        config: TuiConfig | None = None,
+        clock: Callable[[], float] = time.time,
+        live_interval: float = 2.0,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.config = config if config is not None else TuiConfig()
+        self.clock = clock
+        self.live_interval = live_interval
+        self.animation_level = "full" if self.config.animations else "none"
+        self._force_broadcast = False
+        self._problems = list(self.config.problems)
+        if self.config.theme:
+            if self.config.theme in self.available_themes:
+                self.theme = self.config.theme
+            else:
+                self._problems.append(f"unknown theme {self.config.theme!r}")
+
+    def get_default_screen(self) -> Screen:
+        return RunsScreen()
+
+    def on_mount(self) -> None:
+        if self.config.keys:
+            self.set_keymap(self.config.keys)
+        for problem in self._problems:
+            self.notify(clean(problem), title="Config", severity="warning", markup=False)
+        if self.live_interval > 0:
+            self.set_interval(self.live_interval, self._live_tick, name="live refresh")
+
+    # -- live refresh ----------------------------------------------------------
+
+    def _live_tick(self) -> None:
+        busy = any(w.group == "refresh" and w.is_running for w in self.workers)
+        if not busy:
+            self.load_changes()
+
+    def refresh_store(self, *, force: bool = False) -> None:
+        """Read what the runs appended; with ``force`` the screens reload even
+        when nothing changed."""
+        self._force_broadcast = self._force_broadcast or force
+        self.load_changes()
+
+    @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
+    def load_changes(self) -> None:
+        stats = self.store.refresh()
+        if not get_current_worker().is_cancelled:
+            self.post_message(CatalogRefreshed(stats))
+
+    def on_catalog_refreshed(self, message: CatalogRefreshed) -> None:
+        force, self._force_broadcast = self._force_broadcast, False
+        stats = message.stats
+        if force or stats.runs_changed or stats.points:
+            for screen in self.screen_stack:
+                screen.post_message(StoreRefreshed(stats))
+
+    # -- errors ----------------------------------------------------------------
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker_error(event.worker)
+
+    def report_worker_error(self, worker: Worker[Any]) -> None:
+        """A failed worker becomes a notification; the app keeps running."""
+        if worker.state != WorkerState.ERROR or worker.error is None:
+            return
+        error = worker.error
+        what = worker.group if worker.group != "default" else worker.name
+        self.notify(
+            clean(f"{type(error).__name__}: {error}"),
+            title=f"Could not {clean(what)}" if what else "Error",
+            severity="error",
+            markup=False,
+        )
+
+    # -- navigation ------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_leave(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+        else:
+            self.exit()
+
+    def open_run(self, run_id: str) -> None:
+        try:
+            from .run_screen import RunScreen
+        except ImportError:
+            self.notify("The run screen is not available", severity="warning")
+            return
+        self.push_screen(RunScreen(run_id))
+
+    def open_compare(self, run_ids: Sequence[str]) -> None:
+        try:
+            from .compare_screen import CompareScreen
+        except ImportError:
+            self.notify("The compare screen is not available", severity="warning")
+            return
+        self.push_screen(CompareScreen(list(run_ids)))
+
+
+def make_app(
+    store: Store,
+    *,
+    config: TuiConfig | None = None,
+    clock: Callable[[], float] = time.time,
+    live_interval: float = 2.0,
+) -> TrackuiApp:
+    """The one way to build the app, for the CLI and the tests alike."""
+    return TrackuiApp(
+        store,
+        config=config if config is not None else TuiConfig.load(),
+        clock=clock,
+        live_interval=live_interval,
+    )

@@ -1,0 +1,472 @@
+"""The Runs screen: every run of the store in a table you can filter, sort,
+group by project, mark and open, updated live.
+
+Data flow: each store call runs in a thread worker that posts one message;
+handlers drop results for a query that is no longer the current one. Rows
+come a page at a time (``page_size``) and more as the cursor nears the end;
+a live refresh re-reads the rows already shown and merges them in place.
+
+Grouping (``g``) orders runs by project (then by the chosen sort inside each
+project) and puts a header row with the project and its run count above each
+group; ``space`` on a header marks every loaded run of that project.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from trackui.store.filters import FilterError
+from trackui.store.models import RunSummary
+from trackui.store.queries import Store
+
+from .column_picker import ColumnPicker
+from .config import ColumnMemory
+from .messages import StoreRefreshed
+from .runs_table import (
+    GROUP_PREFIX,
+    Row,
+    RowTag,
+    RunsTable,
+    column_spec,
+    columns_for,
+    header_cells,
+    run_cells,
+    status_styles,
+)
+from .safe import clean
+
+#: rows from the end of what is loaded at which the next page is fetched
+PAGE_MARGIN = 20
+
+
+def page_margin(page_size: int) -> int:
+    return max(1, min(PAGE_MARGIN, page_size // 5))
+
+
+@dataclass(frozen=True)
+class RunsQuery:
+    where: str = ""
+    sort: str | None = None  # a column spec; None: newest first
+    descending: bool = True
+    grouped: bool = False
+    columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    runs: tuple[RunSummary, ...]
+    total: int
+    offset: int
+    #: (project, runs matching) in display order, when grouped
+    groups: tuple[tuple[str, int], ...] = ()
+
+
+def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsPage:
+    """One page of the run list. Grouped, the list is the projects' lists one
+    after another, and the page is cut from that concatenation."""
+    where = query.where or None
+    order: dict[str, Any] = {"sort": query.sort or "created"}
+    if query.sort:
+        order["descending"] = query.descending
+    if not query.grouped:
+        runs = store.list_runs(
+            where=where, limit=limit, offset=offset, columns=query.columns, **order
+        )
+        return RunsPage(tuple(runs), store.count_runs(where=where), offset)
+    groups = [(p, store.count_runs(project=p, where=where)) for p in store.projects()]
+    groups = [(p, n) for p, n in groups if n]
+    runs: list[RunSummary] = []
+    start = 0
+    for project, count in groups:
+        lo, hi = max(start, offset), min(start + count, offset + limit)
+        if lo < hi:
+            runs += store.list_runs(
+                project=project,
+                where=where,
+                limit=hi - lo,
+                offset=lo - start,
+                columns=query.columns,
+                **order,
+            )
+        start += count
+    return RunsPage(tuple(runs), start, offset, tuple(groups))
+
+
+class RunsLoaded(Message):
+    """A page of runs for ``query``: ``reason`` is "replace", "more" or "live"."""
+
+    def __init__(self, query: RunsQuery, serial: int, page: RunsPage, reason: str) -> None:
+        super().__init__()
+        self.query = query
+        self.serial = serial
+        self.page = page
+        self.reason = reason
+
+
+class FilterRejected(Message):
+    def __init__(self, query: RunsQuery, serial: int, error: FilterError) -> None:
+        super().__init__()
+        self.query = query
+        self.serial = serial
+        self.error = error
+
+
+class ColumnChoicesLoaded(Message):
+    def __init__(self, choices: list[str]) -> None:
+        super().__init__()
+        self.choices = choices
+
+
+FILTER_HELP = """\
+Filter (/): words match name, project or tag; side by side they all must match.
+  status:running   project:detect   tag:baseline   name:yolo   id:2026   host:box
+  lr0<0.01   optimizer=AdamW   optimizer.name!=SGD   model~^yolo (regex)
+  max(metrics/mAP50-95(B))>0.3   last(loss)<0.2   min(k)  first(k)  count(k)
+  and  or  not  ( )   "quoted values"   * in project:/tag:/name: is a wildcard
+esc closes the filter bar, or clears the filter when the bar is closed."""
+
+
+class RunsScreen(Screen):
+    HELP_SECTION = "Runs"
+    HELP = FILTER_HELP
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="Filter the runs", id="runs.filter"),
+        Binding("s", "sort", "Sort", tooltip="Sort by this column: up, down, off", id="runs.sort"),
+        Binding("space", "mark", "Mark", tooltip="Mark or unmark this run", id="runs.mark"),
+        Binding("c", "compare", "Compare", tooltip="Compare the marked runs", id="runs.compare"),
+        Binding("p", "pick_columns", "Columns", tooltip="Pick columns", id="runs.columns"),
+        Binding(
+            "g", "group", "Group", show=False, tooltip="Group by project (on/off)", id="runs.group"
+        ),
+        Binding(
+            "x",
+            "clear_marks",
+            "Unmark",
+            show=False,
+            tooltip="Clear all marks",
+            id="runs.clear_marks",
+        ),
+        Binding("r", "reload", "Refresh", show=False, tooltip="Refresh now", id="runs.refresh"),
+        Binding(
+            "escape",
+            "escape",
+            "Close filter",
+            show=False,
+            tooltip="Close the filter bar, or clear the filter",
+            id="runs.escape",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.query_state = RunsQuery()  # what the table shows
+        self.wanted = RunsQuery()  # what was last asked for
+        self.runs: list[RunSummary] = []
+        self.total = 0
+        self.groups: dict[str, int] = {}
+        self.marked: dict[str, None] = {}  # insertion-ordered set of run ids
+        self.loading_more = False
+        self._serial = 0
+        self._loaded_once = False
+        self._close_bar_serial = -1  # the filter submit that closes the bar once it loads
+
+    @property
+    def store(self) -> Store:
+        return self.app.store  # type: ignore[attr-defined]
+
+    @property
+    def page_size(self) -> int:
+        config = getattr(self.app, "config", None)
+        return getattr(config, "page_size", 200)
+
+    def compose(self) -> ComposeResult:
+        yield RunsTable(id="runs-table")
+        with Vertical(id="filter-bar"):
+            with Horizontal(id="filter-line"):
+                yield Static("/", id="filter-prompt")
+                yield Input(
+                    placeholder="e.g. yolo status:finished lr0<0.01  (enter applies, esc closes)",
+                    id="filter-input",
+                )
+            yield Static(id="filter-error")
+        yield Static(id="runs-status")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        remembered = ColumnMemory().load(self.store.root)
+        config = getattr(self.app, "config", None)
+        columns = remembered if remembered is not None else getattr(config, "columns", ())
+        self.request(replace(self.wanted, columns=tuple(columns)))
+        self.query_one(RunsTable).focus()
+
+    # -- loading -------------------------------------------------------------
+
+    def request(self, query: RunsQuery) -> None:
+        """Load the first page of ``query``; the table changes when it arrives."""
+        self.wanted = query
+        self._serial += 1
+        limit = max(self.page_size, len(self.runs)) if query == self.query_state else self.page_size
+        self.load_runs(query, self._serial, limit)
+
+    @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
+    def load_runs(self, query: RunsQuery, serial: int, limit: int) -> None:
+        try:
+            page = fetch_runs(self.store, query, 0, limit)
+        except FilterError as exc:
+            message: Message = FilterRejected(query, serial, exc)
+        else:
+            message = RunsLoaded(query, serial, page, "replace")
+        if not get_current_worker().is_cancelled:
+            self.post_message(message)
+
+    @work(thread=True, exclusive=True, group="runs-page", exit_on_error=False)
+    def load_more(self, query: RunsQuery, offset: int) -> None:
+        page = fetch_runs(self.store, query, offset, self.page_size)
+        if not get_current_worker().is_cancelled:
+            self.post_message(RunsLoaded(query, self._serial, page, "more"))
+
+    @work(thread=True, exclusive=True, group="runs-live", exit_on_error=False)
+    def load_live(self, query: RunsQuery, limit: int) -> None:
+        page = fetch_runs(self.store, query, 0, limit)
+        if not get_current_worker().is_cancelled:
+            self.post_message(RunsLoaded(query, self._serial, page, "live"))
+
+    @work(thread=True, exclusive=True, group="columns", exit_on_error=False)
+    def load_column_choices(self) -> None:
+        choices = self.store.column_choices()
+        if not get_current_worker().is_cancelled:
+            self.post_message(ColumnChoicesLoaded(choices))
+
+    def on_runs_loaded(self, message: RunsLoaded) -> None:
+        table = self.query_one(RunsTable)
+        page = message.page
+        if message.reason == "replace":
+            if message.serial != self._serial:
+                return  # a newer request is on its way
+            self.query_state = message.query
+            self.runs = list(page.runs)
+            self.total, self.groups = page.total, dict(page.groups)
+            self.loading_more = False
+            self._show_filter_error(None)
+            table.rebuild(self._columns(), self._rows(self.runs))
+            self._loaded_once = True
+            if message.serial == self._close_bar_serial:
+                self._close_filter_bar()
+        elif message.query != self.query_state:
+            return
+        elif message.reason == "more":
+            self.loading_more = False
+            if page.offset != len(self.runs):
+                return  # the list changed under it; the cursor will ask again
+            previous = self.runs[-1].project if self.runs else None
+            self.runs += page.runs
+            self.total, self.groups = page.total, dict(page.groups) or self.groups
+            table.append(self._rows(page.runs, previous))
+        else:
+            self.runs = list(page.runs)
+            self.total, self.groups = page.total, dict(page.groups)
+            table.merge(self._rows(self.runs))
+        self._update_status()
+        self._maybe_load_more(table.cursor_row)
+
+    def on_filter_rejected(self, message: FilterRejected) -> None:
+        if message.serial != self._serial:
+            return
+        self.wanted = self.query_state  # the old rows stay, and so does their query
+        self._show_filter_error(message.error)
+
+    def on_column_choices_loaded(self, message: ColumnChoicesLoaded) -> None:
+        def chosen(columns: list[str] | None) -> None:
+            if columns is None or tuple(columns) == self.wanted.columns:
+                return
+            ColumnMemory().save(self.store.root, columns)
+            self.request(replace(self.wanted, columns=tuple(columns)))
+
+        self.app.push_screen(ColumnPicker(message.choices, self.wanted.columns), chosen)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            if event.worker.group == "runs":
+                self.wanted = self.query_state  # what failed to load is not what is shown
+            elif event.worker.group == "runs-page":
+                self.loading_more = False
+        self.app.report_worker_error(event.worker)  # type: ignore[attr-defined]
+
+    def on_store_refreshed(self, message: StoreRefreshed) -> None:
+        message.stop()
+        if self._loaded_once:
+            self.load_live(self.query_state, max(self.page_size, len(self.runs)))
+
+    @on(DataTable.CellHighlighted, "#runs-table")
+    def cursor_moved(self, event: DataTable.CellHighlighted) -> None:
+        self._maybe_load_more(event.coordinate.row)
+
+    def _maybe_load_more(self, row: int) -> None:
+        table = self.query_one(RunsTable)
+        near_end = row >= table.row_count - page_margin(self.page_size)
+        if near_end and len(self.runs) < self.total and not self.loading_more:
+            self.loading_more = True
+            self.load_more(self.query_state, len(self.runs))
+
+    # -- rows ----------------------------------------------------------------
+
+    def _columns(self) -> list[tuple[str, Text]]:
+        q = self.query_state
+        return columns_for(q.columns, q.sort, q.descending)
+
+    def _rows(
+        self, runs: list[RunSummary] | tuple[RunSummary, ...], previous: str | None = None
+    ) -> list[Row]:
+        now = self.app.clock()  # type: ignore[attr-defined]
+        styles = status_styles(self.app.get_css_variables())
+        specs = self.query_state.columns
+        rows: list[Row] = []
+        for run in runs:
+            if self.query_state.grouped and run.project != previous:
+                count = self.groups.get(run.project, 0)
+                rows.append((GROUP_PREFIX + run.project, header_cells(run.project, count, specs)))
+                previous = run.project
+            cells = run_cells(run, specs, now=now, marked=run.id in self.marked, styles=styles)
+            rows.append((run.id, cells))
+        return rows
+
+    def _update_status(self) -> None:
+        q = self.query_state
+        shown = len(self.runs)
+        text = Text()
+        noun = "run" if self.total == 1 else "runs"
+        text.append(
+            f"{self.total} {noun}" if shown >= self.total else f"{shown} of {self.total} {noun}"
+        )
+        if q.sort:
+            text.append(f" · sorted by {clean(q.sort)} {'▼' if q.descending else '▲'}")
+        if q.grouped:
+            text.append(" · grouped by project")
+        if q.where:
+            text.append(" · filter: ")
+            text.append(clean(q.where), style="bold")
+        if self.marked:
+            text.append(f" · {len(self.marked)} marked", style="bold")
+        self.query_one("#runs-status", Static).update(text)
+
+    def _show_filter_error(self, error: FilterError | None) -> None:
+        box = self.query_one("#filter-error", Static)
+        if error is None:
+            box.update("")
+            box.remove_class("-shown")
+            return
+        box.update(Text(f"✖ {clean(str(error))}"))
+        box.add_class("-shown")
+        self.query_one("#filter-bar").add_class("-open")
+
+    # -- actions -------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#filter-bar")
+        bar.add_class("-open")
+        field = self.query_one("#filter-input", Input)
+        field.value = self.wanted.where
+        field.cursor_position = len(field.value)
+        field.focus()
+
+    @on(Input.Submitted, "#filter-input")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        self.request(replace(self.wanted, where=event.value.strip()))
+        self._close_bar_serial = self._serial
+
+    def _close_filter_bar(self) -> None:
+        self.query_one("#filter-bar").remove_class("-open")
+        self._show_filter_error(None)
+        self.query_one(RunsTable).focus()
+
+    def action_escape(self) -> None:
+        if self.query_one("#filter-bar").has_class("-open"):
+            self._close_filter_bar()
+        elif self.wanted.where:
+            self.request(replace(self.wanted, where=""))
+
+    def action_sort(self) -> None:
+        table = self.query_one(RunsTable)
+        spec = column_spec(table.current_column or "")
+        if spec is None:
+            self.notify("Move to a column (h/l or ←/→) to sort by it", timeout=3)
+            return
+        q = self.wanted
+        if q.sort != spec:
+            self.request(replace(q, sort=spec, descending=False))
+        elif not q.descending:
+            self.request(replace(q, descending=True))
+        else:
+            self.request(replace(q, sort=None, descending=True))
+
+    def action_group(self) -> None:
+        self.request(replace(self.wanted, grouped=not self.wanted.grouped))
+
+    def action_pick_columns(self) -> None:
+        self.load_column_choices()
+
+    def action_reload(self) -> None:
+        refresh = getattr(self.app, "refresh_store", None)
+        if refresh is not None:
+            refresh(force=True)
+        else:
+            self.request(self.wanted)
+
+    def action_mark(self) -> None:
+        table = self.query_one(RunsTable)
+        key = table.current_key
+        if key is None:
+            return
+        if key.startswith(GROUP_PREFIX):
+            project = key[len(GROUP_PREFIX) :]
+            ids = [r.id for r in self.runs if r.project == project]
+            mark = not all(i in self.marked for i in ids)
+        else:
+            ids, mark = [key], key not in self.marked
+        for run_id in ids:
+            if mark:
+                self.marked[run_id] = None
+            else:
+                self.marked.pop(run_id, None)
+            table.set_tag(RowTag(run_id, mark))
+        table.action_cursor_down()
+        self._update_status()
+
+    def action_clear_marks(self) -> None:
+        table = self.query_one(RunsTable)
+        for run_id in list(self.marked):
+            table.set_tag(RowTag(run_id, False))
+        self.marked.clear()
+        self._update_status()
+
+    def action_compare(self) -> None:
+        ids = list(self.marked)
+        current = self.query_one(RunsTable).current_key
+        if (
+            len(ids) == 1
+            and current
+            and not current.startswith(GROUP_PREFIX)
+            and current not in ids
+        ):
+            ids.append(current)
+        if len(ids) < 2:
+            self.notify("Mark two or more runs with space to compare them", timeout=3)
+            return
+        self.app.open_compare(ids)  # type: ignore[attr-defined]
+
+    @on(DataTable.CellSelected, "#runs-table")
+    def open_run(self, event: DataTable.CellSelected) -> None:
+        run_id = event.cell_key.row_key.value
+        if run_id is not None and not run_id.startswith(GROUP_PREFIX):
+            self.app.open_run(run_id)  # type: ignore[attr-defined]
