@@ -432,9 +432,9 @@ class CompareScreen(Screen[None]):
         self.reload_series()
 
     @on(StoreRefreshed)
-    def _store_refreshed(self, message: StoreRefreshed) -> None:
-        if message.stats.runs_changed:
-            self.reload_metrics()  # its handler reloads the chart's series too
+    def _store_refreshed(self) -> None:
+        # The app only says so when something was appended (or on a forced refresh).
+        self.reload_metrics()  # its handler reloads the chart's series too
 
     @on(DataTable.CellSelected, "#compare-summary")
     def _summary_cell_selected(self) -> None:
