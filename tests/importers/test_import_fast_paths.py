@@ -10,11 +10,17 @@ reach it, and damage must still be caught where it was.
 
 from __future__ import annotations
 
+import math
 import random
+import struct
+from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from trackui.store.importers import _protobuf
+from trackui.store.importers import _protobuf, tensorboard
+from trackui.store.importers.base import Point
 
 # -- references ----------------------------------------------------------------------
 
@@ -26,6 +32,26 @@ def crc32c_bitwise(data: bytes, crc: int = 0) -> int:
         for _ in range(8):
             crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
     return crc ^ 0xFFFFFFFF
+
+
+def masked(data: bytes) -> int:
+    c = crc32c_bitwise(data)
+    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def shortest_float32_linear(value: float) -> float:
+    """The first number of digits that reads back, tried in order."""
+    if value != value or value in (math.inf, -math.inf):
+        return value
+    packed = struct.pack("<f", value)
+    for digits in range(1, 10):
+        candidate = float(f"{value:.{digits}g}")
+        try:
+            if struct.pack("<f", candidate) == packed:
+                return candidate
+        except OverflowError:
+            break
+    return value
 
 
 @pytest.fixture(params=["python", "c"])
@@ -79,3 +105,216 @@ def test_crc32c_each_tells_one_flipped_bit_among_many(crc_impl: str) -> None:
     damaged[321] = bytes(blob)
     got = _protobuf.crc32c_each(damaged)
     assert [i for i, (a, b) in enumerate(zip(good, got, strict=True)) if a != b] == [321]
+
+
+# -- event files ---------------------------------------------------------------------
+
+
+def varint(n: int) -> bytes:
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        b, n = n & 0x7F, n >> 7
+        out.append(b | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def ld(number: int, payload: bytes) -> bytes:
+    return varint(number << 3 | 2) + varint(len(payload)) + payload
+
+
+def record(data: bytes) -> bytes:
+    head = struct.pack("<Q", len(data))
+    return head + struct.pack("<I", masked(head)) + data + struct.pack("<I", masked(data))
+
+
+def scalar_event(wall: float, step: int | None, tag: bytes, raw_value: bytes) -> bytes:
+    out = b"\x09" + struct.pack("<d", wall)
+    if step is not None:
+        out += b"\x10" + varint(step)
+    return out + ld(5, ld(1, ld(1, tag) + b"\x15" + raw_value))
+
+
+def f32(x: float) -> bytes:
+    return struct.pack("<f", x)
+
+
+def common_events() -> list[bytes]:
+    """Events of the common scalar shape, with every kind of step, tag and value."""
+    events = []
+    steps = [None, 0, 1, 127, 128, 16383, 16384, 2**21 - 1, 2**21, 2**40, -1, -(2**63)]
+    tags = [b"loss", b"metrics/mAP50-95_B_", "\u00e9t\u00e9/\u2603".encode(), b"\xff\xfebad", b""]
+    values = [0.44395, -2.5, 0.0, -0.0, 1e-45, 3.4028234663852886e38, math.inf, -math.inf]
+    values += [math.nan, 1 / 3, 2.0**-126]
+    for i, step in enumerate(steps):
+        for j, tag in enumerate(tags):
+            for k, value in enumerate(values):
+                wall = 1_795_700_000.0 + (i * 100 + j * 10 + k) * 0.25 - (k % 3)  # not monotone
+                events.append(scalar_event(wall, step, tag, f32(value)))
+    # the longest tag whose summary length still fits in one byte
+    events.append(scalar_event(1_795_700_000.5, 3, b"q" * 118, f32(0.5)))
+    return events
+
+
+def other_events() -> list[bytes]:
+    """Events the fast path must leave to the general decoder."""
+    wall = b"\x09" + struct.pack("<d", 1_795_700_001.0)
+    value = ld(1, b"loss") + b"\x15" + f32(0.25)
+    return [
+        wall + ld(3, b"brain.Event:2"),  # file_version
+        scalar_event(1_795_700_001.0, 5, b"t" * 200, f32(0.25)),  # two-byte lengths
+        scalar_event(1_795_700_001.0, 5, b"t" * 119, f32(0.25)),  # one byte more
+        wall + b"\x10\x05" + ld(5, ld(1, value) + ld(1, value)),  # two values
+        wall + b"\x10\x05" + ld(5, ld(1, value + ld(9, ld(1, ld(1, b"scalars"))))),  # metadata
+        wall + b"\x10\x05" + ld(5, ld(1, value)) + b"\x18\x01",  # a field after the summary
+        b"\x10\x05" + wall + ld(5, ld(1, value)),  # fields in another order
+        wall + b"\x10\x05" + ld(5, ld(1, b"\x15" + f32(0.25) + ld(1, b"loss"))),  # value first
+        wall,  # no summary
+        b"\x09\x00",  # cut short: not decodable
+    ]
+
+
+def general(events: list[bytes]) -> tensorboard._FileData:
+    out = tensorboard._FileData()
+    for data in events:
+        try:
+            tensorboard._decode_event(data, out)
+        except (ValueError, TypeError, struct.error):
+            pass
+    return out
+
+
+def as_tuples(points: list[Point]) -> list[tuple[str, int, str, float | None]]:
+    return [(p.key, p.step, repr(p.value), p.t) for p in points]
+
+
+def test_common_scalar_shape_is_what_the_fast_path_takes() -> None:
+    assert all(tensorboard._common_scalar(e) is not None for e in common_events())
+    for event in other_events():
+        try:
+            assert tensorboard._common_scalar(event) is None
+        except IndexError:
+            pass  # the reader sends these to the general decoder too
+
+
+def test_fast_path_gives_what_the_general_decoder_gives(tmp_path: Path) -> None:
+    events = common_events()
+    mixed = [e for pair in zip(events, other_events() * 100, strict=False) for e in pair]
+    mixed += events[len(other_events() * 100) :]
+    f = tmp_path / "events.out.tfevents.1795700000.host"
+    f.write_bytes(b"".join(record(e) for e in mixed))
+    problems: list[str] = []
+    got = tensorboard.read_event_file(f, problems)
+    want = general(mixed)
+    assert len(got.points) > len(events)
+    assert as_tuples(got.points) == as_tuples(want.points)
+    assert (got.first_t, got.last_t) == (want.first_t, want.last_t)
+    cut = mixed.index(b"\x09\x00")
+    first_bad = sum(len(record(e)) for e in mixed[:cut])
+    assert problems == [
+        f"{f}: {mixed.count(mixed[cut])} event(s) not decodable, skipped, first at byte {first_bad}"
+    ]
+
+
+def scalar_file(tmp_path: Path, n: int = 300) -> tuple[Path, list[int]]:
+    """An event file of ``n`` scalar records of equal length; their offsets."""
+    blobs = [
+        record(scalar_event(1_795_700_000.0 + i, 200 + i, b"loss", f32(i / 7))) for i in range(n)
+    ]
+    offsets = [sum(len(b) for b in blobs[:i]) for i in range(n)]
+    f = tmp_path / "events.out.tfevents.1795700000.host"
+    f.write_bytes(b"".join(blobs))
+    return f, offsets
+
+
+@pytest.mark.parametrize("chunk", [7, 100, 1 << 20])
+def test_chunked_reading_finds_the_same_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    f, offsets = scalar_file(tmp_path)
+    monkeypatch.setattr(tensorboard, "_CHUNK", chunk)
+    problems: list[str] = []
+    with open(f, "rb") as handle:
+        assert [o for o, _ in tensorboard.iter_records(handle, f, problems)] == offsets
+    assert problems == []
+    # cut inside the last record: the same torn offset whatever the chunk size
+    with open(f, "r+b") as handle:
+        handle.truncate(offsets[-1] + 13)
+    fd = tensorboard.read_event_file(f, problems)
+    assert fd.torn_at == offsets[-1] and len(fd.points) == len(offsets) - 1
+    assert problems == []
+
+
+@pytest.mark.parametrize("chunk", [100, 1 << 20])
+def test_a_flipped_data_byte_among_equal_records_ends_the_file_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crc_impl: str, chunk: int
+) -> None:
+    monkeypatch.setattr(tensorboard, "_CHUNK", chunk)
+    f, offsets = scalar_file(tmp_path)
+    blob = bytearray(f.read_bytes())
+    blob[offsets[250] + 12 + 5] ^= 0x01  # inside the wall time of record 250
+    f.write_bytes(bytes(blob))
+    problems: list[str] = []
+    fd = tensorboard.read_event_file(f, problems)
+    assert [p.step for p in fd.points] == [200 + i for i in range(250)]
+    assert problems == [f"{f}: corrupt at byte {offsets[250]} (record data CRC mismatch)"]
+
+
+def test_the_memoized_length_crc_still_rejects_a_bad_header(tmp_path: Path) -> None:
+    f, offsets = scalar_file(tmp_path)
+    blob = bytearray(f.read_bytes())
+    # the same length was checked 100 times before: a wrong stored CRC is still caught
+    blob[offsets[100] + 8] ^= 0x10
+    f.write_bytes(bytes(blob))
+    problems: list[str] = []
+    fd = tensorboard.read_event_file(f, problems)
+    assert len(fd.points) == 100
+    assert problems == [f"{f}: corrupt at byte {offsets[100]} (record length CRC mismatch)"]
+    # a length changed to another one already seen, with the CRC left as it was
+    blob = bytearray(f.read_bytes())
+    blob[offsets[100] + 8] ^= 0x10
+    length = struct.unpack_from("<Q", blob, offsets[40])[0]
+    struct.pack_into("<Q", blob, offsets[40], length - 4)
+    tensorboard._LENGTH_CRC[length - 4] = masked(struct.pack("<Q", length - 4))
+    f.write_bytes(bytes(blob))
+    problems = []
+    fd = tensorboard.read_event_file(f, problems)
+    assert len(fd.points) == 40
+    assert problems == [f"{f}: corrupt at byte {offsets[40]} (record length CRC mismatch)"]
+
+
+def test_a_bad_data_crc_before_a_bad_header_is_the_one_reported(tmp_path: Path) -> None:
+    f, offsets = scalar_file(tmp_path)
+    blob = bytearray(f.read_bytes())
+    blob[offsets[30] + 12 + 3] ^= 0xFF
+    blob[offsets[60] + 9] ^= 0xFF
+    f.write_bytes(bytes(blob))
+    problems: list[str] = []
+    fd = tensorboard.read_event_file(f, problems)
+    assert len(fd.points) == 30
+    assert problems == [f"{f}: corrupt at byte {offsets[30]} (record data CRC mismatch)"]
+
+
+# -- shortest_float32 ----------------------------------------------------------------
+
+
+def test_shortest_float32_search_equals_the_linear_scan() -> None:
+    rng = random.Random(11)
+    values = [struct.unpack("<f", rng.randbytes(4))[0] for _ in range(20_000)]
+    values += [
+        struct.unpack("<f", f32(round(rng.uniform(-9, 9), rng.randint(0, 8))))[0]
+        for _ in range(5_000)
+    ]
+    values += [struct.unpack("<f", f32(1 / k))[0] for k in range(1, 5_000)]
+    values += [2.0**e for e in range(-149, 128)] + [-(2.0**e) for e in range(-149, 128, 7)]
+    values += [3.4028234663852886e38, 9.99e37, 1e38, 1.1754942106924411e-38, 0.0, -0.0]
+    values += [rng.uniform(-1, 1) for _ in range(1_000)]  # doubles that are no float32
+    for v in values:
+        got, want = tensorboard.shortest_float32(v), shortest_float32_linear(v)
+        assert repr(got) == repr(want), v
+
+
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False))
+def test_shortest_float32_search_equals_the_linear_scan_anywhere(x: float) -> None:
+    assert repr(tensorboard.shortest_float32(x)) == repr(shortest_float32_linear(x))
