@@ -17,7 +17,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -119,8 +119,78 @@ def _existing(root: Path) -> dict[str, Path]:
 def _metric_lines(run: ForeignRun) -> bytes:
     """Points as metrics.jsonl lines: consecutive points sharing step and time
     share a line, as a ``log()`` call would have written them."""
+    return _metric_rows(run)[0]
+
+
+#: How ``json.dumps`` writes the floats that ``repr`` writes otherwise.
+_JSON_SPECIAL = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _metric_rows(run: ForeignRun) -> tuple[bytes, list[tuple[int, int]]]:
+    """``_metric_lines`` and, for every line, (byte offset, number of points).
+
+    Each line is exactly ``json.dumps`` of the row dict (keys in insertion
+    order, default separators, ``NaN``/``Infinity`` for non-finite floats),
+    written out directly: the keys' JSON is computed once per name, numbers
+    are ``repr``'d as the json module does. A key that is not a ``str``
+    sends the whole run through ``json.dumps``.
+    """
+    keys: dict[str, str] = {}
+    special = _JSON_SPECIAL
+    isfinite = math.isfinite
+    float_repr = float.__repr__
+    dumps = json.dumps
+    lines: list[str] = []
+    rows: list[tuple[int, int]] = []
+    offset = 0
+    parts: list[str] = []
+    seen: set[str] = set()
+    step: Any = None
+    t: float | None = None
+    open_row = False
+    for p in run.points:
+        key = p.key
+        if key == "_step" or key == "_t":
+            continue
+        try:
+            value = float(p.value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        pt = p.t
+        pt = None if pt is None or not isfinite(pt) else float(pt)
+        if not open_row or step != p.step or t != pt or key in seen:
+            if open_row:
+                line = "{" + ", ".join(parts) + "}"
+                lines.append(line)
+                rows.append((offset, len(seen)))
+                offset += len(line) + 1
+            step = int(p.step)
+            t = pt
+            parts = ['"_step": ' + repr(step)]
+            if t is not None:
+                text = float_repr(t)
+                parts.append('"_t": ' + special.get(text, text))
+            seen = set()
+            open_row = True
+        encoded = keys.get(key)
+        if encoded is None:
+            if not isinstance(key, str):
+                return _metric_rows_by_json(run)
+            encoded = keys[key] = dumps(key) + ": "
+        text = float_repr(value)
+        parts.append(encoded + special.get(text, text))
+        seen.add(key)
+    if open_row:
+        lines.append("{" + ", ".join(parts) + "}")
+        rows.append((offset, len(seen)))
+    # ensure_ascii: one character is one byte
+    return (("\n".join(lines) + "\n").encode() if lines else b""), rows
+
+
+def _metric_rows_by_json(run: ForeignRun) -> tuple[bytes, list[tuple[int, int]]]:
+    """``_metric_rows`` through ``json.dumps``, for keys that are not strings."""
     out: list[str] = []
-    row: dict[str, Any] | None = None
+    row: dict[Any, Any] | None = None
     for p in run.points:
         if p.key in ("_step", "_t"):
             continue
@@ -138,7 +208,14 @@ def _metric_lines(run: ForeignRun) -> bytes:
         row[p.key] = value
     if row is not None:
         out.append(json.dumps(row))
-    return ("\n".join(out) + "\n").encode() if out else b""
+    rows = []
+    offset = 0
+    for line in out:
+        # counted as read back: keys 1 and "1" are one key in JSON
+        count = sum(1 for k in json.loads(line) if k not in ("_step", "_t"))
+        rows.append((offset, count))
+        offset += len(line) + 1
+    return (("\n".join(out) + "\n").encode() if out else b""), rows
 
 
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
@@ -215,12 +292,16 @@ def write_foreign_run(
     for name, doc in ((paths.META, meta), (paths.CONFIG, run.params), (paths.SOURCE, source)):
         if read_json(run_dir / name) != json.loads(json.dumps(doc, default=str)):
             atomic_write_json(run_dir / name, doc)
-    lines = _metric_lines(run)
+    lines, rows = _metric_rows(run)
     added = _sync_bytes(run_dir / paths.METRICS, lines, appendable=True)
-    new_points = sum(
-        sum(1 for key in row if key not in ("_step", "_t"))
-        for row in _count_points(lines[len(lines) - added :] if added else b"")
-    )
+    # the points of the rows that were written: those starting in the new bytes
+    new_points = 0
+    if added:
+        cut = len(lines) - added
+        for start, count in reversed(rows):
+            if start < cut:
+                break
+            new_points += count
     events: list[dict[str, Any]] = [{"event": "start", "t": run.created}]
     if run.status != "running":
         finish: dict[str, Any] = {"event": "finish", "t": run.ended, "status": run.status}
@@ -243,16 +324,6 @@ def write_foreign_run(
     if when:
         os.utime(beat, (when, when))
     return run_dir, is_new, new_points
-
-
-def _count_points(chunk: bytes) -> Iterator[dict[str, Any]]:
-    for raw in chunk.splitlines():
-        try:
-            row = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(row, dict):
-            yield row
 
 
 def import_path(

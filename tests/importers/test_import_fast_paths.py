@@ -10,6 +10,7 @@ reach it, and damage must still be caught where it was.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import struct
@@ -19,8 +20,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trackui.store.importers import _protobuf, tensorboard
-from trackui.store.importers.base import Point
+from trackui.store.importers import _metric_lines, _metric_rows, _protobuf, tensorboard
+from trackui.store.importers import write_foreign_run as write_run
+from trackui.store.importers.base import ForeignRun, Point
 
 # -- references ----------------------------------------------------------------------
 
@@ -52,6 +54,29 @@ def shortest_float32_linear(value: float) -> float:
         except OverflowError:
             break
     return value
+
+
+def metric_lines_by_json(points: list[Point]) -> bytes:
+    out: list[str] = []
+    row: dict[object, object] | None = None
+    for p in points:
+        if p.key in ("_step", "_t"):
+            continue
+        try:
+            value = float(p.value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        t = None if p.t is None or not math.isfinite(p.t) else float(p.t)
+        if row is None or row["_step"] != p.step or row.get("_t") != t or p.key in row:
+            if row is not None:
+                out.append(json.dumps(row))
+            row = {"_step": int(p.step)}
+            if t is not None:
+                row["_t"] = t
+        row[p.key] = value
+    if row is not None:
+        out.append(json.dumps(row))
+    return ("\n".join(out) + "\n").encode() if out else b""
 
 
 @pytest.fixture(params=["python", "c"])
@@ -318,3 +343,64 @@ def test_shortest_float32_search_equals_the_linear_scan() -> None:
 @given(st.floats(width=32, allow_nan=False, allow_infinity=False))
 def test_shortest_float32_search_equals_the_linear_scan_anywhere(x: float) -> None:
     assert repr(tensorboard.shortest_float32(x)) == repr(shortest_float32_linear(x))
+
+
+# -- metrics.jsonl lines -------------------------------------------------------------
+
+
+KEYS = ["a", "b", "loss (B)", "\u00e9/\u2603", "_step", "_t", 'q"uote', "tab\t"]
+VALUES = [0.5, 1, True, math.nan, math.inf, -math.inf, "3.5", "x", None, 10**400, -0.0, 1e300]
+TIMES = [None, 1.0, 2.5, math.nan, math.inf, 1_795_700_000.123, -0.0]
+
+
+def foreign(points: list[Point]) -> ForeignRun:
+    return ForeignRun(
+        kind="k", source_path="/p", source_id="i", project="p", name="n", points=points
+    )
+
+
+@given(
+    st.lists(
+        st.builds(
+            Point,
+            st.sampled_from(KEYS),
+            st.sampled_from([0, 1, 2, 2.0, 10**20]),
+            st.sampled_from(VALUES),
+            st.sampled_from(TIMES),
+        ),
+        max_size=40,
+    )
+)
+def test_metric_lines_are_what_json_dumps_writes(points: list[Point]) -> None:
+    data, rows = _metric_rows(foreign(points))
+    assert data == metric_lines_by_json(points) == _metric_lines(foreign(points))
+    lines = data.splitlines(keepends=True)
+    assert [start for start, _ in rows] == [sum(map(len, lines[:i])) for i in range(len(lines))]
+    assert [n for _, n in rows] == [
+        sum(1 for k in json.loads(line) if k not in ("_step", "_t")) for line in lines
+    ]
+
+
+def test_metric_lines_with_keys_that_are_not_strings() -> None:
+    points = [Point("a", 1, 0.5), Point(7, 1, 1.5), Point("7", 1, 2.5), Point("b", 2, 2.5)]  # type: ignore[arg-type]
+    data, rows = _metric_rows(foreign(points))
+    assert data == metric_lines_by_json(points)
+    assert data.startswith(b'{"_step": 1, "a": 0.5, "7": 1.5, "7": 2.5}\n')
+    assert rows == [(0, 2), (data.index(b"\n") + 1, 1)]  # JSON reads "7" once
+
+
+def test_new_points_count_appends_and_rewrites(tmp_path: Path) -> None:
+    pts = [Point(k, s, s / 10, 100.0 + s) for s in range(50) for k in ("x", "y")]
+    run = foreign(pts)
+    _, is_new, new = write_run(tmp_path, run, now=1.0)
+    assert (is_new, new) == (True, 100)
+    _, is_new, new = write_run(tmp_path, run, now=1.0)
+    assert (is_new, new) == (False, 0)
+    run.points = pts + [Point("x", 50, 5.0, 150.0), Point("z", 50, 1.0, 150.0)]
+    run_dir, _, new = write_run(tmp_path, run, now=1.0)
+    assert new == 2
+    assert (run_dir / "metrics.jsonl").read_bytes() == metric_lines_by_json(run.points)
+    run.points = [Point("x", 0, 9.0, 100.0)] + run.points[1:]  # the past changed
+    _, _, new = write_run(tmp_path, run, now=1.0)
+    assert new == 102
+    assert (run_dir / "metrics.jsonl").read_bytes() == metric_lines_by_json(run.points)
