@@ -14,14 +14,12 @@ the focus outside the tables) ``b`` moves the baseline on to the next run.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
@@ -148,36 +146,9 @@ class MetricPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class CompareCommands(Provider):
-    """Command palette entries of the Compare screen: show any metric."""
-
-    def _keys(self) -> list[str]:
-        screen = self.screen
-        return list(screen.metric_keys) if isinstance(screen, CompareScreen) else []
-
-    def _show(self, key: str) -> None:
-        screen = self.screen
-        if isinstance(screen, CompareScreen):
-            screen.action_show_metric(key)
-
-    async def discover(self) -> Hits:
-        for key in self._keys():
-            yield DiscoveryHit(Content(f"Show metric {clean(key)}"), partial(self._show, key))
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for key in self._keys():
-            command = f"Show metric {clean(key)}"
-            score = matcher.match(command)
-            if score > 0:
-                # Content(), not markup: a key may hold brackets.
-                yield Hit(score, Content(command), partial(self._show, key), text=command)
-
-
 class CompareScreen(Screen[None]):
     """Compare two or more runs: chart, summary table, params diff."""
 
-    COMMANDS: ClassVar[set[Any]] = {CompareCommands}
     AUTO_FOCUS = "#compare-summary"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
         (0, "-narrow"),
@@ -240,7 +211,7 @@ class CompareScreen(Screen[None]):
         Binding("left_square_bracket", "previous_metric", "Prev metric", id="compare.prev-metric"),
         Binding("right_square_bracket", "next_metric", "Next metric", id="compare.next-metric"),
         Binding("m", "pick_metric", "Metric", id="compare.pick-metric"),
-        Binding("b", "pin_baseline", "Baseline", id="compare.baseline"),
+        Binding("b", "pin_baseline", "Pin baseline", id="compare.baseline"),
         Binding("a", "toggle_all_params", "All params", id="compare.all-params"),
         Binding("plus,equals_sign", "more_smoothing", "Smooth+", id="compare.smoothing-up"),
         Binding("minus", "less_smoothing", "Smooth−", id="compare.smoothing-down"),
