@@ -3,25 +3,26 @@ the chart, the summary table and the params diff after each key."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from rich.style import Style
 from rich.text import Text
-from textual.app import App
 from textual.pilot import Pilot
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 import trackui
 from trackui.store.queries import Store
+from trackui.tui.app import make_app
 from trackui.tui.chart import MetricChart
 from trackui.tui.compare_screen import CompareScreen, MetricPicker
+from trackui.tui.config import TuiConfig
 from trackui.tui.messages import StoreRefreshed
 from trackui.tui.metric_table import MetricTable
 from trackui.tui.param_diff import ParamDiffTable
+from trackui.tui.runs_screen import RunsScreen
 
 from ..conftest import FIXED_NOW
 
@@ -36,20 +37,8 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-class CompareApp(App[None]):
-    """The smallest host for the screen: ``store`` and ``clock`` as the real app has them."""
-
-    def __init__(self, store: Store) -> None:
-        super().__init__()
-        self.store = store
-        self.clock = lambda: FIXED_NOW
-
-    def on_mount(self) -> None:
-        self.push_screen(Screen(id="home"))
-
-
 @pytest.fixture
-def store(fixture_store: Path) -> Store:
+def store(fixture_store: Path) -> Iterator[Store]:
     store = Store(fixture_store, clock=lambda: FIXED_NOW)
     yield store
     store.close()
@@ -75,9 +64,9 @@ async def settle(pilot: Pilot[None]) -> None:
 async def compare(
     store: Store, run_ids: list[str], size: tuple[int, int] = (120, 40)
 ) -> AsyncIterator[tuple[Pilot[None], CompareScreen]]:
-    app = CompareApp(store)
+    app = make_app(store, config=TuiConfig(), clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=size) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         screen = CompareScreen(run_ids)
         await app.push_screen(screen)
         await settle(pilot)
@@ -358,12 +347,13 @@ async def test_escape_and_q_go_back(store: Store) -> None:
     ids = ids_by_name(store)
     async with compare(store, [ids["yolo-sgd"], ids["yolo-adamw"]]) as (pilot, _screen):
         await press(pilot, "escape")
-        assert pilot.app.screen.id == "home"
+        assert isinstance(pilot.app.screen, RunsScreen)
         screen = CompareScreen([ids["yolo-sgd"], ids["yolo-adamw"]])
         await pilot.app.push_screen(screen)
         await settle(pilot)
         await press(pilot, "q")
-        assert pilot.app.screen.id == "home"
+        assert isinstance(pilot.app.screen, RunsScreen)
+        assert pilot.app.is_running
 
 
 def make_runs(root: Path, count: int) -> list[str]:
