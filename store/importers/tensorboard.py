@@ -174,21 +174,32 @@ def _is_float32(value: float, packed: bytes) -> bool:
     return _F32.unpack(packed)[0] == value
 
 
+def _shortest_of_raw(raw: bytes) -> float:
+    """``shortest_float32`` of the float32 whose 4 little-endian bytes are ``raw``."""
+    value = _F32.unpack(raw)[0]
+    bits = _U32.unpack(raw)[0]
+    if bits & 0x7FFFFF and 0 < bits & 0x7F800000 < 0x7F800000 and abs(value) < 1e38:
+        return _shortest_by_search(value, raw)  # raw is what packing value gives
+    return shortest_float32(value)
+
+
 def _shortest_by_search(value: float, packed: bytes) -> float:
-    # Most computed values need 7 or 8 digits, logged constants fewer: probe
-    # 8, then walk down while it still reads back, then bisect what is left.
+    # Computed values need 8 digits (about 2 in 3) or 7 (about 1 in 3), rarely
+    # 9; logged constants fewer. Probe 7: if it reads back, try 6 and bisect
+    # below only when that reads back too; if not, 8, then 9.
     pack = _F32.pack
-    candidate = float(_G[8] % value)
+    candidate = float(_G[7] % value)
     if pack(candidate) != packed:
-        candidate = float(_G[9] % value)
-        return candidate if pack(candidate) == packed else value
-    best, low = candidate, 1  # the answer lies in [low, digits of best]
-    high = 8
-    for digits in (7, 6):
-        candidate = float(_G[digits] % value)
-        if pack(candidate) != packed:
-            return best
-        best, high = candidate, digits
+        for digits in (8, 9):
+            candidate = float(_G[digits] % value)
+            if pack(candidate) == packed:
+                return candidate
+        return value
+    best = candidate
+    candidate = float(_G[6] % value)
+    if pack(candidate) != packed:
+        return best
+    best, low, high = candidate, 1, 6  # the least d reading back lies in [low, high]
     while low < high:
         mid = (low + high) // 2
         candidate = float(_G[mid] % value)
@@ -341,7 +352,6 @@ def read_event_file(path: Path, problems: list[str]) -> _FileData:
     tags: dict[bytes, str] = {}
     values: dict[bytes, float] = {}
     unpack_f64 = _F64.unpack_from
-    unpack_f32 = _F32.unpack
     first_t = last_t = None
     try:
         with open(path, "rb") as f:
@@ -371,7 +381,7 @@ def read_event_file(path: Path, problems: list[str]) -> _FileData:
                     if value is None:
                         if len(values) >= _CACHE_MAX:
                             values.clear()
-                        value = values[raw] = shortest_float32(unpack_f32(raw)[0])
+                        value = values[raw] = _shortest_of_raw(raw)
                     points.append(Point(tag, step, value, t))
                     continue
                 out.first_t, out.last_t = first_t, last_t

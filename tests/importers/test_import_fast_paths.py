@@ -340,6 +340,15 @@ def test_shortest_float32_search_equals_the_linear_scan() -> None:
         assert repr(got) == repr(want), v
 
 
+def test_shortest_of_raw_bytes_equals_shortest_float32() -> None:
+    rng = random.Random(5)
+    raws = [rng.randbytes(4) for _ in range(20_000)]
+    raws += [struct.pack("<I", b) for b in (0, 1, 0x00800000, 0x7F7FFFFF, 0x7F800000, 0xFFC00001)]
+    for raw in raws:
+        want = tensorboard.shortest_float32(struct.unpack("<f", raw)[0])
+        assert repr(tensorboard._shortest_of_raw(raw)) == repr(want), raw
+
+
 @given(st.floats(width=32, allow_nan=False, allow_infinity=False))
 def test_shortest_float32_search_equals_the_linear_scan_anywhere(x: float) -> None:
     assert repr(tensorboard.shortest_float32(x)) == repr(shortest_float32_linear(x))
