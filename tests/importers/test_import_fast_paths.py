@@ -10,6 +10,7 @@ reach it, and damage must still be caught where it was.
 
 from __future__ import annotations
 
+import heapq
 import json
 import math
 import random
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trackui.store.importers import _metric_lines, _metric_rows, _protobuf, tensorboard
+from trackui.store.importers import _metric_lines, _metric_rows, _protobuf, mlflow, tensorboard
 from trackui.store.importers import write_foreign_run as write_run
 from trackui.store.importers.base import ForeignRun, Point
 
@@ -413,3 +414,33 @@ def test_new_points_count_appends_and_rewrites(tmp_path: Path) -> None:
     _, _, new = write_run(tmp_path, run, now=1.0)
     assert new == 102
     assert (run_dir / "metrics.jsonl").read_bytes() == metric_lines_by_json(run.points)
+
+
+# -- MLflow metric files -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backwards", [False, True])
+def test_mlflow_metric_files_merge_as_heapq_merge(tmp_path: Path, backwards: bool) -> None:
+    rng = random.Random(int(backwards))
+    d = tmp_path / "metrics"
+    (d / "train").mkdir(parents=True)
+    for name in ("loss", "train/acc", "lr", "zz"):
+        stamps = sorted(rng.choice(range(1000, 1040)) for _ in range(60))  # ties across files
+        if backwards and name == "lr":
+            stamps[30], stamps[10] = stamps[10], stamps[30] + 7
+        lines = [f"{ts} {rng.random()!r} {i}" for i, ts in enumerate(stamps)]
+        lines.insert(5, f"{stamps[5]} 0.5")  # old 2-field line
+        lines.insert(9, "  ")
+        (d / name).write_text("\n".join(lines) + "\n")
+    problems: list[str] = []
+    got, newest, _ = mlflow._read_metric_dir(d, problems, ended=True)
+    series = [
+        mlflow._read_metric_file(f, f.relative_to(d).as_posix(), [], ended=True)
+        for f in mlflow._files_below(d)
+    ]
+    want = list(heapq.merge(*series, key=lambda p: p.t or 0.0))
+    assert [(p.key, p.step, p.value, p.t) for p in got] == [
+        (p.key, p.step, p.value, p.t) for p in want
+    ]
+    assert newest == max(p.t for p in want) and problems == []
+    assert len(got) == 4 * 61
