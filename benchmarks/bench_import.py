@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from trackui.store.importers import import_path
+from trackui.store.importers import _protobuf, import_path
 from trackui.store.importers._protobuf import masked_crc32c
 from trackui.store.queries import Store
 
@@ -34,6 +34,13 @@ KEYS = (
     "val/box_loss",
     "val/cls_loss",
 )
+
+
+def _value(step: int, i: int) -> float:
+    """A loss-like curve per key with some noise: like real logs, hardly any
+    value repeats (a bench whose values repeat flatters caches)."""
+    noise = ((step * 7919 + i * 104729) % 1000) / 1e6
+    return (1.0 + 0.1 * i) / (1.0 + step / 50.0) + noise
 
 
 def _varint(n: int) -> bytes:
@@ -80,7 +87,7 @@ def make_tensorboard(root: Path, runs: int, points: int) -> None:
     parts = [_record(_field(1, 1, struct.pack("<d", t0)) + _ld(3, b"brain.Event:2"))]
     for step in range(steps):
         for i, key in enumerate(KEYS):
-            parts.append(_record(_event(t0 + step * 0.01, step, key, 1.0 / (step + i + 1))))
+            parts.append(_record(_event(t0 + step * 0.01, step, key, _value(step, i))))
     blob = b"".join(parts)
     for r in range(runs):
         run = root / f"run-{r:03d}"
@@ -97,7 +104,7 @@ def make_mlflow(root: Path, runs: int, points: int) -> None:
         "name: bench\ncreation_time: 1795700000000\nlast_update_time: 1795700000000\n"
     )
     lines_per_key = {
-        key: "".join(f"{1795700000000 + s * 10} {1.0 / (s + i + 1)!r} {s}\n" for s in range(steps))
+        key: "".join(f"{1795700000000 + s * 10} {_value(s, i)!r} {s}\n" for s in range(steps))
         for i, key in enumerate(KEYS)
     }
     for r in range(runs):
@@ -150,6 +157,8 @@ def main() -> None:
     os.environ["TRACKUI_CACHE_DIR"] = str(work / "cache")
     try:
         print(f"# {args.runs} runs x {args.points} points per tool", file=sys.stderr)
+        crc = "C module" if getattr(_protobuf, "_C_CRC32C", None) else "pure Python"
+        print(f"# CRC32C: {crc}", file=sys.stderr)
         make_tensorboard(work / "tb", args.runs, args.points)
         measure("tensorboard", work / "tb", work)
         make_mlflow(work / "mlflow", args.runs, args.points)
