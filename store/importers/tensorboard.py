@@ -70,7 +70,7 @@ from __future__ import annotations
 import os
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -635,42 +635,69 @@ def read(
     if root.is_file():
         root = root.parent
 
-    # An add_hparams child folds into its parent when it is the only one.
+    # Runs are decoded as they are yielded, in path order, so that only one
+    # run's points (and its direct children's) are held at a time. A run's
+    # folding is settled by its parent, which comes first: an add_hparams
+    # child folds into its parent when it is the only one.
+    children: dict[Path, list[Path]] = {}
+    for run_dir in run_dirs:
+        if run_dir != root and run_dir.parent in run_dirs:
+            children.setdefault(run_dir.parent, []).append(run_dir)
     data: dict[Path, tuple[_FileData, list[Path]]] = {}
     torn: dict[Path, list[tuple[Path, int]]] = {}
-    for run_dir, files in run_dirs.items():
-        merged = _FileData()
-        for f in files:
-            fd = read_event_file(f, problems)
-            if fd.torn_at is not None:
-                torn.setdefault(run_dir, []).append((f, fd.torn_at))
-            merged.merge(fd)
-        # Only the newest file can be cut short by a live or killed writer.
-        cut = torn.get(run_dir, [])
-        merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
-        data[run_dir] = (merged, files)
+    # Problem lines come out as when every file was decoded first: those of
+    # the files in walk order, then those found while assembling runs.
+    file_problems: dict[Path, list[str]] = {}
+    late: list[str] = []
 
-    hparams_children: dict[Path, list[Path]] = {}
-    for run_dir, (fd, _files) in data.items():
-        if fd.hparams is not None and run_dir.parent in data and run_dir != root:
-            hparams_children.setdefault(run_dir.parent, []).append(run_dir)
-    folded = {kids[0]: parent for parent, kids in hparams_children.items() if len(kids) == 1}
+    def load(run_dir: Path) -> _FileData:
+        if run_dir not in data:
+            files = run_dirs[run_dir]
+            merged = _FileData()
+            for f in files:
+                fd = read_event_file(f, file_problems.setdefault(run_dir, []))
+                if fd.torn_at is not None:
+                    torn.setdefault(run_dir, []).append((f, fd.torn_at))
+                merged.merge(fd)
+            # Only the newest file can be cut short by a live or killed writer.
+            cut = torn.get(run_dir, [])
+            merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
+            data[run_dir] = (merged, files)
+        return data[run_dir][0]
 
-    for run_dir in sorted(data):
-        if run_dir in folded:
-            continue
-        if data[run_dir][0].first_t is None:
-            # Not one readable event (an empty or wrecked file): nothing to show.
-            for f, at in torn.get(run_dir, []):
-                problems.append(f"{f}: truncated at byte {at} (last record cut short)")
-            continue
-        child = next((c for c, p in folded.items() if p == run_dir), None)
-        try:
-            run = _assemble(root, run_dir, child, data, folded, torn, problems, now - stale_after)
-        except Exception as exc:  # one bad run must not stop the import
-            problems.append(f"{run_dir}: skipped: {type(exc).__name__}: {exc}")
-            continue
-        yield run
+    folded: dict[Path, Path] = {}
+    try:
+        for run_dir in sorted(run_dirs):
+            fd = load(run_dir)
+            kids = [c for c in children.get(run_dir, []) if load(c).hparams is not None]
+            child = kids[0] if len(kids) == 1 else None
+            if child is not None:
+                folded[child] = run_dir
+            if run_dir in folded:
+                data.pop(run_dir, None)  # its parent took it in
+                continue
+            if fd.first_t is None:
+                # Not one readable event (an empty or wrecked file): nothing to show.
+                for f, at in torn.get(run_dir, []):
+                    late.append(f"{f}: truncated at byte {at} (last record cut short)")
+                data.pop(run_dir, None)
+                continue
+            try:
+                run = _assemble(
+                    root, run_dir, child, data, run_dirs, folded, torn, late, now - stale_after
+                )
+            except Exception as exc:  # one bad run must not stop the import
+                late.append(f"{run_dir}: skipped: {type(exc).__name__}: {exc}")
+                continue
+            finally:
+                data.pop(run_dir, None)
+                if child is not None:
+                    data.pop(child, None)
+            yield run
+    finally:
+        for run_dir in run_dirs:
+            problems.extend(file_problems.get(run_dir, []))
+        problems.extend(late)
 
 
 def _assemble(
@@ -678,6 +705,7 @@ def _assemble(
     run_dir: Path,
     child: Path | None,
     data: dict[Path, tuple[_FileData, list[Path]]],
+    run_dirs: Collection[Path],
     folded: dict[Path, Path],
     torn: dict[Path, list[tuple[Path, int]]],
     problems: list[str],
@@ -709,7 +737,7 @@ def _assemble(
         # A live writer may be half-way through its newest record: not damage.
         if not (status == "running" and f == files[-1]):
             problems.append(f"{f}: truncated at byte {at} (last record cut short)")
-    parent = next((a for a in run_dir.parents if a in data and a not in folded), None)
+    parent = next((a for a in run_dir.parents if a in run_dirs and a not in folded), None)
     return ForeignRun(
         kind=KIND,
         source_path=str(run_dir.absolute()),
@@ -724,7 +752,7 @@ def _assemble(
         ended=last_t if status != "running" else None,
         last_activity=last_t,
         parent_id=_source_id(root, parent) if parent is not None else None,
-        artifacts=_artifacts(run_dir, {d for d in data if d != run_dir}),
+        artifacts=_artifacts(run_dir, {d for d in run_dirs if d != run_dir}),
         extra=extra,
     )
 

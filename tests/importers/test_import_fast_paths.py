@@ -14,6 +14,7 @@ import heapq
 import json
 import math
 import random
+import shutil
 import struct
 from pathlib import Path
 
@@ -444,3 +445,71 @@ def test_mlflow_metric_files_merge_as_heapq_merge(tmp_path: Path, backwards: boo
     ]
     assert newest == max(p.t for p in want) and problems == []
     assert len(got) == 4 * 61
+
+
+# -- TensorBoard runs decoded one at a time -----------------------------------------
+
+TB_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tensorboard"
+FIN = "yolo26n-lr0.01-b16-sgd"
+EXC = "yolo26n-lr0.01-b16-adamw-crash-exc"
+KILL9 = "yolo26n-lr0.02-b16-sgd-crash-kill9"
+
+
+def event_file(run_dir: Path) -> Path:
+    return sorted(run_dir.glob("events.out.tfevents.*"))[0]
+
+
+def test_runs_are_decoded_as_they_are_yielded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "tb"
+    shutil.copytree(TB_FIXTURES, root)
+    decoded: list[str] = []
+    real = tensorboard.read_event_file
+
+    def spy(path: Path, problems: list[str]) -> tensorboard._FileData:
+        decoded.append(path.parent.relative_to(root).as_posix())
+        return real(path, problems)
+
+    monkeypatch.setattr(tensorboard, "read_event_file", spy)
+    runs = tensorboard.read(root, [], now=1795792000.0)
+    first = next(runs)
+    assert first.source_id == EXC and decoded == [EXC]
+    second = next(runs)  # the run and its add_hparams child, folded into it
+    assert second.source_id == FIN and decoded == [EXC, FIN, f"{FIN}/1795703520.813343"]
+    assert [r.source_id for r in runs] == [KILL9]
+
+
+def test_problem_lines_keep_their_order_across_nested_damaged_runs(tmp_path: Path) -> None:
+    root = tmp_path / "tb"
+    shutil.copytree(TB_FIXTURES, root)
+    shutil.copytree(root / FIN / "1795703520.813343", root / FIN / "1795703999.5")
+    for nested in (root / EXC / "eval", root / EXC / "eval" / "deeper"):
+        nested.mkdir()
+        shutil.copy(event_file(root / KILL9), nested / "events.out.tfevents.1795703600.vm")
+    fin = event_file(root / FIN)
+    blob = bytearray(fin.read_bytes())
+    blob[50000] ^= 0xFF
+    fin.write_bytes(bytes(blob))
+    exc = event_file(root / EXC)
+    size = exc.stat().st_size
+    exc.write_bytes(exc.read_bytes() + b"garbage!" * 3)
+    (root / "empty").mkdir()
+    (root / "empty" / "events.out.tfevents.1.x").write_bytes(b"\x00" * 5)
+    problems: list[str] = []
+    runs = {r.source_id: r for r in tensorboard.read(root, problems, now=1795792000.0)}
+    assert runs[f"{EXC}/eval/deeper"].parent_id == f"{EXC}/eval"
+    assert runs[f"{FIN}/1795703999.5"].parent_id == FIN
+    corrupt = [line for line in problems if "corrupt" in line]
+    assert corrupt == [
+        f"{exc}: corrupt at byte {size} (record length CRC mismatch)",
+        f"{fin}: corrupt at byte 49980 (record data CRC mismatch)",
+    ]
+    # the lines of damaged files first (in walk order), then what assembling found
+    assert problems[:2] == corrupt
+    assert [line.split(": ")[0] for line in problems[2:]] == [
+        str(root / "empty" / "events.out.tfevents.1.x"),
+        str(root / EXC / "eval" / "events.out.tfevents.1795703600.vm"),
+        str(root / EXC / "eval" / "deeper" / "events.out.tfevents.1795703600.vm"),
+        str(event_file(root / KILL9)),
+    ]
