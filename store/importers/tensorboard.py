@@ -358,8 +358,8 @@ def read_event_file(path: Path, problems: list[str]) -> _FileData:
             for offset, data in iter_records(f, path, problems):
                 try:
                     scalar = _common_scalar(data)
-                except IndexError:
-                    scalar = None
+                except (IndexError, ValueError):  # short, or a bad varint: let the
+                    scalar = None  # general decoder say what is wrong
                 if scalar is not None:
                     step, at, size = scalar
                     t = unpack_f64(data, 1)[0]
@@ -408,7 +408,8 @@ def _common_scalar(data: bytes) -> tuple[int, int, int] | None:
     [step=2,] summary=5{value=1{tag=1, simple_value=2}}}`` with one-byte
     lengths, in that field order and nothing else; else None. The wall time
     is at bytes 1-8 and the float32 in the last 4 bytes. May raise IndexError
-    on short input (the caller then uses the general decoder)."""
+    on short input or DecodeError on a bad step varint (the caller then uses
+    the general decoder)."""
     if data[0] != 0x09:  # wall_time, fixed64
         return None
     pos = 9
