@@ -202,9 +202,7 @@ class Catalog:
     def _prepare(self, con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
         con.execute("SET preserve_insertion_order = true")
         con.execute(SCHEMA)
-        version = con.execute(
-            "SELECT value FROM catalog_info WHERE key = 'schema'"
-        ).fetchall()
+        version = con.execute("SELECT value FROM catalog_info WHERE key = 'schema'").fetchall()
         if not version or version[0][0] != SCHEMA_VERSION:
             for table in (*TABLES, "catalog_info"):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -342,7 +340,11 @@ class Catalog:
                     file_rows.append((run_id, name, None))
                     changed = True
                 continue
-            if old is not None and (old.ino, old.size, old.mtime_ns) == (st.ino, st.size, st.mtime_ns):
+            if old is not None and (old.ino, old.size, old.mtime_ns) == (
+                st.ino,
+                st.size,
+                st.mtime_ns,
+            ):
                 continue
             changed = True
             if name in _WHOLE_FILES:
@@ -359,7 +361,9 @@ class Catalog:
                 st.lines = lines + chunk.count(b"\n")
                 if chunk:
                     if name == paths.METRICS:
-                        chunks.append((run_id, chunk, lines, run_dir / name if not offset else None))
+                        chunks.append(
+                            (run_id, chunk, lines, run_dir / name if not offset else None)
+                        )
                     elif name == paths.EVENTS:
                         self._read_events(cur, run_id, chunk, lines, state)
                     else:
@@ -370,9 +374,7 @@ class Catalog:
         state.heartbeat_mtime = hb.mtime_ns / 1e9 if hb else None
         return changed
 
-    def _save_file_states(
-        self, cur: Any, rows: list[tuple[str, str, FileState | None]]
-    ) -> None:
+    def _save_file_states(self, cur: Any, rows: list[tuple[str, str, FileState | None]]) -> None:
         """What was read of each file, in a few statements however many files
         changed (None: the file is gone)."""
         if not rows:
@@ -483,8 +485,13 @@ class Catalog:
         rows = []
         for i, event in enumerate(parse_lines(chunk)):
             rows.append(
-                (run_id, first_line + i, str(event.get("event")), _num(event.get("t")),
-                 json.dumps(event, default=str))
+                (
+                    run_id,
+                    first_line + i,
+                    str(event.get("event")),
+                    _num(event.get("t")),
+                    json.dumps(event, default=str),
+                )
             )
             if event.get("event") == "finish":
                 exc = event.get("exception") if isinstance(event.get("exception"), dict) else {}
