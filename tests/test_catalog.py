@@ -15,12 +15,20 @@ from typing import Any
 
 import pytest
 
-from trackui.store import paths
+from trackui.store import catalog, paths
 from trackui.store.catalog import Catalog
 from trackui.store.queries import Store
 from trackui.store.writer import Run
 
 from .conftest import FIXED_NOW, copy_store
+
+
+@pytest.fixture(params=["duckdb-reader", "python-parser"])
+def ingest_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test over both ways the catalog reads metrics lines."""
+    big = request.param == "duckdb-reader"
+    monkeypatch.setattr(catalog, "SMALL_CHUNK_BYTES", 0 if big else 1 << 30)
+    return str(request.param)
 
 
 def make_run(root: Path, n: int = 3, name: str = "r", **values: float) -> Run:
@@ -50,7 +58,9 @@ def count(store: Store, run_id: str, key: str = "loss") -> int:
 # -- torn and corrupt lines ------------------------------------------------------
 
 
-def test_torn_last_line_waits_for_its_newline_then_counts_once(tmp_path: Path) -> None:
+def test_torn_last_line_waits_for_its_newline_then_counts_once(
+    tmp_path: Path, ingest_path: str
+) -> None:
     root = tmp_path / "store"
     run = make_run(root, 2)
     metrics = run.dir / paths.METRICS
@@ -74,7 +84,9 @@ def test_torn_last_line_waits_for_its_newline_then_counts_once(tmp_path: Path) -
     run.finish()
 
 
-def test_torn_line_of_a_dead_writer_is_skipped_once_a_new_line_follows(tmp_path: Path) -> None:
+def test_torn_line_of_a_dead_writer_is_skipped_once_a_new_line_follows(
+    tmp_path: Path, ingest_path: str
+) -> None:
     root = tmp_path / "store"
     run = make_run(root, 1)
     store = Store(root)
@@ -113,7 +125,7 @@ def test_torn_line_of_a_dead_writer_is_skipped_once_a_new_line_follows(tmp_path:
         "blank",
     ],
 )
-def test_corrupt_middle_line_is_skipped(tmp_path: Path, bad: bytes) -> None:
+def test_corrupt_middle_line_is_skipped(tmp_path: Path, bad: bytes, ingest_path: str) -> None:
     root = tmp_path / "store"
     run = make_run(root, 0)
     run.finish()
@@ -242,7 +254,9 @@ def snapshot(store: Store) -> str:
     )
 
 
-def test_delete_the_catalog_then_reindex_gives_identical_results(tmp_path: Path) -> None:
+def test_delete_the_catalog_then_reindex_gives_identical_results(
+    tmp_path: Path, ingest_path: str
+) -> None:
     root = build_store(tmp_path)
     with Store(root, clock=lambda: FIXED_NOW) as store:
         before = snapshot(store)
@@ -299,7 +313,7 @@ def replace_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
 
 
 @pytest.mark.parametrize("length", [1, 3, 6], ids=["shorter", "same-lines", "longer"])
-def test_replaced_metrics_file_is_read_again(tmp_path: Path, length: int) -> None:
+def test_replaced_metrics_file_is_read_again(tmp_path: Path, length: int, ingest_path: str) -> None:
     root = tmp_path / "store"
     run = make_run(root, 3)
     run.finish()

@@ -16,10 +16,13 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from trackui.store import catalog
 from trackui.store.models import MetricSummary
 from trackui.store.queries import Store
 from trackui.store.writer import Run
@@ -165,14 +168,22 @@ def normalised(summaries: dict[str, MetricSummary]) -> dict[str, tuple[Any, ...]
     }
 
 
+@pytest.mark.parametrize(
+    "small_chunk_bytes",
+    [0, 1 << 30],
+    ids=["duckdb-reader", "python-parser"],  # the catalog's two ways to read metrics
+)
 @settings(
-    max_examples=60,
+    max_examples=40,  # per reading path
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(calls=calls)
-def test_logged_sequences_come_back_exactly(calls: list[Any]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+def test_logged_sequences_come_back_exactly(calls: list[Any], small_chunk_bytes: int) -> None:
+    with (
+        mock.patch.object(catalog, "SMALL_CHUNK_BYTES", small_chunk_bytes),
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         root = Path(tmp) / "store"
         root.mkdir()
         # In-memory catalogs: the same ingest code as a catalog file, faster.
