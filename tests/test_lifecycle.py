@@ -20,8 +20,12 @@ from trackui.store import paths, status
 from trackui.store.queries import Store
 
 CHILD = """
-import os, sys, time
+import os, signal, sys, time
 import trackui
+
+# As in a terminal, even where the test runs with SIGINT ignored (a background
+# job of a non-interactive shell): ctrl-c raises KeyboardInterrupt.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 mode, n = sys.argv[1], int(sys.argv[2])
 
