@@ -31,6 +31,9 @@ POLL = 0.1
 EXIT_MARK = "[e2e: exit status"
 _EXITED = re.compile(re.escape(EXIT_MARK) + r" (\d+)\]")
 
+#: Our server is our own even when the tests themselves run inside tmux.
+_OUTSIDE_TMUX = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+
 TMUX_CONF = """\
 set -g remain-on-exit on
 set -g default-terminal "{term}"
@@ -70,6 +73,7 @@ class Tmux:
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
+            env=_OUTSIDE_TMUX,
         )
         if check and proc.returncode != 0:
             raise RuntimeError(f"tmux {' '.join(args)}: {proc.stderr.strip()}")
