@@ -130,7 +130,7 @@ def sshd(tmp_path: Path) -> Iterator[SshServer]:
             proc.wait(timeout=10)
 
 
-def test_compare_walk_over_ssh(sshd: SshServer, tmux: Tmux, tmp_path: Path) -> None:
+def test_compare_walk_over_ssh(tmux: Tmux, sshd: SshServer, tmp_path: Path) -> None:
     store = copy_store(tmp_path / "store")
     env = {"TERM": "xterm", **trackui_env(tmp_path)}
     remote = f"cd {shlex.quote(str(REPO))} && " + shlex.join(
