@@ -14,15 +14,18 @@ same store gets a private in-memory catalog built from the same files.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
 import re
 import socket
+import sys
 import tempfile
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,16 +33,23 @@ from typing import Any
 
 import duckdb
 
+# DuckDB's client looks for pandas on every call with parameters, and a failed
+# import is not remembered: where pandas is not installed that lookup was
+# ~40 % of a refresh. Marking it absent makes the failure immediate, and
+# changes nothing for anyone else (it cannot be imported here anyway).
+if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
+    sys.modules["pandas"] = None  # type: ignore[assignment]
+
 from . import paths
 from .runfiles import complete_lines, flatten, parse_lines, read_json
 from .status import derive, finish_reason
 
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS catalog_info(key VARCHAR, value VARCHAR);
 CREATE TABLE IF NOT EXISTS runs(
-    run_id VARCHAR, project VARCHAR, name VARCHAR, grp VARCHAR, tags VARCHAR[], notes VARCHAR,
+    run_id VARCHAR, run_no INTEGER, project VARCHAR, name VARCHAR, grp VARCHAR, tags VARCHAR[], notes VARCHAR,
     created DOUBLE, ended DOUBLE, last_t DOUBLE, host VARCHAR, username VARCHAR, pid BIGINT,
     argv VARCHAR[], cwd VARCHAR, python VARCHAR, git_commit VARCHAR, git_branch VARCHAR,
     git_dirty BOOLEAN, git_remote VARCHAR, dir VARCHAR, heartbeat_interval DOUBLE,
@@ -49,7 +59,10 @@ CREATE TABLE IF NOT EXISTS runs(
     source_id VARCHAR, parent_id VARCHAR, has_console BOOLEAN, has_diff BOOLEAN,
     dropped BIGINT, meta_json VARCHAR);
 CREATE TABLE IF NOT EXISTS params(run_id VARCHAR, key VARCHAR, value_json VARCHAR, num DOUBLE, txt VARCHAR);
-CREATE TABLE IF NOT EXISTS metrics(run_id VARCHAR, key VARCHAR, seq BIGINT, step BIGINT, t DOUBLE, value DOUBLE);
+-- Points carry small integer ids of their run and key: DuckDB's min/max
+-- statistics per row group then skip everything but the series asked for.
+CREATE TABLE IF NOT EXISTS metrics(run_no INTEGER, key_no INTEGER, seq BIGINT, step BIGINT, t DOUBLE, value DOUBLE);
+CREATE TABLE IF NOT EXISTS metric_keys(key_no INTEGER, key VARCHAR);
 CREATE TABLE IF NOT EXISTS summaries(
     run_id VARCHAR, key VARCHAR, first DOUBLE, last DOUBLE, min DOUBLE, max DOUBLE, count BIGINT,
     step_min BIGINT, step_max BIGINT, last_step BIGINT, first_t DOUBLE, last_t DOUBLE, last_seq BIGINT);
@@ -66,6 +79,7 @@ TABLES = (
     "runs",
     "params",
     "metrics",
+    "metric_keys",
     "summaries",
     "summary_overrides",
     "artifacts",
@@ -73,6 +87,8 @@ TABLES = (
     "files",
 )
 _TERMINAL = {"finished", "failed", "killed", "crashed"}
+#: A live refresh checks one in this many finished runs (see ``refresh``).
+ROTATION = 16
 _WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
 _LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS)
 _RENAMED = re.compile(r"^(.*)_\d+$")
@@ -166,6 +182,7 @@ class Catalog:
         self.con = self._connect()
         self._host = socket.gethostname()
         self._state: dict[str, RunState] = {}
+        self._round = 0
         self._load_state()
 
     # -- connection --------------------------------------------------------
@@ -244,7 +261,9 @@ class Catalog:
     # -- ingest ------------------------------------------------------------
 
     def run_dirs(self) -> Iterable[tuple[str, Path]]:
-        """``(run_id, directory)`` of every run in the store."""
+        """``(run_id, directory)`` of every run in the store (a directory not
+        seen before counts once it has its ``meta.json``)."""
+        known = self._state
         try:
             projects = list(os.scandir(self.root))
         except OSError as exc:
@@ -259,17 +278,25 @@ class Catalog:
             for entry in entries:
                 if entry.name.startswith(".") or not entry.is_dir():
                     continue
-                if os.path.exists(os.path.join(entry.path, paths.META)):
+                if entry.name in known or os.path.exists(os.path.join(entry.path, paths.META)):
                     yield entry.name, Path(entry.path)
 
-    def refresh(self) -> RefreshStats:
-        """Read what was appended since the last refresh; derive statuses."""
-        with self._lock:
-            return self._refresh()
+    def refresh(self, *, full: bool = True) -> RefreshStats:
+        """Read what was appended since the last refresh; derive statuses.
 
-    def _refresh(self) -> RefreshStats:
+        A live refresh (``full=False``, what the TUI does every few seconds)
+        looks at every unfinished run and at new run directories, but at only
+        one in ``ROTATION`` finished runs, in turn: a finished run rarely
+        changes, and stat-ing every file of 10 k runs each time costs far
+        more than the budget of a refresh that finds nothing."""
+        with self._lock:
+            return self._refresh(full=full)
+
+    def _refresh(self, *, full: bool = True) -> RefreshStats:
         started = time.perf_counter()
         now = self.clock()
+        self._round += 1
+        turn = None if full else self._round % ROTATION
         cur = self.cursor()
         seen: set[str] = set()
         changed = 0
@@ -279,6 +306,14 @@ class Catalog:
         try:
             for run_id, run_dir in self.run_dirs():
                 seen.add(run_id)
+                state = self._state.get(run_id)
+                if (
+                    turn is not None
+                    and state is not None
+                    and state.finished
+                    and zlib.crc32(run_id.encode()) % ROTATION != turn
+                ):
+                    continue
                 if self._sync_run(cur, run_id, run_dir, chunks, file_rows):
                     changed += 1
             self._save_file_states(cur, file_rows)
@@ -370,8 +405,9 @@ class Catalog:
                         self._read_artifacts(cur, run_id, chunk, lines)
             state.files[name] = st
             file_rows.append((run_id, name, st))
-        hb = self._stat(run_dir / paths.HEARTBEAT)
-        state.heartbeat_mtime = hb.mtime_ns / 1e9 if hb else None
+        if not state.finished or is_new:
+            hb = self._stat(run_dir / paths.HEARTBEAT)
+            state.heartbeat_mtime = hb.mtime_ns / 1e9 if hb else None
         return changed
 
     def _save_file_states(self, cur: Any, rows: list[tuple[str, str, FileState | None]]) -> None:
@@ -408,7 +444,8 @@ class Catalog:
     def _insert_run(self, cur: Any, run_id: str, run_dir: Path, meta: dict[str, Any]) -> None:
         cur.execute("DELETE FROM runs WHERE run_id = ?", [run_id])
         cur.execute(
-            "INSERT INTO runs (run_id, dir, has_console, has_diff) VALUES (?, ?, ?, ?)",
+            "INSERT INTO runs (run_id, run_no, dir, has_console, has_diff) "
+            "VALUES (?, (SELECT coalesce(max(run_no), 0) + 1 FROM runs), ?, ?, ?)",
             [
                 run_id,
                 str(run_dir),
@@ -549,12 +586,16 @@ class Catalog:
             cur.execute("DELETE FROM artifacts WHERE run_id = ?", [run_id])
 
     def _reset_metrics(self, cur: Any, run_id: str) -> None:
-        cur.execute("DELETE FROM metrics WHERE run_id = ?", [run_id])
+        cur.execute(
+            "DELETE FROM metrics WHERE run_no = (SELECT run_no FROM runs WHERE run_id = ?)", [run_id]
+        )
         cur.execute("DELETE FROM summaries WHERE run_id = ?", [run_id])
 
     def _delete_run(self, cur: Any, run_id: str) -> None:
+        self._reset_metrics(cur, run_id)
         for table in TABLES:
-            cur.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            if table not in ("metrics", "metric_keys"):
+                cur.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
 
     # -- metrics -----------------------------------------------------------
 
@@ -642,8 +683,14 @@ class Catalog:
                                FROM chunk WHERE _step IS NOT NULL
                              ) ON {", ".join(_quote(k) for k in keys)}
                              INTO NAME _key VALUE _value)"""
+            self._register_keys(cur, "SELECT unnest(?::VARCHAR[]) AS key", [keys])
+            # Ordered by key, so that a series lies in few row groups.
             points = cur.execute(
-                f"INSERT INTO metrics SELECT ?, _key, _seq, _step, _t, _value FROM {unpivoted}",
+                f"""INSERT INTO metrics
+                    SELECT (SELECT run_no FROM runs WHERE run_id = ?), k.key_no,
+                           _seq, _step, _t, _value
+                    FROM {unpivoted} u JOIN metric_keys k ON k.key = u._key
+                    ORDER BY k.key_no, _seq""",
                 [run_id],
             ).fetchall()[0][0]
             # Unpivoting again is cheaper than staging the points in a table
@@ -657,12 +704,30 @@ class Catalog:
             )
         return points
 
+    def _register_keys(self, cur: Any, keys_sql: str, params: list[Any]) -> None:
+        """Give every metric key of ``keys_sql`` (one column, ``key``) an id."""
+        cur.execute(
+            f"""INSERT INTO metric_keys
+                SELECT (SELECT coalesce(max(key_no), 0) FROM metric_keys)
+                       + row_number() OVER (ORDER BY key), key
+                FROM ({keys_sql}) n
+                WHERE key NOT IN (SELECT key FROM metric_keys)""",
+            params,
+        )
+
     def _insert_parsed(self, cur: Any, parsed: _ParsedPoints) -> int:
         """Points parsed in Python, in three statements however many."""
         if not parsed:
             return 0
         self._temp_table(cur, "parsed_points", _ParsedPoints.COLUMNS, parsed.lines)
-        cur.execute("INSERT INTO metrics SELECT * FROM parsed_points")
+        self._register_keys(cur, "SELECT DISTINCT key FROM parsed_points", [])
+        cur.execute(
+            """INSERT INTO metrics
+               SELECT r.run_no, k.key_no, p.seq, p.step, p.t, p.value
+               FROM parsed_points p JOIN runs r ON r.run_id = p.run_id
+                    JOIN metric_keys k ON k.key = p.key
+               ORDER BY r.run_no, k.key_no, p.seq"""
+        )
         aggs = ", ".join(
             f"{_summary_aggregate(stat, 'value', 'seq', 'step', 't')} AS {_quote(stat)}"
             for stat in _SUMMARY_STATS

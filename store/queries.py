@@ -101,8 +101,10 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def refresh(self) -> RefreshStats:
-        return self.catalog.refresh()
+    def refresh(self, *, full: bool = True) -> RefreshStats:
+        """Bring the catalog up to date; ``full=False`` is the cheaper live
+        refresh (see ``Catalog.refresh``)."""
+        return self.catalog.refresh(full=full)
 
     def reindex(self) -> RefreshStats:
         return self.catalog.reindex()
@@ -367,13 +369,29 @@ class Store:
 
     # -- series --------------------------------------------------------------
 
+    def _series_ids(self, run_id: str, key: str) -> tuple[int, int, float, int] | None:
+        """(run_no, key_no, created, points) of a logged series, or None."""
+        rows = self._rows(
+            """SELECT r.run_no, k.key_no, coalesce(r.created, 0), s.count
+               FROM runs r JOIN summaries s ON s.run_id = r.run_id AND s.key = $key
+                    JOIN metric_keys k ON k.key = $key
+               WHERE r.run_id = $run""",
+            {"run": run_id, "key": key},
+        )
+        return rows[0] if rows else None
+
     def history(self, run_id: str, key: str) -> list[Point]:
         """Every point of one metric in the order it was logged."""
+        ids = self._series_ids(run_id, key)
+        if ids is None:
+            return []
+        run_no, key_no, _, _ = ids
+        # The ids go in as literals: row groups are then skipped by their statistics.
         return [
             Point(*row)
             for row in self._rows(
-                "SELECT seq, step, t, value FROM metrics WHERE run_id = ? AND key = ? ORDER BY seq",
-                [run_id, key],
+                f"""SELECT seq, step, t, value FROM metrics
+                    WHERE run_no = {int(run_no)} AND key_no = {int(key_no)} ORDER BY seq"""
             )
         ]
 
@@ -384,50 +402,41 @@ class Store:
         else the min and the max point of each of ``buckets`` equal x-ranges."""
         if x_axis not in X_AXES:
             raise ValueError(f"x axis must be one of {', '.join(X_AXES)}")
+        ids = self._series_ids(run_id, key)
+        if ids is None:
+            return Series(run_id, key, x_axis, (), (), (), 0, False)
+        run_no, key_no, created, total_n = ids
         x_expr = {
             "step": "CAST(step AS DOUBLE)",
             "wall": "t",
-            "relative": "t - (SELECT coalesce(created, 0) FROM runs WHERE run_id = $run)",
+            "relative": f"t - {float(created)!r}",
         }[x_axis]
-        total = self._rows(
-            "SELECT count FROM summaries WHERE run_id = ? AND key = ?", [run_id, key]
-        )
-        total_n = total[0][0] if total else 0
-        if buckets is None or total_n <= 2 * buckets:
+        where = f"run_no = {int(run_no)} AND key_no = {int(key_no)}"
+        downsample = buckets is not None and total_n > 2 * buckets
+        if not downsample:
             rows = self._rows(
-                f"""SELECT {x_expr} AS x, value, step FROM metrics
-                    WHERE run_id = $run AND key = $key ORDER BY x, seq""",
-                {"run": run_id, "key": key},
+                f"SELECT {x_expr} AS x, value, step FROM metrics WHERE {where} ORDER BY x, seq"
             )
-            return Series(
-                run_id,
-                key,
-                x_axis,
-                tuple(r[0] for r in rows),
-                tuple(r[1] for r in rows),
-                tuple(r[2] for r in rows),
-                total_n,
-                False,
+        else:
+            rows = self._rows(
+                f"""WITH pts AS (
+                      SELECT {x_expr} AS x, value, step, seq FROM metrics
+                      WHERE {where} AND NOT isnan(value)
+                    ), bounds AS (SELECT min(x) AS lo, max(x) AS hi FROM pts),
+                    bucketed AS (
+                      SELECT pts.*, least(CAST(floor((x - lo) / nullif(hi - lo, 0) * $n) AS BIGINT),
+                                          $n - 1) AS b
+                      FROM pts, bounds
+                    ), agg AS (
+                      SELECT arg_min(struct_pack(x := x, v := value, s := step, q := seq), value) AS lo_pt,
+                             arg_max(struct_pack(x := x, v := value, s := step, q := seq), value) AS hi_pt
+                      FROM bucketed GROUP BY b
+                    ), both_pts AS (
+                      SELECT lo_pt AS p FROM agg UNION SELECT hi_pt FROM agg
+                    )
+                    SELECT p.x, p.v, p.s FROM both_pts ORDER BY p.x, p.q""",
+                {"n": buckets},
             )
-        rows = self._rows(
-            f"""WITH pts AS (
-                  SELECT {x_expr} AS x, value, step, seq FROM metrics
-                  WHERE run_id = $run AND key = $key AND NOT isnan(value)
-                ), bounds AS (SELECT min(x) AS lo, max(x) AS hi FROM pts),
-                bucketed AS (
-                  SELECT pts.*, least(CAST(floor((x - lo) / nullif(hi - lo, 0) * $n) AS BIGINT),
-                                      $n - 1) AS b
-                  FROM pts, bounds
-                ), agg AS (
-                  SELECT arg_min(struct_pack(x := x, v := value, s := step, q := seq), value) AS lo_pt,
-                         arg_max(struct_pack(x := x, v := value, s := step, q := seq), value) AS hi_pt
-                  FROM bucketed GROUP BY b
-                ), both_pts AS (
-                  SELECT lo_pt AS p FROM agg UNION SELECT hi_pt FROM agg
-                )
-                SELECT p.x, p.v, p.s FROM both_pts ORDER BY p.x, p.q""",
-            {"run": run_id, "key": key, "n": buckets},
-        )
         return Series(
             run_id,
             key,
@@ -436,7 +445,7 @@ class Store:
             tuple(r[1] for r in rows),
             tuple(r[2] for r in rows),
             total_n,
-            True,
+            downsample,
         )
 
     # -- comparison ----------------------------------------------------------

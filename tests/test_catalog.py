@@ -10,11 +10,13 @@ import os
 import shutil
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import trackui
 from trackui.store import catalog, paths
 from trackui.store.catalog import Catalog
 from trackui.store.queries import Store
@@ -374,3 +376,35 @@ def test_catalog_path_is_per_user_and_store(tmp_path: Path) -> None:
     assert not paths.catalog_path(a).is_relative_to(a)  # never inside the shared store
     with Catalog(a) as catalog:
         assert catalog.path == paths.catalog_path(a)
+
+
+def test_live_refresh_checks_unfinished_runs_each_time_and_finished_ones_in_turn(
+    tmp_path: Path,
+) -> None:
+    from trackui.store.catalog import ROTATION
+
+    root = tmp_path / "store"
+    with trackui.init(project="p", name="done", dir=root, console=False) as done:
+        done.log({"a": 1.0})
+    live = trackui.init(project="p", name="live", dir=root, console=False)
+    live.log({"a": 1.0})
+    try:
+        with Store(root) as store:
+            live.log({"a": 2.0})
+            assert store.refresh(full=False).points == 1
+            assert len(store.history(live.id, "a")) == 2
+            metrics = done.dir / "metrics.jsonl"
+            with open(metrics, "a") as fh:  # as a re-import appends to a finished run
+                fh.write('{"_step": 1, "_t": 1.0, "a": 2.0}\n')
+            # A finished run is looked at only in its turn: once in ROTATION live refreshes.
+            turn = zlib.crc32(done.id.encode()) % ROTATION
+            first = store.catalog._round + 1
+            expected = [int((first + i) % ROTATION == turn) for i in range(ROTATION)]
+            picked = [store.refresh(full=False).points for _ in range(ROTATION)]
+            assert picked == expected
+            assert len(store.history(done.id, "a")) == 2
+            with open(metrics, "a") as fh:
+                fh.write('{"_step": 2, "_t": 2.0, "a": 3.0}\n')
+            assert store.refresh().points == 1  # a full refresh looks at every run
+    finally:
+        live.finish()

@@ -168,11 +168,11 @@ class TrackuiApp(App[None]):
         """Read what the runs appended; with ``force`` the screens reload even
         when nothing changed."""
         self._force_broadcast = self._force_broadcast or force
-        self.load_changes()
+        self.load_changes(full=force)
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
-    def load_changes(self) -> None:
-        stats = self.store.refresh()
+    def load_changes(self, full: bool = False) -> None:
+        stats = self.store.refresh(full=full)
         if not get_current_worker().is_cancelled:
             self.post_message(CatalogRefreshed(stats))
 
