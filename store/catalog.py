@@ -587,7 +587,8 @@ class Catalog:
 
     def _reset_metrics(self, cur: Any, run_id: str) -> None:
         cur.execute(
-            "DELETE FROM metrics WHERE run_no = (SELECT run_no FROM runs WHERE run_id = ?)", [run_id]
+            "DELETE FROM metrics WHERE run_no = (SELECT run_no FROM runs WHERE run_id = ?)",
+            [run_id],
         )
         cur.execute("DELETE FROM summaries WHERE run_id = ?", [run_id])
 
@@ -672,34 +673,52 @@ class Catalog:
             # The inner columns start with "_", which no key on this path
             # does, so a metric called "t" or "step" cannot shadow them.
             t_expr = "TRY_CAST(_t AS DOUBLE)" if "_t" in columns else "CAST(NULL AS DOUBLE)"
-            cols = [
-                (_quote(k) if types[k] == "DOUBLE" else f"TRY_CAST({_quote(k)} AS DOUBLE)")
-                + f" AS {_quote(k)}"
-                for k in keys
-            ]
-            unpivoted = f"""(UNPIVOT (
-                               SELECT ordinality - 1 + {int(first_line)} AS _seq,
-                                 CAST(_step AS BIGINT) AS _step, {t_expr} AS _t, {", ".join(cols)}
-                               FROM chunk WHERE _step IS NOT NULL
-                             ) ON {", ".join(_quote(k) for k in keys)}
-                             INTO NAME _key VALUE _value)"""
             self._register_keys(cur, "SELECT unnest(?::VARCHAR[]) AS key", [keys])
-            # Ordered by key, so that a series lies in few row groups.
-            points = cur.execute(
-                f"""INSERT INTO metrics
-                    SELECT (SELECT run_no FROM runs WHERE run_id = ?), k.key_no,
-                           _seq, _step, _t, _value
-                    FROM {unpivoted} u JOIN metric_keys k ON k.key = u._key
-                    ORDER BY k.key_no, _seq""",
-                [run_id],
-            ).fetchall()[0][0]
-            # Unpivoting again is cheaper than staging the points in a table
-            # (a second copy of every point) or a wide aggregate per key.
-            aggs = ", ".join(
-                _summary_aggregate(stat, "_value", "_seq", "_step", "_t") for stat in _SUMMARY_STATS
+            ids = dict(
+                cur.execute(
+                    "SELECT key, key_no FROM metric_keys WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                    [keys],
+                ).fetchall()
             )
+            (run_no,) = cur.execute(
+                "SELECT run_no FROM runs WHERE run_id = ?", [run_id]
+            ).fetchall()[0]
+            # One insert per key: each series lands contiguous (so a chart's
+            # read skips the other row groups), with no sort and no join.
+            points = 0
+            for key in keys:
+                value = (
+                    _quote(key) if types[key] == "DOUBLE" else f"TRY_CAST({_quote(key)} AS DOUBLE)"
+                )
+                points += cur.execute(
+                    f"""INSERT INTO metrics
+                        SELECT {int(run_no)}, {int(ids[key])}, ordinality - 1 + {int(first_line)},
+                               CAST(_step AS BIGINT), {t_expr}, {value}
+                        FROM chunk WHERE _step IS NOT NULL AND {value} IS NOT NULL"""
+                ).fetchall()[0][0]
+            # The chunk's summaries, read back from the narrow rows just
+            # written (contiguous, so cheap) rather than from the wide chunk.
+            # Fewer aggregates than one per statistic: the last point's step,
+            # time and seq come as one struct.
             cur.execute(
-                f"INSERT INTO chunk_summaries SELECT ?, _key, {aggs} FROM {unpivoted} GROUP BY _key",
+                f"""INSERT INTO chunk_summaries
+                    SELECT ?, k.key, a.first, a.last, a.lo, a.hi, a.n, a.step_lo, a.step_hi,
+                           a.l.s, a.first_t, a.l.t, a.l.q
+                    FROM (
+                      SELECT key_no,
+                        -- values stay out of structs, which lose the sign of -0.0
+                        arg_min(value, seq) AS first, arg_max(value, seq) AS last,
+                        arg_min(t, seq) AS first_t,
+                        arg_max({{'s': step, 't': t, 'q': seq}}, seq) AS l,
+                        min(value) FILTER (WHERE NOT isnan(value)) AS lo,
+                        max(value) FILTER (WHERE NOT isnan(value)) AS hi,
+                        count(*) AS n,
+                        arg_min(step, value) FILTER (WHERE NOT isnan(value)) AS step_lo,
+                        arg_max(step, value) FILTER (WHERE NOT isnan(value)) AS step_hi
+                      FROM metrics
+                      WHERE run_no = {int(run_no)} AND seq >= {int(first_line)}
+                      GROUP BY key_no
+                    ) a JOIN metric_keys k ON k.key_no = a.key_no""",
                 [run_id],
             )
         return points
