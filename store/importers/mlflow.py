@@ -70,18 +70,16 @@ import math
 import operator
 import os
 import re
-import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import yaml
 
+from . import _sqlite
 from .base import Artifact, ForeignRun, Point
 
 KIND = "mlflow"
@@ -90,7 +88,6 @@ STALE_AFTER = 900.0
 _STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
 _ENDED = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _DBL_MAX = 1.7976931348623157e308
 _MAX_DEPTH = 6
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
@@ -239,13 +236,13 @@ def _is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = Fa
         if report is not None and suspicious:
             report.append(f"{path}: cannot read ({exc.strerror or exc})")
         return False
-    if not head.startswith(_SQLITE_MAGIC):
+    if not head.startswith(_sqlite.MAGIC):
         if report is not None and suspicious:
             report.append(f"{path}: not a SQLite database")
         return False
     try:
         # immutable=1: no locks, no -shm, nothing written; good enough for a schema check
-        conn = sqlite3.connect(_ro_uri(path, immutable=True), uri=True)
+        conn = sqlite3.connect(_sqlite.ro_uri(path, immutable=True), uri=True)
         try:
             tables = {
                 name
@@ -500,7 +497,8 @@ def _list_artifacts(d: Path, problems: list[str]) -> list[Artifact]:
 
 def _read_db(db: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
     try:
-        with _connect(db) as conn:
+        # a -journal that is not hot opens read-only; a hot one fails to, and is copied
+        with _sqlite.connect(db, copy_beside=("-wal",)) as conn:
             conn.row_factory = sqlite3.Row
             experiments = {
                 str(row["experiment_id"]): row
@@ -790,52 +788,3 @@ def _as_int(value: Any) -> int | None:
 
 def _col(row: sqlite3.Row, name: str) -> Any:
     return row[name] if name in row.keys() else None
-
-
-def _ro_uri(path: Path, *, immutable: bool = False) -> str:
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
-    return uri + "&immutable=1" if immutable else uri
-
-
-def _is_wal(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(20)
-    except OSError:
-        return False
-    return len(head) == 20 and head[18] == 2 and head[19] == 2
-
-
-@contextmanager
-def _connect(db: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to DB, or to a private copy when reading in place could write."""
-    tmp: str | None = None
-    conn: sqlite3.Connection | None = None
-    try:
-        if not _is_wal(db) and not _sidecar(db, "-wal").exists():
-            try:
-                conn = sqlite3.connect(_ro_uri(db), uri=True)
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.Error:
-                if conn is not None:
-                    conn.close()
-                conn = None
-        if conn is None:
-            tmp = tempfile.mkdtemp(prefix="trackui-import-")
-            copy = Path(tmp) / db.name
-            # the WAL first: a checkpoint between the two copies then only repeats pages
-            for suffix in ("-wal", "-journal"):
-                if _sidecar(db, suffix).is_file():
-                    shutil.copyfile(_sidecar(db, suffix), _sidecar(copy, suffix))
-            shutil.copyfile(db, copy)
-            conn = sqlite3.connect(str(copy))
-        yield conn
-    finally:
-        if conn is not None:
-            conn.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _sidecar(db: Path, suffix: str) -> Path:
-    return db.with_name(db.name + suffix)

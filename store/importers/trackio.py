@@ -72,24 +72,20 @@ import json
 import math
 import os
 import re
-import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from . import _sqlite
 from .base import Artifact, ForeignRun, Point
 
 KIND = "trackio"
 STALE_AFTER = 900.0
 
-_SQLITE_MAGIC = b"SQLite format 3\x00"
 _MAX_DEPTH = 4
 _SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
 _EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "max_epochs", "num_train_epochs")
@@ -170,16 +166,17 @@ def _is_trackio_db(path: Path, report: list[str] | None, *, suspicious: bool) ->
     try:
         with open(path, "rb") as fh:
             head = fh.read(100)
-        wal_size = _sidecar(path, "-wal").stat().st_size if _sidecar(path, "-wal").exists() else 0
+        wal = _sqlite.sidecar(path, "-wal")
+        wal_size = wal.stat().st_size if wal.exists() else 0
     except OSError as exc:
         return say(f"cannot read ({exc.strerror or exc})")
-    if not head.startswith(_SQLITE_MAGIC) and not (not head and wal_size):
+    if not head.startswith(_sqlite.MAGIC) and not (not head and wal_size):
         return say("not a SQLite database")
     try:
         tables = _schema(path, immutable=True)
         if "metrics" not in tables and wal_size:
             # a young database may still hold its whole schema in the WAL
-            with _connect(path) as conn:
+            with _sqlite.connect(path) as conn:
                 tables = _schema_of(conn)
     except (sqlite3.Error, OSError) as exc:
         return say(f"unreadable SQLite database ({exc})")
@@ -191,8 +188,7 @@ def _is_trackio_db(path: Path, report: list[str] | None, *, suspicious: bool) ->
 
 def _schema(path: Path, *, immutable: bool) -> dict[str, set[str]]:
     # immutable=1: no locks, no -shm, nothing written; enough to look at the schema
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro" + ("&immutable=1" if immutable else "")
-    conn = sqlite3.connect(uri, uri=True)
+    conn = sqlite3.connect(_sqlite.ro_uri(path, immutable=immutable), uri=True)
     try:
         return _schema_of(conn)
     finally:
@@ -227,7 +223,7 @@ def _read_db(
     db: Path, problems: list[str], *, stale_after: float, now: float
 ) -> Iterator[ForeignRun]:
     try:
-        with _connect(db) as conn:
+        with _sqlite.connect(db) as conn:
             tables = _schema_of(conn)
             refs = _run_refs(db, conn, tables, problems)
             for ref in refs:
@@ -569,53 +565,3 @@ def _max(a: float | None, b: float | None) -> float | None:
     if b is None:
         return a
     return max(a, b)
-
-
-# ---------------------------------------------------------------- opening safely
-
-
-def _is_wal(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(20)
-    except OSError:
-        return False
-    return len(head) == 20 and head[18] == 2 and head[19] == 2
-
-
-def _sidecar(db: Path, suffix: str) -> Path:
-    return db.with_name(db.name + suffix)
-
-
-@contextmanager
-def _connect(db: Path) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to DB, or to a private copy when reading in place could write."""
-    tmp: str | None = None
-    conn: sqlite3.Connection | None = None
-    try:
-        in_place = not _is_wal(db) and not any(
-            _sidecar(db, s).exists() for s in ("-wal", "-journal")
-        )
-        if in_place:
-            try:
-                conn = sqlite3.connect("file:" + quote(str(db.resolve())) + "?mode=ro", uri=True)
-                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            except sqlite3.Error:
-                if conn is not None:
-                    conn.close()
-                conn = None
-        if conn is None:
-            tmp = tempfile.mkdtemp(prefix="trackui-import-")
-            copy = Path(tmp) / db.name
-            # the WAL first: a checkpoint between the two copies then only repeats pages
-            for suffix in ("-wal", "-journal"):
-                if _sidecar(db, suffix).is_file():
-                    shutil.copyfile(_sidecar(db, suffix), _sidecar(copy, suffix))
-            shutil.copyfile(db, copy)
-            conn = sqlite3.connect(str(copy))
-        yield conn
-    finally:
-        if conn is not None:
-            conn.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
