@@ -555,8 +555,9 @@ def _run_tui(root: Path) -> int:
     from trackui.store.queries import Store
     from trackui.tui.app import make_app
 
-    with Store(root) as store:
-        make_app(store).run()
+    # The app paints from the catalog as it stands and refreshes behind it.
+    with Store(root, refresh=False) as store:
+        make_app(store, refresh_on_start=True).run()
     return 0
 
 

@@ -131,8 +131,10 @@ class TrackuiApp(App[None]):
         config: TuiConfig | None = None,
         clock: Callable[[], float] = time.time,
         live_interval: float = 2.0,
+        refresh_on_start: bool = False,
     ) -> None:
         super().__init__()
+        self.refresh_on_start = refresh_on_start
         self.store = store
         self.config = config if config is not None else TuiConfig()
         self.clock = clock
@@ -156,6 +158,13 @@ class TrackuiApp(App[None]):
             self.notify(clean(problem), title="Config", severity="warning", markup=False)
         if self.live_interval > 0:
             self.set_interval(self.live_interval, self._live_tick, name="live refresh")
+        if self.refresh_on_start:
+            # The run list paints from the catalog as it is; the full refresh
+            # (every file of every run: seconds for a cold catalog of a big
+            # store) runs behind it and the screens reload when it lands.
+            if self.store.count_runs() == 0:
+                self.notify("Reading the store…", timeout=3)
+            self.refresh_store(force=True)
 
     # -- live refresh ----------------------------------------------------------
 
@@ -236,11 +245,15 @@ def make_app(
     config: TuiConfig | None = None,
     clock: Callable[[], float] = time.time,
     live_interval: float = 2.0,
+    refresh_on_start: bool = False,
 ) -> TrackuiApp:
-    """The one way to build the app, for the CLI and the tests alike."""
+    """The one way to build the app, for the CLI and the tests alike.
+    ``refresh_on_start``: the store was opened without a refresh; the app
+    paints first and refreshes in a worker."""
     return TrackuiApp(
         store,
         config=config if config is not None else TuiConfig.load(),
         clock=clock,
         live_interval=live_interval,
+        refresh_on_start=refresh_on_start,
     )
