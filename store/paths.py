@@ -32,7 +32,9 @@ def default_root() -> Path:
     env = os.environ.get("TRACKUI_DIR")
     if env:
         return Path(env).expanduser()
-    data = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    data = os.environ.get("XDG_DATA_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "share"
+    )
     return Path(data) / "trackui"
 
 
@@ -42,6 +44,15 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "trackui"
+
+
+def config_dir() -> Path:
+    """``$TRACKUI_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/trackui``, else ``~/.config/trackui``."""
+    env = os.environ.get("TRACKUI_CONFIG_DIR")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    return Path(base) / "trackui"
 
 
 def catalog_path(root: Path) -> Path:
