@@ -11,7 +11,8 @@ Each reader module (``ultralytics``, ``mlflow``, ``tensorboard``, ``dvclive``,
     Yields every run found under ``path``. It never raises for bad input:
     a truncated, corrupt or unreadable file is skipped (or read as far as it
     goes) and one line ``"<file path>: <reason>"`` is appended to
-    ``problems``. It never writes anything into ``path``.
+    ``problems``. It never writes anything into ``path``. ``find_runs`` below
+    is how it starts: a missing or unlistable ``path`` is one such line.
 
 The common writer (``trackui.store.importers.write_foreign_run``) turns a
 ``ForeignRun`` into an ordinary trackui run directory (format 1), so that
@@ -20,8 +21,12 @@ imported runs show in ``ls``/``show``/``diff`` and the TUI like native ones.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+
+_Found = TypeVar("_Found")
 
 #: Statuses an importer may report. ``running`` needs ``last_activity``.
 STATUSES = ("running", "finished", "failed", "killed", "crashed")
@@ -51,7 +56,7 @@ class Artifact:
 class ForeignRun:
     kind: str  # "ultralytics" | "mlflow" | "tensorboard" | "dvclive" | "wandb" | "trackio"
     source_path: str  # absolute path of the run (directory, or the db/file holding it)
-    source_id: str  # the tool's own id (mlflow run uuid, wandb run id, dir path relative to PATH...)
+    source_id: str  # the tool's own id (mlflow run uuid, wandb run id, dir relative to PATH...)
     project: str  # experiment / project name
     name: str  # display name, kept exactly as the tool has it
     params: dict[str, Any] = field(default_factory=dict)  # values as the tool stores them
@@ -67,4 +72,17 @@ class ForeignRun:
     parent_id: str | None = None  # source_id of the parent run (mlflow nested runs)
     artifacts: list[Artifact] = field(default_factory=list)
     console: str | None = None  # captured stdout/stderr when the tool keeps it
-    extra: dict[str, Any] = field(default_factory=dict)  # anything else worth showing (host, user...)
+    extra: dict[str, Any] = field(default_factory=dict)  # anything else to show (host, user...)
+
+
+def find_runs(root: Path, problems: list[str], find: Callable[[Path], _Found]) -> _Found | None:
+    """What ``find`` lists under ROOT, where a reader starts; None when ROOT is
+    missing or cannot be listed, with the one ``problems`` line that says so."""
+    if not root.exists():
+        problems.append(f"{root}: no such file or directory")
+        return None
+    try:
+        return find(root)
+    except OSError as exc:
+        problems.append(f"{root}: unreadable ({exc.strerror or exc})")
+        return None

@@ -62,7 +62,8 @@ from typing import Any
 
 import yaml
 
-from trackui.store.importers.base import Artifact, ForeignRun, Point
+from trackui.store.importers._evidence import epochs_short, newest_mtime
+from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
 
 KIND = "dvclive"
 DEFAULT_DIR = "dvclive"
@@ -262,29 +263,6 @@ def _artifact(p: Path, live: Path) -> Artifact:
     return Artifact(name=name, path=str(p), size=size)
 
 
-def _newest_mtime(live: Path) -> float | None:
-    newest: float | None = None
-    for dirpath, _dirs, files in os.walk(live):
-        for name in files:
-            try:
-                m = os.stat(os.path.join(dirpath, name)).st_mtime
-            except OSError:
-                continue
-            newest = m if newest is None else max(newest, m)
-    return newest
-
-
-def _epochs_short(params: dict[str, Any], points: list[Point]) -> str | None:
-    target = params.get("epochs")
-    if not _is_number(target) or target < 1:
-        return None
-    seen = [p.value for p in points if p.key == "epoch"]
-    if not seen:
-        return None
-    done = max(len(set(seen)), int(max(seen)))
-    return f"{done} of {int(target)} epochs logged" if done < target else None
-
-
 def read_live_dir(
     root: Path, live: Path, problems: list[str], *, stale_after: float, now: float
 ) -> ForeignRun:
@@ -322,12 +300,12 @@ def read_live_dir(
             _check_summary(metrics_file, _flatten(summary), points, keys_with_history, problems)
 
     times = [p.t for p in points if p.t is not None]
-    last_activity = max(times) if times else _newest_mtime(live)
+    last_activity = max(times) if times else newest_mtime(live)
     created = min(times) if times else None
     if last_activity is not None and now - last_activity < stale_after:
         status, reason = "running", None
     else:
-        short = _epochs_short(params, points)
+        short = epochs_short(params, points)
         if short is not None:
             status, reason = "crashed", f"{short}; DVCLive records no run status"
         else:
@@ -397,13 +375,8 @@ def read(
     """
     root = Path(path)
     now = time.time() if now is None else now
-    if not root.exists():
-        problems.append(f"{root}: no such file or directory")
-        return
-    try:
-        lives = _find_live_dirs(root)
-    except OSError as exc:
-        problems.append(f"{root}: unreadable ({exc.strerror or exc})")
+    lives = find_runs(root, problems, _find_live_dirs)
+    if lives is None:
         return
     for live in lives:
         try:

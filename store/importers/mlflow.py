@@ -80,6 +80,7 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 from . import _sqlite
+from ._evidence import ago, latest, mtime
 from .base import Artifact, ForeignRun, Point
 
 KIND = "mlflow"
@@ -350,7 +351,7 @@ def _read_file_run(
     points, newest, newest_mtime = _read_metric_dir(run_dir / "metrics", problems, ended=ended)
     if not ended:
         # liveness: an append shows in the mtime even when the logged timestamps are explicit
-        newest = _max(newest, _max(newest_mtime, _mtime(meta_path)))
+        newest = latest(newest, latest(newest_mtime, mtime(meta_path)))
 
     start_ms = _as_int(info.get("start_time"))
     end_ms = _as_int(info.get("end_time"))
@@ -413,10 +414,10 @@ def _read_metric_dir(
         key = f.relative_to(d).as_posix()
         points = _read_metric_file(f, key, problems, ended=ended)
         series.append(points)
-        newest_mtime = _max(newest_mtime, _mtime(f))
+        newest_mtime = latest(newest_mtime, mtime(f))
         times = [p.t for p in points]  # never None: every line has its timestamp
         if times:
-            newest_t = _max(newest_t, max(times))
+            newest_t = latest(newest_t, max(times))
             in_order = in_order and all(map(operator.le, times, itertools.islice(times, 1, None)))
     if len(series) == 1:
         return series[0], newest_t, newest_mtime
@@ -655,7 +656,7 @@ def _make_run(
 ) -> ForeignRun:
     created = None if start_ms is None else start_ms / 1000.0
     ended = None if end_ms is None else end_ms / 1000.0
-    last_activity = _max(_max(newest, created), ended)
+    last_activity = latest(latest(newest, created), ended)
     status, reason = _status(raw_status, last_activity, opts)
     name = run_name if run_name not in (None, "") else tags.get("mlflow.runName") or run_id
 
@@ -710,7 +711,7 @@ def _status(raw: str | None, last_activity: float | None, opts: _Options) -> tup
     said = f"{raw} in MLflow" if raw else "no status readable"
     if last_activity is None:
         return "crashed", f"{said}, no activity recorded"
-    return "crashed", f"{said}, no activity for {_ago(opts.now - last_activity)}"
+    return "crashed", f"{said}, no activity for {ago(opts.now - last_activity)}"
 
 
 def _status_name(value: Any) -> str | None:
@@ -722,17 +723,6 @@ def _status_name(value: Any) -> str | None:
     if text.isdigit():
         return _STATUS_NAMES.get(int(text), text)
     return text or None
-
-
-def _ago(seconds: float) -> str:
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 2 * 3600:
-        return f"{s // 60} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h"
-    return f"{s // 86400} d"
 
 
 def _load_meta(path: Path) -> dict[str, Any] | object | None:
@@ -760,21 +750,6 @@ def _files_below(d: Path) -> list[Path]:
         dirs.sort()
         out.extend(Path(root) / f for f in sorted(files))
     return out
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-def _max(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)
 
 
 def _as_int(value: Any) -> int | None:

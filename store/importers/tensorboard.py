@@ -76,7 +76,8 @@ from pathlib import Path
 from typing import Any
 
 from trackui.store.importers import _protobuf as pb
-from trackui.store.importers.base import Artifact, ForeignRun, Point
+from trackui.store.importers._evidence import epochs_short
+from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
 
 KIND = "tensorboard"
 
@@ -575,21 +576,6 @@ def _source_id(root: Path, run_dir: Path) -> str:
     return run_dir.resolve().name if rel == "." else Path(rel).as_posix()
 
 
-def _epochs_short(params: dict[str, Any], points: list[Point]) -> str | None:
-    """Evidence of an early stop: an ``epochs`` param and an ``epoch`` curve short of it."""
-    target = params.get("epochs")
-    if isinstance(target, bool) or not isinstance(target, int | float) or target < 1:
-        return None
-    seen = [p.value for p in points if p.key == "epoch"]
-    if not seen:
-        return None
-    # Whether ``epoch`` counts from 0 or 1, a full run has ``epochs`` distinct values.
-    done = max(len(set(seen)), int(max(seen)))
-    if done < target:
-        return f"{done} of {int(target)} epochs logged"
-    return None
-
-
 def _artifacts(run_dir: Path, skip_dirs: set[Path]) -> list[Artifact]:
     out: list[Artifact] = []
     for dirpath, dirs, files in os.walk(run_dir):
@@ -625,13 +611,8 @@ def read(
     """
     root = Path(path)
     now = time.time() if now is None else now
-    if not root.exists():
-        problems.append(f"{root}: no such file or directory")
-        return
-    try:
-        run_dirs = _find_run_dirs(root)
-    except OSError as exc:
-        problems.append(f"{root}: unreadable ({exc.strerror or exc})")
+    run_dirs = find_runs(root, problems, _find_run_dirs)
+    if run_dirs is None:
         return
     if root.is_file():
         root = root.parent
@@ -770,7 +751,7 @@ def _status(
         return "running", None
     if torn_at is not None:
         return "crashed", "event file ends inside a record: the writer was stopped mid-write"
-    short = _epochs_short(params, points)
+    short = epochs_short(params, points)
     if short is not None:
         return "crashed", short
     if session_status == "STATUS_FAILURE":

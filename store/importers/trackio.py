@@ -81,6 +81,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _sqlite
+from ._evidence import ago, latest
 from .base import Artifact, ForeignRun, Point
 
 KIND = "trackio"
@@ -320,7 +321,7 @@ def _read_run(
             if ts not in times:
                 times[ts] = _parse_time(ts)
             t = times[ts]
-            last_activity = _max(last_activity, t)
+            last_activity = latest(last_activity, t)
             values = _json_obj(blob)
             if values is None or not isinstance(step, int):
                 bad_rows += 1
@@ -345,7 +346,7 @@ def _read_run(
             (newest,) = conn.execute(
                 f"SELECT MAX(timestamp) FROM system_metrics WHERE {sys_where}", sys_args
             ).fetchone()
-            last_activity = _max(last_activity, _parse_time(newest))
+            last_activity = latest(last_activity, _parse_time(newest))
         except sqlite3.Error:
             pass  # liveness evidence only
 
@@ -354,7 +355,7 @@ def _read_run(
     created = _parse_time(internal.pop("_Created", None)) or ref.config_created
     if created is None:
         created = min((p.t for p in points if p.t is not None), default=None)
-    last_activity = _max(last_activity, _max(created, ref.config_created))
+    last_activity = latest(last_activity, latest(created, ref.config_created))
     group = internal.pop("_Group", None)
     user = internal.pop("_Username", None)
 
@@ -409,7 +410,7 @@ def _status(
     quiet = (
         "no activity recorded"
         if last_activity is None
-        else f"no activity for {_ago(now - last_activity)}"
+        else f"no activity for {ago(now - last_activity)}"
     )
     asked = next((v for k in _EPOCH_KEYS if (v := _positive(config.get(k))) is not None), None)
     epochs = [p.value for p in points if p.key == "epoch" and math.isfinite(p.value)]
@@ -546,22 +547,3 @@ def _parse_time(value: Any) -> float | None:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
     except ValueError:
         return None
-
-
-def _ago(seconds: float) -> str:
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 2 * 3600:
-        return f"{s // 60} min"
-    if s < 2 * 86400:
-        return f"{s // 3600} h"
-    return f"{s // 86400} d"
-
-
-def _max(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return max(a, b)

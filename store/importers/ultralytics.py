@@ -58,6 +58,7 @@ from typing import Any
 
 import yaml
 
+from trackui.store.importers._evidence import mtime, newest_mtime
 from trackui.store.importers.base import Artifact, ForeignRun, Point
 
 KIND = "ultralytics"
@@ -173,9 +174,10 @@ def _read_run(
     name_arg = params.get("name")
     name = str(name_arg) if name_arg not in (None, "") else run_dir.resolve().name
 
-    last_activity = _newest_mtime(run_dir)
+    # A run nested inside this one (project pointing into it) has its own liveness.
+    last_activity = newest_mtime(run_dir, prune=lambda d: (d / "args.yaml").is_file())
     status, reason = _status(run_dir, params, rows, last_activity, stale_after, now)
-    ended = _mtime(run_dir / "results.csv") if status == "finished" else None
+    ended = mtime(run_dir / "results.csv") if status == "finished" else None
 
     return ForeignRun(
         kind=KIND,
@@ -187,7 +189,7 @@ def _read_run(
         points=points,
         status=status,
         status_reason=reason,
-        created=_mtime(run_dir / "args.yaml"),
+        created=mtime(run_dir / "args.yaml"),
         ended=ended,
         last_activity=last_activity,
         artifacts=_artifacts(run_dir, problems),
@@ -294,26 +296,6 @@ def _parse_value(raw: str) -> float:
 
 
 # -- files, status ---------------------------------------------------------------
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-def _newest_mtime(run_dir: Path) -> float | None:
-    newest: float | None = None
-    for dirpath, dirnames, filenames in os.walk(run_dir):
-        here = Path(dirpath)
-        # A run nested inside this one (project pointing into it) has its own liveness.
-        dirnames[:] = [d for d in dirnames if not (here / d / "args.yaml").is_file()]
-        for filename in filenames:
-            mtime = _mtime(here / filename)
-            if mtime is not None and (newest is None or mtime > newest):
-                newest = mtime
-    return newest
 
 
 def _status(

@@ -54,7 +54,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from trackui.store.importers import _protobuf as pb
-from trackui.store.importers.base import Artifact, ForeignRun, Point
+from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
 
 KIND = "wandb"
 
@@ -614,13 +614,8 @@ def read(
     """
     root = Path(path)
     now = time.time() if now is None else now
-    if not root.exists():
-        problems.append(f"{root}: no such file or directory")
-        return
-    try:
-        files = _find_run_files(root)
-    except OSError as exc:
-        problems.append(f"{root}: unreadable ({exc.strerror or exc})")
+    files = find_runs(root, problems, _find_run_files)
+    if files is None:
         return
     base = root.parent if root.is_file() else root
     for wandb_file in files:
