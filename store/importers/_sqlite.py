@@ -10,6 +10,7 @@ SQLite rebuilds it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import tempfile
@@ -20,6 +21,30 @@ from urllib.parse import quote
 
 #: The first 16 bytes of every SQLite database file.
 MAGIC = b"SQLite format 3\x00"
+#: Directories never searched for databases: package and cache trees.
+_SKIP_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+
+
+def scan_dir(d: Path) -> tuple[list[Path], list[Path]]:
+    """The ``*.db`` files directly in D, and the sub-directories worth searching
+    for more (not hidden, not a package or cache tree), each sorted by name;
+    nothing when D cannot be listed."""
+    try:
+        entries = sorted(os.scandir(d), key=lambda e: e.name)
+    except OSError:
+        return [], []
+    dbs: list[Path] = []
+    subdirs: list[Path] = []
+    for entry in entries:
+        try:
+            if entry.is_file() and entry.name.endswith(".db"):
+                dbs.append(Path(entry.path))
+            elif entry.is_dir(follow_symlinks=False):
+                if not entry.name.startswith(".") and entry.name not in _SKIP_DIRS:
+                    subdirs.append(Path(entry.path))
+        except OSError:
+            continue
+    return dbs, subdirs
 
 
 def ro_uri(path: Path, *, immutable: bool = False) -> str:

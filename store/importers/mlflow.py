@@ -91,7 +91,6 @@ _ENDED = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _DBL_MAX = 1.7976931348623157e308
 _MAX_DEPTH = 6
-_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
 _SHORT_TAG = 64
 _BROKEN = object()  # a meta.yaml that exists but is not a readable mapping
 _UNSET = object()  # "not loaded yet"
@@ -175,26 +174,13 @@ def _walk(d: Path, depth: int, report_dbs: list[str] | None) -> Iterator[tuple[s
     if _is_file_store(d):
         yield "store", d
         return
-    try:
-        entries = sorted(os.scandir(d), key=lambda e: e.name)
-    except OSError:
-        return
-    subdirs = []
-    for entry in entries:
-        try:
-            if entry.is_file() and entry.name.endswith(".db"):
-                if _is_mlflow_db(Path(entry.path), report_dbs):
-                    yield "db", Path(entry.path)
-            elif entry.is_dir(follow_symlinks=False):
-                subdirs.append(entry)
-        except OSError:
-            continue
-    if depth >= _MAX_DEPTH:
-        return
-    for entry in subdirs:
-        if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
-            continue
-        yield from _walk(Path(entry.path), depth + 1, report_dbs)
+    dbs, subdirs = _sqlite.scan_dir(d)
+    for db in dbs:
+        if _is_mlflow_db(db, report_dbs):
+            yield "db", db
+    if depth < _MAX_DEPTH:
+        for sub in subdirs:
+            yield from _walk(sub, depth + 1, report_dbs)
 
 
 def _is_file_store(d: Path) -> bool:

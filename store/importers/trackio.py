@@ -70,7 +70,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import sqlite3
 import time
@@ -88,7 +87,6 @@ KIND = "trackio"
 STALE_AFTER = 900.0
 
 _MAX_DEPTH = 4
-_SKIP_DIRS = {"node_modules", "__pycache__", "site-packages"}
 _EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "max_epochs", "num_train_epochs")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -131,29 +129,18 @@ def _databases(path: Path, report: list[str] | None) -> Iterator[Path]:
 
 
 def _walk(d: Path, depth: int, report: list[str] | None) -> Iterator[Path]:
-    try:
-        entries = sorted(os.scandir(d), key=lambda e: e.name)
-    except OSError:
-        return
-    subdirs = []
-    for entry in entries:
+    dbs, subdirs = _sqlite.scan_dir(d)
+    for db in dbs:
         try:
-            if entry.is_file() and entry.name.endswith(".db"):
-                db = Path(entry.path)
-                # Trackio keeps an empty "<project>.lock" beside each database
-                suspicious = db.with_suffix(".lock").exists()
-                if _is_trackio_db(db, report, suspicious=suspicious):
-                    yield db
-            elif entry.is_dir(follow_symlinks=False):
-                subdirs.append(entry)
+            # Trackio keeps an empty "<project>.lock" beside each database
+            suspicious = db.with_suffix(".lock").exists()
         except OSError:
             continue
-    if depth >= _MAX_DEPTH:
-        return
-    for entry in subdirs:
-        if entry.name.startswith(".") or entry.name in _SKIP_DIRS:
-            continue
-        yield from _walk(Path(entry.path), depth + 1, report)
+        if _is_trackio_db(db, report, suspicious=suspicious):
+            yield db
+    if depth < _MAX_DEPTH:
+        for sub in subdirs:
+            yield from _walk(sub, depth + 1, report)
 
 
 def _is_trackio_db(path: Path, report: list[str] | None, *, suspicious: bool) -> bool:
