@@ -33,16 +33,15 @@ from trackui.store.directions import direction_of
 from trackui.store.models import MetricComparison, ParamDiff, RunSummary, Series
 
 from .chart import MetricChart, run_rich_colour
+from .chart_keys import ChartKeys, chart_bindings
 from .messages import StoreRefreshed
 from .metric_table import ARROWS, MetricTable
 from .param_diff import ParamDiffTable
 from .safe import clean, literal
-from .smoothing import SMOOTHING_LEVELS, next_level
 
 if TYPE_CHECKING:
     from trackui.store.queries import Store
 
-X_AXES = ("step", "relative", "wall")
 LEGEND_MARK = "■ "
 LEGEND_BASELINE = " ◆ baseline"
 
@@ -146,7 +145,7 @@ class MetricPicker(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-class CompareScreen(Screen[None]):
+class CompareScreen(ChartKeys, Screen[None]):
     """Compare two or more runs: chart, summary table, params diff."""
 
     AUTO_FOCUS = "#compare-summary"
@@ -213,13 +212,7 @@ class CompareScreen(Screen[None]):
         Binding("m", "pick_metric", "Metric", id="compare.pick-metric"),
         Binding("b", "pin_baseline", "Pin baseline", id="compare.baseline"),
         Binding("a", "toggle_all_params", "All params", id="compare.all-params"),
-        Binding("plus,equals_sign", "more_smoothing", "Smooth+", id="compare.smoothing-up"),
-        Binding("minus", "less_smoothing", "Smooth−", id="compare.smoothing-down"),
-        Binding(
-            "S", "cycle_smoothing", "Cycle smoothing", show=False, id="compare.smoothing-cycle"
-        ),
-        Binding("x", "cycle_x_axis", "X axis", id="compare.x-axis"),
-        Binding("l", "toggle_log_y", "Log y", id="compare.log-y"),
+        *chart_bindings("compare"),
     ]
 
     #: the metric drawn in the chart
@@ -521,26 +514,3 @@ class CompareScreen(Screen[None]):
 
     def action_toggle_all_params(self) -> None:
         self.show_all_params = not self.show_all_params
-
-    def action_cycle_smoothing(self) -> None:
-        self.chart.smoothing = next_level(self.chart.smoothing)
-
-    def action_more_smoothing(self) -> None:
-        chart = self.chart
-        later = [s for s in SMOOTHING_LEVELS if s > chart.smoothing]
-        if later:
-            chart.smoothing = later[0]
-
-    def action_less_smoothing(self) -> None:
-        chart = self.chart
-        earlier = [s for s in SMOOTHING_LEVELS if s < chart.smoothing]
-        if earlier:
-            chart.smoothing = earlier[-1]
-
-    def action_cycle_x_axis(self) -> None:
-        chart = self.chart
-        index = X_AXES.index(chart.x_axis) if chart.x_axis in X_AXES else -1
-        chart.x_axis = X_AXES[(index + 1) % len(X_AXES)]
-
-    def action_toggle_log_y(self) -> None:
-        self.chart.log_y = not self.chart.log_y

@@ -40,16 +40,15 @@ from trackui.store import fmt, paths
 from trackui.store.models import MetricSummary, RunDetail, Series
 
 from .chart import MetricChart
+from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .messages import StoreRefreshed
 from .run_details import STATUS_STYLES, overview, read_console
 from .safe import clean, literal
-from .smoothing import SMOOTHING_LEVELS, next_level
 
 TABS = ("overview", "params", "metrics", "console", "artifacts")
-X_AXES = ("step", "relative", "wall")
 CONSOLE_MAX_LINES = 10_000
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
-CHART_ACTIONS = {"step_metric", "smoothing", "cycle_smoothing", "cycle_x_axis", "toggle_log_y"}
+CHART_ACTIONS = {"step_metric", *CHART_KEY_ACTIONS}
 
 
 class RunLoaded(Message):
@@ -85,7 +84,7 @@ class MetricPicker(OptionList):
     ]
 
 
-class RunScreen(Screen[None]):
+class RunScreen(ChartKeys, Screen[None]):
     """One run: overview, params, metric charts, console tail, artifacts."""
 
     DEFAULT_CSS = """
@@ -118,11 +117,7 @@ class RunScreen(Screen[None]):
         Binding("m", "pick_metric", "Metric", id="run.pick-metric"),
         Binding("left_square_bracket", "step_metric(-1)", "Prev metric", id="run.prev-metric"),
         Binding("right_square_bracket", "step_metric(1)", "Next metric", id="run.next-metric"),
-        Binding("plus,equals_sign", "smoothing(1)", "Smooth+", id="run.smoothing-up"),
-        Binding("minus", "smoothing(-1)", "Smooth−", show=False, id="run.smoothing-down"),
-        Binding("S", "cycle_smoothing", "Cycle smoothing", show=False, id="run.smoothing-cycle"),
-        Binding("x", "cycle_x_axis", "X axis", id="run.x-axis"),
-        Binding("l", "toggle_log_y", "Log y", id="run.log-y"),
+        *chart_bindings("run", show_less_smoothing=False),
     ]
 
     #: the metric shown on the Metrics tab
@@ -430,26 +425,6 @@ class RunScreen(Screen[None]):
             return
         index = keys.index(self.metric) if self.metric in keys else -1
         self.metric = keys[(index + step) % len(keys)]
-
-    def action_smoothing(self, step: int) -> None:
-        chart = self.chart
-        if step > 0:
-            later = [s for s in SMOOTHING_LEVELS if s > chart.smoothing]
-            chart.smoothing = later[0] if later else SMOOTHING_LEVELS[-1]
-        else:
-            earlier = [s for s in SMOOTHING_LEVELS if s < chart.smoothing]
-            chart.smoothing = earlier[-1] if earlier else SMOOTHING_LEVELS[0]
-
-    def action_cycle_smoothing(self) -> None:
-        self.chart.smoothing = next_level(self.chart.smoothing)
-
-    def action_cycle_x_axis(self) -> None:
-        chart = self.chart
-        index = X_AXES.index(chart.x_axis) if chart.x_axis in X_AXES else -1
-        chart.x_axis = X_AXES[(index + 1) % len(X_AXES)]
-
-    def action_toggle_log_y(self) -> None:
-        self.chart.log_y = not self.chart.log_y
 
 
 def _find(metrics: Sequence[MetricSummary], key: str) -> MetricSummary | None:
