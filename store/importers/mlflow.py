@@ -60,38 +60,37 @@ Reading a database
     open read-only (a hot journal, a read-only directory), is copied with its
     ``-wal``/``-journal`` into a temporary directory and the copy is read.
     ``-shm`` is not copied: it only indexes the WAL and SQLite rebuilds it.
+
+This module finds stores and reads the file store; the SQLite store is read
+in ``_mlflow_sqlite``, and ``_mlflow_run`` turns what either store holds of
+a run into a ``ForeignRun``.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
-import math
 import operator
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import yaml
 
 from . import _sqlite
-from ._evidence import ago, latest, mtime
-from .base import Artifact, ForeignRun, Point
+from ._evidence import latest, mtime
+from ._mlflow_run import ENDED, Options, as_int, files_below, list_artifacts, make_run, status_name
+from ._mlflow_run import KIND as KIND  # every reader module names its kind
+from ._mlflow_sqlite import is_mlflow_db, read_db
+from .base import ForeignRun, Point
 
-KIND = "mlflow"
 STALE_AFTER = 900.0
 
-_STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "KILLED"}
-_ENDED = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
-_DBL_MAX = 1.7976931348623157e308
 _MAX_DEPTH = 6
-_SHORT_TAG = 64
 _BROKEN = object()  # a meta.yaml that exists but is not a readable mapping
 _UNSET = object()  # "not loaded yet"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -117,17 +116,17 @@ def read(
     """Yield every MLflow run under PATH (see the module docstring for the rules)."""
     path = Path(path)
     clock = time.time() if now is None else now
-    opts = _Options(stale_after, clock, include_deleted)
+    opts = Options(stale_after, clock, include_deleted)
     if path.is_file():
-        if _is_mlflow_db(path, problems, suspicious=True):
-            yield from _read_db(path, problems, opts)
+        if is_mlflow_db(path, problems, suspicious=True):
+            yield from read_db(path, problems, opts)
         return
     if not path.is_dir():
         problems.append(f"{path}: no such file or directory")
         return
     for kind, target in _walk(path, 0, problems):
         if kind == "db":
-            yield from _read_db(target, problems, opts)
+            yield from read_db(target, problems, opts)
         elif kind == "store":
             yield from _read_store(target, problems, opts)
         elif kind == "experiment":
@@ -143,20 +142,13 @@ def read(
                 yield run
 
 
-class _Options:
-    def __init__(self, stale_after: float, now: float, include_deleted: bool) -> None:
-        self.stale_after = stale_after
-        self.now = now
-        self.include_deleted = include_deleted
-
-
 # ---------------------------------------------------------------- finding stores
 
 
 def _targets(path: Path) -> Iterator[tuple[str, Path]]:
     """("store" | "experiment" | "run" | "db", path) for everything MLflow under PATH."""
     if path.is_file():
-        if _is_mlflow_db(path, None):
+        if is_mlflow_db(path, None):
             yield "db", path
     elif path.is_dir():
         yield from _walk(path, 0, None)
@@ -176,7 +168,7 @@ def _walk(d: Path, depth: int, report_dbs: list[str] | None) -> Iterator[tuple[s
         return
     dbs, subdirs = _sqlite.scan_dir(d)
     for db in dbs:
-        if _is_mlflow_db(db, report_dbs):
+        if is_mlflow_db(db, report_dbs):
             yield "db", db
     if depth < _MAX_DEPTH:
         for sub in subdirs:
@@ -213,52 +205,10 @@ def _is_experiment_meta(meta: dict[str, Any]) -> bool:
     return "experiment_id" in meta and "name" in meta and not _is_run_meta(meta)
 
 
-def _is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = False) -> bool:
-    """Schema check. Unreadable files named like a store (or named by the user) are reported."""
-    suspicious = suspicious or path.name == "mlflow.db"
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(100)
-    except OSError as exc:
-        if report is not None and suspicious:
-            report.append(f"{path}: cannot read ({exc.strerror or exc})")
-        return False
-    if not head.startswith(_sqlite.MAGIC):
-        if report is not None and suspicious:
-            report.append(f"{path}: not a SQLite database")
-        return False
-    try:
-        # immutable=1: no locks, no -shm, nothing written; good enough for a schema check
-        conn = sqlite3.connect(_sqlite.ro_uri(path, immutable=True), uri=True)
-        try:
-            tables = {
-                name
-                for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            if not {"runs", "metrics", "experiments"} <= tables:
-                if report is not None and suspicious:
-                    report.append(
-                        f"{path}: not an MLflow store (no runs/metrics/experiments tables)"
-                    )
-                return False
-            cols = {row[1] for row in conn.execute("PRAGMA table_info(runs)")}
-            if "run_uuid" in cols:
-                return True
-            if report is not None and suspicious:
-                report.append(f"{path}: not an MLflow store (no run_uuid in its runs table)")
-            return False
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        if report is not None and suspicious:
-            report.append(f"{path}: unreadable SQLite database ({exc})")
-        return False
-
-
 # ---------------------------------------------------------------- file store
 
 
-def _read_store(root: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
+def _read_store(root: Path, problems: list[str], opts: Options) -> Iterator[ForeignRun]:
     for exp_dir in _subdirs(root):
         if not exp_dir.name.startswith(".") and _experiment_like(exp_dir):
             yield from _read_experiment(exp_dir, problems, opts)
@@ -280,7 +230,7 @@ def _is_deleted_experiment(exp_dir: Path, meta: dict[str, Any]) -> bool:
     return meta.get("lifecycle_stage") == "deleted" or exp_dir.parent.name == ".trash"
 
 
-def _read_experiment(exp_dir: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
+def _read_experiment(exp_dir: Path, problems: list[str], opts: Options) -> Iterator[ForeignRun]:
     meta_path = exp_dir / "meta.yaml"
     loaded = _load_meta(meta_path)
     meta: dict[str, Any] = loaded if isinstance(loaded, dict) else {}
@@ -296,7 +246,7 @@ def _read_experiment(exp_dir: Path, problems: list[str], opts: _Options) -> Iter
     for d in _subdirs(exp_dir):
         run_meta = _load_meta(d / "meta.yaml")
         if _looks_like_run(d, run_meta):
-            start = _as_int(run_meta.get("start_time")) if isinstance(run_meta, dict) else None
+            start = as_int(run_meta.get("start_time")) if isinstance(run_meta, dict) else None
             runs.append((start or 0, d.name, d, run_meta))
     runs.sort(key=lambda r: (r[0], r[1]))
     for _, _, run_dir, run_meta in runs:
@@ -314,7 +264,7 @@ def _read_file_run(
     run_dir: Path,
     project: str,
     problems: list[str],
-    opts: _Options,
+    opts: Options,
     *,
     exp_deleted: bool = False,
     meta: dict[str, Any] | object | None = _UNSET,
@@ -330,18 +280,18 @@ def _read_file_run(
         return None
 
     run_id = str(info.get("run_id") or info.get("run_uuid") or run_dir.name)
-    raw_status = _status_name(info.get("status"))
+    raw_status = status_name(info.get("status"))
     params = _read_value_dir(run_dir / "params", problems)
     tags = _read_value_dir(run_dir / "tags", problems)
-    ended = raw_status in _ENDED
+    ended = raw_status in ENDED
     points, newest, newest_mtime = _read_metric_dir(run_dir / "metrics", problems, ended=ended)
     if not ended:
         # liveness: an append shows in the mtime even when the logged timestamps are explicit
         newest = latest(newest, latest(newest_mtime, mtime(meta_path)))
 
-    start_ms = _as_int(info.get("start_time"))
-    end_ms = _as_int(info.get("end_time"))
-    run = _make_run(
+    start_ms = as_int(info.get("start_time"))
+    end_ms = as_int(info.get("end_time"))
+    run = make_run(
         source_path=str(run_dir.resolve()),
         run_id=run_id,
         project=project,
@@ -356,7 +306,7 @@ def _read_file_run(
         user_id=info.get("user_id"),
         opts=opts,
     )
-    run.artifacts = _list_artifacts(run_dir / "artifacts", problems)
+    run.artifacts = list_artifacts(run_dir / "artifacts", problems)
     run.extra.update(
         {
             "store": "file",
@@ -373,7 +323,7 @@ def _read_file_run(
 def _read_value_dir(d: Path, problems: list[str]) -> dict[str, str]:
     """params/ or tags/: one file per key, '/' in a key makes sub-directories."""
     out: dict[str, str] = {}
-    for f in _files_below(d):
+    for f in files_below(d):
         key = f.relative_to(d).as_posix()
         try:
             data = f.read_bytes()
@@ -396,7 +346,7 @@ def _read_metric_dir(
     newest_t: float | None = None
     newest_mtime: float | None = None
     in_order = True
-    for f in _files_below(d):
+    for f in files_below(d):
         key = f.relative_to(d).as_posix()
         points = _read_metric_file(f, key, problems, ended=ended)
         series.append(points)
@@ -467,248 +417,7 @@ def _parse_metric_line(line: str, key: str) -> Point | None:
     return Point(key=key, step=step, value=value, t=ts / 1000.0)
 
 
-def _list_artifacts(d: Path, problems: list[str]) -> list[Artifact]:
-    out = []
-    for f in _files_below(d):
-        try:
-            size: int | None = f.stat().st_size
-        except OSError as exc:
-            problems.append(f"{f}: cannot stat ({exc.strerror or exc})")
-            size = None
-        out.append(Artifact(name=f.relative_to(d).as_posix(), path=str(f.resolve()), size=size))
-    return out
-
-
-# ---------------------------------------------------------------- SQLite store
-
-
-def _read_db(db: Path, problems: list[str], opts: _Options) -> Iterator[ForeignRun]:
-    try:
-        # a -journal that is not hot opens read-only; a hot one fails to, and is copied
-        with _sqlite.connect(db, copy_beside=("-wal",)) as conn:
-            conn.row_factory = sqlite3.Row
-            experiments = {
-                str(row["experiment_id"]): row
-                for row in conn.execute("SELECT * FROM experiments").fetchall()
-            }
-            runs = conn.execute("SELECT * FROM runs").fetchall()
-            runs.sort(key=lambda r: (_as_int(_col(r, "start_time")) or 0, str(r["run_uuid"])))
-            metric_cols = {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}
-            conn.row_factory = None
-            for row in runs:
-                try:
-                    run = _read_db_run(db, conn, row, experiments, metric_cols, problems, opts)
-                except (TypeError, ValueError, KeyError, IndexError) as exc:
-                    problems.append(f"{db}: run {_col(row, 'run_uuid')}: unreadable ({exc})")
-                    continue
-                if run is not None:
-                    yield run
-    except (sqlite3.Error, OSError) as exc:
-        problems.append(f"{db}: {exc}")
-
-
-def _read_db_run(
-    db: Path,
-    conn: sqlite3.Connection,
-    row: sqlite3.Row,
-    experiments: dict[str, sqlite3.Row],
-    metric_cols: set[str],
-    problems: list[str],
-    opts: _Options,
-) -> ForeignRun | None:
-    run_id = str(row["run_uuid"])
-    exp_id = str(_col(row, "experiment_id"))
-    exp = experiments.get(exp_id)
-    deleted = _col(row, "lifecycle_stage") == "deleted" or (
-        exp is not None and _col(exp, "lifecycle_stage") == "deleted"
-    )
-    if deleted and not opts.include_deleted:
-        return None
-    project = str(exp["name"]) if exp is not None and exp["name"] else exp_id
-
-    params: dict[str, str] = {}
-    tags: dict[str, str] = {}
-    points: list[Point] = []
-    try:
-        for key, value in conn.execute(
-            "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY key", (run_id,)
-        ):
-            params[str(key)] = "" if value is None else str(value)
-        for key, value in conn.execute(
-            "SELECT key, value FROM tags WHERE run_uuid = ? ORDER BY key", (run_id,)
-        ):
-            tags[str(key)] = "" if value is None else str(value)
-        # old schemas lack step / is_nan
-        step = "step" if "step" in metric_cols else "0 AS step"
-        is_nan = "is_nan" if "is_nan" in metric_cols else "0 AS is_nan"
-        order = "timestamp, step, rowid" if "step" in metric_cols else "timestamp, rowid"
-        query = (
-            f"SELECT key, value, timestamp, {step}, {is_nan} FROM metrics"
-            f" WHERE run_uuid = ? ORDER BY {order}"
-        )
-        bad = 0
-        for key, value, ts, st, nan in conn.execute(query, (run_id,)):
-            try:
-                points.append(
-                    Point(
-                        key=str(key),
-                        step=int(st or 0),
-                        value=_db_value(value, nan),
-                        t=None if ts is None else int(ts) / 1000.0,
-                    )
-                )
-            except (TypeError, ValueError):
-                bad += 1
-        if bad:
-            problems.append(f"{db}: run {run_id}: {bad} unreadable metric rows skipped")
-    except sqlite3.Error as exc:
-        problems.append(f"{db}: run {run_id}: {exc}; read as far as it goes")
-
-    newest = max((p.t for p in points if p.t is not None), default=None)
-    run = _make_run(
-        source_path=str(db.resolve()),
-        run_id=run_id,
-        project=project,
-        run_name=_col(row, "name"),
-        raw_status=_status_name(_col(row, "status")),
-        start_ms=_as_int(_col(row, "start_time")),
-        end_ms=_as_int(_col(row, "end_time")),
-        params=params,
-        tags=tags,
-        points=points,
-        newest=newest,
-        user_id=_col(row, "user_id"),
-        opts=opts,
-    )
-    artifact_uri = _col(row, "artifact_uri")
-    art_dir = _db_artifact_dir(db, exp_id, run_id, artifact_uri)
-    if art_dir is not None:
-        run.artifacts = _list_artifacts(art_dir, problems)
-    run.extra.update({"store": "sqlite", "experiment_id": exp_id})
-    if artifact_uri:
-        run.extra["artifact_uri"] = str(artifact_uri)
-    if deleted:
-        run.extra["deleted"] = True
-    return run
-
-
-def _db_value(value: Any, is_nan: Any) -> float:
-    if is_nan:
-        return math.nan
-    v = float(value)
-    if v == _DBL_MAX:  # MLflow's SQL stores write +-inf as +-DBL_MAX
-        return math.inf
-    if v == -_DBL_MAX:
-        return -math.inf
-    return v
-
-
-def _db_artifact_dir(db: Path, exp_id: str, run_id: str, uri: Any) -> Path | None:
-    """The run's artifact directory next to the database, never the baked absolute path."""
-    base = db.resolve().parent
-    roots = ["mlruns", "mlartifacts"]
-    if uri:
-        # keep only the artifact root's *name* from the URI: ".../<root>/<exp>/<run>/artifacts"
-        segments = [unquote(s) for s in urlsplit(str(uri)).path.split("/") if s]
-        if run_id in segments:
-            i = segments.index(run_id)
-            if i >= 2 and segments[i - 2] not in roots:
-                roots.insert(0, segments[i - 2])
-    for root in roots:
-        candidate = base / root / exp_id / run_id / "artifacts"
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-# ---------------------------------------------------------------- shared
-
-
-def _make_run(
-    *,
-    source_path: str,
-    run_id: str,
-    project: str,
-    run_name: Any,
-    raw_status: str | None,
-    start_ms: int | None,
-    end_ms: int | None,
-    params: dict[str, str],
-    tags: dict[str, str],
-    points: list[Point],
-    newest: float | None,
-    user_id: Any,
-    opts: _Options,
-) -> ForeignRun:
-    created = None if start_ms is None else start_ms / 1000.0
-    ended = None if end_ms is None else end_ms / 1000.0
-    last_activity = latest(latest(newest, created), ended)
-    status, reason = _status(raw_status, last_activity, opts)
-    name = run_name if run_name not in (None, "") else tags.get("mlflow.runName") or run_id
-
-    user_tags = {k: v for k, v in tags.items() if not k.startswith("mlflow.")}
-    system_tags = {k: v for k, v in tags.items() if k.startswith("mlflow.")}
-    extra: dict[str, Any] = {}
-    if user_tags:
-        extra["tags"] = user_tags
-    if system_tags:
-        extra["mlflow_tags"] = system_tags
-    user = system_tags.get("mlflow.user") or user_id
-    if user:
-        extra["user"] = str(user)
-    git = {
-        field: system_tags[tag]
-        for field, tag in (
-            ("commit", "mlflow.source.git.commit"),
-            ("branch", "mlflow.source.git.branch"),
-            ("remote", "mlflow.source.git.repoURL"),
-        )
-        if system_tags.get(tag)
-    }
-    if git:
-        extra["git"] = git
-    if raw_status is not None:
-        extra["mlflow_status"] = raw_status
-    return ForeignRun(
-        kind=KIND,
-        source_path=source_path,
-        source_id=run_id,
-        project=project,
-        name=str(name),
-        params=params,
-        points=points,
-        status=status,
-        status_reason=reason,
-        created=created,
-        ended=ended,
-        last_activity=last_activity,
-        tags=[f"{k}={v}" for k, v in user_tags.items() if len(v) <= _SHORT_TAG and "\n" not in v],
-        notes=system_tags.get("mlflow.note.content") or None,
-        parent_id=system_tags.get("mlflow.parentRunId") or None,
-        extra=extra,
-    )
-
-
-def _status(raw: str | None, last_activity: float | None, opts: _Options) -> tuple[str, str | None]:
-    if raw in _ENDED:
-        return _ENDED[raw], (None if raw == "FINISHED" else f"{raw} in MLflow")
-    if last_activity is not None and opts.now - last_activity <= opts.stale_after:
-        return "running", None
-    said = f"{raw} in MLflow" if raw else "no status readable"
-    if last_activity is None:
-        return "crashed", f"{said}, no activity recorded"
-    return "crashed", f"{said}, no activity for {ago(opts.now - last_activity)}"
-
-
-def _status_name(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, int):
-        return _STATUS_NAMES.get(value, str(value))
-    text = str(value).strip().upper()
-    if text.isdigit():
-        return _STATUS_NAMES.get(int(text), text)
-    return text or None
+# ---------------------------------------------------------------- helpers
 
 
 def _load_meta(path: Path) -> dict[str, Any] | object | None:
@@ -728,24 +437,3 @@ def _subdirs(d: Path) -> list[Path]:
         return sorted(Path(e.path) for e in os.scandir(d) if e.is_dir(follow_symlinks=False))
     except OSError:
         return []
-
-
-def _files_below(d: Path) -> list[Path]:
-    out: list[Path] = []
-    for root, dirs, files in os.walk(d):
-        dirs.sort()
-        out.extend(Path(root) / f for f in sorted(files))
-    return out
-
-
-def _as_int(value: Any) -> int | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _col(row: sqlite3.Row, name: str) -> Any:
-    return row[name] if name in row.keys() else None

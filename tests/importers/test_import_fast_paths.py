@@ -22,7 +22,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trackui.store.importers import _metric_lines, _metric_rows, _protobuf, mlflow, tensorboard
+from trackui.store.importers import (
+    _metric_lines,
+    _metric_rows,
+    _mlflow_run,
+    _protobuf,
+    mlflow,
+    tensorboard,
+)
 from trackui.store.importers import write_foreign_run as write_run
 from trackui.store.importers.base import ForeignRun, Point
 
@@ -440,7 +447,7 @@ def test_mlflow_metric_files_merge_as_heapq_merge(tmp_path: Path, backwards: boo
     got, newest, _ = mlflow._read_metric_dir(d, problems, ended=True)
     series = [
         mlflow._read_metric_file(f, f.relative_to(d).as_posix(), [], ended=True)
-        for f in mlflow._files_below(d)
+        for f in _mlflow_run.files_below(d)
     ]
     want = list(heapq.merge(*series, key=lambda p: p.t or 0.0))
     assert [(p.key, p.step, p.value, p.t) for p in got] == [
