@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from .safe import clean
+from .picker import key_label
 
 #: columns the run list always shows; the picker offers the rest
 FIXED_COLUMNS = ("status", "project", "name", "created", "duration")
@@ -50,7 +50,7 @@ class ColumnPicker(ModalScreen[list[str]]):
         shown = [c for c in self.choices if needle in c.lower()] if needle else self.choices
         # What is already chosen stays reachable even when the store no longer has it.
         extra = [c for c in self.chosen if c not in self.choices and needle in c.lower()]
-        return [Selection(Content(clean(c)), c, c in self.chosen) for c in [*shown, *extra]]
+        return [Selection(key_label(c), c, c in self.chosen) for c in [*shown, *extra]]
 
     @on(Input.Changed, "#column-search")
     def search_changed(self, event: Input.Changed) -> None:

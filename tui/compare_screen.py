@@ -24,9 +24,8 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import var
-from textual.screen import ModalScreen, Screen
-from textual.widgets import DataTable, Footer, Input, Label, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store.directions import direction_of
@@ -37,6 +36,7 @@ from .chart_keys import ChartKeys, chart_bindings
 from .messages import StoreRefreshed
 from .metric_table import ARROWS, MetricTable
 from .param_diff import ParamDiffTable
+from .picker import MetricPicker
 from .safe import clean, literal
 
 if TYPE_CHECKING:
@@ -57,92 +57,6 @@ def run_labels(runs: Sequence[RunSummary]) -> dict[str, Text]:
         name = run.name if counts[run.name] == 1 else f"{run.name}·{run.id[-6:]}"
         labels[run.id] = literal(name, style=f"bold {run_rich_colour(run.id)}")
     return labels
-
-
-class MetricPicker(ModalScreen[str | None]):
-    """A searchable list of metric keys; dismisses with the key chosen."""
-
-    DEFAULT_CSS = """
-    MetricPicker {
-        align: center middle;
-    }
-    MetricPicker > Vertical {
-        width: 60;
-        max-width: 90%;
-        height: auto;
-        max-height: 80%;
-        border: round $accent;
-        background: $surface;
-        padding: 0 1;
-    }
-    MetricPicker Input {
-        margin: 0 0 1 0;
-    }
-    MetricPicker OptionList {
-        height: auto;
-        max-height: 16;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel", id="compare.picker.cancel"),
-        Binding("down", "cursor_down", "Down", show=False, id="compare.picker.down"),
-        Binding("up", "cursor_up", "Up", show=False, id="compare.picker.up"),
-    ]
-
-    def __init__(self, keys: Sequence[str], current: str | None = None) -> None:
-        super().__init__()
-        self.keys = list(keys)
-        self.current = current
-
-    def compose(self) -> ComposeResult:
-        with Vertical() as box:
-            box.border_title = "Metric"
-            yield Input(placeholder="type to filter", id="metric-picker-filter")
-            yield OptionList(id="metric-picker-options")
-
-    def on_mount(self) -> None:
-        self._fill("")
-
-    @property
-    def options(self) -> OptionList:
-        return self.query_one("#metric-picker-options", OptionList)
-
-    def matching(self, query: str) -> list[str]:
-        """Keys containing every word of ``query`` (case-insensitive)."""
-        words = query.lower().split()
-        return [k for k in self.keys if all(w in k.lower() for w in words)]
-
-    def _fill(self, query: str) -> None:
-        keys = self.matching(query)
-        options = self.options
-        options.clear_options()
-        options.add_options(Option(Content(clean(k)), id=k) for k in keys)
-        if keys:
-            options.highlighted = keys.index(self.current) if self.current in keys else 0
-
-    @on(Input.Changed, "#metric-picker-filter")
-    def _filter_changed(self, event: Input.Changed) -> None:
-        self._fill(event.value)
-
-    @on(Input.Submitted, "#metric-picker-filter")
-    def _filter_submitted(self) -> None:
-        options = self.options
-        if options.highlighted is not None:
-            self.dismiss(options.get_option_at_index(options.highlighted).id)
-
-    @on(OptionList.OptionSelected, "#metric-picker-options")
-    def _option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cursor_down(self) -> None:
-        self.options.action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.options.action_cursor_up()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 class CompareScreen(ChartKeys, Screen[None]):

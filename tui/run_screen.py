@@ -33,7 +33,6 @@ from textual.widgets import (
     TabbedContent,
     TabPane,
 )
-from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store import fmt, paths
@@ -42,6 +41,7 @@ from trackui.store.models import MetricSummary, RunDetail, Series
 from .chart import MetricChart
 from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .messages import StoreRefreshed
+from .picker import KeyList
 from .run_details import STATUS_STYLES, overview, read_console
 from .safe import clean, literal
 
@@ -75,7 +75,7 @@ class ConsoleRead(Message):
         self.generation = generation
 
 
-class MetricPicker(OptionList):
+class MetricPicker(KeyList):
     """The metric keys of the run, vi keys included."""
 
     BINDINGS = [
@@ -261,7 +261,7 @@ class RunScreen(ChartKeys, Screen[None]):
         keys = [m.key for m in metrics]
         picker = self.query_one("#metric-picker", MetricPicker)
         if keys != [m.key for m in before]:
-            picker.set_options(Option(Content(clean(k)), id=k) for k in keys)
+            picker.show_keys(keys, self.metric)
         table = self.query_one("#metric-summary", DataTable)
         cells = {m.key: _summary_cells(m) for m in metrics}
         if keys == [m.key for m in before]:

@@ -283,6 +283,15 @@ async def test_brackets_and_picker_change_the_charted_metric(store: Store) -> No
         assert pilot.app.screen is screen
         assert drawn() == ("train/box_loss", (sgd, adamw))
 
+        # a filter that matches nothing empties the list; enter then picks nothing
+        await press(pilot, "m", *"zzz")
+        picker = pilot.app.screen
+        assert isinstance(picker, MetricPicker) and picker.options.option_count == 0
+        await press(pilot, "enter")
+        assert pilot.app.screen is picker
+        await press(pilot, "escape")
+        assert drawn() == ("train/box_loss", (sgd, adamw))
+
         # enter on a summary row charts that row's metric
         table = screen.summary_table
         table.focus()
