@@ -10,19 +10,19 @@ are set with ``os.utime``, or pass ``now``.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
-import shutil
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
 from trackui.store.importers import dvclive
-from trackui.store.importers.base import ForeignRun
+
+from .helpers import age, aged_copy, by_key_step, hashes, read_runs, same
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "dvclive"
 EXPECTED = {
@@ -34,26 +34,13 @@ KILL9 = "yolo26n-lr0.02-b16-sgd-crash-kill9"
 DAY = 86400.0
 
 
-def age(directory: Path, seconds: float) -> None:
-    stamp = time.time() - seconds
-    for p in directory.rglob("*"):
-        if p.is_file():
-            os.utime(p, (stamp, stamp))
+read_all = partial(read_runs, dvclive)
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     """A private copy of the fixtures, every file last touched three days ago."""
-    root = tmp_path / "dvclive"
-    shutil.copytree(FIXTURES, root)
-    age(root, 3 * DAY)
-    return root
-
-
-def read_all(root: Path, **kwargs: object) -> tuple[dict[str, ForeignRun], list[str]]:
-    problems: list[str] = []
-    runs = {r.source_id: r for r in dvclive.read(root, problems, **kwargs)}
-    return runs, problems
+    return aged_copy(FIXTURES, tmp_path / "dvclive", 3 * DAY)
 
 
 def tsv_points(live: Path) -> dict[tuple[str, int], float]:
@@ -71,18 +58,6 @@ def tsv_points(live: Path) -> dict[tuple[str, int], float]:
     return out
 
 
-def by_key_step(run: ForeignRun) -> dict[tuple[str, int], float]:
-    out: dict[tuple[str, int], float] = {}
-    for p in run.points:
-        assert (p.key, p.step) not in out, f"duplicate {p.key}@{p.step}"
-        out[(p.key, p.step)] = p.value
-    return out
-
-
-def same(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
 def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
     out: dict[str, object] = {}
     for k, v in tree.items():
@@ -91,14 +66,6 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
         else:
             out[f"{prefix}{k}"] = v
     return out
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 # -- the fixture runs --------------------------------------------------------------
@@ -184,9 +151,9 @@ def test_fresh_files_mean_running(store: Path) -> None:
 
 
 def test_reading_writes_nothing() -> None:
-    before = snapshot(FIXTURES)
+    before = hashes(FIXTURES)
     read_all(FIXTURES)
-    assert snapshot(FIXTURES) == before
+    assert hashes(FIXTURES) == before
 
 
 def test_detect(store: Path, tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from trackui.cli import browse_root, main
 from trackui.store.importers import import_path
 from trackui.store.queries import Store
 
+from .helpers import listing
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 
 
@@ -29,13 +31,6 @@ def yolo_runs(tmp_path: Path) -> Path:
 def _results(run_dir: Path) -> list[dict[str, str]]:
     with open(run_dir / "results.csv", newline="") as fh:
         return [{k.strip(): v.strip() for k, v in row.items()} for row in csv.DictReader(fh)]
-
-
-def _snapshot(path: Path) -> dict[str, tuple[int, int]]:
-    return {
-        str(p.relative_to(path)): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in sorted(path.rglob("*"))
-    }
 
 
 def _find_run(root: Path, name: str) -> Path:
@@ -117,14 +112,14 @@ def test_imported_runs_work_in_ls_show_and_diff_with_native_runs(
 def test_browsing_foreign_runs_imports_into_a_private_store(
     tmp_path: Path, yolo_runs: Path
 ) -> None:
-    before = _snapshot(yolo_runs)
+    before = listing(yolo_runs)
     root = browse_root(yolo_runs)
     assert yolo_runs not in root.parents and root != yolo_runs
     assert str(root).startswith(os.environ["TRACKUI_CACHE_DIR"])
     with Store(root) as store:
         names = {r.name for r in store.list_runs()}
     assert {"exp_a", "exp_b", "exp_c_crashed"} <= names
-    assert _snapshot(yolo_runs) == before  # nothing written into the source
+    assert listing(yolo_runs) == before  # nothing written into the source
     assert browse_root(root) == root  # a trackui store is browsed as it is
 
 

@@ -33,21 +33,9 @@ from trackui.store.importers import (
 from trackui.store.importers import write_foreign_run as write_run
 from trackui.store.importers.base import ForeignRun, Point
 
+from .helpers import crc32c_bitwise, f32, masked, record, varint
+
 # -- references ----------------------------------------------------------------------
-
-
-def crc32c_bitwise(data: bytes, crc: int = 0) -> int:
-    crc ^= 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked(data: bytes) -> int:
-    c = crc32c_bitwise(data)
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
 
 
 def shortest_float32_linear(value: float) -> float:
@@ -144,23 +132,8 @@ def test_crc32c_each_tells_one_flipped_bit_among_many(crc_impl: str) -> None:
 # -- event files ---------------------------------------------------------------------
 
 
-def varint(n: int) -> bytes:
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b, n = n & 0x7F, n >> 7
-        out.append(b | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
 def ld(number: int, payload: bytes) -> bytes:
     return varint(number << 3 | 2) + varint(len(payload)) + payload
-
-
-def record(data: bytes) -> bytes:
-    head = struct.pack("<Q", len(data))
-    return head + struct.pack("<I", masked(head)) + data + struct.pack("<I", masked(data))
 
 
 def scalar_event(wall: float, step: int | None, tag: bytes, raw_value: bytes) -> bytes:
@@ -168,10 +141,6 @@ def scalar_event(wall: float, step: int | None, tag: bytes, raw_value: bytes) ->
     if step is not None:
         out += b"\x10" + varint(step)
     return out + ld(5, ld(1, ld(1, tag) + b"\x15" + raw_value))
-
-
-def f32(x: float) -> bytes:
-    return struct.pack("<f", x)
 
 
 def common_events() -> list[bytes]:

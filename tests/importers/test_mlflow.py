@@ -15,12 +15,14 @@ import math
 import os
 import shutil
 import sqlite3
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from trackui.store.importers import mlflow
-from trackui.store.importers.base import STATUSES, ForeignRun
+
+from .helpers import listing, read_runs, same, series
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mlflow"
 FILE_STORE = FIXTURES / "file" / "mlruns"
@@ -40,25 +42,7 @@ STATUS_MAP = {"FINISHED": "finished", "FAILED": "failed", "RUNNING": "crashed"}
 # -- helpers -------------------------------------------------------------------
 
 
-def read_all(path: Path, **kwargs: object) -> tuple[dict[str, ForeignRun], list[str]]:
-    problems: list[str] = []
-    runs: dict[str, ForeignRun] = {}
-    for run in mlflow.read(path, problems, **kwargs):
-        assert run.source_id not in runs, f"run {run.source_id} yielded twice"
-        assert run.status in STATUSES
-        runs[run.source_id] = run
-    return runs, problems
-
-
-def same(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or a == b
-
-
-def series(run: ForeignRun) -> dict[str, list[tuple[int, float, float | None]]]:
-    out: dict[str, list[tuple[int, float, float | None]]] = {}
-    for p in run.points:
-        out.setdefault(p.key, []).append((p.step, p.value, p.t))
-    return out
+read_all = partial(read_runs, mlflow)
 
 
 def assert_same_series(
@@ -110,18 +94,6 @@ def db_series(db: Path, run_id: str) -> dict[str, list[tuple[int, float, float |
     )
     for key, value, ts, step, is_nan in rows:
         out.setdefault(key, []).append((step, math.nan if is_nan else value, ts / 1000))
-    return out
-
-
-def listing(root: Path) -> dict[str, tuple[int, int]]:
-    """Every path under root with its size and mtime: proof nothing was written."""
-    out = {}
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        out[path.relative_to(root).as_posix()] = (
-            st.st_size if path.is_file() else 0,
-            st.st_mtime_ns,
-        )
     return out
 
 

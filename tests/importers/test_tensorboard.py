@@ -9,11 +9,11 @@ compared one by one as float32, which is how the file stores them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import shutil
 import struct
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,8 @@ from hypothesis import strategies as st
 
 from trackui.store.importers import tensorboard
 from trackui.store.importers.base import STATUSES, ForeignRun
+
+from .helpers import f32, hashes, naive_fields, read_runs, record, varint
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "tensorboard"
 EXPECTED = {
@@ -44,36 +46,6 @@ LATER = 1795792000.0  # a day after the fixture runs: nothing is fresh
 # -- an independent, naive decoder -------------------------------------------------
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, i
-
-
-def _walk(buf: bytes) -> list[tuple[int, object]]:
-    out: list[tuple[int, object]] = []
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        wire = key & 7
-        if wire == 0:
-            v, i = _varint(buf, i)
-        elif wire == 1:
-            v, i = buf[i : i + 8], i + 8
-        elif wire == 5:
-            v, i = buf[i : i + 4], i + 4
-        else:
-            n, i = _varint(buf, i)
-            v, i = buf[i : i + n], i + n
-        out.append((key >> 3, v))
-    return out
-
-
 def naive_records(path: Path) -> list[tuple[int, bytes]]:
     """(offset, data) of every whole record; no CRC check."""
     blob = path.read_bytes()
@@ -92,25 +64,21 @@ def naive_scalars(path: Path) -> tuple[list[tuple[str, int, float]], dict[str, s
     points: list[tuple[str, int, float]] = []
     texts: dict[str, str] = {}
     for _off, data in naive_records(path):
-        fields = _walk(data)
+        fields = naive_fields(data)
         step = next((v for f, v in fields if f == 2), 0)
         for f, summary in fields:
             if f != 5:
                 continue
-            for _, value in _walk(summary):  # Summary.value
-                vf = dict(_walk(value))
+            for _, value in naive_fields(summary):  # Summary.value
+                vf = dict(naive_fields(value))
                 tag = vf[1].decode()
                 if 2 in vf:
                     points.append((tag, step, struct.unpack("<f", vf[2])[0]))
                 elif 8 in vf:
-                    strings = [v for f2, v in _walk(vf[8]) if f2 == 8]
+                    strings = [v for f2, v in naive_fields(vf[8]) if f2 == 8]
                     if strings:
                         texts[tag] = strings[0].decode()
     return points, texts
-
-
-def f32(x: float) -> bytes:
-    return struct.pack("<f", x)
 
 
 def same32(a: float, b: float) -> bool:
@@ -120,11 +88,7 @@ def same32(a: float, b: float) -> bool:
 # -- helpers -----------------------------------------------------------------------
 
 
-def read_all(root: Path, **kwargs: object) -> tuple[dict[str, ForeignRun], list[str]]:
-    problems: list[str] = []
-    kwargs.setdefault("now", LATER)
-    runs = {r.source_id: r for r in tensorboard.read(root, problems, **kwargs)}
-    return runs, problems
+read_all = partial(read_runs, tensorboard, now=LATER)
 
 
 @pytest.fixture(scope="module")
@@ -135,14 +99,6 @@ def imported() -> tuple[dict[str, ForeignRun], list[str]]:
 def main_file(run_dir: Path) -> Path:
     (f,) = sorted(run_dir.glob("events.out.tfevents.*"))
     return f
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 # -- the fixture runs --------------------------------------------------------------
@@ -233,9 +189,9 @@ def test_a_run_with_recent_events_is_running() -> None:
 
 
 def test_reading_writes_nothing() -> None:
-    before = snapshot(FIXTURES)
+    before = hashes(FIXTURES)
     read_all(FIXTURES)
-    assert snapshot(FIXTURES) == before
+    assert hashes(FIXTURES) == before
 
 
 def test_detect(tmp_path: Path) -> None:
@@ -333,40 +289,13 @@ def test_nested_runs_and_several_hparams_children(copy: Path) -> None:
     assert [a.name for a in runs[EXC].artifacts] == ["weights/last.pt"]
 
 
-def _crc32c_bitwise(data: bytes) -> int:
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-
-
-def _masked(data: bytes) -> int:
-    c = _crc32c_bitwise(data)
-    return (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
 def _field(number: int, wire: int, payload: bytes) -> bytes:
-    def varint(n: int) -> bytes:
-        out = b""
-        while True:
-            b, n = n & 0x7F, n >> 7
-            out += bytes([b | (0x80 if n else 0)])
-            if not n:
-                return out
-
     key = varint(number << 3 | wire)
     if wire == 2:
         return key + varint(len(payload)) + payload
     if wire == 0:
         return key + varint(int.from_bytes(payload, "little"))
     return key + payload
-
-
-def _record(data: bytes) -> bytes:
-    head = struct.pack("<Q", len(data))
-    return head + struct.pack("<I", _masked(head)) + data + struct.pack("<I", _masked(data))
 
 
 def test_tensor_scalars_as_tf2_writes_them(tmp_path: Path) -> None:
@@ -388,11 +317,11 @@ def test_tensor_scalars_as_tf2_writes_them(tmp_path: Path) -> None:
     run = tmp_path / "logs" / "tf2"
     run.mkdir(parents=True)
     (run / "events.out.tfevents.1700000000.host.1.v2").write_bytes(
-        _record(_field(1, 1, struct.pack("<d", 1700000000.0)) + _field(3, 2, b"brain.Event:2"))
-        + _record(event(1, b"acc", float_tensor))
-        + _record(event(2, b"loss (B)", double_tensor))
-        + _record(event(3, b"acc", nan_tensor))
-        + _record(event(4, b"weights", histogram))
+        record(_field(1, 1, struct.pack("<d", 1700000000.0)) + _field(3, 2, b"brain.Event:2"))
+        + record(event(1, b"acc", float_tensor))
+        + record(event(2, b"loss (B)", double_tensor))
+        + record(event(3, b"acc", nan_tensor))
+        + record(event(4, b"weights", histogram))
     )
     runs, problems = read_all(tmp_path / "logs")
     assert problems == []

@@ -15,12 +15,14 @@ import math
 import shutil
 import sqlite3
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from trackui.store.importers import trackio
-from trackui.store.importers.base import STATUSES, ForeignRun
+
+from .helpers import listing, read_runs, same, series
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "trackio"
 DB = FIXTURES / "yolo-fake.db"
@@ -34,14 +36,7 @@ NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 # -- helpers -------------------------------------------------------------------
 
 
-def read_all(path: Path, **kwargs: object) -> tuple[dict[str, ForeignRun], list[str]]:
-    problems: list[str] = []
-    runs: dict[str, ForeignRun] = {}
-    for run in trackio.read(path, problems, **kwargs):
-        assert run.source_id not in runs, f"run {run.source_id} yielded twice"
-        assert run.status in STATUSES
-        runs[run.source_id] = run
-    return runs, problems
+read_all = partial(read_runs, trackio)
 
 
 def rows(db: Path, sql: str, *args: object) -> list[tuple]:
@@ -66,28 +61,6 @@ def db_series(db: Path, run_id: str) -> dict[str, list[tuple[int, float, float]]
         for key, value in json.loads(blob).items():
             number = NON_FINITE[value] if isinstance(value, str) else float(value)
             out.setdefault(key, []).append((step, number, iso(ts)))
-    return out
-
-
-def series(run: ForeignRun) -> dict[str, list[tuple[int, float, float | None]]]:
-    out: dict[str, list[tuple[int, float, float | None]]] = {}
-    for p in run.points:
-        out.setdefault(p.key, []).append((p.step, p.value, p.t))
-    return out
-
-
-def same(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or a == b
-
-
-def listing(root: Path) -> dict[str, tuple[int, int]]:
-    out = {}
-    for path in sorted(root.rglob("*")):
-        st = path.lstat()
-        out[path.relative_to(root).as_posix()] = (
-            st.st_size if path.is_file() else 0,
-            st.st_mtime_ns,
-        )
     return out
 
 

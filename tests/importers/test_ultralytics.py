@@ -13,14 +13,15 @@ import hashlib
 import math
 import os
 import shutil
-import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 import yaml
 
 from trackui.store.importers import ultralytics
-from trackui.store.importers.base import ForeignRun
+
+from .helpers import age, aged_copy, by_key_step, listing, read_runs, same
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "ultralytics"
 
@@ -39,26 +40,13 @@ DAY = 86400.0
 # -- helpers -------------------------------------------------------------------
 
 
+read_all = partial(read_runs, ultralytics)
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     """A private copy of the fixtures, every file last touched three days ago."""
-    root = tmp_path / "ul"
-    shutil.copytree(FIXTURES, root)
-    age(root, 3 * DAY)
-    return root
-
-
-def age(directory: Path, seconds: float) -> None:
-    stamp = time.time() - seconds
-    for path in directory.rglob("*"):
-        if path.is_file():
-            os.utime(path, (stamp, stamp))
-
-
-def read_all(root: Path, **kwargs: object) -> tuple[dict[str, ForeignRun], list[str]]:
-    problems: list[str] = []
-    runs = {run.source_id: run for run in ultralytics.read(root, problems, **kwargs)}
-    return runs, problems
+    return aged_copy(FIXTURES, tmp_path / "ul", 3 * DAY)
 
 
 def expected_rows(csv_path: Path) -> dict[int, dict[str, float]]:
@@ -72,25 +60,6 @@ def expected_rows(csv_path: Path) -> dict[int, dict[str, float]]:
             epoch = int(record.pop("epoch"))
             rows[epoch] = {k: float(v) for k, v in record.items()}
     return rows
-
-
-def points_by_key_step(run: ForeignRun) -> dict[tuple[str, int], float]:
-    out: dict[tuple[str, int], float] = {}
-    for point in run.points:
-        assert (point.key, point.step) not in out, f"duplicate point {point.key}@{point.step}"
-        out[(point.key, point.step)] = point.value
-    return out
-
-
-def same_number(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or a == b
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    return {
-        p.relative_to(root).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
-        for p in root.rglob("*")
-    }
 
 
 # -- discovery, identity, params, metrics -----------------------------------------
@@ -131,10 +100,10 @@ def test_every_results_csv_value_is_a_point(store: Path, source_id: str) -> None
     rows = expected_rows(store / source_id / "results.csv")
     expected = {(key, epoch): value for epoch, row in rows.items() for key, value in row.items()}
 
-    got = points_by_key_step(run)
+    got = by_key_step(run)
     assert set(got) == set(expected)
     for key_step, value in expected.items():
-        assert same_number(got[key_step], value), key_step
+        assert same(got[key_step], value), key_step
     assert all(point.t is None for point in run.points)
     # step is the 1-based epoch as written
     assert min(point.step for point in run.points) == 1
@@ -161,7 +130,7 @@ def test_padded_headers_and_nan_values_from_older_versions(store: Path) -> None:
         "                      2,                 inf,              5e-05\n"
     )
     runs, problems = read_all(store)
-    got = points_by_key_step(runs["runs/detect/exp_b"])
+    got = by_key_step(runs["runs/detect/exp_b"])
 
     assert problems == []
     assert set(got) == {
@@ -178,7 +147,7 @@ def test_padded_headers_and_nan_values_from_older_versions(store: Path) -> None:
 def test_resumed_run_keeps_the_later_row_of_a_repeated_epoch(store: Path) -> None:
     runs, problems = read_all(store)
     run = runs["runs/detect/exp_d_resumed"]
-    got = points_by_key_step(run)
+    got = by_key_step(run)
 
     assert problems == []
     box = [(p.step, p.value) for p in run.points if p.key == "train/box_loss"]
@@ -388,10 +357,10 @@ def test_reading_a_missing_path_reports_and_yields_nothing(tmp_path: Path) -> No
 
 
 def test_reading_writes_nothing_into_the_source(store: Path) -> None:
-    before = snapshot(store)
+    before = listing(store)
     runs, _ = read_all(store)
     assert len(runs) == len(RUN_IDS)
-    assert snapshot(store) == before
+    assert listing(store) == before
 
 
 def test_path_that_is_the_run_directory_itself(store: Path) -> None:

@@ -10,17 +10,18 @@ protobuf bytes with a few lines of varint code to pull out history rows.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import shutil
 import struct
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from trackui.store.importers import wandb
 from trackui.store.importers.base import ForeignRun
+
+from .helpers import hashes, naive_fields, read_runs, same
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "wandb"
 EXPECTED = {e["run_id"]: e for e in json.loads((FIXTURES / "EXPECTED.json").read_text())["wandb"]}
@@ -74,47 +75,17 @@ def naive_records(path: Path) -> list[tuple[int, bytes]]:
     return out
 
 
-def _varint(buf: bytes, i: int) -> tuple[int, int]:
-    shift = value = 0
-    while True:
-        b = buf[i]
-        i += 1
-        value |= (b & 0x7F) << shift
-        shift += 7
-        if b < 0x80:
-            return value, i
-
-
-def _walk(buf: bytes) -> list[tuple[int, bytes | int]]:
-    out: list[tuple[int, bytes | int]] = []
-    i = 0
-    while i < len(buf):
-        key, i = _varint(buf, i)
-        wire = key & 7
-        if wire == 0:
-            v, i = _varint(buf, i)
-        elif wire == 1:
-            v, i = buf[i : i + 8], i + 8
-        elif wire == 5:
-            v, i = buf[i : i + 4], i + 4
-        else:
-            n, i = _varint(buf, i)
-            v, i = buf[i : i + n], i + n
-        out.append((key >> 3, v))
-    return out
-
-
 def naive_history(records: list[tuple[int, bytes]]) -> list[tuple[str, int, float]]:
     """(key, _step, value) of every numeric history item (record field 2)."""
     points: list[tuple[str, int, float]] = []
     for _off, payload in records:
-        for field, history in _walk(payload):
+        for field, history in naive_fields(payload):
             if field != 2:
                 continue
             row: list[tuple[str, object]] = []
-            for f, item in _walk(history):
+            for f, item in naive_fields(history):
                 if f == 1:
-                    parts = dict(_walk(item))
+                    parts = dict(naive_fields(item))
                     key = (parts.get(1) or parts[2]).decode()
                     row.append((key, json.loads(parts[16])))
             step = dict(row)["_step"]
@@ -131,31 +102,15 @@ def wandb_file(run_id: str, root: Path = FIXTURES) -> Path:
     return f
 
 
-def same(a: float, b: float) -> bool:
-    return a == b or (math.isnan(a) and math.isnan(b))
-
-
 # -- helpers -----------------------------------------------------------------------
 
 
-def read_all(root: Path, **kwargs: object) -> tuple[dict[str, ForeignRun], list[str]]:
-    problems: list[str] = []
-    kwargs.setdefault("now", LATER)
-    runs = {r.source_id: r for r in wandb.read(root, problems, **kwargs)}
-    return runs, problems
+read_all = partial(read_runs, wandb, now=LATER)
 
 
 @pytest.fixture(scope="module")
 def imported() -> tuple[dict[str, ForeignRun], list[str]]:
     return read_all(FIXTURES)
-
-
-def snapshot(root: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
 
 
 # -- the fixture runs --------------------------------------------------------------
@@ -247,9 +202,9 @@ def test_console(imported) -> None:
 
 
 def test_reading_writes_nothing() -> None:
-    before = snapshot(FIXTURES)
+    before = hashes(FIXTURES)
     read_all(FIXTURES)
-    assert snapshot(FIXTURES) == before
+    assert hashes(FIXTURES) == before
 
 
 def test_detect(tmp_path: Path) -> None:
