@@ -3,33 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.worker import WorkerState
 
 from trackui.store.queries import Store
 from trackui.tui.app import make_app
 from trackui.tui.runs_table import RunsTable
 
 from ..conftest import FIXED_NOW
+from .helpers import settle
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def settle(pilot: Any) -> None:
-    for _ in range(30):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(
-            w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers
-        ):
-            return
 
 
 @pytest.mark.parametrize("refresh_on_start, rows", [(True, 5), (False, 0)])

@@ -25,11 +25,6 @@ from trackui.tui.smoothing import smooth
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def make_series(
     run_id: str,
     ys: list[float],

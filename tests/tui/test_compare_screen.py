@@ -3,7 +3,7 @@ the chart, the summary table and the params diff after each key."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -15,16 +15,15 @@ from textual.widgets import Input, Static
 
 import trackui
 from trackui.store.queries import Store
-from trackui.tui.app import make_app
 from trackui.tui.chart import MetricChart
 from trackui.tui.compare_screen import CompareScreen, MetricPicker
-from trackui.tui.config import TuiConfig
 from trackui.tui.messages import StoreRefreshed
 from trackui.tui.metric_table import MetricTable
 from trackui.tui.param_diff import ParamDiffTable
 from trackui.tui.runs_screen import RunsScreen
 
 from ..conftest import FIXED_NOW
+from .helpers import build, ids_by_name, screen_text, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -32,39 +31,11 @@ MARKUP_NAME = "opt[/x] [bold]\x1b[31m"
 MARKUP_SHOWN = "opt[/x] [bold]"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store(fixture_store: Path) -> Iterator[Store]:
-    store = Store(fixture_store, clock=lambda: FIXED_NOW)
-    yield store
-    store.close()
-
-
-def ids_by_name(store: Store) -> dict[str, str]:
-    return {run.name: run.id for run in store.list_runs()}
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Until no worker is left: a load's handler may start the next load."""
-    app = pilot.app
-    for _ in range(20):
-        await pilot.pause()
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if all(worker.is_finished for worker in app.workers):
-            return
-    raise AssertionError("workers never settled")
-
-
 @asynccontextmanager
 async def compare(
     store: Store, run_ids: list[str], size: tuple[int, int] = (120, 40)
 ) -> AsyncIterator[tuple[Pilot[None], CompareScreen]]:
-    app = make_app(store, config=TuiConfig(), clock=lambda: FIXED_NOW, live_interval=0)
+    app = build(store)
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
         screen = CompareScreen(run_ids)
@@ -89,10 +60,6 @@ def summary_cell(screen: CompareScreen, key: str, stat: str, run_id: str) -> Tex
 
 def legend(screen: CompareScreen) -> str:
     return str(screen.query_one("#compare-legend", Static).render())
-
-
-def screen_text(screen: CompareScreen) -> str:
-    return "\n".join(strip.text for strip in screen._compositor.render_strips())
 
 
 def has_style(cell: Text, style: Style) -> bool:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
-from textual.worker import WorkerState
 
 import trackui
 from trackui.store.importers import import_path
@@ -17,15 +15,12 @@ from trackui.tui.app import make_app
 from trackui.tui.compare_screen import CompareScreen
 from trackui.tui.run_screen import RunScreen
 
+from .helpers import screen_text, settle
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 NOW = 1_900_000_000.0  # far after every fixture: stale runs read crashed
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -46,21 +41,6 @@ def mixed_store(tmp_path: Path) -> Path:
     return root
 
 
-async def settle(pilot: Any) -> None:
-    for _ in range(30):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(
-            w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in pilot.app.workers
-        ):
-            return
-
-
-def screen_text(app: Any) -> str:
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
-
-
 async def test_imported_runs_list_open_and_compare_like_native_ones(mixed_store: Path) -> None:
     with Store(mixed_store, clock=lambda: NOW) as store:
         exp_a = store.resolve("detect/exp_a")
@@ -69,19 +49,19 @@ async def test_imported_runs_list_open_and_compare_like_native_ones(mixed_store:
         app = make_app(store, clock=lambda: NOW, live_interval=0)
         async with app.run_test(size=(160, 50)) as pilot:
             await settle(pilot)
-            text = screen_text(app)
+            text = screen_text(app.screen)
             for name in ("exp_a", "exp_b", "exp_f_yolo11n", "native-sgd", "yolo26n-lr0.01-b16-sgd"):
                 assert name in text
             assert store.get_run(crashed).run.status == "crashed"
 
             app.push_screen(RunScreen(exp_a))
             await settle(pilot)
-            overview = screen_text(app)
+            overview = screen_text(app.screen)
             assert "✔ finished" in overview and "detect/exp_a" in overview
             assert "ultralytics" in overview  # where it came from
             await pilot.press("3")
             await settle(pilot)
-            assert "metrics/mAP50-95(B)" in screen_text(app)
+            assert "metrics/mAP50-95(B)" in screen_text(app.screen)
             await pilot.press("escape")
             await settle(pilot)
 
@@ -89,7 +69,7 @@ async def test_imported_runs_list_open_and_compare_like_native_ones(mixed_store:
             await settle(pilot)
             screen = app.screen
             assert isinstance(screen, CompareScreen)
-            compared = screen_text(app)
+            compared = screen_text(app.screen)
             assert "exp_a" in compared and "native-sgd" in compared
             assert "metrics/mAP50-95(B)" in compared and "0.25 +0.25" in compared
             assert screen.diff is not None

@@ -3,12 +3,10 @@ finished, failed, killed and crashed runs, every key, hostile names, live update
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from textual.app import App
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log, OptionList, Static, TabbedContent
 
 import trackui
@@ -21,47 +19,9 @@ from trackui.tui.run_screen import RunScreen, SeriesLoaded
 from trackui.tui.smoothing import smooth
 
 from ..conftest import FIXED_NOW
+from .helpers import RunApp, screen_text, settle
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-class RunApp(App[None]):
-    """A stand-in for the trackui app: the attributes the screen uses."""
-
-    def __init__(self, store: Store, run_id: str, *, tab: str = "overview") -> None:
-        super().__init__()
-        self.store = store
-        self.clock = lambda: FIXED_NOW
-        self._run_id = run_id
-        self._tab = tab
-
-    def on_mount(self) -> None:
-        self.push_screen(RunScreen(self._run_id, tab=self._tab))
-
-
-@pytest.fixture
-def store(fixture_store: Path) -> Iterator[Store]:
-    with Store(fixture_store, clock=lambda: FIXED_NOW) as s:
-        yield s
-
-
-async def settle(pilot: Pilot[None]) -> None:
-    """Let handlers start their follow-up workers, and wait for all of them."""
-    for _ in range(4):
-        await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def screen_text(app: App[None]) -> str:
-    """The screen as the user sees it, one line per row."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
 
 
 def overview_of(screen: RunScreen) -> str:
@@ -97,7 +57,7 @@ async def test_overview_of_a_finished_run(store: Store) -> None:
         assert "3.11.7" in text
         header = screen.query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
         assert header.startswith("✔ finished  detect/yolo-adamw")
-        assert "✔ finished  detect/yolo-adamw" in screen_text(app)
+        assert "✔ finished  detect/yolo-adamw" in screen_text(app.screen)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +80,7 @@ async def test_overview_says_why_a_run_ended(
         await settle(pilot)
         text = overview_of(run_screen(app))
         assert f"{status} — {reason}" in text
-        assert reason in screen_text(app)
+        assert reason in screen_text(app.screen)
         if ref == "detect/yolo-oom":
             assert 'raise RuntimeError("CUDA out of memory' in text  # the traceback's tail
         if ref == "cls/resnet-crash":
@@ -189,7 +149,7 @@ async def test_metrics_tab_charts_the_first_metric_with_its_summary(store: Store
             fmt.number(m.first),
             fmt.number(m.count),
         ] in summary
-        assert plot.title in screen_text(app)
+        assert plot.title in screen_text(app.screen)
 
 
 async def test_every_chart_key(store: Store) -> None:
@@ -265,7 +225,7 @@ async def test_log_y_on_a_metric_with_non_positive_values_says_what_it_hid(store
         title = screen.chart.last_plot.title  # type: ignore[union-attr]
         assert f"{hidden} point{'s' if hidden > 1 else ''} ≤ 0 hidden" in title
         # too long for the border at this width: the short form, notes kept
-        assert f"· log y · {hidden} ≤0 hidden" in screen_text(app)
+        assert f"· log y · {hidden} ≤0 hidden" in screen_text(app.screen)
 
 
 async def test_chart_keys_only_act_on_the_metrics_tab(store: Store) -> None:
@@ -279,10 +239,10 @@ async def test_chart_keys_only_act_on_the_metrics_tab(store: Store) -> None:
             "step",
             0.6,
         )
-        assert "Log y" not in screen_text(app).splitlines()[-1]  # not offered in the footer
+        assert "Log y" not in screen_text(app.screen).splitlines()[-1]  # not offered in the footer
         await pilot.press("3")
         await pilot.pause()
-        assert "Log y" in screen_text(app).splitlines()[-1]
+        assert "Log y" in screen_text(app.screen).splitlines()[-1]
 
 
 async def test_number_keys_switch_tabs_and_q_goes_back(store: Store) -> None:
@@ -392,7 +352,7 @@ async def test_markup_and_escape_sequences_display_literally(fixture_store: Path
             for tab in "12345":
                 await pilot.press(tab)
                 await settle(pilot)
-                seen = screen_text(app)
+                seen = screen_text(app.screen)
                 assert "\x1b" not in seen and "\x07" not in seen
                 assert "opt[/x] [bold]" in seen  # the header, on every tab
             params = cells(screen.query_one("#params-table", DataTable))

@@ -14,12 +14,11 @@ import pytest
 from rich.text import Text
 from textual.command import CommandPalette
 from textual.widgets import Input, Static
-from textual.worker import WorkerState
 
 import trackui
 from trackui.store.catalog import RefreshStats
 from trackui.store.queries import Store
-from trackui.tui.app import TrackuiApp, make_app
+from trackui.tui.app import TrackuiApp
 from trackui.tui.column_picker import ColumnPicker
 from trackui.tui.config import ColumnMemory, TuiConfig
 from trackui.tui.help_screen import HelpScreen
@@ -28,39 +27,13 @@ from trackui.tui.runs_screen import RunsLoaded, RunsPage, RunsScreen
 from trackui.tui.runs_table import RowTag, RunsTable
 
 from ..conftest import FIXED_NOW
+from .helpers import build, ids_by_name, settle
 
 pytestmark = pytest.mark.anyio
 
 NEWEST_FIRST = ["resnet-crash", "resnet-kill", "yolo-oom", "yolo-adamw", "yolo-sgd"]
 MARKUP_NAME = "opt[/x] [bold]red\x1b[31m"
 MARKUP_SHOWN = "opt[/x] [bold]red"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def store(fixture_store: Path) -> Any:
-    with Store(fixture_store, clock=lambda: FIXED_NOW) as s:
-        yield s
-
-
-def build(store: Store, config: TuiConfig | None = None) -> TrackuiApp:
-    # live_interval=0: no timer; tests refresh by key or by calling the app.
-    return make_app(store, config=config or TuiConfig(), clock=lambda: FIXED_NOW, live_interval=0)
-
-
-async def settle(pilot: Any) -> None:
-    """Until no worker is left: each answer may start another load."""
-    app = pilot.app
-    for _ in range(30):
-        await app.workers.wait_for_complete()
-        await pilot.pause()
-        if not any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
-            return
-    raise AssertionError("workers kept starting")
 
 
 @asynccontextmanager
@@ -110,10 +83,6 @@ def status_line(app: TrackuiApp) -> str:
 def current_name(app: TrackuiApp) -> str:
     t = table(app)
     return column(app, "name")[t.cursor_row]
-
-
-def ids_by_name(store: Store) -> dict[str, str]:
-    return {r.name: r.id for r in store.list_runs()}
 
 
 # -- what the first paint shows ----------------------------------------------

@@ -11,43 +11,30 @@ import pytest
 from textual.pilot import Pilot
 
 from trackui.store.queries import Store
-from trackui.tui.app import TrackuiApp, make_app
-from trackui.tui.config import ColumnMemory, TuiConfig
+from trackui.tui.app import TrackuiApp
+from trackui.tui.config import ColumnMemory
 
-from ..conftest import FIXED_NOW
+from .helpers import SNAPSHOT_CONFIG, build, settle
 
 COLUMNS = ["lr0", "max(metrics/mAP50-95(B))"]
 
 
 @pytest.fixture
-def app(fixture_store: Path) -> Any:
+def app(fixture_store: Path, store: Store) -> TrackuiApp:
     ColumnMemory().save(fixture_store, COLUMNS)
-    store = Store(fixture_store, clock=lambda: FIXED_NOW)
-    yield make_app(
-        store, config=TuiConfig(theme="textual-dark"), clock=lambda: FIXED_NOW, live_interval=0
-    )
-    store.close()
-
-
-async def settled(pilot: Pilot[None]) -> None:
-    for _ in range(20):
-        await pilot.app.workers.wait_for_complete()
-        await pilot.pause()
-        if all(worker.is_finished for worker in pilot.app.workers):
-            return
-    raise AssertionError("workers never settled")
+    return build(store, SNAPSHOT_CONFIG)
 
 
 async def mark_one(pilot: Pilot[None]) -> None:
-    await settled(pilot)
+    await settle(pilot)
     await pilot.press("j", "space")  # mark resnet-kill; the cursor moves on to yolo-oom
-    await settled(pilot)
+    await settle(pilot)
 
 
 async def open_help(pilot: Pilot[None]) -> None:
-    await settled(pilot)
+    await settle(pilot)
     await pilot.press("question_mark")
-    await settled(pilot)
+    await settle(pilot)
 
 
 def test_runs_120x40(app: TrackuiApp, snap_compare: Any) -> None:

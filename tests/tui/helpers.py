@@ -1,0 +1,60 @@
+"""What the TUI tests share: the app built the one way on the fixed clock, a
+stand-in app for the Run screen alone, waiting for workers, the screen as
+the user reads it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.app import App
+from textual.screen import Screen
+
+from trackui.store.queries import Store
+from trackui.tui.app import TrackuiApp, make_app
+from trackui.tui.config import TuiConfig
+from trackui.tui.run_screen import RunScreen
+
+from ..conftest import FIXED_NOW
+
+#: what the snapshots are taken with: a fixed theme, whatever the default
+SNAPSHOT_THEME = "textual-dark"
+SNAPSHOT_CONFIG = TuiConfig(theme=SNAPSHOT_THEME)
+
+
+def build(store: Store, config: TuiConfig | None = None) -> TrackuiApp:
+    # live_interval=0: no timer; tests refresh by key or by calling the app.
+    return make_app(store, config=config or TuiConfig(), clock=lambda: FIXED_NOW, live_interval=0)
+
+
+class RunApp(App[None]):
+    """A stand-in for the trackui app: the attributes the Run screen uses."""
+
+    def __init__(self, store: Store, run_id: str, *, tab: str = "overview") -> None:
+        super().__init__()
+        self.store = store
+        self.clock = lambda: FIXED_NOW
+        self._run_id = run_id
+        self._tab = tab
+
+    def on_mount(self) -> None:
+        self.push_screen(RunScreen(self._run_id, tab=self._tab))
+
+
+async def settle(pilot: Any) -> None:
+    """Until no worker is left: a load's handler may start the next load."""
+    for _ in range(30):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        if all(worker.is_finished for worker in pilot.app.workers):
+            return
+    raise AssertionError("workers never settled")
+
+
+def screen_text(screen: Screen[Any]) -> str:
+    """The screen as the user sees it, one line per row."""
+    return "\n".join(strip.text for strip in screen._compositor.render_strips())
+
+
+def ids_by_name(store: Store) -> dict[str, str]:
+    return {run.name: run.id for run in store.list_runs()}
