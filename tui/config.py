@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trackui.store.paths import config_dir
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10: no TOML reader in the standard library
@@ -33,14 +35,6 @@ except ModuleNotFoundError:  # Python 3.10: no TOML reader in the standard libra
 
 CONFIG_FILE = "config.toml"
 COLUMNS_FILE = "columns.json"
-
-
-def config_dir() -> Path:
-    env = os.environ.get("TRACKUI_CONFIG_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return Path(base) / "trackui"
 
 
 @dataclass(frozen=True)
