@@ -3,10 +3,12 @@ finished, failed, killed and crashed runs, every key, hostile names, live update
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from textual.app import App
+from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log, OptionList, Static, TabbedContent
 
 import trackui
@@ -32,10 +34,17 @@ def cells(table: DataTable[object]) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-def run_screen(app: App[None]) -> RunScreen:
-    screen = app.screen
-    assert isinstance(screen, RunScreen)
-    return screen
+@asynccontextmanager
+async def open_run(
+    store: Store, run_id: str, *, tab: str = "overview"
+) -> AsyncIterator[tuple[Pilot[None], RunScreen]]:
+    """The Run screen of ``run_id`` on ``tab`` at 120x40, its loads done."""
+    app = RunApp(store, run_id, tab=tab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        yield pilot, screen
 
 
 # -- overview per status ------------------------------------------------------
@@ -43,10 +52,7 @@ def run_screen(app: App[None]) -> RunScreen:
 
 async def test_overview_of_a_finished_run(store: Store) -> None:
     run_id = store.resolve("detect/yolo-adamw")
-    app = RunApp(store, run_id)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, run_id) as (pilot, screen):
         text = overview_of(screen)
         created = store.get_run(run_id).run.created
         assert "✔ finished" in text
@@ -57,7 +63,7 @@ async def test_overview_of_a_finished_run(store: Store) -> None:
         assert "3.11.7" in text
         header = screen.query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
         assert header.startswith("✔ finished  detect/yolo-adamw")
-        assert "✔ finished  detect/yolo-adamw" in screen_text(app.screen)
+        assert "✔ finished  detect/yolo-adamw" in screen_text(pilot.app.screen)
 
 
 @pytest.mark.parametrize(
@@ -75,12 +81,10 @@ async def test_overview_of_a_finished_run(store: Store) -> None:
 async def test_overview_says_why_a_run_ended(
     store: Store, ref: str, status: str, reason: str
 ) -> None:
-    app = RunApp(store, store.resolve(ref))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        text = overview_of(run_screen(app))
+    async with open_run(store, store.resolve(ref)) as (pilot, screen):
+        text = overview_of(screen)
         assert f"{status} — {reason}" in text
-        assert reason in screen_text(app.screen)
+        assert reason in screen_text(pilot.app.screen)
         if ref == "detect/yolo-oom":
             assert 'raise RuntimeError("CUDA out of memory' in text  # the traceback's tail
         if ref == "cls/resnet-crash":
@@ -92,10 +96,7 @@ async def test_overview_says_why_a_run_ended(
 
 async def test_params_tab_lists_flattened_params_and_filters_them(store: Store) -> None:
     run_id = store.resolve("detect/yolo-adamw")
-    app = RunApp(store, run_id)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, run_id) as (pilot, screen):
         await pilot.press("2")
         assert screen.active_tab == "params"
         table = screen.query_one("#params-table", DataTable)
@@ -110,9 +111,9 @@ async def test_params_tab_lists_flattened_params_and_filters_them(store: Store) 
         note = screen.query_one("#params-note", Static).content.plain  # type: ignore[union-attr]
         assert note == f"1 of {len(rows)} params match 'adam'"
         await pilot.press("escape")  # leaves the filter, not the screen
-        assert screen.focused is table and app.screen is screen
+        assert screen.focused is table and pilot.app.screen is screen
         await pilot.press("escape")
-        assert not isinstance(app.screen, RunScreen)
+        assert not isinstance(pilot.app.screen, RunScreen)
 
 
 # -- metrics ------------------------------------------------------------------
@@ -120,10 +121,7 @@ async def test_params_tab_lists_flattened_params_and_filters_them(store: Store) 
 
 async def test_metrics_tab_charts_the_first_metric_with_its_summary(store: Store) -> None:
     run_id = store.resolve("detect/yolo-sgd")
-    app = RunApp(store, run_id)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, run_id) as (pilot, screen):
         await pilot.press("3")
         await settle(pilot)
         keys = [m.key for m in store.metric_summaries(run_id)]
@@ -145,16 +143,13 @@ async def test_metrics_tab_charts_the_first_metric_with_its_summary(store: Store
             ["train/box_loss", "0.4823", "0.4589", "38", "1.994", "0", "1.994", "40"],
             ["train/cls_loss", "0.6944", "0.6944", "39", "3.006", "0", "3.006", "40"],
         ]
-        assert plot.title in screen_text(app.screen)
+        assert plot.title in screen_text(pilot.app.screen)
 
 
 async def test_every_chart_key(store: Store) -> None:
     run_id = store.resolve("detect/yolo-sgd")
     keys = [m.key for m in store.metric_summaries(run_id)]
-    app = RunApp(store, run_id, tab="metrics")
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, run_id, tab="metrics") as (pilot, screen):
         chart = screen.query_one(MetricChart)
 
         def drawn() -> str:
@@ -209,10 +204,7 @@ async def test_every_chart_key(store: Store) -> None:
 async def test_log_y_on_a_metric_with_non_positive_values_says_what_it_hid(store: Store) -> None:
     run_id = store.resolve("detect/yolo-sgd")
     values = [p.value for p in store.history(run_id, "metrics/mAP50(B)")]
-    app = RunApp(store, run_id, tab="metrics")
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, run_id, tab="metrics") as (pilot, screen):
         screen.action_show_metric("metrics/mAP50(B)")
         await settle(pilot)
         await pilot.press("l")
@@ -221,31 +213,26 @@ async def test_log_y_on_a_metric_with_non_positive_values_says_what_it_hid(store
         title = screen.chart.last_plot.title  # type: ignore[union-attr]
         assert f"{hidden} point{'s' if hidden > 1 else ''} ≤ 0 hidden" in title
         # too long for the border at this width: the short form, notes kept
-        assert f"· log y · {hidden} ≤0 hidden" in screen_text(app.screen)
+        assert f"· log y · {hidden} ≤0 hidden" in screen_text(pilot.app.screen)
 
 
 async def test_chart_keys_only_act_on_the_metrics_tab(store: Store) -> None:
-    app = RunApp(store, store.resolve("detect/yolo-sgd"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, store.resolve("detect/yolo-sgd")) as (pilot, screen):
         await pilot.press("l", "x", "plus")
         assert (screen.chart.log_y, screen.chart.x_axis, screen.chart.smoothing) == (
             False,
             "step",
             0.6,
         )
-        assert "Log y" not in screen_text(app.screen).splitlines()[-1]  # not offered in the footer
+        footer = screen_text(pilot.app.screen).splitlines()[-1]
+        assert "Log y" not in footer  # not offered in the footer
         await pilot.press("3")
         await pilot.pause()
-        assert "Log y" in screen_text(app.screen).splitlines()[-1]
+        assert "Log y" in screen_text(pilot.app.screen).splitlines()[-1]
 
 
 async def test_number_keys_switch_tabs_and_q_goes_back(store: Store) -> None:
-    app = RunApp(store, store.resolve("detect/yolo-adamw"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, store.resolve("detect/yolo-adamw")) as (pilot, screen):
         tabs = screen.query_one(TabbedContent)
         for key, tab in zip(
             "52341", ("artifacts", "params", "metrics", "console", "overview"), strict=True
@@ -253,15 +240,12 @@ async def test_number_keys_switch_tabs_and_q_goes_back(store: Store) -> None:
             await pilot.press(key)
             assert tabs.active == tab
         await pilot.press("q")
-        assert not isinstance(app.screen, RunScreen)
+        assert not isinstance(pilot.app.screen, RunScreen)
 
 
 async def test_stale_series_results_are_dropped(store: Store) -> None:
     run_id = store.resolve("detect/yolo-sgd")
-    app = RunApp(store, run_id, tab="metrics")
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, run_id, tab="metrics") as (pilot, screen):
         before = screen.chart.last_plot
         other = store.series(run_id, "train/cls_loss")
         screen.post_message(SeriesLoaded(screen.metric or "", other, generation=0))
@@ -273,10 +257,7 @@ async def test_stale_series_results_are_dropped(store: Store) -> None:
 
 
 async def test_artifacts_tab(store: Store) -> None:
-    app = RunApp(store, store.resolve("detect/yolo-adamw"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = run_screen(app)
+    async with open_run(store, store.resolve("detect/yolo-adamw")) as (pilot, screen):
         await pilot.press("5")
         assert cells(screen.query_one("#artifacts-table", DataTable)) == [
             ["weights/best.pt", "1.0 KB", "1912805ec8c2", "copied"]
@@ -339,16 +320,13 @@ async def test_markup_and_escape_sequences_display_literally(fixture_store: Path
     finally:
         run.finish()
     with Store(fixture_store, clock=lambda: FIXED_NOW) as store:
-        app = RunApp(store, run.id)
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            screen = run_screen(app)
+        async with open_run(store, run.id) as (pilot, screen):
             assert "odd/opt[/x] [bold]" in overview_of(screen)
             assert "[b]tag" in overview_of(screen)
             for tab in "12345":
                 await pilot.press(tab)
                 await settle(pilot)
-                seen = screen_text(app.screen)
+                seen = screen_text(pilot.app.screen)
                 assert "\x1b" not in seen and "\x07" not in seen
                 assert "opt[/x] [bold]" in seen  # the header, on every tab
             params = cells(screen.query_one("#params-table", DataTable))
@@ -370,10 +348,7 @@ async def test_live_run_shows_new_points_and_console_lines_after_a_refresh(tmp_p
             run.log({"loss": 1.0 / (step + 1)}, step=step)
         append_console(run, "epoch 0\nepoch 1\n")
         with Store(root) as store:
-            app = RunApp(store, run.id, tab="metrics")
-            async with app.run_test(size=(120, 40)) as pilot:
-                await settle(pilot)
-                screen = run_screen(app)
+            async with open_run(store, run.id, tab="metrics") as (pilot, screen):
                 assert screen.query_one("#run-header", Static).content.plain.startswith(  # type: ignore[union-attr]
                     "▶ running"
                 )
@@ -411,10 +386,7 @@ async def test_a_refresh_that_changed_another_run_does_not_redraw_this_one(
 ) -> None:
     with Store(fixture_store, clock=lambda: FIXED_NOW) as store:
         run_id = store.resolve("detect/yolo-sgd")
-        app = RunApp(store, run_id, tab="metrics")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(pilot)
-            screen = run_screen(app)
+        async with open_run(store, run_id, tab="metrics") as (pilot, screen):
             plot = screen.chart.last_plot
             other = Path(store.get_run(store.resolve("detect/yolo-adamw")).dir)
             with open(other / "metrics.jsonl", "a") as fh:
@@ -428,10 +400,8 @@ async def test_a_refresh_that_changed_another_run_does_not_redraw_this_one(
 
 
 async def test_an_unknown_run_says_so_in_the_header(store: Store) -> None:
-    app = RunApp(store, "no-such-run")
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        header = run_screen(app).query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
+    async with open_run(store, "no-such-run") as (pilot, screen):
+        header = screen.query_one("#run-header", Static).content.plain  # type: ignore[union-attr]
         assert header.startswith("cannot load run no-such-run: ")
         await pilot.press("3", "l", "2", "4", "5")  # nothing loaded: keys still crash nothing
-        assert isinstance(app.screen, RunScreen)
+        assert isinstance(pilot.app.screen, RunScreen)
