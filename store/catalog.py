@@ -126,6 +126,7 @@ class RunState:
     files: dict[str, FileState] = field(default_factory=dict)
     finished: bool = False
     heartbeat_mtime: float | None = None
+    slot: int | None = None  # its turn among live refreshes, once finished
 
 
 @dataclass(frozen=True)
@@ -260,9 +261,9 @@ class Catalog:
 
     # -- ingest ------------------------------------------------------------
 
-    def run_dirs(self) -> Iterable[tuple[str, Path]]:
-        """``(run_id, directory)`` of every run in the store (a directory not
-        seen before counts once it has its ``meta.json``)."""
+    def run_dirs(self) -> Iterable[tuple[str, str]]:
+        """``(run_id, directory path)`` of every run in the store (a directory
+        not seen before counts once it has its ``meta.json``)."""
         known = self._state
         try:
             projects = list(os.scandir(self.root))
@@ -279,7 +280,7 @@ class Catalog:
                 if entry.name.startswith(".") or not entry.is_dir():
                     continue
                 if entry.name in known or os.path.exists(os.path.join(entry.path, paths.META)):
-                    yield entry.name, Path(entry.path)
+                    yield entry.name, entry.path
 
     def refresh(self, *, full: bool = True) -> RefreshStats:
         """Read what was appended since the last refresh; derive statuses.
@@ -307,14 +308,12 @@ class Catalog:
             for run_id, run_dir in self.run_dirs():
                 seen.add(run_id)
                 state = self._state.get(run_id)
-                if (
-                    turn is not None
-                    and state is not None
-                    and state.finished
-                    and zlib.crc32(run_id.encode()) % ROTATION != turn
-                ):
-                    continue
-                if self._sync_run(cur, run_id, run_dir, chunks, file_rows):
+                if turn is not None and state is not None and state.finished:
+                    if state.slot is None:
+                        state.slot = zlib.crc32(run_id.encode()) % ROTATION
+                    if state.slot != turn:
+                        continue
+                if self._sync_run(cur, run_id, Path(run_dir), chunks, file_rows):
                     changed += 1
             self._save_file_states(cur, file_rows)
             for gone in set(self._state) - seen:

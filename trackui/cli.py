@@ -139,11 +139,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _one_line(exc: Exception) -> str | None:
     """The user-facing line for an expected failure, or None for a bug."""
     from trackui.store.catalog import CatalogError
+    from trackui.store.filters import FilterError
     from trackui.store.importers import ImportError_
 
     if isinstance(exc, (UsageError, CatalogError, ImportError_)):
         return str(exc)
-    if exc.__class__.__name__ == "FilterError":
+    if isinstance(exc, FilterError):
         return f"bad filter: {exc}"
     if isinstance(exc, OSError):
         where = f": {exc.filename}" if exc.filename else ""
