@@ -161,3 +161,46 @@ def record(data: bytes) -> bytes:
 
 def f32(x: float) -> bytes:
     return struct.pack("<f", x)
+
+
+# -- SQLite fixtures ------------------------------------------------------------
+# The MLflow and Trackio databases are kept as SQL text (``sqlite3`` dumps of the
+# real files, first line ``-- journal_mode=...``) and built into databases here.
+
+_BUILT: dict[str, Path] = {}
+_BUILT_ROOT: list[Path] = []
+
+
+def materialized(fixture_dir: Path) -> Path:
+    """A copy of ``fixture_dir`` (under one temporary root per test process,
+    next to the other copies, named as the original) in which every ``*.sql``
+    dump became the ``*.db`` database it was made from."""
+    import atexit
+    import sqlite3
+    import tempfile
+
+    key = str(fixture_dir.resolve())
+    if key in _BUILT:
+        return _BUILT[key]
+    if not _BUILT_ROOT:
+        root = Path(tempfile.mkdtemp(prefix="trackui-fixtures-"))
+        atexit.register(shutil.rmtree, root, True)
+        _BUILT_ROOT.append(root)
+    dest = _BUILT_ROOT[0] / fixture_dir.name
+    shutil.copytree(fixture_dir, dest, ignore=shutil.ignore_patterns("*.sql"))
+    for dump in fixture_dir.rglob("*.sql"):
+        db = dest / dump.relative_to(fixture_dir).with_suffix(".db")
+        text = dump.read_text()
+        mode = text.splitlines()[0].removeprefix("-- journal_mode=").strip()
+        con = sqlite3.connect(db)
+        try:
+            if mode == "wal":
+                con.execute("PRAGMA journal_mode=WAL")
+            con.executescript(text)
+            con.commit()
+        finally:
+            con.close()
+        stamp = dump.stat().st_mtime
+        os.utime(db, (stamp, stamp))
+    _BUILT[key] = dest
+    return dest

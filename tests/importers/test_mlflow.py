@@ -22,9 +22,12 @@ import pytest
 
 from trackui.store.importers import mlflow
 
-from .helpers import listing, read_runs, same, series
+from .helpers import listing, materialized, read_runs, same, series
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "mlflow"
+_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+# The SQLite stores are kept as SQL dumps in fixtures/; these are the built copies.
+FIXTURES = materialized(_FIXTURES / "mlflow")
+materialized(_FIXTURES / "trackio")  # beside it, for the detection tests
 FILE_STORE = FIXTURES / "file" / "mlruns"
 DB = FIXTURES / "sqlite" / "mlflow.db"
 EXPERIMENT = FILE_STORE / "747216036630819324"
@@ -444,10 +447,24 @@ def test_sqlite_damaged_databases_are_named_and_the_rest_imported(tmp_path: Path
     garbage.write_bytes(bytes(range(256)) * 64)
     (tmp_path / "damaged").mkdir()
     damaged = tmp_path / "damaged" / "mlflow.db"
-    # zero pages 80-85 % into the file: in this fixture they hold metrics rows, while the
-    # schema and the runs table survive
-    a, b = (len(data) * pct // 100 // 4096 * 4096 for pct in (80, 85))
-    damaged.write_bytes(data[:a] + bytes(b - a) + data[b:])
+    # zero three leaf pages of the metrics table, while the schema and the runs table survive
+    conn = sqlite3.connect(f"file:{DB}?mode=ro", uri=True)
+    try:
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        leaves = [
+            n
+            for (n,) in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'metrics' AND pagetype = 'leaf' ORDER BY pageno"
+            )
+        ]
+    finally:
+        conn.close()
+    assert len(leaves) >= 5
+    broken = bytearray(data)
+    for page in leaves[len(leaves) // 2 - 1 : len(leaves) // 2 + 2]:
+        start = (page - 1) * size
+        broken[start : start + size] = bytes(size)
+    damaged.write_bytes(bytes(broken))
 
     runs, problems = read_all(tmp_path, now=LATER)
     assert set(FILE_RUNS) <= set(runs)

@@ -22,9 +22,12 @@ import pytest
 
 from trackui.store.importers import trackio
 
-from .helpers import listing, read_runs, same, series
+from .helpers import listing, materialized, read_runs, same, series
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "trackio"
+_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+# The Trackio database is kept as an SQL dump in fixtures/; this is the built copy.
+FIXTURES = materialized(_FIXTURES / "trackio")
+materialized(_FIXTURES / "mlflow")  # beside it, for the detection tests
 DB = FIXTURES / "yolo-fake.db"
 EXPECTED = {r["run_id"]: r for r in json.loads((FIXTURES / "EXPECTED.json").read_text())["trackio"]}
 DAY = 86400.0
