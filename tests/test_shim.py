@@ -372,7 +372,7 @@ def test_missing_artifact_warns_instead_of_raising(tmp_path: Path, root: Path) -
 
 def test_disk_full_warns_once_counts_and_goes_on(root: Path) -> None:
     if not os.path.exists("/dev/full"):
-        pytest.skip("needs /dev/full")
+        pytest.skip("needs /dev/full to fake a full disk; runs on Linux, where it always exists")
     run = trackui.init(project="p", dir=root, console=False)
     run.log({"a": 1.0, "b": 2.0})
     full = os.open("/dev/full", os.O_WRONLY)
