@@ -53,7 +53,7 @@ def read_console(
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    shown = [clean(line.rstrip("\r").rsplit("\r", 1)[-1]) for line in lines]
+    shown = [clean(line.rstrip("\r").rsplit("\r", 1)[-1], console=True) for line in lines]
     return shown, start + len(data), reset
 
 

@@ -11,10 +11,10 @@ from rich.text import Text
 from trackui.store.fmt import printable
 
 
-def clean(text: object, *, keep_newlines: bool = False) -> str:
-    """``text`` without escape sequences; other control characters become a
-    visible placeholder, tabs become spaces."""
-    return printable(text, keep_newlines=keep_newlines)
+def clean(text: object, *, keep_newlines: bool = False, console: bool = False) -> str:
+    """``text`` with control characters, escapes, bidi and zero-width characters
+    made visible (``console``: colour and cursor sequences dropped instead)."""
+    return printable(text, keep_newlines=keep_newlines, console=console)
 
 
 def literal(text: object, style: str = "", *, keep_newlines: bool = False) -> Text:

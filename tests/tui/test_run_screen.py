@@ -330,11 +330,11 @@ async def test_markup_and_escape_sequences_display_literally(fixture_store: Path
                 assert "\x1b" not in seen and "\x07" not in seen
                 assert "opt[/x] [bold]" in seen  # the header, on every tab
             params = cells(screen.query_one("#params-table", DataTable))
-            assert ["opt[/x]", "[red]v[/red]"] in params and ["esc", "boom"] in params
+            assert ["opt[/x]", "[red]v[/red]"] in params and ["esc", "\\x1b[2Jboom"] in params
             assert screen.chart.last_plot is not None
             assert screen.chart.last_plot.title.startswith("loss[/x] · 2 of 2 points")
             log = screen.query_one("#console-log", Log)
-            assert list(log.lines) == ["red text [bold]x[/bold]", "plain\ufffd bell"]
+            assert list(log.lines) == ["red text [bold]x[/bold]", "plain\\x07 bell"]
 
 
 # -- live ---------------------------------------------------------------------
