@@ -201,6 +201,7 @@ STATUS_GLYPHS = {
     "failed": "✖",
     "killed": "■",
     "crashed": "✝",
+    "unreadable": "⊘",
 }
 
 
