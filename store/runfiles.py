@@ -15,15 +15,44 @@ from pathlib import Path
 from typing import Any
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Replace ``path`` with ``obj`` as JSON, never leaving a half-written file."""
-    data = json.dumps(obj, indent=1, sort_keys=False, default=str).encode()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+def umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` can only
+    be read by setting it, which races with other threads creating files)."""
     try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file: ``0o666 & ~umask``."""
+    return 0o666 & ~umask()
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    """Replace ``path`` with ``obj`` as JSON, never leaving a half-written file.
+    The file gets the umask's mode, like any other file the user writes
+    (``mkstemp`` alone would make it 0600 and hide it from a team)."""
+    data = json.dumps(obj, indent=1, sort_keys=False, default=str).encode()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        try:
+            os.fchmod(fd, file_mode())
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        os.unlink(tmp)
+        raise
     try:
         os.replace(tmp, path)
     except BaseException:
@@ -45,7 +74,7 @@ def append_line(path: Path, obj: Any) -> None:
     """Append one JSON line; a torn line left by a dead writer is closed first
     so the new record starts on a line of its own."""
     line = json.dumps(obj, default=str) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
     try:
         if os.fstat(fd).st_size and _last_byte(path) != b"\n":
             line = "\n" + line

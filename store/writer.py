@@ -4,127 +4,64 @@ Standard library only, and cheap: this is imported into training code.
 Every ``log()`` is one ``os.write`` of one JSON line, handed to the OS before
 it returns (so ``kill -9`` loses nothing already logged). Once a run is
 going, an I/O failure warns once, counts what was dropped, and never raises
-into training.
+into training; a failed write is tried again on the next call, so one bad
+moment (a full disk, a removed heartbeat file) never stops tracking for good.
+
+What is accepted (keys, values, config and summary documents) lives in
+``writer_values``; directories, artifacts and host facts in ``writer_io``.
 """
 
 from __future__ import annotations
 
 import atexit
-import getpass
-import hashlib
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-import traceback
 import warnings
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from . import paths
+from .console import ConsoleCapture
+from .fmt import repair
 from .runfiles import append_line, atomic_write_json
+from .writer_io import (
+    artifact_name,
+    copy_artifact,
+    create_run_dir,
+    describe,
+    environment,
+    git_info,
+    heartbeat_interval,
+    open_append,
+    points_in,
+    sha256,
+    strip_credentials,
+    touch,
+)
+from .writer_values import Config, Summary, add_value, as_step, check_key, int_value
 
-DEFAULT_HEARTBEAT_S = 5.0
+__all__ = ["Config", "Run", "Summary", "TrackuiWarning", "current", "set_current"]
+__all__ += ["strip_credentials"]
+
 #: Files larger than this are recorded by reference instead of copied.
 COPY_LIMIT_BYTES = int(os.environ.get("TRACKUI_ARTIFACT_COPY_LIMIT", str(256 * 1024 * 1024)))
+#: How often ``log()`` checks that ``metrics.jsonl`` is still linked into the
+#: run (one ``fstat``; points written to a deleted file are counted as
+#: dropped when found, and at once whenever ``dropped`` is read).
+CHECK_S = 0.25
 
 _dumps = json.dumps
 _write = os.write
 _now = time.time
 
 
-def heartbeat_interval() -> float:
-    """Seconds between heartbeats; ``TRACKUI_HEARTBEAT_INTERVAL`` shortens it in tests."""
-    try:
-        return max(0.05, float(os.environ.get("TRACKUI_HEARTBEAT_INTERVAL", DEFAULT_HEARTBEAT_S)))
-    except ValueError:
-        return DEFAULT_HEARTBEAT_S
-
-
 class TrackuiWarning(UserWarning):
     pass
-
-
-class _Document(MutableMapping):
-    """A dict that rewrites its JSON file atomically on every change
-    (``run.config``, ``run.summary``), with wandb-style attribute access."""
-
-    def __init__(self, run: Run, filename: str, initial: Mapping[str, Any] | None = None):
-        object.__setattr__(self, "_run", run)
-        object.__setattr__(self, "_file", filename)
-        object.__setattr__(self, "_data", dict(initial or {}))
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self._data[key] = value
-        self._save()
-
-    def __delitem__(self, key: str) -> None:
-        del self._data[key]
-        self._save()
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self._data[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self._data!r})"
-
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # one write, not one per key
-        if other is not None and not isinstance(other, Mapping) and hasattr(other, "__dict__"):
-            other = vars(other)  # argparse.Namespace
-        self._data.update(other or (), **kwargs)
-        self._save()
-
-    def as_dict(self) -> dict[str, Any]:
-        return dict(self._data)
-
-    def _save(self) -> None:
-        self._run._save_document(self._file, self._data)
-
-
-class Config(_Document):
-    pass
-
-
-class Summary(_Document):
-    pass
-
-
-class _Tee:
-    """Writes to the real stream and to the run's console.log; never raises
-    because of the copy."""
-
-    def __init__(self, stream: Any, run: Run):
-        self._stream = stream
-        self._run = run
-
-    def write(self, text: str) -> int:
-        self._run._console_write(text)
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
 
 
 class Run:
@@ -142,73 +79,72 @@ class Run:
         console: bool = True,
         handle_signals: bool = True,
     ):
-        project = "default" if project is None else str(project)
+        # Everything that can be refused is refused before a file is made.
+        if config is not None and not isinstance(config, Mapping) and hasattr(config, "__dict__"):
+            config = vars(config)
+        config_data = Config.checked(config or {})
+        project = "default" if project is None else repair(str(project))
+        if isinstance(tags, str):
+            tags = [tags]
         root = Path(dir).expanduser() if dir is not None else paths.default_root()
         created = _now()
         self.id = paths.new_run_id(created)
         self.project = project
-        self.name = str(name) if name is not None else self.id
-        self.dir = root / paths.safe_segment(project) / self.id
-        self.dir.mkdir(parents=True, exist_ok=False)
+        self.name = repair(str(name)) if name is not None else self.id
+        project_dir = root / paths.safe_segment(project)
+        self.dir = project_dir / self.id
         self.created = created
         self._step = 0
-        self._known_keys: set[str] = set()
+        self._known_keys: set[str] = set()  # keys stored as given
+        self._renamed: dict[str, str] = {}  # keys repaired to valid UTF-8
         self._dropped = 0
         self._warned = False
-        self._broken = False
+        self._gone = False  # the run directory was removed: drop, do not write
         self._torn = False
         self._finished = False
         self._lock = threading.Lock()
+        # Re-entrant: a signal handler runs finish() in the main thread, maybe
+        # while that thread is inside _check() or _save_document().
+        self._check_lock = threading.RLock()
+        self._doc_lock = threading.RLock()
+        self._unsaved: set[str] = set()  # documents whose last write failed
+        self._old_fds: list[int] = []
         self._interval = heartbeat_interval()
-
-        if config is not None and not isinstance(config, Mapping) and hasattr(config, "__dict__"):
-            config = vars(config)
-        self.config = Config(self, paths.CONFIG, config or {})
+        self.config = Config(self, paths.CONFIG, config_data)
         self.summary = Summary(self, paths.SUMMARY)
 
-        git = _git_info()
+        git = git_info()
         meta = {
             "format": paths.FORMAT_VERSION,
             "id": self.id,
             "project": project,
             "name": self.name,
-            "group": group,
-            "tags": [str(t) for t in (tags or [])],
-            "notes": notes,
+            "group": repair(str(group)) if group is not None else None,
+            "tags": [repair(str(t)) for t in (tags or [])],
+            "notes": repair(str(notes)) if notes is not None else None,
             "created": created,
-            "host": socket.gethostname(),
-            "user": _user(),
-            "pid": os.getpid(),
-            "argv": list(sys.argv),
-            "cwd": os.getcwd(),
-            "python": sys.version.split()[0],
-            "executable": sys.executable,
+            **environment(),
             "heartbeat_interval": self._interval,
             "git": {k: v for k, v in git.items() if k != "diff"} if git else None,
         }
         self._meta = meta
-        atomic_write_json(self.dir / paths.META, meta)
-        atomic_write_json(self.dir / paths.CONFIG, self.config.as_dict())
-        if git and git.get("diff"):
-            (self.dir / paths.CODE_DIFF).write_text(git["diff"])
-        (self.dir / paths.HEARTBEAT).touch()
-        append_line(self.dir / paths.EVENTS, {"event": "start", "t": created, "pid": os.getpid()})
+
+        self._fd, console_fd = create_run_dir(
+            project_dir, self.id, meta, config_data, git.get("diff") if git else None, console
+        )
         self._metrics_path = str(self.dir / paths.METRICS)
-        self._fd = os.open(self._metrics_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._confirmed = 0  # size of metrics.jsonl when last seen still linked
+        self._check_at = 0.0
 
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="trackui-heartbeat", daemon=True)
         self._heartbeat.start()
 
-        self._console_fd: int | None = None
-        self._streams: tuple[Any, Any] | None = None
-        if console:
-            self._console_fd = os.open(
-                self.dir / paths.CONSOLE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
-            )
-            self._streams = (sys.stdout, sys.stderr)
-            sys.stdout = _Tee(sys.stdout, self)
-            sys.stderr = _Tee(sys.stderr, self)
+        self._console = (
+            ConsoleCapture(console_fd, f"run {self.id}", TrackuiWarning)
+            if console_fd is not None
+            else None
+        )
 
         self._prev_handlers: dict[int, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
@@ -230,22 +166,22 @@ class Run:
         if step is None:
             step = self._step
         elif type(step) is not int:
-            step = _as_step(step)
-        row: dict[str, Any] = {"_step": step, "_t": _now()}
+            step = as_step(step)
+        now = _now()
+        row: dict[str, Any] = {"_step": step, "_t": now}
         known = self._known_keys
         for key, value in data.items():
             if key not in known:
-                _check_key(key)
-                known.add(key)
+                key = self._stored_key(key)
             kind = type(value)
             if kind is float:
                 row[key] = value
             elif kind is int:
-                row[key] = _int_value(key, value)
+                row[key] = int_value(key, value)
             else:
-                _add_value(row, key, value)
+                add_value(row, key, value)
         self._step = step + 1
-        if self._broken:
+        if self._gone:
             self._drop(len(row) - 2)
             return
         line = _dumps(row)
@@ -260,18 +196,74 @@ class Run:
             self._torn = False
         except OSError as exc:
             self._drop(len(row) - 2, exc)
+        if now >= self._check_at:
+            self._check()
+
+    def _stored_key(self, key: Any) -> str:
+        """First sight of a key (or a key that needed repair): check it once."""
+        stored = self._renamed.get(key) if isinstance(key, str) else None
+        if stored is None:
+            stored = check_key(key)
+            if stored == key:
+                self._known_keys.add(key)
+            else:
+                self._renamed[key] = stored
+        return stored
 
     def _drop(self, points: int, exc: BaseException | None = None) -> None:
         self._dropped += points
         if not self._warned:
             self._warned = True
             why = f": {exc}" if exc else ""
-            _warn(f"trackui: run {self.id} cannot write to {self.dir}{why}; points are being dropped")
+            _warn(
+                f"trackui: run {self.id} cannot write to {self.dir}{why}; points are being dropped"
+            )
+
+    def _check(self) -> None:
+        """Is ``metrics.jsonl`` still linked into the run? Points that went into
+        a deleted file since it was last seen are counted as dropped; the file
+        is made again if the run directory is still there, else every later
+        point is dropped at once."""
+        with self._check_lock:
+            self._check_at = _now() + CHECK_S
+            if self._gone or self._finished:
+                return
+            try:
+                st = os.fstat(self._fd)
+            except OSError:
+                return
+            if st.st_nlink:
+                self._confirmed = st.st_size
+                return
+            lost = points_in(self._fd, self._confirmed, st.st_size)
+            self._confirmed = 0
+            if os.path.isfile(self.dir / paths.META):
+                try:
+                    fd = open_append(self._metrics_path)
+                except OSError:
+                    fd = None
+                if fd is not None:
+                    # The old descriptor stays open until finish: a log() in
+                    # another thread may be about to write to it.
+                    self._old_fds.append(self._fd)
+                    self._fd = fd
+                    self._torn = False
+                    self._drop(lost, OSError(f"{paths.METRICS} was deleted; made again"))
+                    return
+            self._gone = True
+            self._drop(lost, FileNotFoundError(f"run directory {self.dir} is gone"))
 
     @property
     def dropped(self) -> int:
-        """How many points could not be written."""
+        """How many points could not be written (checked now, not at the next heartbeat)."""
+        if not self._finished:
+            self._check()
         return self._dropped
+
+    @property
+    def console_dropped(self) -> int:
+        """Bytes of console output that could not be copied to console.log."""
+        return self._console.dropped if self._console is not None else 0
 
     @property
     def step(self) -> int:
@@ -280,26 +272,34 @@ class Run:
     def log_artifact(
         self, path: str | os.PathLike[str], name: str | None = None, copy: bool = True
     ) -> dict[str, Any] | None:
-        """Copy a file into the run (or record a reference for a huge file or
-        ``copy=False``), with its size and sha256. Warns instead of raising."""
+        """Copy a file into the run's ``artifacts/`` (or record a reference for a
+        huge file or ``copy=False``), with its size and sha256. ``name`` is a
+        relative path inside ``artifacts/``; an absolute name, ``..``, NUL or a
+        control character is refused. Warns instead of raising."""
+        shown = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(path)
         try:
             src = Path(path)
-            name = name or src.name
+            if name is None:
+                name = src.name
+            try:
+                name = artifact_name(
+                    os.fspath(name) if isinstance(name, os.PathLike) else str(name)
+                )
+            except ValueError as why:
+                _warn(f"trackui: artifact {shown} not logged: name {repair(str(name))!r} {why}")
+                return None
             size = src.stat().st_size
             record: dict[str, Any] = {"name": name, "size": size, "t": _now()}
             if copy and size <= COPY_LIMIT_BYTES:
-                dest = self.dir / paths.ARTIFACT_DIR / name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                tmp = dest.with_name(f".{dest.name}.tmp")
-                record["sha256"] = _copy_hashing(src, tmp)
-                os.replace(tmp, dest)
+                record["sha256"] = copy_artifact(src, self.dir, name)
                 record.update(path=f"{paths.ARTIFACT_DIR}/{name}", copied=True)
             else:
-                record.update(path=str(src.resolve()), copied=False, sha256=_sha256(src))
-            append_line(self.dir / "artifacts.jsonl", record)
+                where = repair(str(src.resolve()), path=True)
+                record.update(path=where, copied=False, sha256=sha256(src))
+            append_line(self.dir / paths.ARTIFACTS, record)
             return record
-        except OSError as exc:
-            _warn(f"trackui: artifact {os.fspath(path)!r} not logged: {exc}")
+        except Exception as exc:
+            _warn(f"trackui: artifact {repair(shown, path=True)} not logged: {exc}")
             return None
 
     # -- ending ----------------------------------------------------------
@@ -312,7 +312,9 @@ class Run:
         signal_name: str | None = None,
         exception: BaseException | None = None,
     ) -> None:
-        """End the run: ``finished`` unless told otherwise. Idempotent."""
+        """End the run: ``finished`` unless told otherwise. Idempotent, and
+        the finish is recorded even when the summary cannot be written."""
+        self._check()
         with self._lock:
             if self._finished:
                 return
@@ -324,31 +326,33 @@ class Run:
         if signal_name:
             event["signal"] = signal_name
         if exception is not None:
-            event["exception"] = {
-                "type": type(exception).__name__,
-                "message": str(exception),
-                "traceback": "".join(
-                    traceback.format_exception(type(exception), exception, exception.__traceback__)
-                )[-8000:],
-            }
+            event["exception"] = describe(exception)
+        self._stop.set()
+        if self._console is not None:
+            self._console.stop()
+        if self.summary:
+            self._unsaved.add(paths.SUMMARY)
+        self._save_unsaved()
         if self._dropped:
             event["dropped"] = self._dropped
-        self._stop.set()
-        self._restore_streams()
-        try:
-            if self.summary:
-                atomic_write_json(self.dir / paths.SUMMARY, self.summary.as_dict())
-            append_line(self.dir / paths.EVENTS, event)
-            os.utime(self.dir / paths.HEARTBEAT)
-        except OSError as exc:
-            _warn(f"trackui: could not record the end of run {self.id}: {exc}")
-        for fd in (self._fd, self._console_fd):
+        if self.console_dropped:
+            event["console_dropped"] = self.console_dropped
+        if not self._gone:
+            try:
+                append_line(self.dir / paths.EVENTS, event)
+            except Exception as exc:
+                _warn(f"trackui: could not record the end of run {self.id}: {exc}")
+            try:
+                os.utime(self.dir / paths.HEARTBEAT)
+            except OSError:
+                pass
+        for fd in (self._fd, *self._old_fds):
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
-        self._broken = True  # later log() calls are dropped, counted, never raised
+        self._gone = True  # later log() calls are dropped, counted, never raised
         self._warned = True
         for sig, handler in self._prev_handlers.items():
             try:
@@ -411,102 +415,46 @@ class Run:
     # -- internals -------------------------------------------------------
 
     def _beat(self) -> None:
+        """Touch the heartbeat (making it again if it was removed), check the
+        metrics file and retry documents whose write failed. Nothing here
+        decides whether points are written."""
         heartbeat = self.dir / paths.HEARTBEAT
         while not self._stop.wait(self._interval):
             try:
-                os.utime(heartbeat)
-            except OSError as exc:
-                self._broken = True
-                self._drop(0, exc)
-
-    def _console_write(self, text: str) -> None:
-        fd = self._console_fd
-        if fd is None or not text:
-            return
-        try:
-            os.write(fd, text.encode("utf-8", "replace"))
-        except (OSError, ValueError):
-            self._console_fd = None
-
-    def _restore_streams(self) -> None:
-        if self._streams is not None:
-            if isinstance(sys.stdout, _Tee) and sys.stdout._run is self:
-                sys.stdout = self._streams[0]
-            if isinstance(sys.stderr, _Tee) and sys.stderr._run is self:
-                sys.stderr = self._streams[1]
-            self._streams = None
+                self._check()
+                if self._gone:
+                    continue
+                try:
+                    os.utime(heartbeat)
+                except FileNotFoundError:
+                    if os.path.isfile(self.dir / paths.META):
+                        touch(heartbeat)
+                self._save_unsaved()
+            except Exception:
+                pass  # tried again at the next beat
 
     def _save_document(self, filename: str, data: dict[str, Any]) -> None:
-        try:
-            atomic_write_json(self.dir / filename, data)
-        except OSError as exc:
-            self._drop(0, exc)
+        with self._doc_lock:
+            if self._gone:
+                self._unsaved.discard(filename)
+                return
+            try:
+                atomic_write_json(self.dir / filename, data)
+                self._unsaved.discard(filename)
+            except OSError as exc:
+                self._unsaved.add(filename)  # the next beat or finish() tries again
+                self._drop(0, exc)
+
+    def _save_unsaved(self) -> None:
+        for filename in list(self._unsaved):
+            doc = self.config if filename == paths.CONFIG else self.summary
+            try:
+                self._save_document(filename, doc.as_dict())
+            except Exception:
+                pass
 
     def __repr__(self) -> str:
         return f"<trackui.Run {self.project}/{self.name} id={self.id}>"
-
-
-# -- value checks (off the fast path) ---------------------------------------
-
-
-def _check_key(key: Any) -> None:
-    if not isinstance(key, str):
-        raise TypeError(f"trackui.log: key {key!r} is {type(key).__name__}, not str")
-    if not key or key.startswith("_"):
-        raise TypeError(f"trackui.log: key {key!r} is reserved (empty or starting with '_')")
-    try:
-        key.encode("utf-8")
-    except UnicodeEncodeError:
-        raise TypeError(f"trackui.log: key {key!r} is not valid unicode") from None
-
-
-def _int_value(key: str, value: int) -> float:
-    try:
-        return float(value)
-    except OverflowError:
-        raise TypeError(f"trackui.log: value for {key!r} is an int too large for a float") from None
-
-
-def _add_value(row: dict[str, Any], key: str, value: Any) -> None:
-    """Slow path: bools, numpy/torch scalars (``.item()``), nested dicts."""
-    if isinstance(value, bool):
-        row[key] = float(value)
-        return
-    if isinstance(value, (int, float)):
-        row[key] = _int_value(key, int(value)) if isinstance(value, int) else float(value)
-        return
-    if isinstance(value, Mapping):
-        for sub, inner in value.items():
-            _check_key(sub)
-            _add_value(row, f"{key}/{sub}", inner)
-        return
-    item = getattr(value, "item", None)
-    if callable(item) and not isinstance(value, (str, bytes)):
-        try:
-            scalar = item()
-        except Exception:
-            scalar = None  # e.g. a tensor with more than one element
-        if isinstance(scalar, (int, float)):
-            _add_value(row, key, scalar)
-            return
-    raise TypeError(
-        f"trackui.log: value for {key!r} is {type(value).__name__}, not a number"
-    )
-
-
-def _as_step(step: Any) -> int:
-    if isinstance(step, bool):
-        raise TypeError("trackui.log: step must be an int, not bool")
-    if isinstance(step, int):
-        return int(step)
-    item = getattr(step, "item", None)
-    if callable(item):
-        value = item()
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    if isinstance(step, float) and step.is_integer():
-        return int(step)
-    raise TypeError(f"trackui.log: step must be an int, not {type(step).__name__}")
 
 
 def _warn(message: str) -> None:
@@ -514,74 +462,6 @@ def _warn(message: str) -> None:
         warnings.warn(message, TrackuiWarning, stacklevel=3)
     except Exception:
         pass
-
-
-def _user() -> str | None:
-    try:
-        return getpass.getuser()
-    except Exception:
-        return None
-
-
-def _copy_hashing(src: Path, dest: Path) -> str:
-    digest = hashlib.sha256()
-    with open(src, "rb") as fin, open(dest, "wb") as fout:
-        while chunk := fin.read(1 << 20):
-            digest.update(chunk)
-            fout.write(chunk)
-    shutil.copystat(src, dest)
-    return digest.hexdigest()
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
-def strip_credentials(url: str) -> str:
-    """``https://user:token@host/x.git`` -> ``https://host/x.git``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if parts.scheme and "@" in parts.netloc:
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
-
-
-def _git_info() -> dict[str, Any] | None:
-    commit = _git("rev-parse", "HEAD")
-    if commit is None:
-        return None
-    branch = (_git("rev-parse", "--abbrev-ref", "HEAD") or "").strip() or None
-    status = _git("status", "--porcelain", "--untracked-files=no") or ""
-    remote = (_git("remote", "get-url", "origin") or "").strip()
-    dirty = bool(status.strip())
-    return {
-        "commit": commit.strip(),
-        "branch": branch,
-        "dirty": dirty,
-        "remote": strip_credentials(remote) if remote else None,
-        "diff": _git("diff", "HEAD") if dirty else None,
-    }
 
 
 # -- the current run (module-level API) ----------------------------------------
