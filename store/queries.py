@@ -113,7 +113,7 @@ class Store:
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[tuple[Any, ...]]:
         args = params if isinstance(params, dict) else list(params)
-        return self.catalog.cursor().execute(sql, args).fetchall()
+        return self.catalog.query(sql, args)
 
     # -- runs ----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
-STATUSES = ("running", "finished", "failed", "killed", "crashed")
+STATUSES = ("running", "finished", "failed", "killed", "crashed", "unreadable")
 #: A heartbeat older than this many intervals means the writer is gone.
 STALE_INTERVALS = 4.0
 
@@ -38,13 +38,18 @@ def derive(
     pid: int | None,
     now: float,
     this_host: str | None = None,
+    unreadable: str | None = None,
 ) -> tuple[str, str | None]:
     """``(status, reason)`` for a run.
 
     A finish event decides. Without one the run is ``running`` while its
     heartbeat is fresh and its process (when on this host) exists, else
-    ``crashed``, with the reason saying which evidence decided.
+    ``crashed``, with the reason saying which evidence decided. A run with a
+    file the catalog could not read (``unreadable``: which and why) is
+    ``unreadable`` whatever else is known, so nothing shown is silently partial.
     """
+    if unreadable:
+        return "unreadable", unreadable
     if finish_status:
         return finish_status, finish_reason
     if heartbeat_mtime is None:

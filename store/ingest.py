@@ -1,0 +1,421 @@
+"""Metric lines into the catalog: chunks of complete lines, already read
+through the bounded opener, become rows of ``metrics`` and merged
+``summaries``.
+
+Big chunks are parsed by DuckDB's JSON reader (from a temp file this module
+wrote, never from the run file) and unpivoted in SQL; small ones (a live
+refresh), and any chunk DuckDB would read differently from Python, are parsed
+in Python by ``bounded_json``. Both paths give the same points:
+
+- a line's ``seq`` is its line number (blank and corrupt lines count);
+- integers past float64's range become ``±inf`` (the run gets a note);
+- a key repeated in one line: the first value wins, on both paths (DuckDB's
+  reader keeps the first, and the Python path does the same).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from typing import Any
+
+from . import bounded_json
+from .catalog_schema import quote
+
+#: Metric chunks smaller than this are parsed in Python (see ``MetricIngest``).
+SMALL_CHUNK_BYTES = 64 * 1024
+_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r\f\v]*\n")
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+_BEYOND_FLOAT = re.compile(rb"[0-9]{309}")
+_RENAMED = re.compile(r"^(.*)_\d+$")
+_BUILTIN_COLUMNS = {"_step", "_t", "ordinality"}
+_INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER"}  # fit a BIGINT
+OVERFLOW_NOTE = "metrics: integers past float64's range read as ±inf"
+
+_SUMMARY_STATS = (
+    "first",
+    "last",
+    "min",
+    "max",
+    "count",
+    "step_min",
+    "step_max",
+    "last_step",
+    "first_t",
+    "last_t",
+    "last_seq",
+)  # the columns of ``summaries`` after run_id and key, in order
+
+#: One chunk of complete metric lines: (run key, bytes, line number of its first line).
+Chunk = tuple[str, bytes, int]
+
+
+class MetricIngest:
+    """Writes chunks of metric lines into the catalog (see the module docstring).
+
+    ``current`` names the run whose chunk DuckDB was reading when it raised,
+    so the caller can retry the batch with that run parsed in Python."""
+
+    def __init__(self, tmpdir: str):
+        self.tmpdir = tmpdir
+        self.current: str | None = None
+        self.notes: dict[str, set[str]] = {}
+
+    def ingest(
+        self,
+        cur: Any,
+        chunks: list[Chunk],
+        *,
+        small_bytes: int = SMALL_CHUNK_BYTES,
+        python_only: set[str] | frozenset[str] = frozenset(),
+    ) -> int:
+        """Insert the points of each chunk straight into ``metrics`` and
+        collect one summary row per (run, key) of each chunk, then merge those
+        into ``summaries``: the points are written once, never staged."""
+        if not chunks:
+            return 0
+        cur.execute("CREATE OR REPLACE TEMP TABLE chunk_summaries AS FROM summaries LIMIT 0")
+        parsed = ParsedPoints(self.notes)
+        points = 0
+        for run_id, chunk, first_line in chunks:
+            if len(chunk) < small_bytes or run_id in python_only or not _fast_path_safe(chunk):
+                parsed.parse(run_id, chunk, first_line)
+            else:
+                self.current = run_id
+                points += self._ingest_chunk(cur, run_id, chunk, first_line, parsed)
+                self.current = None
+        points += self._insert_parsed(cur, parsed)
+        merge_summaries(cur)
+        cur.execute("DROP TABLE chunk_summaries")
+        cur.execute("DROP TABLE IF EXISTS chunk")
+        return points
+
+    def _ingest_chunk(
+        self, cur: Any, run_id: str, chunk: bytes, first_line: int, parsed: ParsedPoints
+    ) -> int:
+        """Points of one chunk of complete lines, read by DuckDB, or left to
+        ``parsed`` when DuckDB's reader would get them wrong."""
+        source = os.path.join(self.tmpdir, "chunk.jsonl")
+        with open(source, "wb") as fh:
+            fh.write(chunk)
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE chunk AS SELECT * FROM read_json(?, "
+            "format='newline_delimited', sample_size=-1, ignore_errors=true, "
+            "maximum_object_size=67108864) WITH ORDINALITY WHERE ordinality <= ?",
+            [source, chunk.count(b"\n")],
+        )
+        described = cur.execute("DESCRIBE chunk").fetchall()
+        columns = [row[0] for row in described]
+        types = {row[0]: row[1] for row in described}
+        # WITH ORDINALITY adds the last column; a key called "ordinality"
+        # would push it to another name, so such keys are parsed in Python.
+        keys = [c for c in columns[:-1] if c not in _BUILTIN_COLUMNS]
+        if (
+            columns[-1] != "ordinality"
+            or types.get("_step") not in _INTEGER_TYPES  # a line with a bad step
+            or _renamed(keys)
+            or _reserved(keys)
+        ):
+            parsed.parse(run_id, chunk, first_line)
+            return 0
+        points = 0
+        if keys:
+            # The inner columns start with "_", which no key on this path
+            # does, so a metric called "t" or "step" cannot shadow them.
+            t_expr = "TRY_CAST(_t AS DOUBLE)" if "_t" in columns else "CAST(NULL AS DOUBLE)"
+            register_keys(cur, "SELECT unnest(?::VARCHAR[]) AS key", [keys])
+            ids = dict(
+                cur.execute(
+                    "SELECT key, key_no FROM metric_keys WHERE key IN (SELECT unnest(?::VARCHAR[]))",
+                    [keys],
+                ).fetchall()
+            )
+            (run_no,) = cur.execute(
+                "SELECT run_no FROM runs WHERE run_id = ?", [run_id]
+            ).fetchall()[0]
+            # One insert per key: each series lands contiguous (so a chart's
+            # read skips the other row groups), with no sort and no join.
+            for key in keys:
+                value = (
+                    quote(key) if types[key] == "DOUBLE" else f"TRY_CAST({quote(key)} AS DOUBLE)"
+                )
+                points += cur.execute(
+                    f"""INSERT INTO metrics
+                        SELECT {int(run_no)}, {int(ids[key])}, ordinality - 1 + {int(first_line)},
+                               CAST(_step AS BIGINT), {t_expr}, {value}
+                        FROM chunk WHERE _step IS NOT NULL AND {value} IS NOT NULL"""
+                ).fetchall()[0][0]
+            # The chunk's summaries, read back from the narrow rows just
+            # written (contiguous, so cheap) rather than from the wide chunk.
+            # Fewer aggregates than one per statistic: the last point's step,
+            # time and seq come as one struct.
+            cur.execute(
+                f"""INSERT INTO chunk_summaries
+                    SELECT ?, k.key, a.first, a.last, a.lo, a.hi, a.n, a.step_lo, a.step_hi,
+                           a.l.s, a.first_t, a.l.t, a.l.q
+                    FROM (
+                      SELECT key_no,
+                        -- values stay out of structs, which lose the sign of -0.0
+                        arg_min(value, seq) AS first, arg_max(value, seq) AS last,
+                        arg_min(t, seq) AS first_t,
+                        arg_max({{'s': step, 't': t, 'q': seq}}, seq) AS l,
+                        min(value) FILTER (WHERE NOT isnan(value)) AS lo,
+                        max(value) FILTER (WHERE NOT isnan(value)) AS hi,
+                        count(*) AS n,
+                        arg_min(step, value) FILTER (WHERE NOT isnan(value)) AS step_lo,
+                        arg_max(step, value) FILTER (WHERE NOT isnan(value)) AS step_hi
+                      FROM metrics
+                      WHERE run_no = {int(run_no)} AND seq >= {int(first_line)}
+                      GROUP BY key_no
+                    ) a JOIN metric_keys k ON k.key_no = a.key_no""",
+                [run_id],
+            )
+        return points
+
+    def _insert_parsed(self, cur: Any, parsed: ParsedPoints) -> int:
+        """Points parsed in Python, in three statements however many."""
+        if not parsed:
+            return 0
+        temp_table(cur, self.tmpdir, "parsed_points", ParsedPoints.COLUMNS, parsed.lines)
+        register_keys(cur, "SELECT DISTINCT key FROM parsed_points", [])
+        cur.execute(
+            """INSERT INTO metrics
+               SELECT r.run_no, k.key_no, p.seq, p.step, p.t, p.value
+               FROM parsed_points p JOIN runs r ON r.run_id = p.run_id
+                    JOIN metric_keys k ON k.key = p.key
+               ORDER BY r.run_no, k.key_no, p.seq"""
+        )
+        aggs = ", ".join(
+            f"{_summary_aggregate(stat, 'value', 'seq', 'step', 't')} AS {quote(stat)}"
+            for stat in _SUMMARY_STATS
+        )
+        cur.execute(
+            f"INSERT INTO chunk_summaries SELECT run_id, key, {aggs} "
+            "FROM parsed_points GROUP BY run_id, key"
+        )
+        cur.execute("DROP TABLE parsed_points")
+        return len(parsed)
+
+
+def temp_table(
+    cur: Any, tmpdir: str, table: str, columns: dict[str, str], lines: list[str]
+) -> None:
+    """A temp table from JSON lines with these columns: far faster than
+    list parameters, which DuckDB converts from Python one element at a time."""
+    path = os.path.join(tmpdir, f"{table}.jsonl")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.writelines(lines)
+    spec = ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items())
+    cur.execute(
+        f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT {', '.join(map(quote, columns))} "
+        f"FROM read_json(?, format='newline_delimited', columns={{{spec}}}, "
+        "maximum_object_size=67108864)",
+        [path],
+    )
+
+
+def register_keys(cur: Any, keys_sql: str, params: list[Any]) -> None:
+    """Give every metric key of ``keys_sql`` (one column, ``key``) an id."""
+    cur.execute(
+        f"""INSERT INTO metric_keys
+            SELECT (SELECT coalesce(max(key_no), 0) FROM metric_keys)
+                   + row_number() OVER (ORDER BY key), key
+            FROM ({keys_sql}) n
+            WHERE key NOT IN (SELECT key FROM metric_keys)""",
+        params,
+    )
+
+
+def merge_summaries(cur: Any) -> None:
+    cur.execute(
+        """CREATE OR REPLACE TEMP TABLE new_summaries AS
+        SELECT a.run_id, a.key,
+          CASE WHEN s.run_id IS NULL THEN a.first ELSE s.first END AS first,
+          a.last,
+          CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.min ELSE s.min END,
+          CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.max ELSE s.max END,
+          a.count + coalesce(s.count, 0),
+          CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.step_min ELSE s.step_min END,
+          CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.step_max ELSE s.step_max END,
+          a.last_step,
+          CASE WHEN s.run_id IS NULL THEN a.first_t ELSE s.first_t END,
+          a.last_t, a.last_seq
+        FROM chunk_summaries a LEFT JOIN summaries s ON s.run_id = a.run_id AND s.key = a.key"""
+    )
+    cur.execute(
+        "DELETE FROM summaries WHERE (run_id, key) IN (SELECT run_id, key FROM new_summaries)"
+    )
+    cur.execute("INSERT INTO summaries SELECT * FROM new_summaries")
+    cur.execute(
+        """UPDATE runs SET last_t = m.t FROM (
+             SELECT run_id, max(last_t) AS t FROM new_summaries GROUP BY run_id
+           ) m WHERE runs.run_id = m.run_id"""
+    )
+    cur.execute("DROP TABLE new_summaries")
+
+
+def _summary_aggregate(stat: str, value: str, seq: str, step: str, t: str) -> str:
+    """SQL for one statistic of one key's points, NaN-aware: first/last and
+    count include NaN, min/max and their steps ignore it."""
+    present = f"FILTER (WHERE {value} IS NOT NULL)"
+    number = f"FILTER (WHERE NOT isnan({value}))"
+    return {
+        "first": f"arg_min({value}, {seq}) {present}",
+        "last": f"arg_max({value}, {seq}) {present}",
+        "min": f"min({value}) {number}",
+        "max": f"max({value}) {number}",
+        "count": f"count({value})",
+        "step_min": f"arg_min({step}, {value}) {number}",
+        "step_max": f"arg_max({step}, {value}) {number}",
+        "last_step": f"arg_max({step}, {seq}) {present}",
+        "first_t": f"arg_min({t}, {seq}) {present}",
+        "last_t": f"arg_max({t}, {seq}) {present}",
+        "last_seq": f"max({seq}) {present}",
+    }[stat]
+
+
+def _metric_line(raw: bytes) -> dict[str, Any] | None:
+    """One metric line as ``bounded_json`` reads it, a repeated key keeping
+    its first value (as DuckDB's reader does); None when not an object."""
+    try:
+        obj = bounded_json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    if raw.count(b'":') > len(obj):  # maybe a repeated key: read it again, slowly
+        try:
+            obj = bounded_json.loads(raw, first_wins=True)
+        except ValueError:
+            return None
+    return obj
+
+
+class ParsedPoints:
+    """Points parsed in Python, kept as long-format JSON lines for DuckDB to
+    load with fixed column types (a list parameter would cost a slow Python
+    conversion per element). This path is exact where DuckDB's reader of the
+    run files is not: case-insensitive twin keys (which it renames), blank
+    lines (which it does not count), steps that are not integers, invalid
+    UTF-8, lone surrogates, deep nesting."""
+
+    COLUMNS = {
+        "run_id": "VARCHAR",
+        "key": "VARCHAR",
+        "seq": "BIGINT",
+        "step": "BIGINT",
+        "t": "DOUBLE",
+        "value": "DOUBLE",
+    }
+
+    def __init__(self, notes: dict[str, set[str]] | None = None) -> None:
+        self.lines: list[str] = []
+        self._keys: dict[str, str] = {}  # key -> its JSON
+        self.notes = notes if notes is not None else {}
+
+    def parse(self, run_id: str, chunk: bytes, first_line: int) -> None:
+        out = self.lines
+        keys = self._keys
+        run = json.dumps(run_id)
+        for i, raw in enumerate(chunk.split(b"\n")):
+            if not raw:
+                continue
+            obj = _metric_line(raw)
+            if obj is None or not _is_step(obj.get("_step")):
+                continue
+            t = _num(obj.get("_t"))
+            head = f'{{"run_id":{run},"seq":{first_line + i},"step":{obj["_step"]},"t":{_json_number(t)},'
+            for key, value in obj.items():
+                if key in ("_step", "_t"):
+                    continue
+                num = _num(value) if not isinstance(value, bool) else float(value)
+                if num is not None:
+                    if type(value) is int and math.isinf(num):
+                        self.notes.setdefault(run_id, set()).add(OVERFLOW_NOTE)
+                    name = keys.get(key)
+                    if name is None:
+                        name = keys[key] = json.dumps(key)
+                    out.append(f'{head}"key":{name},"value":{_json_number(num)}}}\n')
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def _num(value: Any) -> float | None:
+    """A metric value or time as float64: numbers (ints past its range as
+    ±inf) and numeric strings; None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return bounded_json.to_float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _json_number(value: float | None) -> str:
+    """A float as JSON, non-finite values as the JSON reader expects them."""
+    if value is None:
+        return "null"
+    if value != value:
+        return "NaN"
+    if value in (math.inf, -math.inf):
+        return "Infinity" if value > 0 else "-Infinity"
+    return repr(value)
+
+
+def _fast_path_safe(chunk: bytes) -> bool:
+    """Whether DuckDB's reader reads this chunk as the Python path would: no
+    blank lines (it skips them without counting), nothing nested (a metric
+    line is flat), only ASCII or valid UTF-8, no escaped surrogates and no
+    integer past float64 (which gets a note)."""
+    lines = chunk.count(b"\n")
+    if chunk.count(b"{") + chunk.count(b"[") > lines:
+        return False
+    if _has_blank_line(chunk):
+        return False
+    if not chunk.isascii():
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    if b"\\u" in chunk and _SURROGATE.search(chunk):
+        return False
+    return _BEYOND_FLOAT.search(chunk) is None
+
+
+def _has_blank_line(chunk: bytes) -> bool:
+    """Whether a chunk of complete lines has a whitespace-only line."""
+    # Lines the shim writes start with "{"; counting those runs at memory
+    # speed, so the slower regex only looks at chunks with other lines.
+    if (chunk[:1] == b"{") + chunk.count(b"\n{") == chunk.count(b"\n"):
+        return False
+    return _BLANK_LINE.search(chunk) is not None
+
+
+def _is_step(value: Any) -> bool:
+    return type(value) is int and -(2**63) <= value < 2**63
+
+
+def _reserved(keys: list[str]) -> bool:
+    """True when a key could be taken for a column of the fast path's own
+    query (foreign files may have keys starting with "_")."""
+    return any(k.startswith("_") or k.casefold() == "ordinality" for k in keys)
+
+
+def _renamed(keys: list[str]) -> bool:
+    """True when DuckDB's JSON reader renamed a key (case-insensitive twins,
+    empty names): then the chunk is parsed in Python, exactly."""
+    folded = {k.casefold() for k in keys}
+    for key in keys:
+        match = _RENAMED.match(key)
+        if match and match.group(1).casefold() in folded:
+            return True
+        if re.fullmatch(r"C\d+", key):
+            return True
+    return len(folded) != len(keys)

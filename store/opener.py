@@ -1,0 +1,276 @@
+"""The one bounded way to read a source's files: every byte a reader parses
+comes through here.
+
+A source is a root directory whose files are treated as hostile: only regular
+files are read (a FIFO would hang the reader, ``/dev/zero`` would never end),
+no path may resolve outside the root (a ``console.log`` linked to
+``/etc/shadow`` must not be shown), and each read is capped (a whole file at
+``max_file`` bytes, a line at ``max_line``). Files are opened with
+``O_NONBLOCK | O_NOFOLLOW`` and checked with ``fstat`` before a byte is read.
+
+The operations are the ones a remote helper can answer over a pipe as well:
+``list`` a directory, ``stat`` a file, ``read`` a whole file, ``read_range``
+a byte range and ``read_lines`` the complete lines from an offset. Paths are
+relative to the root (``"proj/run/metrics.jsonl"``); each result carries the
+``Stat`` (inode, size, mtime) of the file it was read from, so incremental
+readers can tell an append from a rewrite.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat as stat_mod
+from dataclasses import dataclass
+
+#: Whole-file reads (meta.json, config.json…) above this are refused.
+MAX_FILE = 64 * 1024 * 1024
+#: A line longer than this is skipped (read as an empty line).
+MAX_LINE = 16 * 1024 * 1024
+#: Bytes of lines handed out per ``read_lines`` call.
+MAX_CHUNK = 64 * 1024 * 1024
+
+_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+_FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+_KINDS = (
+    (stat_mod.S_ISFIFO, "a FIFO"),
+    (stat_mod.S_ISCHR, "a character device"),
+    (stat_mod.S_ISBLK, "a block device"),
+    (stat_mod.S_ISSOCK, "a socket"),
+    (stat_mod.S_ISDIR, "a directory"),
+)
+
+
+class UnsafeFile(Exception):
+    """A file the opener will not read; ``str()`` is one line naming it and why."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class FileTooLarge(UnsafeFile):
+    """A whole-file read over the cap."""
+
+
+@dataclass(frozen=True)
+class Stat:
+    ino: int
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Lines:
+    """Complete lines read from ``offset``: ``data`` ends with a newline (or is
+    empty), ``end`` is the offset just past it, ``skipped`` counts lines over
+    the cap, each left in ``data`` as an empty line so line numbers still count."""
+
+    data: bytes
+    end: int
+    stat: Stat
+    skipped: int = 0
+
+
+def _kind(mode: int) -> str | None:
+    for test, word in _KINDS:
+        if test(mode):
+            return word
+    return None if stat_mod.S_ISREG(mode) else "not a regular file"
+
+
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+class Opener:
+    """Bounded reads of the files under one root (see the module docstring)."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        max_file: int = MAX_FILE,
+        max_line: int = MAX_LINE,
+        max_chunk: int = MAX_CHUNK,
+    ):
+        self.root = os.fspath(root)
+        self.real_root = os.path.realpath(self.root)
+        self.max_file = max_file
+        self.max_line = max_line
+        self.max_chunk = max(max_chunk, max_line + 1)
+
+    # -- paths -------------------------------------------------------------
+
+    def path(self, rel: str | os.PathLike[str]) -> str:
+        """The path of ``rel`` (relative to the root, or absolute below it)."""
+        rel = os.fspath(rel)
+        return rel if os.path.isabs(rel) else os.path.join(self.root, rel)
+
+    def _resolve(self, rel: str | os.PathLike[str]) -> tuple[str, str]:
+        """``(shown path, real path)``; UnsafeFile when it resolves outside the root."""
+        path = self.path(rel)
+        real = os.path.realpath(path)
+        if not _within(real, self.real_root):
+            raise UnsafeFile(path, "resolves outside the source root")
+        return path, real
+
+    # -- operations --------------------------------------------------------
+
+    def list(self, rel: str | os.PathLike[str] = "") -> list[tuple[str, bool]]:
+        """``(name, is_dir)`` of a directory's entries, hidden ones left out;
+        a symlink counts as a directory only when it stays inside the root."""
+        path, real = self._resolve(rel) if os.fspath(rel) else (self.root, self.real_root)
+        out = []
+        try:
+            entries = list(os.scandir(real))
+        except OSError as exc:
+            raise UnsafeFile(path, exc.strerror or str(exc)) from None
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+                if not is_dir and entry.is_symlink():
+                    target = os.path.realpath(entry.path)
+                    is_dir = _within(target, self.real_root) and os.path.isdir(target)
+            except OSError:
+                continue
+            out.append((entry.name, is_dir))
+        return out
+
+    def stat(self, rel: str | os.PathLike[str]) -> Stat | None:
+        """The file's Stat, None when it does not exist; UnsafeFile when it is
+        not a regular file or resolves outside the root."""
+        path, real = self._resolve(rel)
+        try:
+            st = os.stat(real)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            if exc.errno == errno.ENOTDIR:
+                return None
+            raise UnsafeFile(path, exc.strerror or str(exc)) from None
+        kind = _kind(st.st_mode)
+        if kind is not None:
+            raise UnsafeFile(path, f"{kind}, not read")
+        return Stat(st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def exists(self, rel: str | os.PathLike[str]) -> bool:
+        """Whether a readable regular file is there (a special or outside file is not)."""
+        try:
+            return self.stat(rel) is not None
+        except UnsafeFile:
+            return False
+
+    def _open(self, rel: str | os.PathLike[str]) -> tuple[int, str, Stat]:
+        path, real = self._resolve(rel)
+        try:
+            fd = os.open(real, _FLAGS)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeFile(path, "symlink swapped in while opening") from None
+            raise UnsafeFile(path, exc.strerror or str(exc)) from None
+        try:
+            st = os.fstat(fd)
+            kind = _kind(st.st_mode)
+            if kind is not None:
+                raise UnsafeFile(path, f"{kind}, not read")
+            # A directory on the way swapped for a symlink after realpath:
+            # what was opened must still be inside the root.
+            proc = f"/proc/self/fd/{fd}"
+            if os.path.exists(proc) and not _within(os.readlink(proc), self.real_root):
+                raise UnsafeFile(path, "resolves outside the source root")
+        except BaseException:
+            os.close(fd)
+            raise
+        return fd, path, Stat(st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def read(self, rel: str | os.PathLike[str], *, limit: int | None = None) -> tuple[bytes, Stat]:
+        """A whole file; FileTooLarge over ``limit`` (default ``max_file``),
+        FileNotFoundError when missing."""
+        cap = self.max_file if limit is None else limit
+        fd, path, st = self._open(rel)
+        try:
+            if st.size > cap:
+                raise FileTooLarge(path, f"{st.size} bytes, over the {cap}-byte cap")
+            data = _read_fd(fd, 0, cap + 1)
+        finally:
+            os.close(fd)
+        if len(data) > cap:  # grew while read
+            raise FileTooLarge(path, f"over the {cap}-byte cap")
+        return data, st
+
+    def read_range(self, rel: str | os.PathLike[str], offset: int, n: int) -> tuple[bytes, Stat]:
+        """Bytes ``[offset, offset + n)`` (fewer at the end of the file), with
+        ``n`` capped at ``max_chunk``."""
+        fd, _path, st = self._open(rel)
+        try:
+            data = _read_fd(fd, offset, min(n, self.max_chunk))
+        finally:
+            os.close(fd)
+        return data, st
+
+    def read_lines(self, rel: str | os.PathLike[str], offset: int = 0) -> Lines:
+        """The complete lines from ``offset``, at most about ``max_chunk`` bytes
+        (call again from ``end`` for more). A torn last line is left for the
+        next call; a line over ``max_line`` is skipped whole once its newline
+        is there (or as soon as the cap is passed, up to the next newline)."""
+        fd, _path, st = self._open(rel)
+        try:
+            return self._lines(fd, offset, st)
+        finally:
+            os.close(fd)
+
+    def _lines(self, fd: int, offset: int, st: Stat) -> Lines:
+        data = _read_fd(fd, offset, self.max_chunk)
+        end = data.rfind(b"\n")
+        skipped = 0
+        if end < 0:
+            if len(data) <= self.max_line:
+                return Lines(b"", offset, st)
+            # One line over the cap: find its end without holding it.
+            pos = offset + len(data)
+            while True:
+                more = _read_fd(fd, pos, 1024 * 1024)
+                if not more:
+                    return Lines(b"", offset, st)  # wait for its newline
+                cut = more.find(b"\n")
+                if cut >= 0:
+                    return Lines(b"\n", pos + cut + 1, st, 1)
+                pos += len(more)
+        data = data[: end + 1]
+        if len(data) > self.max_line and _has_long_line(data, self.max_line):
+            kept = []
+            for line in data.split(b"\n")[:-1]:
+                if len(line) > self.max_line:
+                    skipped += 1
+                    line = b""
+                kept.append(line + b"\n")
+            return Lines(b"".join(kept), offset + end + 1, st, skipped)
+        return Lines(data, offset + end + 1, st)
+
+
+def _has_long_line(data: bytes, cap: int) -> bool:
+    # Anchored at line starts, so the scan is linear in the chunk.
+    return re.search(rb"(?:\A|\n)[^\n]{%d}" % (cap + 1), data) is not None
+
+
+def _read_fd(fd: int, offset: int, n: int) -> bytes:
+    """Up to ``n`` bytes at ``offset`` (short only at the end of the file)."""
+    parts = []
+    while n > 0:
+        try:
+            part = os.pread(fd, min(n, 16 * 1024 * 1024), offset)
+        except BlockingIOError:
+            break
+        if not part:
+            break
+        parts.append(part)
+        offset += len(part)
+        n -= len(part)
+    return b"".join(parts)
