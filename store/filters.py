@@ -102,6 +102,13 @@ def _tokens(text: str) -> list[Token]:
                 i += 1
             if i == start:
                 raise FilterError("expected a value", start)
+            if text[start] in "<>=" and out and out[-1].kind == "op":
+                # ``lr0<<`` or ``lr0=>1``: a typo, not a comparison with "<"
+                raise FilterError(
+                    f"expected a value after {out[-1].text!r}, not {text[start]!r} "
+                    "(quote it to compare with text that starts so)",
+                    start,
+                )
             out.append(Token("word", text[start:i], start))
             value_next = False
             continue

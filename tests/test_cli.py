@@ -160,7 +160,12 @@ def test_bad_input_is_one_line_and_exit_2(
 
 def test_missing_store_and_unknown_option_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "TRACKUI_DIR": str(tmp_path / "nowhere")}
-    for args in (["ls"], ["show", "x"], ["ls", "--bogus"], ["import", str(tmp_path / "none")]):
+    for args in (
+        ["ls", str(tmp_path / "typo")],
+        ["show", "x"],
+        ["ls", "--bogus"],
+        ["import", str(tmp_path / "none")],
+    ):
         proc = subprocess.run(
             [sys.executable, "-m", "trackui", *args], capture_output=True, text=True, env=env
         )
@@ -184,7 +189,7 @@ def test_reindex_after_deleting_the_catalog_gives_identical_answers(
 def test_demo_writes_a_realistic_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "demo"
     code, out, _ = run_cli(capsys, "demo", "--dir", str(root), "--no-tui")
-    assert code == 0 and "wrote the demo store" in out
+    assert code == 0 and "wrote the demo store" in out and str(root) in out
     with Store(root) as store:
         runs = store.list_runs(columns=["lr0", "optimizer"])
         statuses = {r.status for r in runs}

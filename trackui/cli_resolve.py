@@ -1,0 +1,234 @@
+"""What the command line names: sources (stores, folders of other tools' runs)
+and runs (an id, a unique id prefix, ``project/name``, or a plain name when
+only one run has it). Anything that names nothing is a ``UsageError``: one
+line, exit 2."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trackui.cli_output import line
+from trackui.store import paths
+
+#: Files a trackui run directory holds; a folder with these three levels down
+#: is a store even before a run's meta.json is complete.
+_RUN_FILES = frozenset(
+    {paths.META, paths.METRICS, paths.EVENTS, paths.CONFIG, paths.HEARTBEAT, paths.CONSOLE}
+)
+#: How many entries ``_holds_files`` looks at before deciding.
+_SCAN_LIMIT = 5000
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported in one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """A source as named on the command line, and the store that holds its runs."""
+
+    name: str
+    root: Path
+    exists: bool = True
+
+
+def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
+    """The store for one SOURCE: a trackui store as it is; a folder (or file)
+    of other tools' runs imported into a private store (never into the
+    source); an empty or not yet written folder as an empty store.
+
+    A file that no importer reads, or a folder holding files but no runs,
+    is a ``UsageError``. A missing path is one too, unless it is the default
+    store (nothing logged yet)."""
+    from trackui.store.importers import detect_kinds, is_trackui_store
+
+    path = Path(text).expanduser()
+    name = str(text)
+    if not path.exists():
+        if default:
+            return Source(name, path, exists=False)
+        raise UsageError(f"no such store or directory: {line(name)}")
+    if path.is_dir() and (is_trackui_store(path) or _looks_like_store(path)):
+        return Source(name, path)
+    kinds = detect_kinds(path)
+    if kinds:
+        return Source(name, imported_store(path))
+    if not path.is_dir():
+        raise UsageError(
+            f"{line(name)} is a file, not a trackui store or a folder of runs "
+            "(trackui reads stores, and runs of Ultralytics, MLflow, TensorBoard, "
+            "dvclive, W&B and Trackio)"
+        )
+    if _holds_files(path):
+        raise UsageError(
+            f"{line(name)} holds no runs trackui reads (a trackui store, or runs of "
+            "Ultralytics, MLflow, TensorBoard, dvclive, W&B or Trackio)"
+        )
+    return Source(name, path)
+
+
+def _looks_like_store(path: Path) -> bool:
+    """``<project>/<run>/<run file>`` somewhere at the top: a store whose runs
+    are still being written (or were killed before their meta.json)."""
+    seen = 0
+    try:
+        for project in os.scandir(path):
+            if project.name.startswith(".") or not project.is_dir(follow_symlinks=False):
+                continue
+            for run in os.scandir(project.path):
+                seen += 1
+                if seen > _SCAN_LIMIT:
+                    return False
+                if run.is_dir(follow_symlinks=False) and any(
+                    os.path.exists(os.path.join(run.path, f)) for f in _RUN_FILES
+                ):
+                    return True
+    except OSError:
+        return False
+    return False
+
+
+def _holds_files(path: Path) -> bool:
+    """Whether a folder (down to three levels) holds any visible file."""
+    seen = 0
+    stack = [(str(path), 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            seen += 1
+            if seen > _SCAN_LIMIT:
+                return True
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    return True
+                if entry.is_dir(follow_symlinks=False) and depth < 2:
+                    stack.append((entry.path, depth + 1))
+            except OSError:
+                continue
+    return False
+
+
+def imported_store(path: Path) -> Path:
+    """The private store ``trackui PATH`` browses for a folder of other
+    tools' runs, brought up to date (the import line goes to stderr)."""
+    from trackui.store.importers import private_store_for
+
+    root = private_store_for(path)
+    report = run_import(root, path, kind=None, project=None)
+    print(line(report.line()), file=sys.stderr)
+    return root
+
+
+def run_import(root: Path, src: Path, *, kind: str | None, project: str | None) -> Any:
+    """Import ``src`` into ``root``, with a spinner on a terminal."""
+    from trackui.store.importers import import_path
+
+    if not sys.stderr.isatty():
+        return import_path(root, src, kind=kind, project=project)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from trackui.cli_output import console
+
+    shown = line(src)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console(stderr=True),
+    ) as progress:
+        task = progress.add_task(f"importing {shown}", total=None)
+        count = 0
+
+        def tick(run: Any) -> None:
+            nonlocal count
+            count += 1
+            progress.update(task, description=f"importing {shown}: {count} runs ({line(run.kind)})")
+
+        return import_path(root, src, kind=kind, project=project, on_run=tick)
+
+
+def sources(names: Sequence[str]) -> list[Source]:
+    """The sources named (each once), or the default store."""
+    if not names:
+        return [source(paths.default_root(), default=True)]
+    out: list[Source] = []
+    for name in dict.fromkeys(names):
+        found = source(name)
+        if all(s.root != found.root for s in out):
+            out.append(found)
+    return out
+
+
+@contextmanager
+def open_stores(found: Sequence[Source]) -> Iterator[list[tuple[Source, Any]]]:
+    """A ``Store`` per source that exists (a missing default store has no runs)."""
+    from trackui.store.queries import Store
+
+    with ExitStack() as stack:
+        yield [(s, stack.enter_context(Store(s.root))) for s in found if s.exists]
+
+
+# -- runs ---------------------------------------------------------------------------
+
+#: How a reference is tried, in order; the first way that names runs decides.
+_WAYS = (
+    ("id", "run_id = ?"),
+    ("project/name", "project || '/' || name = ?"),
+    ("name", "name = ?"),
+    ("id prefix", "starts_with(run_id, ?)"),
+)
+_SHOWN_CANDIDATES = 8
+
+
+@dataclass(frozen=True)
+class Found:
+    store: Any
+    run_id: str
+
+
+def resolve(stores: Sequence[tuple[Source, Any]], ref: str) -> Found:
+    """The one run ``ref`` names across ``stores``; a ``UsageError`` naming
+    the candidates when several match, or saying where it looked when none does."""
+    text = ref.strip()
+    if not text:
+        raise UsageError("empty run name")
+    for _, sql in _WAYS:
+        hits: list[tuple[Any, str, str, str]] = []
+        for _, store in stores:
+            rows = (
+                store.catalog.cursor()
+                .execute(
+                    f"SELECT run_id, project, name FROM runs WHERE {sql} "
+                    "ORDER BY created DESC NULLS LAST, run_id LIMIT ?",
+                    [text, _SHOWN_CANDIDATES + 1],
+                )
+                .fetchall()
+            )
+            hits.extend((store, *row) for row in rows)
+        if len(hits) == 1:
+            return Found(hits[0][0], hits[0][1])
+        if hits:
+            shown = ", ".join(
+                f"{line(project)}/{line(name)} ({run_id})"
+                for _, run_id, project, name in hits[:_SHOWN_CANDIDATES]
+            )
+            more = ", …" if len(hits) > _SHOWN_CANDIDATES else ""
+            raise UsageError(
+                f"run '{line(text)}' is ambiguous, it names {len(hits)}"
+                f"{'+' if more else ''} runs: {shown}{more} (use an id)"
+            )
+    where = ", ".join(line(s.name) for s, _ in stores) or "the default store (no runs yet)"
+    raise UsageError(f"no run '{line(text)}' in {where}")
