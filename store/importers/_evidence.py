@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._config import planned_epochs
 from .base import Point
 
 
@@ -56,16 +57,26 @@ def ago(seconds: float) -> str:
     return f"{s // 86400} d"
 
 
-def epochs_short(params: dict[str, Any], points: list[Point]) -> str | None:
-    """Evidence of an early stop: an ``epochs`` param and an ``epoch`` curve short of it."""
-    target = params.get("epochs")
-    if isinstance(target, bool) or not isinstance(target, int | float) or target < 1:
+def epochs_short(
+    params: dict[str, Any], points: list[Point], *, done: int | None = None
+) -> str | None:
+    """Evidence of an early stop: a planned epoch count found in the params
+    (``epochs``, ``schedule.epochs``, ``trainer.max_epochs``, ... see
+    ``_config.EPOCH_KEYS``) and fewer epochs logged: ``"n of N epochs"``.
+
+    ``done`` is the number of epochs the run finished when the reader knows
+    it; otherwise it is read from an ``epoch`` curve (counting from 0 or 1,
+    a full run has N distinct values or reaches N).
+    """
+    plan = planned_epochs(params)
+    if plan is None:
         return None
-    seen = [p.value for p in points if p.key == "epoch"]
-    if not seen:
-        return None
-    # Whether ``epoch`` counts from 0 or 1, a full run has ``epochs`` distinct values.
-    done = max(len(set(seen)), int(max(seen)))
+    target = plan[0]
+    if done is None:
+        seen = [p.value for p in points if p.key == "epoch" and p.value == p.value]
+        if not seen:
+            return None
+        done = max(len(set(seen)), int(max(seen)))
     if done < target:
-        return f"{done} of {int(target)} epochs logged"
+        return f"{done} of {target} epochs"
     return None

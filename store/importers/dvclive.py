@@ -41,7 +41,7 @@ that applies:
    ``STALE_AFTER_S``) old → ``running``;
 2. an ``epochs`` param and an ``epoch`` metric that stopped short of it
    (fewer distinct epochs than asked, whether they count from 0 or 1) →
-   ``crashed``, with "12 of 30 epochs logged";
+   ``crashed``, with "12 of 30 epochs";
 3. otherwise ``finished`` (``status_reason`` says it is inferred).
 
 An exception and ``kill -9`` leave the same files, so neither can be told

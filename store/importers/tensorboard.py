@@ -1,64 +1,54 @@
 """Read TensorBoard event files (``events.out.tfevents.*``) as foreign runs.
 
-No TensorFlow, ``tensorboard`` or ``protobuf`` package is needed. An event
-file is a sequence of TFRecords::
+The files are decoded in ``_tfevents``; this module decides which files make
+one run, names it and infers its status. The rules, also in
+``docs/importers.md``:
 
-    uint64 LE length | uint32 masked-CRC32C(length) | data | uint32 masked-CRC32C(data)
+* a run is a directory that directly holds event files (several per run
+  when the writer was restarted, read in the order of the time stamp in
+  their names), and these sub-directories with event files of their own
+  belong to the run that holds them instead of being runs:
 
-and ``data`` is a serialized ``Event`` protobuf. The subset of the schema a
-scalar importer needs is small enough to decode by hand with the wire-format
-reader in ``_protobuf`` (varint, 64-bit, length-delimited and 32-bit fields:
-about 100 lines of code, shared with the W&B reader, plus a CRC32C),
-which spares every user a heavy dependency for a few field numbers:
+  - ``train/``, ``training/``, ``val/``, ``valid/``, ``validation/``,
+    ``eval/``, ``evaluation/``, ``test/`` (Keras' TensorBoard callback and
+    many scripts write one writer per split): their tags get the
+    sub-directory as prefix, ``validation/epoch_loss``. The holding
+    directory is the run even when it has no event file of its own;
+  - torch's ``add_scalars(main_tag, {name: value})`` writers
+    ``<run>/<main_tag>_<name>/``, whose only tag is ``main_tag``: the points
+    become ``<main_tag>/<name>`` (``loss/train``, ``loss/val``);
+  - one ``add_hparams`` sub-directory (tensorboardX and torch name it after
+    ``time.time()``): its hparams become the params, its scalars (such as
+    ``hparam/mAP50-95_B_``) points as written. Several hparams children
+    (one writer used for a sweep) stay separate runs, because they then
+    describe different trials;
+  - Hugging Face's ``<output_dir>/runs/<Mon DD_HH-MM-SS>_<host>/`` when the
+    output directory holds a Trainer's files (``trainer_state.json``,
+    ``config.json``, ``training_args.bin``, checkpoints): the run is the
+    output directory, tags as written (``train/loss``, ``eval/loss``);
 
-* ``Event``: wall_time=1 (double, seconds), step=2 (int64), file_version=3,
-  summary=5;
-* ``Summary``: value=1; ``Summary.Value``: tag=1, simple_value=2 (float),
-  tensor=8, metadata=9 (``SummaryMetadata``: plugin_data=1 →
-  ``PluginData``: plugin_name=1, content=2);
-* ``TensorProto``: dtype=1, tensor_shape=2 (dim=2), tensor_content=4,
-  float_val=5, double_val=6, string_val=8;
-* ``HParamsPluginData`` (plugin ``hparams``): session_start_info=3 →
-  hparams=1 (map name → ``google.protobuf.Value``), session_end_info=4 →
-  status=1.
-
-Layout and naming, matching what TensorBoard itself shows:
-
-* a run is a directory that directly holds event files (all of them, several
-  per run when the writer was restarted, read in the order of the time
-  stamp in their names); its
-  ``source_id`` and name are its path relative to the import root, as in
-  TensorBoard's run selector; nested runs get the enclosing run as parent;
-* tensorboardX's ``add_hparams`` writes its data into a fresh sub-directory
-  named after ``time.time()`` (``<run>/1795703520.81/``). TensorBoard lists
-  it as its own run, but it holds no curve of its own: only the hparams of
-  the enclosing run and the final metrics passed with them. When a run has
-  exactly one such child, it is folded into that run (its hparams become the
-  params, its scalars such as ``hparam/mAP50-95_B_`` become points, as
-  written). Several hparams children (one writer used for a sweep) stay
-  separate runs, because they then describe different trials;
-* scalars are ``simple_value`` and 0-d float/double tensors (plugin
-  ``scalars`` or none); tags are kept exactly as written (tensorboardX
-  already rewrote ``(B)`` to ``_B_``; that is what the file says); float32
-  values come back as the shortest decimal naming the same float32
-  (0.44395, not 0.44394999742507935);
-* text summaries (``add_text``) land in ``extra["text"]``; files beside the
-  event files (``weights/best.pt``) are listed as artifacts by reference.
-
-Damage: a record whose CRC does not match, or that runs past the end of the
-file, ends the reading of that file; the records before it are kept and one
-``"<file>: truncated/corrupt at byte N"`` line goes to ``problems``.
+  any other sub-directory with event files is a run of its own, with the
+  enclosing run as parent. When every kind is imported, directories that
+  the Lightning or Hugging Face reader reads (a Lightning ``version_N``, a
+  Trainer output directory) are left to them, so one training is one run;
+* ``source_id`` is the run directory relative to the import root; the name
+  is the directory's own name and the project the folder above it
+  (``_naming``);
+* files beside the event files (``weights/best.pt``) are artifacts by
+  reference; files named like event files that do not frame as event files
+  (a helper ``make_tfevents.py``) are ignored.
 
 Status (TensorBoard has none), first rule that applies:
 
 1. last event less than ``stale_after`` (default ``STALE_AFTER_S``) before
-   ``now`` → ``running``;
-2. the newest event file ends inside a record → ``crashed``: a writer that
-   closes never leaves half a record; one killed mid-write does (the
-   ``kill -9`` fixture run);
-3. an ``epochs`` hparam and an ``epoch`` scalar that stopped short of it →
-   ``crashed``;
-4. hparams ``session_end_info.status`` FAILURE → ``failed``;
+   ``now`` -> ``running``;
+2. the newest event file of a writer ends inside a record -> ``crashed``:
+   a writer that closes never leaves half a record; one killed mid-write
+   does (the ``kill -9`` fixture run);
+3. a planned epoch count in the hparams (``epochs``, ``schedule.epochs``,
+   ``trainer.max_epochs``, ...) and an ``epoch`` scalar that stopped short
+   of it -> ``crashed``, "n of N epochs";
+4. hparams ``session_end_info.status`` FAILURE -> ``failed``;
 5. otherwise ``finished``. This includes a run that died of an exception
    inside ``with SummaryWriter()``: its file was closed cleanly and holds
    nothing that tells it from a short finished run, so ``status_reason``
@@ -68,15 +58,26 @@ Status (TensorBoard has none), first rule that applies:
 from __future__ import annotations
 
 import os
-import struct
+import re
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trackui.store.importers import _protobuf as pb
 from trackui.store.importers._evidence import epochs_short
+from trackui.store.importers._naming import dir_name, project_for
+from trackui.store.importers._tfevents import (  # noqa: F401 - the decoder, re-exported
+    _LENGTH_CRC,
+    _common_scalar,
+    _decode_event,
+    _FileData,
+    _shortest_of_raw,
+    is_event_file,
+    iter_records,
+    read_event_file,
+    shortest_float32,
+)
 from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
 
 KIND = "tensorboard"
@@ -89,131 +90,22 @@ STALE_AFTER_S = 900.0
 #: How many files beside the event files are listed as artifacts, at most.
 MAX_ARTIFACTS = 1000
 
-# Event
-EVENT_WALL_TIME = 1
-EVENT_STEP = 2
-EVENT_FILE_VERSION = 3
-EVENT_SUMMARY = 5
-# Summary / Summary.Value
-SUMMARY_VALUE = 1
-VALUE_TAG = 1
-VALUE_SIMPLE = 2
-VALUE_TENSOR = 8
-VALUE_METADATA = 9
-# SummaryMetadata / PluginData
-METADATA_PLUGIN_DATA = 1
-PLUGIN_NAME = 1
-PLUGIN_CONTENT = 2
-# TensorProto
-TENSOR_DTYPE = 1
-TENSOR_SHAPE = 2
-TENSOR_CONTENT = 4
-TENSOR_FLOAT_VAL = 5
-TENSOR_DOUBLE_VAL = 6
-TENSOR_STRING_VAL = 8
-SHAPE_DIM = 2
-DT_FLOAT = 1
-DT_DOUBLE = 2
-DT_STRING = 7
-# HParamsPluginData
-HPARAMS_SESSION_START = 3
-HPARAMS_SESSION_END = 4
-SESSION_START_HPARAMS = 1
-SESSION_END_STATUS = 1
-SESSION_STATUS = {
-    0: "STATUS_UNKNOWN",
-    1: "STATUS_SUCCESS",
-    2: "STATUS_FAILURE",
-    3: "STATUS_RUNNING",
-}
-# google.protobuf.Value / Struct / ListValue
-GVALUE_NULL = 1
-GVALUE_NUMBER = 2
-GVALUE_STRING = 3
-GVALUE_BOOL = 4
-GVALUE_STRUCT = 5
-GVALUE_LIST = 6
-
-_RECORD_HEADER = struct.Struct("<QI")
-_U32 = struct.Struct("<I")
-_F32 = struct.Struct("<f")
-_F64 = struct.Struct("<d")
-#: "%.<d>g" by d: rounding to d significant digits, as fast as CPython formats.
-_G = tuple(f"%.{d}g" for d in range(10))
-_INF = float("inf")
-_NEG_INF = float("-inf")
-
-
-def shortest_float32(value: float) -> float:
-    """The shortest decimal that reads back as the same float32.
-
-    Scalars are stored as float32: ``add_scalar(0.44395)`` comes back as
-    0.44394999742507935 when widened to a double. Both name the same float32;
-    the short one is what the user logged and what TensorBoard displays, and
-    it compares equal to the same value imported from other tools.
-    """
-    if value != value or value in (_INF, _NEG_INF):
-        return value
-    packed = _F32.pack(value)
-    bits = _U32.unpack(packed)[0]
-    if bits & 0x7FFFFF and bits & 0x7F800000 and abs(value) < 1e38 and _is_float32(value, packed):
-        # A normal float32 that is not a power of two has as much room below
-        # as above it, so a decimal that is closer reads back as it too: "d
-        # digits read back" is monotone in d, and a search finds the least d.
-        return _shortest_by_search(value, packed)
-    for digits in range(1, 10):
-        candidate = float(_G[digits] % value)
-        try:
-            if _F32.pack(candidate) == packed:
-                return candidate
-        except OverflowError:
-            break
-    return value
-
-
-def _is_float32(value: float, packed: bytes) -> bool:
-    return _F32.unpack(packed)[0] == value
-
-
-def _shortest_of_raw(raw: bytes) -> float:
-    """``shortest_float32`` of the float32 whose 4 little-endian bytes are ``raw``."""
-    value = _F32.unpack(raw)[0]
-    bits = _U32.unpack(raw)[0]
-    if bits & 0x7FFFFF and 0 < bits & 0x7F800000 < 0x7F800000 and abs(value) < 1e38:
-        return _shortest_by_search(value, raw)  # raw is what packing value gives
-    return shortest_float32(value)
-
-
-def _shortest_by_search(value: float, packed: bytes) -> float:
-    # Computed values need 8 digits (about 2 in 3) or 7 (about 1 in 3), rarely
-    # 9; logged constants fewer. Probe 7: if it reads back, try 6 and bisect
-    # below only when that reads back too; if not, 8, then 9.
-    pack = _F32.pack
-    candidate = float(_G[7] % value)
-    if pack(candidate) != packed:
-        for digits in (8, 9):
-            candidate = float(_G[digits] % value)
-            if pack(candidate) == packed:
-                return candidate
-        return value
-    best = candidate
-    candidate = float(_G[6] % value)
-    if pack(candidate) != packed:
-        return best
-    best, low, high = candidate, 1, 6  # the least d reading back lies in [low, high]
-    while low < high:
-        mid = (low + high) // 2
-        candidate = float(_G[mid] % value)
-        if pack(candidate) == packed:
-            best, high = candidate, mid
-        else:
-            low = mid + 1
-    return best
-
-
-def is_event_file(name: str) -> bool:
-    # TensorBoard's own test (io_wrapper.IsTensorFlowEventsFile).
-    return "tfevents" in name
+#: Sub-directories that hold one split's writer of the enclosing run.
+SPLITS = frozenset(
+    {"train", "training", "val", "valid", "validation", "eval", "evaluation", "test"}
+)
+#: torch's and Hugging Face's default log dir name: ``Jan01_12-00-00_host``.
+_TORCH_RUN_DIR = re.compile(r"[A-Z][a-z]{2}\d{2}_\d{2}-\d{2}-\d{2}_.+")
+#: Files that say a directory is a Hugging Face Trainer's output directory.
+HF_MARKERS = (
+    "trainer_state.json",
+    "training_args.bin",
+    "training_args.json",
+    "config.json",
+    "model.safetensors",
+    "pytorch_model.bin",
+    "adapter_config.json",
+)
 
 
 def detect(path: Path) -> bool:
@@ -229,325 +121,23 @@ def detect(path: Path) -> bool:
     return False
 
 
-# -- reading one event file -------------------------------------------------
+# -- which writers make one run --------------------------------------------------
 
 
 @dataclass
-class _FileData:
-    """What one event file (or one run directory's files) yielded."""
+class _Part:
+    """One writer's directory and how its tags become the run's keys."""
 
-    points: list[Point] = field(default_factory=list)
-    hparams: dict[str, Any] | None = None
-    session_status: str | None = None
-    text: dict[str, str] = field(default_factory=dict)
-    first_t: float | None = None
-    last_t: float | None = None
-    torn_at: int | None = None  # byte offset where the last record was cut short
-
-    def merge(self, other: _FileData) -> None:
-        self.points.extend(other.points)
-        if other.hparams is not None:
-            self.hparams = {**(self.hparams or {}), **other.hparams}
-        self.session_status = other.session_status or self.session_status
-        self.text.update(other.text)
-        if other.first_t is not None:
-            self.first_t = min(self.first_t or other.first_t, other.first_t)
-        if other.last_t is not None:
-            self.last_t = max(self.last_t or other.last_t, other.last_t)
+    dir: Path
+    how: str  # "own" | "split" | "hf" | "scalars" | "hparams"
+    prefix: str = ""  # "split": "<dir name>/"
+    scalars: tuple[str, str] | None = None  # "scalars": (main tag, name)
 
 
-#: How much of an event file is read at once (more when one record is bigger).
-_CHUNK = 1 << 20
-
-#: Masked CRC of a record's 8-byte length header, by length: event files
-#: repeat a handful of lengths, and the header CRC is a pure function of it.
-_LENGTH_CRC: dict[int, int] = {}
-_LENGTH_CRC_MAX = 1 << 16
-
-
-def iter_records(f: Any, path: Path, problems: list[str]) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, data)`` of every intact TFRecord; stop at the first bad one.
-
-    A short read at the end is reported as truncation and raised to the
-    caller through :class:`_Torn` so it can count it as crash evidence.
-
-    The file is read in big chunks; the records whole in a chunk are framed
-    first (their length CRCs checked on the way), then the data CRCs of all
-    of them are checked together (``crc32c_each``), then they are yielded in
-    order up to the first bad one: the same records and the same problem
-    line as checking one record at a time.
-    """
-    unpack_header = _RECORD_HEADER.unpack_from
-    unpack_u32 = _U32.unpack_from
-    length_crcs = _LENGTH_CRC
-    base = 0  # file offset of buf[0]
-    buf = f.read(_CHUNK)
-    while True:
-        end = len(buf)
-        pos = 0
-        need = 12
-        header_bad = False
-        offsets: list[int] = []
-        datas: list[bytes] = []
-        stored: list[int] = []
-        while pos + 12 <= end:
-            length, length_crc = unpack_header(buf, pos)
-            expected = length_crcs.get(length)
-            if expected is None:
-                expected = pb.masked_crc32c(buf[pos : pos + 8])
-                if len(length_crcs) >= _LENGTH_CRC_MAX:
-                    length_crcs.clear()
-                length_crcs[length] = expected
-            if expected != length_crc:
-                header_bad = True
-                break
-            nxt = pos + 16 + length
-            if nxt > end:
-                need = nxt - pos
-                break
-            offsets.append(pos)
-            datas.append(buf[pos + 12 : nxt - 4])
-            stored.append(unpack_u32(buf, nxt - 4)[0])
-            pos = nxt
-        for crc, want, at, data in zip(pb.crc32c_each(datas), stored, offsets, datas, strict=True):
-            # pb.mask_crc, inlined: this runs once per record
-            if (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF != want:
-                problems.append(f"{path}: corrupt at byte {base + at} (record data CRC mismatch)")
-                return
-            yield base + at, data
-        if header_bad:
-            problems.append(f"{path}: corrupt at byte {base + pos} (record length CRC mismatch)")
-            return
-        rest = buf[pos:]
-        base += pos
-        more = f.read(max(_CHUNK, need - len(rest)))
-        if not more:
-            if rest:
-                raise _Torn(base)
-            return
-        buf = rest + more
-
-
-class _Torn(Exception):
-    def __init__(self, offset: int) -> None:
-        super().__init__(offset)
-        self.offset = offset
-
-
-#: Cached float32 bit patterns and tags per file are capped at this many.
-_CACHE_MAX = 1 << 16
-
-
-def read_event_file(path: Path, problems: list[str]) -> _FileData:
-    """Decode one event file as far as it is intact. Never raises.
-
-    Nearly every record of a scalar log is ``Event{wall_time, step,
-    summary{value{tag, simple_value}}}`` with one-byte lengths; those are
-    decoded here with a few direct byte reads. Any other shape, and anything
-    this path does not expect, goes to the general decoder, which gives the
-    same points for the common shape (a test holds the two together).
-    """
-    out = _FileData()
-    bad: list[int] = []
-    points = out.points
-    tags: dict[bytes, str] = {}
-    values: dict[bytes, float] = {}
-    unpack_f64 = _F64.unpack_from
-    first_t = last_t = None
-    try:
-        with open(path, "rb") as f:
-            for offset, data in iter_records(f, path, problems):
-                try:
-                    scalar = _common_scalar(data)
-                except (IndexError, ValueError):  # short, or a bad varint: let the
-                    scalar = None  # general decoder say what is wrong
-                if scalar is not None:
-                    step, at, size = scalar
-                    t = unpack_f64(data, 1)[0]
-                    if first_t is None:
-                        first_t = last_t = t
-                    else:
-                        if t < first_t:
-                            first_t = t
-                        if t > last_t:
-                            last_t = t
-                    tag_raw = data[at : at + size]
-                    tag = tags.get(tag_raw)
-                    if tag is None:
-                        if len(tags) >= _CACHE_MAX:
-                            tags.clear()
-                        tag = tags[tag_raw] = tag_raw.decode("utf-8", errors="replace")
-                    raw = data[-4:]
-                    value = values.get(raw)
-                    if value is None:
-                        if len(values) >= _CACHE_MAX:
-                            values.clear()
-                        value = values[raw] = _shortest_of_raw(raw)
-                    points.append(Point(tag, step, value, t))
-                    continue
-                out.first_t, out.last_t = first_t, last_t
-                try:
-                    _decode_event(data, out)
-                except (ValueError, TypeError, struct.error):
-                    # The CRC matched, so the framing is sound: skip just this event.
-                    bad.append(offset)
-                first_t, last_t = out.first_t, out.last_t
-    except _Torn as torn:
-        out.torn_at = torn.offset
-    except OSError as exc:
-        problems.append(f"{path}: unreadable ({exc.strerror or exc})")
-    out.first_t, out.last_t = first_t, last_t
-    if bad:
-        problems.append(
-            f"{path}: {len(bad)} event(s) not decodable, skipped, first at byte {bad[0]}"
-        )
-    return out
-
-
-def _common_scalar(data: bytes) -> tuple[int, int, int] | None:
-    """``(step, tag offset, tag length)`` when ``data`` is exactly ``Event{wall_time=1,
-    [step=2,] summary=5{value=1{tag=1, simple_value=2}}}`` with one-byte
-    lengths, in that field order and nothing else; else None. The wall time
-    is at bytes 1-8 and the float32 in the last 4 bytes. May raise IndexError
-    on short input or DecodeError on a bad step varint (the caller then uses
-    the general decoder)."""
-    if data[0] != 0x09:  # wall_time, fixed64
-        return None
-    pos = 9
-    step = 0
-    if data[9] == 0x10:  # step, varint
-        step = data[10]
-        pos = 11
-        if step >= 0x80:  # steps up to 2**21 inline, the rest through the general reader
-            b1 = data[11]
-            if b1 < 0x80:
-                step = (step & 0x7F) | b1 << 7
-                pos = 12
-            elif data[12] < 0x80:
-                step = (step & 0x7F) | (b1 & 0x7F) << 7 | data[12] << 14
-                pos = 13
-            else:
-                step, pos = pb.read_varint(data, 10)
-                step = pb.as_int64(step)
-    n = len(data)
-    if n - pos - 2 >= 0x80:  # then every length below fits in one byte
-        return None
-    if data[pos] != 0x2A or data[pos + 1] != n - pos - 2:  # summary, to the end
-        return None
-    if data[pos + 2] != 0x0A or data[pos + 3] != n - pos - 4:  # one value, to the end
-        return None
-    size = data[pos + 5]
-    if data[pos + 4] != 0x0A or size != n - pos - 11 or data[n - 5] != 0x15:  # tag, float
-        return None
-    return step, pos + 6, size
-
-
-def _decode_event(data: bytes, out: _FileData) -> None:
-    event = pb.fields(data)
-    wall = pb.first(event, EVENT_WALL_TIME)
-    t = pb.as_double(wall) if wall is not None else None
-    step_raw = pb.first(event, EVENT_STEP)
-    step = pb.as_int64(step_raw) if step_raw is not None else 0
-    if t is not None:
-        out.first_t = t if out.first_t is None else min(out.first_t, t)
-        out.last_t = t if out.last_t is None else max(out.last_t, t)
-    summary = pb.first(event, EVENT_SUMMARY)
-    if summary is None:
-        return
-    for number, _wire, raw in pb.iter_fields(pb.as_bytes(summary)):
-        if number == SUMMARY_VALUE:
-            _decode_value(pb.as_bytes(raw), step, t, out)
-
-
-def _decode_value(raw: bytes, step: int, t: float | None, out: _FileData) -> None:
-    value = pb.fields(raw)
-    tag = pb.as_str(pb.first(value, VALUE_TAG) or b"")
-    plugin, content = "", b""
-    metadata = pb.first(value, VALUE_METADATA)
-    if metadata is not None:
-        plugin_data = pb.first(pb.fields(pb.as_bytes(metadata)), METADATA_PLUGIN_DATA)
-        if plugin_data is not None:
-            pd = pb.fields(pb.as_bytes(plugin_data))
-            plugin = pb.as_str(pb.first(pd, PLUGIN_NAME) or b"")
-            content = pb.as_bytes(pb.first(pd, PLUGIN_CONTENT) or b"")
-    if plugin == "hparams":
-        _decode_hparams(content, out)
-    simple = pb.first(value, VALUE_SIMPLE)
-    if simple is not None:
-        out.points.append(Point(tag, step, shortest_float32(pb.as_float(simple)), t))
-        return
-    tensor = pb.first(value, VALUE_TENSOR)
-    if tensor is None:
-        return
-    tp = pb.fields(pb.as_bytes(tensor))
-    dtype = pb.first(tp, TENSOR_DTYPE) or 0
-    if dtype == DT_STRING and plugin == "text":
-        strings = tp.get(TENSOR_STRING_VAL) or []
-        if strings:
-            out.text[tag] = "\n".join(pb.as_str(s) for s in strings)
-        return
-    if plugin not in ("", "scalars") or dtype not in (DT_FLOAT, DT_DOUBLE):
-        return
-    shape = pb.first(tp, TENSOR_SHAPE)
-    if shape is not None and pb.fields(pb.as_bytes(shape)).get(SHAPE_DIM):
-        return  # not 0-d: a histogram or an image, not a scalar
-    if dtype == DT_FLOAT:
-        vals = pb.repeated_floats(tp.get(TENSOR_FLOAT_VAL, []))
-        fmt, size = "<f", 4
-    else:
-        vals = pb.repeated_doubles(tp.get(TENSOR_DOUBLE_VAL, []))
-        fmt, size = "<d", 8
-    if not vals:
-        blob = pb.first(tp, TENSOR_CONTENT)
-        if isinstance(blob, bytes) and len(blob) == size:
-            vals = [struct.unpack(fmt, blob)[0]]
-    if len(vals) == 1:
-        val = shortest_float32(vals[0]) if dtype == DT_FLOAT else vals[0]
-        out.points.append(Point(tag, step, val, t))
-
-
-def _decode_hparams(content: bytes, out: _FileData) -> None:
-    data = pb.fields(content)
-    start = pb.first(data, HPARAMS_SESSION_START)
-    if start is not None:
-        params: dict[str, Any] = {}
-        for entry in pb.fields(pb.as_bytes(start)).get(SESSION_START_HPARAMS, []):
-            key, val = _map_entry(pb.as_bytes(entry))
-            params[key] = val
-        out.hparams = {**(out.hparams or {}), **params}
-    end = pb.first(data, HPARAMS_SESSION_END)
-    if end is not None:
-        status = pb.first(pb.fields(pb.as_bytes(end)), SESSION_END_STATUS) or 0
-        out.session_status = SESSION_STATUS.get(int(status), f"STATUS_{status}")
-
-
-def _map_entry(raw: bytes) -> tuple[str, Any]:
-    entry = pb.fields(raw)
-    key = pb.as_str(pb.first(entry, 1) or b"")
-    val = pb.first(entry, 2)
-    return key, _gvalue(pb.as_bytes(val)) if val is not None else None
-
-
-def _gvalue(raw: bytes) -> Any:
-    """A ``google.protobuf.Value`` as the Python value it stands for."""
-    result: Any = None
-    for number, _wire, v in pb.iter_fields(raw):
-        if number == GVALUE_NULL:
-            result = None
-        elif number == GVALUE_NUMBER:
-            result = pb.as_double(v)
-        elif number == GVALUE_STRING:
-            result = pb.as_str(v)
-        elif number == GVALUE_BOOL:
-            result = bool(v)
-        elif number == GVALUE_STRUCT:
-            result = dict(_map_entry(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, []))
-        elif number == GVALUE_LIST:
-            result = [_gvalue(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, [])]
-    return result
-
-
-# -- runs -------------------------------------------------------------------
+@dataclass
+class _Plan:
+    run_dir: Path
+    parts: list[_Part] = field(default_factory=list)
 
 
 def _file_order(name: str) -> tuple[float, str]:
@@ -560,10 +150,11 @@ def _file_order(name: str) -> tuple[float, str]:
 
 
 def _find_run_dirs(root: Path) -> dict[Path, list[Path]]:
+    """Every directory under ROOT directly holding event files, with them in order."""
     if root.is_file():
         return {root.parent: [root]} if is_event_file(root.name) else {}
     found: dict[Path, list[Path]] = {}
-    for dirpath, dirs, files in os.walk(root):
+    for dirpath, dirs, files in os.walk(root):  # never follows a symlinked directory
         dirs.sort()
         events = sorted((f for f in files if is_event_file(f)), key=_file_order)
         if events:
@@ -571,9 +162,69 @@ def _find_run_dirs(root: Path) -> dict[Path, list[Path]]:
     return found
 
 
-def _source_id(root: Path, run_dir: Path) -> str:
-    rel = os.path.relpath(run_dir, root)
-    return run_dir.resolve().name if rel == "." else Path(rel).as_posix()
+def _inside(d: Path, root: Path) -> bool:
+    return d == root or root in d.parents
+
+
+def _is_hf_output(d: Path) -> bool:
+    try:
+        if any((d / m).is_file() for m in HF_MARKERS):
+            return True
+        return any(e.name.startswith("checkpoint-") and e.is_dir() for e in os.scandir(d))
+    except OSError:
+        return False
+
+
+def _owner(d: Path, root: Path) -> tuple[Path, _Part]:
+    """The run directory that the writer in D belongs to, and how."""
+    if d != root and d.name.lower() in SPLITS:
+        return d.parent, _Part(d, "split", prefix=f"{d.name}/")
+    out = d.parent.parent
+    if (
+        d.parent.name == "runs"
+        and _TORCH_RUN_DIR.fullmatch(d.name)
+        and _inside(out, root)
+        and _is_hf_output(out)
+    ):
+        return out, _Part(d, "hf")
+    return d, _Part(d, "own")
+
+
+def _deferred(d: Path, root: Path) -> bool:
+    """Whether D lies in a directory that the Lightning or Hugging Face reader reads."""
+    from trackui.store.importers import hf, lightning
+
+    for a in (d, *d.parents):
+        if not _inside(a, root):
+            return False
+        if lightning.is_version_dir(a) or hf.is_output_dir(a):
+            return True
+    return False
+
+
+def _scalars_child(child: Path, fd: _FileData) -> tuple[str, str] | None:
+    """(main tag, name) when CHILD is what torch's ``add_scalars`` writes."""
+    tags = {p.key for p in fd.points}
+    if len(tags) != 1 or fd.hparams is not None:
+        return None
+    (tag,) = tags
+    head = tag.replace("/", "_") + "_"
+    if child.name.startswith(head) and len(child.name) > len(head):
+        return tag, child.name[len(head) :]
+    return None
+
+
+def plan_runs(root: Path, event_dirs: dict[Path, list[Path]]) -> dict[Path, _Plan]:
+    """Run directory -> the writers folded into it by directory name alone
+    (own, splits, Hugging Face); ``add_scalars`` and ``add_hparams`` children
+    are settled while reading, as they need the tags."""
+    plans: dict[Path, _Plan] = {}
+    for d in sorted(event_dirs):
+        owner, part = _owner(d, root)
+        plans.setdefault(owner, _Plan(owner)).parts.append(part)
+    for plan in plans.values():
+        plan.parts.sort(key=lambda p: (p.how != "own", str(p.dir)))
+    return plans
 
 
 def _artifacts(run_dir: Path, skip_dirs: set[Path]) -> list[Artifact]:
@@ -597,135 +248,201 @@ def _artifacts(run_dir: Path, skip_dirs: set[Path]) -> list[Artifact]:
     return out
 
 
+# -- reading runs ----------------------------------------------------------------
+
+
 def read(
     path: Path,
     problems: list[str],
     *,
     stale_after: float = STALE_AFTER_S,
     now: float | None = None,
+    defer: bool = True,
 ) -> Iterator[ForeignRun]:
-    """Yield one run per directory of event files under ``path`` (see the module doc).
+    """Yield one run per training found under ``path`` (see the module doc).
 
     A run with no news for ``stale_after`` seconds before ``now`` (default:
-    the current time) is no longer taken as running.
+    the current time) is no longer taken as running. With ``defer``, the
+    directories of Lightning and Hugging Face runs are left to their readers.
     """
     root = Path(path)
     now = time.time() if now is None else now
-    run_dirs = find_runs(root, problems, _find_run_dirs)
-    if run_dirs is None:
+    event_dirs = find_runs(root, problems, _find_run_dirs)
+    if event_dirs is None:
         return
     if root.is_file():
         root = root.parent
+    if defer:
+        event_dirs = {d: f for d, f in event_dirs.items() if not _deferred(d, root)}
+    yield from read_runs(root, event_dirs, problems, stale_after=stale_after, now=now)
 
+
+def read_runs(
+    root: Path,
+    event_dirs: dict[Path, list[Path]],
+    problems: list[str],
+    *,
+    stale_after: float = STALE_AFTER_S,
+    now: float,
+) -> Iterator[ForeignRun]:
+    """The runs that the event files ``event_dirs`` (directory -> its files, in
+    order) under ``root`` make; the layout half of ``read``, for readers of
+    other tools that found event files of their own runs."""
+    plans = plan_runs(root, event_dirs)
     # Runs are decoded as they are yielded, in path order, so that only one
-    # run's points (and its direct children's) are held at a time. A run's
-    # folding is settled by its parent, which comes first: an add_hparams
-    # child folds into its parent when it is the only one.
-    children: dict[Path, list[Path]] = {}
-    for run_dir in run_dirs:
-        if run_dir != root and run_dir.parent in run_dirs:
-            children.setdefault(run_dir.parent, []).append(run_dir)
-    data: dict[Path, tuple[_FileData, list[Path]]] = {}
+    # run's points (and its direct children's) are held at a time. Whether a
+    # child folds into its parent is settled by the parent, which comes first.
+    data: dict[Path, _FileData] = {}
     torn: dict[Path, list[tuple[Path, int]]] = {}
     # Problem lines come out as when every file was decoded first: those of
     # the files in walk order, then those found while assembling runs.
     file_problems: dict[Path, list[str]] = {}
     late: list[str] = []
 
-    def load(run_dir: Path) -> _FileData:
-        if run_dir not in data:
-            files = run_dirs[run_dir]
+    def load(d: Path) -> _FileData:
+        if d not in data:
+            files = event_dirs[d]
             merged = _FileData()
+            cut: list[tuple[Path, int]] = []
             for f in files:
-                fd = read_event_file(f, file_problems.setdefault(run_dir, []))
+                fd = read_event_file(f, file_problems.setdefault(d, []), root=root)
+                if fd.not_events:
+                    continue
                 if fd.torn_at is not None:
-                    torn.setdefault(run_dir, []).append((f, fd.torn_at))
+                    cut.append((f, fd.torn_at))
                 merged.merge(fd)
+            torn[d] = cut
             # Only the newest file can be cut short by a live or killed writer.
-            cut = torn.get(run_dir, [])
             merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
-            data[run_dir] = (merged, files)
-        return data[run_dir][0]
+            data[d] = merged
+        return data[d]
 
-    folded: dict[Path, Path] = {}
+    folded: set[Path] = set()
     try:
-        for run_dir in sorted(run_dirs):
-            fd = load(run_dir)
-            kids = [c for c in children.get(run_dir, []) if load(c).hparams is not None]
-            child = kids[0] if len(kids) == 1 else None
-            if child is not None:
-                folded[child] = run_dir
+        for run_dir in sorted(plans):
             if run_dir in folded:
-                data.pop(run_dir, None)  # its parent took it in
                 continue
-            if fd.first_t is None:
-                # Not one readable event (an empty or wrecked file): nothing to show.
-                for f, at in torn.get(run_dir, []):
-                    late.append(f"{f}: truncated at byte {at} (last record cut short)")
-                data.pop(run_dir, None)
-                continue
+            plan = plans[run_dir]
+            parts = list(plan.parts)
+            for part in parts:
+                load(part.dir)
+            hparams_kids: list[_Part] = []
+            for child in sorted(plans):
+                if child.parent != run_dir or child in folded:
+                    continue
+                kid = plans[child]
+                if [p.how for p in kid.parts] != ["own"]:
+                    continue
+                fd = load(child)
+                pair = _scalars_child(child, fd)
+                if pair is not None:
+                    parts.append(_Part(child, "scalars", scalars=pair))
+                    folded.add(child)
+                elif fd.hparams is not None:
+                    hparams_kids.append(_Part(child, "hparams"))
+            if len(hparams_kids) == 1:
+                parts.append(hparams_kids[0])
+                folded.add(hparams_kids[0].dir)
             try:
+                loaded = [(p, load(p.dir)) for p in parts]
+                if all(fd.first_t is None for _, fd in loaded):
+                    # Not one readable event (an empty or wrecked file): nothing to show.
+                    for p in parts:
+                        for f, at in torn.get(p.dir, []):
+                            late.append(f"{f}: truncated at byte {at} (last record cut short)")
+                    continue
                 run = _assemble(
-                    root, run_dir, child, data, run_dirs, folded, torn, late, now - stale_after
+                    root, plan.run_dir, loaded, event_dirs, torn, late, now - stale_after
                 )
+                parent = next((a for a in run_dir.parents if a in plans and a not in folded), None)
+                if parent is not None and _inside(parent, root):
+                    run.parent_id = _source_id(root, parent)
             except Exception as exc:  # one bad run must not stop the import
                 late.append(f"{run_dir}: skipped: {type(exc).__name__}: {exc}")
                 continue
             finally:
-                data.pop(run_dir, None)
-                if child is not None:
-                    data.pop(child, None)
+                for p in parts:
+                    data.pop(p.dir, None)
             yield run
     finally:
-        for run_dir in run_dirs:
-            problems.extend(file_problems.get(run_dir, []))
+        for d in sorted(event_dirs):
+            problems.extend(file_problems.get(d, []))
         problems.extend(late)
+
+
+def _source_id(root: Path, run_dir: Path) -> str:
+    rel = os.path.relpath(run_dir, root)
+    return dir_name(run_dir) if rel == "." else Path(rel).as_posix()
+
+
+def _keys(part: _Part, points: list[Point]) -> list[Point]:
+    if part.how == "split":
+        return [Point(part.prefix + p.key, p.step, p.value, p.t) for p in points]
+    if part.how == "scalars" and part.scalars is not None:
+        key = f"{part.scalars[0]}/{part.scalars[1]}"
+        return [Point(key, p.step, p.value, p.t) for p in points]
+    return points
 
 
 def _assemble(
     root: Path,
     run_dir: Path,
-    child: Path | None,
-    data: dict[Path, tuple[_FileData, list[Path]]],
-    run_dirs: Collection[Path],
-    folded: dict[Path, Path],
+    loaded: list[tuple[_Part, _FileData]],
+    event_dirs: dict[Path, list[Path]],
     torn: dict[Path, list[tuple[Path, int]]],
     problems: list[str],
     fresh_after: float,
 ) -> ForeignRun:
-    fd, files = data[run_dir]
-    extra: dict[str, Any] = {"event_files": [f.name for f in files]}
-    points = list(fd.points)
-    params = dict(fd.hparams or {})
-    session_status = fd.session_status
-    first_t, last_t = fd.first_t, fd.last_t
-    cut = list(torn.get(run_dir, []))
-    if child is not None:
-        cd, _ = data[child]
-        points.extend(cd.points)
-        params.update(cd.hparams or {})
-        session_status = cd.session_status or session_status
-        extra["hparams_dir"] = child.name
-        if cd.last_t is not None:
-            last_t = max(last_t or cd.last_t, cd.last_t)
-        cut.extend(torn.get(child, []))
-    if fd.text:
-        extra["text"] = dict(fd.text)
+    points: list[Point] = []
+    params: dict[str, Any] = {}
+    text: dict[str, str] = {}
+    session_status: str | None = None
+    first_t: float | None = None
+    last_t: float | None = None
+    torn_at: int | None = None
+    extra: dict[str, Any] = {}
+    files: list[str] = []
+    writers: list[str] = []
+    for part, fd in loaded:
+        points.extend(_keys(part, fd.points))
+        params.update(fd.hparams or {})
+        text.update({part.prefix + k: v for k, v in fd.text.items()})
+        session_status = fd.session_status or session_status
+        if fd.first_t is not None:
+            first_t = fd.first_t if first_t is None else min(first_t, fd.first_t)
+        if fd.last_t is not None:
+            last_t = fd.last_t if last_t is None else max(last_t, fd.last_t)
+        if fd.torn_at is not None and torn_at is None:
+            torn_at = fd.torn_at
+        files.extend(os.path.relpath(f, run_dir) for f in event_dirs[part.dir])
+        if part.how == "hparams":
+            extra["hparams_dir"] = part.dir.name
+        elif part.how != "own":
+            writers.append(os.path.relpath(part.dir, run_dir))
+    if len(loaded) > 1:
+        points.sort(key=lambda p: p.t if p.t is not None else 0.0)  # stable: each writer's order
+    extra["event_files"] = [Path(f).as_posix() for f in files]
+    if writers:
+        extra["writers"] = [Path(w).as_posix() for w in writers]
+    if text:
+        extra["text"] = text
     if session_status:
         extra["hparams_session_status"] = session_status
 
-    status, reason = _status(fd.torn_at, session_status, params, points, last_t, fresh_after)
-    for f, at in cut:
-        # A live writer may be half-way through its newest record: not damage.
-        if not (status == "running" and f == files[-1]):
-            problems.append(f"{f}: truncated at byte {at} (last record cut short)")
-    parent = next((a for a in run_dir.parents if a in run_dirs and a not in folded), None)
+    status, reason = _status(torn_at, session_status, params, points, last_t, fresh_after)
+    newest = {part.dir: event_dirs[part.dir][-1] for part, _ in loaded}
+    for part, _ in loaded:
+        for f, at in torn.get(part.dir, []):
+            # A live writer may be half-way through its newest record: not damage.
+            if not (status == "running" and f == newest[part.dir]):
+                problems.append(f"{f}: truncated at byte {at} (last record cut short)")
+    skip = {d for d in event_dirs if d != run_dir}
     return ForeignRun(
         kind=KIND,
         source_path=str(run_dir.absolute()),
         source_id=_source_id(root, run_dir),
-        project=root.resolve().name,
-        name=_source_id(root, run_dir),
+        project=project_for(run_dir, root),
+        name=dir_name(run_dir),
         params=params,
         points=points,
         status=status,
@@ -733,8 +450,7 @@ def _assemble(
         created=first_t,
         ended=last_t if status != "running" else None,
         last_activity=last_t,
-        parent_id=_source_id(root, parent) if parent is not None else None,
-        artifacts=_artifacts(run_dir, {d for d in run_dirs if d != run_dir}),
+        artifacts=_artifacts(run_dir, skip),
         extra=extra,
     )
 

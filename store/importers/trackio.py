@@ -47,7 +47,7 @@ Status (Trackio records none; inferred)
        ``num_epochs``, ``n_epochs``, ``max_epochs`` or ``num_train_epochs``)
        and the run logged an ``epoch`` metric whose largest value (+1 when
        its values start at 0) is smaller → ``crashed``, reason
-       "no status in Trackio; 12 of 30 epochs logged, no activity for 3 d";
+       "no status in Trackio; 12 of 30 epochs, no activity for 3 d";
     3. otherwise → ``finished``. Without an epoch count to compare, a run
        that went quiet cannot be told from one that ended: it is taken as
        finished (``extra["status_inferred"]`` says why).
@@ -80,6 +80,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _sqlite
+from ._config import planned_epochs
 from ._evidence import ago, latest
 from .base import Artifact, ForeignRun, Point
 
@@ -87,7 +88,6 @@ KIND = "trackio"
 STALE_AFTER = 900.0
 
 _MAX_DEPTH = 4
-_EPOCH_KEYS = ("epochs", "num_epochs", "n_epochs", "max_epochs", "num_train_epochs")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
@@ -399,12 +399,13 @@ def _status(
         if last_activity is None
         else f"no activity for {ago(now - last_activity)}"
     )
-    asked = next((v for k in _EPOCH_KEYS if (v := _positive(config.get(k))) is not None), None)
+    plan = planned_epochs(config)
+    asked = plan[0] if plan is not None else None
     epochs = [p.value for p in points if p.key == "epoch" and math.isfinite(p.value)]
     if asked is None or not epochs:
         return "finished", None, f"no status in Trackio; {quiet}, no epoch count to compare"
     done = max(epochs) + (1 if min(epochs) == 0 else 0)
-    logged = f"{done:g} of {asked:g} epochs logged"
+    logged = f"{done:g} of {asked} epochs"
     if done < asked - 1e-6:
         return "crashed", f"no status in Trackio; {logged}, {quiet}", f"{logged}, {quiet}"
     return "finished", None, f"{logged}, {quiet}"
@@ -502,12 +503,6 @@ def _number(value: Any) -> float | None:
     if isinstance(value, str):
         return _NON_FINITE.get(value)
     return None
-
-
-def _positive(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value) if value > 0 and math.isfinite(value) else None
 
 
 def _json_value(blob: Any) -> Any:

@@ -134,7 +134,7 @@ def test_statuses(store: Path) -> None:
     # exception and kill -9 leave the same files: both stopped at epoch 12 of 30
     for name in (EXC, KILL9):
         assert runs[name].status == "crashed"
-        assert runs[name].status_reason.startswith("12 of 30 epochs logged")
+        assert runs[name].status_reason.startswith("12 of 30 epochs")
     for run in runs.values():
         assert run.ended == run.last_activity is not None
 

@@ -27,6 +27,7 @@ from trackui.store.importers import (
     _metric_rows,
     _mlflow_run,
     _protobuf,
+    _tfevents,
     mlflow,
     tensorboard,
 )
@@ -180,11 +181,11 @@ def other_events() -> list[bytes]:
     ]
 
 
-def general(events: list[bytes]) -> tensorboard._FileData:
-    out = tensorboard._FileData()
+def general(events: list[bytes]) -> _tfevents._FileData:
+    out = _tfevents._FileData()
     for data in events:
         try:
-            tensorboard._decode_event(data, out)
+            _tfevents._decode_event(data, out)
         except (ValueError, TypeError, struct.error):
             pass
     return out
@@ -195,10 +196,10 @@ def as_tuples(points: list[Point]) -> list[tuple[str, int, str, float | None]]:
 
 
 def test_common_scalar_shape_is_what_the_fast_path_takes() -> None:
-    assert all(tensorboard._common_scalar(e) is not None for e in common_events())
+    assert all(_tfevents._common_scalar(e) is not None for e in common_events())
     for event in other_events():
         try:
-            assert tensorboard._common_scalar(event) is None
+            assert _tfevents._common_scalar(event) is None
         except (IndexError, ValueError):
             pass  # the reader sends these to the general decoder too
 
@@ -239,10 +240,10 @@ def test_chunked_reading_finds_the_same_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     f, offsets = scalar_file(tmp_path)
-    monkeypatch.setattr(tensorboard, "_CHUNK", chunk)
+    monkeypatch.setattr(_tfevents, "_CHUNK", chunk)
     problems: list[str] = []
     with open(f, "rb") as handle:
-        assert [o for o, _ in tensorboard.iter_records(handle, f, problems)] == offsets
+        assert [o for o, _ in _tfevents.iter_records(handle, f, problems)] == offsets
     assert problems == []
     # cut inside the last record: the same torn offset whatever the chunk size
     with open(f, "r+b") as handle:
@@ -256,7 +257,7 @@ def test_chunked_reading_finds_the_same_records(
 def test_a_flipped_data_byte_among_equal_records_ends_the_file_there(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crc_impl: str, chunk: int
 ) -> None:
-    monkeypatch.setattr(tensorboard, "_CHUNK", chunk)
+    monkeypatch.setattr(_tfevents, "_CHUNK", chunk)
     f, offsets = scalar_file(tmp_path)
     blob = bytearray(f.read_bytes())
     blob[offsets[250] + 12 + 5] ^= 0x01  # inside the wall time of record 250
@@ -282,7 +283,7 @@ def test_the_memoized_length_crc_still_rejects_a_bad_header(tmp_path: Path) -> N
     blob[offsets[100] + 8] ^= 0x10
     length = struct.unpack_from("<Q", blob, offsets[40])[0]
     struct.pack_into("<Q", blob, offsets[40], length - 4)
-    tensorboard._LENGTH_CRC[length - 4] = masked(struct.pack("<Q", length - 4))
+    _tfevents._LENGTH_CRC[length - 4] = masked(struct.pack("<Q", length - 4))
     f.write_bytes(bytes(blob))
     problems = []
     fd = tensorboard.read_event_file(f, problems)
@@ -317,7 +318,7 @@ def test_shortest_float32_search_equals_the_linear_scan() -> None:
     values += [3.4028234663852886e38, 9.99e37, 1e38, 1.1754942106924411e-38, 0.0, -0.0]
     values += [rng.uniform(-1, 1) for _ in range(1_000)]  # doubles that are no float32
     for v in values:
-        got, want = tensorboard.shortest_float32(v), shortest_float32_linear(v)
+        got, want = _tfevents.shortest_float32(v), shortest_float32_linear(v)
         assert repr(got) == repr(want), v
 
 
@@ -326,13 +327,13 @@ def test_shortest_of_raw_bytes_equals_shortest_float32() -> None:
     raws = [rng.randbytes(4) for _ in range(20_000)]
     raws += [struct.pack("<I", b) for b in (0, 1, 0x00800000, 0x7F7FFFFF, 0x7F800000, 0xFFC00001)]
     for raw in raws:
-        want = tensorboard.shortest_float32(struct.unpack("<f", raw)[0])
-        assert repr(tensorboard._shortest_of_raw(raw)) == repr(want), raw
+        want = _tfevents.shortest_float32(struct.unpack("<f", raw)[0])
+        assert repr(_tfevents._shortest_of_raw(raw)) == repr(want), raw
 
 
 @given(st.floats(width=32, allow_nan=False, allow_infinity=False))
 def test_shortest_float32_search_equals_the_linear_scan_anywhere(x: float) -> None:
-    assert repr(tensorboard.shortest_float32(x)) == repr(shortest_float32_linear(x))
+    assert repr(_tfevents.shortest_float32(x)) == repr(shortest_float32_linear(x))
 
 
 # -- metrics.jsonl lines -------------------------------------------------------------
@@ -446,9 +447,9 @@ def test_runs_are_decoded_as_they_are_yielded(
     decoded: list[str] = []
     real = tensorboard.read_event_file
 
-    def spy(path: Path, problems: list[str]) -> tensorboard._FileData:
+    def spy(path: Path, problems: list[str], **kw: object) -> _tfevents._FileData:
         decoded.append(path.parent.relative_to(root).as_posix())
-        return real(path, problems)
+        return real(path, problems, **kw)
 
     monkeypatch.setattr(tensorboard, "read_event_file", spy)
     runs = tensorboard.read(root, [], now=1795792000.0)
@@ -463,7 +464,7 @@ def test_problem_lines_keep_their_order_across_nested_damaged_runs(tmp_path: Pat
     root = tmp_path / "tb"
     shutil.copytree(TB_FIXTURES, root)
     shutil.copytree(root / FIN / "1795703520.813343", root / FIN / "1795703999.5")
-    for nested in (root / EXC / "eval", root / EXC / "eval" / "deeper"):
+    for nested in (root / EXC / "seed2", root / EXC / "seed2" / "deeper"):
         nested.mkdir()
         shutil.copy(event_file(root / KILL9), nested / "events.out.tfevents.1795703600.vm")
     fin = event_file(root / FIN)
@@ -477,7 +478,7 @@ def test_problem_lines_keep_their_order_across_nested_damaged_runs(tmp_path: Pat
     (root / "empty" / "events.out.tfevents.1.x").write_bytes(b"\x00" * 5)
     problems: list[str] = []
     runs = {r.source_id: r for r in tensorboard.read(root, problems, now=1795792000.0)}
-    assert runs[f"{EXC}/eval/deeper"].parent_id == f"{EXC}/eval"
+    assert runs[f"{EXC}/seed2/deeper"].parent_id == f"{EXC}/seed2"
     assert runs[f"{FIN}/1795703999.5"].parent_id == FIN
     corrupt = [line for line in problems if "corrupt" in line]
     assert corrupt == [
@@ -488,7 +489,7 @@ def test_problem_lines_keep_their_order_across_nested_damaged_runs(tmp_path: Pat
     assert problems[:2] == corrupt
     assert [line.split(": ")[0] for line in problems[2:]] == [
         str(root / "empty" / "events.out.tfevents.1.x"),
-        str(root / EXC / "eval" / "events.out.tfevents.1795703600.vm"),
-        str(root / EXC / "eval" / "deeper" / "events.out.tfevents.1795703600.vm"),
+        str(root / EXC / "seed2" / "events.out.tfevents.1795703600.vm"),
+        str(root / EXC / "seed2" / "deeper" / "events.out.tfevents.1795703600.vm"),
         str(event_file(root / KILL9)),
     ]

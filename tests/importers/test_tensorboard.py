@@ -274,7 +274,7 @@ def test_empty_and_missing_paths(tmp_path: Path) -> None:
 def test_nested_runs_and_several_hparams_children(copy: Path) -> None:
     parent = copy / FINISHED
     shutil.copytree(parent / "1795703520.813343", parent / "1795703999.5")
-    nested = copy / EXC / "eval"
+    nested = copy / EXC / "seed2"  # not a split name: a run of its own
     nested.mkdir()
     shutil.copy(main_file(copy / KILL9), nested / "events.out.tfevents.1795703600.vm")
     runs, _ = read_all(copy)
@@ -283,8 +283,10 @@ def test_nested_runs_and_several_hparams_children(copy: Path) -> None:
     assert runs[f"{FINISHED}/1795703999.5"].parent_id == FINISHED
     assert runs[f"{FINISHED}/1795703999.5"].params["optimizer"] == "SGD"
     assert "hparams_dir" not in runs[FINISHED].extra
-    assert runs[f"{EXC}/eval"].parent_id == EXC
-    assert len(runs[f"{EXC}/eval"].points) == len(runs[KILL9].points)
+    assert runs[f"{EXC}/seed2"].parent_id == EXC
+    assert runs[f"{EXC}/seed2"].name == "seed2"
+    assert runs[f"{EXC}/seed2"].project == EXC
+    assert len(runs[f"{EXC}/seed2"].points) == len(runs[KILL9].points)
     # a nested run's files are not the parent's artifacts
     assert [a.name for a in runs[EXC].artifacts] == ["weights/last.pt"]
 

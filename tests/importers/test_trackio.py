@@ -175,7 +175,7 @@ def test_status_inferred_from_epochs_once_quiet() -> None:
         else:
             assert run.status == "crashed"
             assert run.status_reason is not None
-            assert f"{want['epochs_logged']} of 30 epochs logged" in run.status_reason
+            assert f"{want['epochs_logged']} of 30 epochs" in run.status_reason
         assert run.ended == run.last_activity
 
 
@@ -184,7 +184,7 @@ def test_status_reason_says_how_long_it_has_been_quiet() -> None:
     last = last_row_time(killed)
     runs, _ = read_all(DB, now=last + 3 * DAY + 60)
     assert runs[killed].status_reason == (
-        "no status in Trackio; 10 of 30 epochs logged, no activity for 3 d"
+        "no status in Trackio; 10 of 30 epochs, no activity for 3 d"
     )
 
 

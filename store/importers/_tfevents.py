@@ -1,0 +1,513 @@
+"""Decoding TensorBoard event files (``events.out.tfevents.*``).
+
+No TensorFlow, ``tensorboard`` or ``protobuf`` package is needed. An event
+file is a sequence of TFRecords::
+
+    uint64 LE length | uint32 masked-CRC32C(length) | data | uint32 masked-CRC32C(data)
+
+and ``data`` is a serialized ``Event`` protobuf. The subset of the schema a
+scalar importer needs is small enough to decode by hand with the wire-format
+reader in ``_protobuf`` (shared with the W&B reader, plus a CRC32C), which
+spares every user a heavy dependency for a few field numbers:
+
+* ``Event``: wall_time=1 (double, seconds), step=2 (int64), file_version=3,
+  summary=5;
+* ``Summary``: value=1; ``Summary.Value``: tag=1, simple_value=2 (float),
+  tensor=8, metadata=9 (``SummaryMetadata``: plugin_data=1 ->
+  ``PluginData``: plugin_name=1, content=2);
+* ``TensorProto``: dtype=1, tensor_shape=2 (dim=2), tensor_content=4,
+  float_val=5, double_val=6, string_val=8;
+* ``HParamsPluginData`` (plugin ``hparams``): session_start_info=3 ->
+  hparams=1 (map name -> ``google.protobuf.Value``), session_end_info=4 ->
+  status=1.
+
+Scalars are ``simple_value`` (tensorboardX, torch) and 0-d float/double
+tensors (plugin ``scalars`` or none: TF2 and Keras write every scalar this
+way, naming the plugin only on a tag's first event); float32 values come
+back as the shortest decimal naming the same float32 (0.44395, not
+0.44394999742507935). Text summaries (``add_text``) are kept as text.
+
+Damage: a record whose CRC does not match, or that runs past the end of the
+file, ends the reading of that file; the records before it are kept and one
+``"<file>: truncated/corrupt at byte N"`` line goes to ``problems``. A file
+whose very first record does not frame is not an event file at all (say a
+helper script named ``make_tfevents.py``): it is skipped without a word.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trackui.store.importers import _protobuf as pb
+from trackui.store.importers._read import open_regular
+from trackui.store.importers.base import Point
+
+# Event
+EVENT_WALL_TIME = 1
+EVENT_STEP = 2
+EVENT_FILE_VERSION = 3
+EVENT_SUMMARY = 5
+# Summary / Summary.Value
+SUMMARY_VALUE = 1
+VALUE_TAG = 1
+VALUE_SIMPLE = 2
+VALUE_TENSOR = 8
+VALUE_METADATA = 9
+# SummaryMetadata / PluginData
+METADATA_PLUGIN_DATA = 1
+PLUGIN_NAME = 1
+PLUGIN_CONTENT = 2
+# TensorProto
+TENSOR_DTYPE = 1
+TENSOR_SHAPE = 2
+TENSOR_CONTENT = 4
+TENSOR_FLOAT_VAL = 5
+TENSOR_DOUBLE_VAL = 6
+TENSOR_STRING_VAL = 8
+SHAPE_DIM = 2
+DT_FLOAT = 1
+DT_DOUBLE = 2
+DT_STRING = 7
+# HParamsPluginData
+HPARAMS_SESSION_START = 3
+HPARAMS_SESSION_END = 4
+SESSION_START_HPARAMS = 1
+SESSION_END_STATUS = 1
+SESSION_STATUS = {
+    0: "STATUS_UNKNOWN",
+    1: "STATUS_SUCCESS",
+    2: "STATUS_FAILURE",
+    3: "STATUS_RUNNING",
+}
+# google.protobuf.Value / Struct / ListValue
+GVALUE_NULL = 1
+GVALUE_NUMBER = 2
+GVALUE_STRING = 3
+GVALUE_BOOL = 4
+GVALUE_STRUCT = 5
+GVALUE_LIST = 6
+
+_RECORD_HEADER = struct.Struct("<QI")
+_U32 = struct.Struct("<I")
+_F32 = struct.Struct("<f")
+_F64 = struct.Struct("<d")
+#: "%.<d>g" by d: rounding to d significant digits, as fast as CPython formats.
+_G = tuple(f"%.{d}g" for d in range(10))
+_INF = float("inf")
+_NEG_INF = float("-inf")
+
+
+def shortest_float32(value: float) -> float:
+    """The shortest decimal that reads back as the same float32.
+
+    Scalars are stored as float32: ``add_scalar(0.44395)`` comes back as
+    0.44394999742507935 when widened to a double. Both name the same float32;
+    the short one is what the user logged and what TensorBoard displays, and
+    it compares equal to the same value imported from other tools.
+    """
+    if value != value or value in (_INF, _NEG_INF):
+        return value
+    packed = _F32.pack(value)
+    bits = _U32.unpack(packed)[0]
+    if bits & 0x7FFFFF and bits & 0x7F800000 and abs(value) < 1e38 and _is_float32(value, packed):
+        # A normal float32 that is not a power of two has as much room below
+        # as above it, so a decimal that is closer reads back as it too: "d
+        # digits read back" is monotone in d, and a search finds the least d.
+        return _shortest_by_search(value, packed)
+    for digits in range(1, 10):
+        candidate = float(_G[digits] % value)
+        try:
+            if _F32.pack(candidate) == packed:
+                return candidate
+        except OverflowError:
+            break
+    return value
+
+
+def _is_float32(value: float, packed: bytes) -> bool:
+    return _F32.unpack(packed)[0] == value
+
+
+def _shortest_of_raw(raw: bytes) -> float:
+    """``shortest_float32`` of the float32 whose 4 little-endian bytes are ``raw``."""
+    value = _F32.unpack(raw)[0]
+    bits = _U32.unpack(raw)[0]
+    if bits & 0x7FFFFF and 0 < bits & 0x7F800000 < 0x7F800000 and abs(value) < 1e38:
+        return _shortest_by_search(value, raw)  # raw is what packing value gives
+    return shortest_float32(value)
+
+
+def _shortest_by_search(value: float, packed: bytes) -> float:
+    best = _search(value, packed)
+    # Big whole numbers: 1000000000000.0 has fewer digits than 999999995904.0
+    # but a longer text; keep whichever is shorter to read.
+    if (best >= 1e5 or best <= -1e5) and len(repr(best)) > len(repr(value)):
+        return value
+    return best
+
+
+def _search(value: float, packed: bytes) -> float:
+    # Computed values need 8 digits (about 2 in 3) or 7 (about 1 in 3), rarely
+    # 9; logged constants fewer. Probe 7: if it reads back, try 6 and bisect
+    # below only when that reads back too; if not, 8, then 9.
+    pack = _F32.pack
+    candidate = float(_G[7] % value)
+    if pack(candidate) != packed:
+        for digits in (8, 9):
+            candidate = float(_G[digits] % value)
+            if pack(candidate) == packed:
+                return candidate
+        return value
+    best = candidate
+    candidate = float(_G[6] % value)
+    if pack(candidate) != packed:
+        return best
+    best, low, high = candidate, 1, 6  # the least d reading back lies in [low, high]
+    while low < high:
+        mid = (low + high) // 2
+        candidate = float(_G[mid] % value)
+        if pack(candidate) == packed:
+            best, high = candidate, mid
+        else:
+            low = mid + 1
+    return best
+
+
+#: Names that say "not an event file" even with ``tfevents`` in them.
+_NOT_EVENTS = (".py", ".pyc", ".txt", ".md", ".json", ".yaml", ".yml", ".sh", ".ipynb", ".csv")
+
+
+def is_event_file(name: str) -> bool:
+    # TensorBoard's own test (io_wrapper.IsTensorFlowEventsFile), minus scripts and notes.
+    return "tfevents" in name and not name.lower().endswith(_NOT_EVENTS)
+
+
+# -- reading one event file -------------------------------------------------
+
+
+@dataclass
+class _FileData:
+    """What one event file (or one run directory's files) yielded."""
+
+    points: list[Point] = field(default_factory=list)
+    hparams: dict[str, Any] | None = None
+    session_status: str | None = None
+    text: dict[str, str] = field(default_factory=dict)
+    first_t: float | None = None
+    last_t: float | None = None
+    torn_at: int | None = None  # byte offset where the last record was cut short
+    not_events: bool = False  # the file is not an event file at all
+
+    def merge(self, other: _FileData) -> None:
+        self.points.extend(other.points)
+        if other.hparams is not None:
+            self.hparams = {**(self.hparams or {}), **other.hparams}
+        self.session_status = other.session_status or self.session_status
+        self.text.update(other.text)
+        if other.first_t is not None:
+            self.first_t = min(self.first_t or other.first_t, other.first_t)
+        if other.last_t is not None:
+            self.last_t = max(self.last_t or other.last_t, other.last_t)
+
+
+#: How much of an event file is read at once (more when one record is bigger).
+_CHUNK = 1 << 20
+
+#: Masked CRC of a record's 8-byte length header, by length: event files
+#: repeat a handful of lengths, and the header CRC is a pure function of it.
+_LENGTH_CRC: dict[int, int] = {}
+_LENGTH_CRC_MAX = 1 << 16
+
+
+def iter_records(f: Any, path: Path, problems: list[str]) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, data)`` of every intact TFRecord; stop at the first bad one.
+
+    A short read at the end is reported as truncation and raised to the
+    caller through :class:`_Torn` so it can count it as crash evidence.
+
+    The file is read in big chunks; the records whole in a chunk are framed
+    first (their length CRCs checked on the way), then the data CRCs of all
+    of them are checked together (``crc32c_each``), then they are yielded in
+    order up to the first bad one: the same records and the same problem
+    line as checking one record at a time.
+    """
+    unpack_header = _RECORD_HEADER.unpack_from
+    unpack_u32 = _U32.unpack_from
+    length_crcs = _LENGTH_CRC
+    base = 0  # file offset of buf[0]
+    buf = f.read(_CHUNK)
+    while True:
+        end = len(buf)
+        pos = 0
+        need = 12
+        header_bad = False
+        offsets: list[int] = []
+        datas: list[bytes] = []
+        stored: list[int] = []
+        while pos + 12 <= end:
+            length, length_crc = unpack_header(buf, pos)
+            expected = length_crcs.get(length)
+            if expected is None:
+                expected = pb.masked_crc32c(buf[pos : pos + 8])
+                if len(length_crcs) >= _LENGTH_CRC_MAX:
+                    length_crcs.clear()
+                length_crcs[length] = expected
+            if expected != length_crc:
+                header_bad = True
+                break
+            nxt = pos + 16 + length
+            if nxt > end:
+                need = nxt - pos
+                break
+            offsets.append(pos)
+            datas.append(buf[pos + 12 : nxt - 4])
+            stored.append(unpack_u32(buf, nxt - 4)[0])
+            pos = nxt
+        for crc, want, at, data in zip(pb.crc32c_each(datas), stored, offsets, datas, strict=True):
+            # pb.mask_crc, inlined: this runs once per record
+            if (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF != want:
+                problems.append(f"{path}: corrupt at byte {base + at} (record data CRC mismatch)")
+                return
+            yield base + at, data
+        if header_bad:
+            if base + pos == 0:
+                raise _NotEvents()
+            problems.append(f"{path}: corrupt at byte {base + pos} (record length CRC mismatch)")
+            return
+        rest = buf[pos:]
+        base += pos
+        more = f.read(max(_CHUNK, need - len(rest)))
+        if not more:
+            if rest:
+                raise _Torn(base)
+            return
+        buf = rest + more
+
+
+class _NotEvents(Exception):
+    """The first record does not frame: the file is something else."""
+
+
+class _Torn(Exception):
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+#: Cached float32 bit patterns and tags per file are capped at this many.
+_CACHE_MAX = 1 << 16
+
+
+def read_event_file(path: Path, problems: list[str], *, root: Path | None = None) -> _FileData:
+    """Decode one event file as far as it is intact. Never raises.
+
+    Nearly every record of a scalar log is ``Event{wall_time, step,
+    summary{value{tag, simple_value}}}`` with one-byte lengths; those are
+    decoded here with a few direct byte reads. Any other shape, and anything
+    this path does not expect, goes to the general decoder, which gives the
+    same points for the common shape (a test holds the two together).
+    """
+    out = _FileData()
+    bad: list[int] = []
+    points = out.points
+    tags: dict[bytes, str] = {}
+    values: dict[bytes, float] = {}
+    unpack_f64 = _F64.unpack_from
+    first_t = last_t = None
+    try:
+        with open_regular(path, root=root) as f:
+            for offset, data in iter_records(f, path, problems):
+                try:
+                    scalar = _common_scalar(data)
+                except (IndexError, ValueError):  # short, or a bad varint: let the
+                    scalar = None  # general decoder say what is wrong
+                if scalar is not None:
+                    step, at, size = scalar
+                    t = unpack_f64(data, 1)[0]
+                    if first_t is None:
+                        first_t = last_t = t
+                    else:
+                        if t < first_t:
+                            first_t = t
+                        if t > last_t:
+                            last_t = t
+                    tag_raw = data[at : at + size]
+                    tag = tags.get(tag_raw)
+                    if tag is None:
+                        if len(tags) >= _CACHE_MAX:
+                            tags.clear()
+                        tag = tags[tag_raw] = tag_raw.decode("utf-8", errors="replace")
+                    raw = data[-4:]
+                    value = values.get(raw)
+                    if value is None:
+                        if len(values) >= _CACHE_MAX:
+                            values.clear()
+                        value = values[raw] = _shortest_of_raw(raw)
+                    points.append(Point(tag, step, value, t))
+                    continue
+                out.first_t, out.last_t = first_t, last_t
+                try:
+                    _decode_event(data, out)
+                except (ValueError, TypeError, struct.error):
+                    # The CRC matched, so the framing is sound: skip just this event.
+                    bad.append(offset)
+                first_t, last_t = out.first_t, out.last_t
+    except _Torn as torn:
+        out.torn_at = torn.offset
+    except _NotEvents:
+        out.not_events = True
+    except OSError as exc:
+        problems.append(f"{path}: unreadable ({exc.strerror or exc})")
+    out.first_t, out.last_t = first_t, last_t
+    if bad:
+        problems.append(
+            f"{path}: {len(bad)} event(s) not decodable, skipped, first at byte {bad[0]}"
+        )
+    return out
+
+
+def _common_scalar(data: bytes) -> tuple[int, int, int] | None:
+    """``(step, tag offset, tag length)`` when ``data`` is exactly ``Event{wall_time=1,
+    [step=2,] summary=5{value=1{tag=1, simple_value=2}}}`` with one-byte
+    lengths, in that field order and nothing else; else None. The wall time
+    is at bytes 1-8 and the float32 in the last 4 bytes. May raise IndexError
+    on short input or DecodeError on a bad step varint (the caller then uses
+    the general decoder)."""
+    if data[0] != 0x09:  # wall_time, fixed64
+        return None
+    pos = 9
+    step = 0
+    if data[9] == 0x10:  # step, varint
+        step = data[10]
+        pos = 11
+        if step >= 0x80:  # steps up to 2**21 inline, the rest through the general reader
+            b1 = data[11]
+            if b1 < 0x80:
+                step = (step & 0x7F) | b1 << 7
+                pos = 12
+            elif data[12] < 0x80:
+                step = (step & 0x7F) | (b1 & 0x7F) << 7 | data[12] << 14
+                pos = 13
+            else:
+                step, pos = pb.read_varint(data, 10)
+                step = pb.as_int64(step)
+    n = len(data)
+    if n - pos - 2 >= 0x80:  # then every length below fits in one byte
+        return None
+    if data[pos] != 0x2A or data[pos + 1] != n - pos - 2:  # summary, to the end
+        return None
+    if data[pos + 2] != 0x0A or data[pos + 3] != n - pos - 4:  # one value, to the end
+        return None
+    size = data[pos + 5]
+    if data[pos + 4] != 0x0A or size != n - pos - 11 or data[n - 5] != 0x15:  # tag, float
+        return None
+    return step, pos + 6, size
+
+
+def _decode_event(data: bytes, out: _FileData) -> None:
+    event = pb.fields(data)
+    wall = pb.first(event, EVENT_WALL_TIME)
+    t = pb.as_double(wall) if wall is not None else None
+    step_raw = pb.first(event, EVENT_STEP)
+    step = pb.as_int64(step_raw) if step_raw is not None else 0
+    if t is not None:
+        out.first_t = t if out.first_t is None else min(out.first_t, t)
+        out.last_t = t if out.last_t is None else max(out.last_t, t)
+    summary = pb.first(event, EVENT_SUMMARY)
+    if summary is None:
+        return
+    for number, _wire, raw in pb.iter_fields(pb.as_bytes(summary)):
+        if number == SUMMARY_VALUE:
+            _decode_value(pb.as_bytes(raw), step, t, out)
+
+
+def _decode_value(raw: bytes, step: int, t: float | None, out: _FileData) -> None:
+    value = pb.fields(raw)
+    tag = pb.as_str(pb.first(value, VALUE_TAG) or b"")
+    plugin, content = "", b""
+    metadata = pb.first(value, VALUE_METADATA)
+    if metadata is not None:
+        plugin_data = pb.first(pb.fields(pb.as_bytes(metadata)), METADATA_PLUGIN_DATA)
+        if plugin_data is not None:
+            pd = pb.fields(pb.as_bytes(plugin_data))
+            plugin = pb.as_str(pb.first(pd, PLUGIN_NAME) or b"")
+            content = pb.as_bytes(pb.first(pd, PLUGIN_CONTENT) or b"")
+    if plugin == "hparams":
+        _decode_hparams(content, out)
+    simple = pb.first(value, VALUE_SIMPLE)
+    if simple is not None:
+        out.points.append(Point(tag, step, shortest_float32(pb.as_float(simple)), t))
+        return
+    tensor = pb.first(value, VALUE_TENSOR)
+    if tensor is None:
+        return
+    tp = pb.fields(pb.as_bytes(tensor))
+    dtype = pb.first(tp, TENSOR_DTYPE) or 0
+    if dtype == DT_STRING and plugin == "text":
+        strings = tp.get(TENSOR_STRING_VAL) or []
+        if strings:
+            out.text[tag] = "\n".join(pb.as_str(s) for s in strings)
+        return
+    if plugin not in ("", "scalars") or dtype not in (DT_FLOAT, DT_DOUBLE):
+        return
+    shape = pb.first(tp, TENSOR_SHAPE)
+    if shape is not None and pb.fields(pb.as_bytes(shape)).get(SHAPE_DIM):
+        return  # not 0-d: a histogram or an image, not a scalar
+    if dtype == DT_FLOAT:
+        vals = pb.repeated_floats(tp.get(TENSOR_FLOAT_VAL, []))
+        fmt, size = "<f", 4
+    else:
+        vals = pb.repeated_doubles(tp.get(TENSOR_DOUBLE_VAL, []))
+        fmt, size = "<d", 8
+    if not vals:
+        blob = pb.first(tp, TENSOR_CONTENT)
+        if isinstance(blob, bytes) and len(blob) == size:
+            vals = [struct.unpack(fmt, blob)[0]]
+    if len(vals) == 1:
+        val = shortest_float32(vals[0]) if dtype == DT_FLOAT else vals[0]
+        out.points.append(Point(tag, step, val, t))
+
+
+def _decode_hparams(content: bytes, out: _FileData) -> None:
+    data = pb.fields(content)
+    start = pb.first(data, HPARAMS_SESSION_START)
+    if start is not None:
+        params: dict[str, Any] = {}
+        for entry in pb.fields(pb.as_bytes(start)).get(SESSION_START_HPARAMS, []):
+            key, val = _map_entry(pb.as_bytes(entry))
+            params[key] = val
+        out.hparams = {**(out.hparams or {}), **params}
+    end = pb.first(data, HPARAMS_SESSION_END)
+    if end is not None:
+        status = pb.first(pb.fields(pb.as_bytes(end)), SESSION_END_STATUS) or 0
+        out.session_status = SESSION_STATUS.get(int(status), f"STATUS_{status}")
+
+
+def _map_entry(raw: bytes) -> tuple[str, Any]:
+    entry = pb.fields(raw)
+    key = pb.as_str(pb.first(entry, 1) or b"")
+    val = pb.first(entry, 2)
+    return key, _gvalue(pb.as_bytes(val)) if val is not None else None
+
+
+def _gvalue(raw: bytes) -> Any:
+    """A ``google.protobuf.Value`` as the Python value it stands for."""
+    result: Any = None
+    for number, _wire, v in pb.iter_fields(raw):
+        if number == GVALUE_NULL:
+            result = None
+        elif number == GVALUE_NUMBER:
+            result = pb.as_double(v)
+        elif number == GVALUE_STRING:
+            result = pb.as_str(v)
+        elif number == GVALUE_BOOL:
+            result = bool(v)
+        elif number == GVALUE_STRUCT:
+            result = dict(_map_entry(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, []))
+        elif number == GVALUE_LIST:
+            result = [_gvalue(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, [])]
+    return result
