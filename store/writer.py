@@ -279,7 +279,7 @@ class Run:
         shown = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(path)
         try:
             src = Path(path)
-            if name is None:
+            if name is None or name == "":
                 name = src.name
             try:
                 name = artifact_name(
