@@ -396,3 +396,28 @@ def _stat(row: tuple[Any, ...] | None, offset: int) -> Stat | None:
     if not n:
         return None
     return Stat(float(mean), None if n < 2 or sd is None else float(sd), int(n))
+
+
+@dataclass(frozen=True)
+class GroupedComparison:
+    """What group mode shows at once: the summary and one metric per group."""
+
+    comparison: GroupComparison
+    series: tuple[GroupSeries, ...]
+
+
+def compare_in_groups(
+    store: Store,
+    run_ids: Sequence[str],
+    key: str | None,
+    *,
+    by: Sequence[str] | None = None,
+    buckets: int | None = 200,
+) -> GroupedComparison:
+    """``group_runs``, ``compare_groups`` and, for ``key``, ``group_series``."""
+    grouping = group_runs(store, run_ids, by)
+    comparison = compare_groups(store, grouping)
+    series = (
+        () if key is None else tuple(group_series(store, grouping.groups, key, buckets=buckets))
+    )
+    return GroupedComparison(comparison, series)
