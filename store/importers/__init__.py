@@ -11,13 +11,17 @@ source directory.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import fcntl
 import hashlib
 import importlib
 import json
 import math
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -29,14 +33,43 @@ from ..status import STALE_INTERVALS
 from .base import ForeignRun
 
 #: Reader modules, in the order detection tries them.
-KINDS = ("ultralytics", "mlflow", "tensorboard", "dvclive", "wandb", "trackio")
-_ALIASES = {"yolo": "ultralytics", "tensorboardx": "tensorboard", "tb": "tensorboard"}
+#: Lightning and Hugging Face come before TensorBoard, whose reader leaves
+#: their directories to them (one training is one run, however many writers).
+KINDS = (
+    "ultralytics",
+    "mlflow",
+    "lightning",
+    "hf",
+    "tensorboard",
+    "dvclive",
+    "wandb",
+    "trackio",
+)
+_ALIASES = {
+    "yolo": "ultralytics",
+    "tensorboardx": "tensorboard",
+    "tb": "tensorboard",
+    "pytorch_lightning": "lightning",
+    "pl": "lightning",
+    "huggingface": "hf",
+    "transformers": "hf",
+}
+#: The file that system metrics (``system/gpu0.util``...) of an imported run go
+#: to, lines as in metrics.jsonl.
+SYSTEM_FILE = getattr(paths, "SYSTEM", "system.jsonl")
+#: Held (flock) while an import writes into a store: two imports of one
+#: source at once take turns, and the second finds the first one's runs.
+LOCK_FILE = ".import.lock"
 #: Imported runs that look alive turn "crashed" after this long without news.
 DEFAULT_STALE_AFTER = 900.0
 
 
 class ImportError_(Exception):
     """A bad import request (unknown kind, missing path), fit for one line."""
+
+
+class KindMismatch(ImportError_):
+    """``--kind K`` names a tool whose runs are not under the path."""
 
 
 @dataclass
@@ -60,8 +93,12 @@ class ImportReport:
         return text
 
 
+def canonical_kind(kind: str) -> str:
+    return _ALIASES.get(kind.lower(), kind.lower())
+
+
 def reader(kind: str) -> ModuleType:
-    kind = _ALIASES.get(kind.lower(), kind.lower())
+    kind = canonical_kind(kind)
     if kind not in KINDS:
         raise ImportError_(f"unknown kind {kind!r} (known: {', '.join(KINDS)})")
     try:
@@ -235,9 +272,16 @@ def _sync_bytes(path: Path, data: bytes, *, appendable: bool) -> int:
         with open(path, "ab") as fh:
             fh.write(data[len(old) :])
         return len(data) - len(old)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    # a name of its own: two importers never share a temp file
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     return len(data)
 
 
@@ -314,6 +358,9 @@ def write_foreign_run(
         for a in run.artifacts
     ]
     _sync_bytes(run_dir / paths.ARTIFACTS, _jsonl(artifacts), appendable=False)
+    if run.system:
+        system_lines, _ = _metric_rows(dataclasses.replace(run, points=run.system))
+        _sync_bytes(run_dir / SYSTEM_FILE, system_lines, appendable=True)
     if run.console:
         _sync_bytes(
             run_dir / paths.CONSOLE, run.console.encode("utf-8", "replace"), appendable=True
@@ -338,15 +385,52 @@ def import_path(
     path = Path(path).expanduser()
     if not path.exists():
         raise ImportError_(f"no such file or directory: {path}")
-    kinds = [kind] if kind else detect_kinds(path)
+    if kind:
+        module = reader(kind)
+        if not module.detect(path):
+            found = detect_kinds(path)
+            there = f"found {', '.join(found)}" if found else "found no runs of a known kind"
+            raise KindMismatch(f"no {canonical_kind(kind)} runs under {path} ({there})")
+        kinds = [canonical_kind(kind)]
+    else:
+        kinds = detect_kinds(path)
     if not kinds:
         raise ImportError_(f"no runs of a known kind under {path} (known: {', '.join(KINDS)})")
     root.mkdir(parents=True, exist_ok=True)
+    with _store_lock(root):
+        return _import_locked(
+            root, path, kinds, explicit=bool(kind), project=project, on_run=on_run
+        )
+
+
+@contextlib.contextmanager
+def _store_lock(root: Path) -> Iterator[None]:
+    """One import at a time writes into a store (an advisory lock beside its projects)."""
+    fd = os.open(root / LOCK_FILE, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _import_locked(
+    root: Path,
+    path: Path,
+    kinds: list[str],
+    *,
+    explicit: bool,
+    project: str | None,
+    on_run: Callable[[ForeignRun], None] | None,
+) -> ImportReport:
     report = ImportReport()
-    existing = _existing(root)
+    existing = _existing(root)  # read under the lock: another import's runs are seen
     for name in kinds:
         module = reader(name)
-        for run in module.read(path, report.problems):
+        # asked for TensorBoard alone, it reads the event files of Lightning and
+        # HF runs too; with every kind, those readers take their directories
+        options: dict[str, Any] = {"defer": False} if explicit and name == "tensorboard" else {}
+        for run in module.read(path, report.problems, **options):
             _, is_new, new_points = write_foreign_run(root, run, project=project, existing=existing)
             report.runs += 1
             report.kinds[run.kind] = report.kinds.get(run.kind, 0) + 1

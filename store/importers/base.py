@@ -1,7 +1,7 @@
 """What every importer hands back: a tool-neutral description of one foreign run.
 
-Each reader module (``ultralytics``, ``mlflow``, ``tensorboard``, ``dvclive``,
-``wandb``, ``trackio``) exposes two functions:
+Each reader module (``ultralytics``, ``mlflow``, ``lightning``, ``hf``,
+``tensorboard``, ``dvclive``, ``wandb``, ``trackio``) exposes two functions:
 
 ``detect(path: Path) -> bool``
     True when ``path`` (a directory, or a file for single-file stores) holds
@@ -54,7 +54,7 @@ class Artifact:
 
 @dataclass
 class ForeignRun:
-    kind: str  # "ultralytics" | "mlflow" | "tensorboard" | "dvclive" | "wandb" | "trackio"
+    kind: str  # "ultralytics" | "mlflow" | "tensorboard" | "dvclive" | "wandb" | "trackio" | ...
     source_path: str  # absolute path of the run (directory, or the db/file holding it)
     source_id: str  # the tool's own id (mlflow run uuid, wandb run id, dir relative to PATH...)
     project: str  # experiment / project name
@@ -72,6 +72,8 @@ class ForeignRun:
     parent_id: str | None = None  # source_id of the parent run (mlflow nested runs)
     artifacts: list[Artifact] = field(default_factory=list)
     console: str | None = None  # captured stdout/stderr when the tool keeps it
+    #: system metrics the tool sampled, under trackui's names (``system/gpu0.util``...)
+    system: list[Point] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # anything else to show (host, user...)
 
 
