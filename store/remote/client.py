@@ -142,6 +142,7 @@ class Connection:
         self.connect_timeout = connect_timeout
         self.request_timeout = request_timeout
         self.backoff = backoff
+        #: What the backoff is measured on (a test moves it; waits use real time).
         self.clock = clock
         self.bytes_sent = 0
         self.bytes_received = 0
@@ -161,6 +162,11 @@ class Connection:
     @property
     def state(self) -> State:
         return self._state
+
+    @property
+    def next_attempt(self) -> float:
+        """When (on ``clock``) an unreachable box will be tried again."""
+        return self._next_attempt
 
     # -- connecting ----------------------------------------------------------
 
@@ -236,8 +242,8 @@ class Connection:
         self._next_attempt = now + self._delay
         self._delay = min(self._delay * 2, self.backoff[1])
         line = printable(line)
-        if self._state.status != "unreachable" or self._state.error != line:
-            self._state = State("unreachable", time.time(), line)
+        since = self._state.since if self._state.status == "unreachable" else time.time()
+        self._state = State("unreachable", since, line)
         raise Unreachable(line)
 
     def _stop(self, grace: float = 0.0) -> None:
@@ -303,7 +309,7 @@ class Connection:
 
     def _exchange(self, req: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
         """Send ``req``, read its answer; TimeoutError after ``timeout`` seconds."""
-        deadline = (self.clock() + timeout, timeout)
+        deadline = (time.monotonic() + timeout, timeout)
         self._seq += 1
         req["id"] = self._seq
         self._write(proto.pack(req))
@@ -332,7 +338,7 @@ class Connection:
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         while len(self._buf) < n:
-            left = deadline[0] - self.clock()
+            left = deadline[0] - time.monotonic()
             if left <= 0:
                 raise TimeoutError(deadline[1])
             ready, _, _ = select.select([fd], [], [], min(left, 1.0))
