@@ -1,6 +1,8 @@
 """One MLflow run as a ``ForeignRun``: what the file store and the SQLite store
 readers share once each has pulled a run's fields out of its own layout
-(status, names, tags, times, artifacts by reference). The rules are in the
+(status, names, tags, times, artifacts by reference; params that are Python
+reprs of dicts or lists parsed safely; ``system/`` metrics set apart as
+system metrics under trackui's names). The rules are in the
 ``mlflow`` module's docstring."""
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._config import parse_reprs
 from ._evidence import ago, latest
+from ._system import from_mlflow, is_mlflow_system
 from .base import Artifact, ForeignRun, Point
 
 KIND = "mlflow"
@@ -75,14 +79,22 @@ def make_run(
         extra["git"] = git
     if raw_status is not None:
         extra["mlflow_status"] = raw_status
+    metrics = [p for p in points if not is_mlflow_system(p.key)]
+    system = (
+        from_mlflow(p for p in points if is_mlflow_system(p.key))
+        if len(metrics) < len(points)
+        else []
+    )
     return ForeignRun(
         kind=KIND,
         source_path=source_path,
         source_id=run_id,
         project=project,
         name=str(name),
-        params=params,
-        points=points,
+        # MLflow stores a nested dict logged as a param as its Python repr
+        params=parse_reprs(params),
+        points=metrics,
+        system=system,
         status=status,
         status_reason=reason,
         created=created,

@@ -27,7 +27,10 @@ A live dir is a directory holding ``plots/metrics/``, or one named
 ``dvclive`` holding ``metrics.json`` or ``params.yaml``. The run is that
 directory, or its parent when it has the default name ``dvclive`` (one
 project per run is how DVCLive is used without DVC experiments); its path
-relative to the import root is both ``source_id`` and name.
+relative to the import root is its ``source_id``, its own directory name its
+name, and the folder above it (passing over ``runs/`` and the like) its
+project, as for every tool without a project field (``_naming``):
+``repo/runs/exp3/dvclive`` is run ``exp3`` in project ``repo``.
 
 Damage: a TSV line that does not parse is skipped and counted, a last line
 without its newline (cut mid-write) is dropped, broken YAML/JSON is skipped;
@@ -63,6 +66,7 @@ from typing import Any
 import yaml
 
 from trackui.store.importers._evidence import epochs_short, newest_mtime
+from trackui.store.importers._naming import dir_name, project_for
 from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
 
 KIND = "dvclive"
@@ -318,8 +322,8 @@ def read_live_dir(
         kind=KIND,
         source_path=str(live.absolute()),
         source_id=source_id,
-        project=root.resolve().name,
-        name=source_id,
+        project=project_for(run_dir, root),
+        name=dir_name(run_dir),
         params=params,
         points=points,
         status=status,

@@ -25,12 +25,18 @@ How a run maps onto a ``ForeignRun``
     * ``status``: FINISHED, FAILED, KILLED give finished, failed, killed.
       RUNNING (and SCHEDULED) is also what a process killed with ``kill -9``
       leaves behind forever, so it stays ``running`` only while the run shows
-      activity within ``stale_after`` seconds (newest metric timestamp; for
-      the file store also the newest mtime of its metric files and
-      meta.yaml), otherwise it is ``crashed`` with a reason such as
+      activity within ``stale_after`` seconds (the newest timestamp inside
+      its metric lines, or its start time; file times only for a file-store
+      run with no metric line yet, since a copy made with ``cp -r`` has fresh
+      file times), otherwise it is ``crashed`` with a reason such as
       "RUNNING in MLflow, no activity for 3 d".
     * ``created``/``ended``: ``start_time``/``end_time`` (ms) in seconds.
-    * ``params``: strings, exactly as MLflow stores them.
+    * ``params``: strings, exactly as MLflow stores them, except the Python
+      reprs MLflow makes of a dict or list (``{'lr': 0.0003, 'betas': [0.9,
+      0.999]}``), parsed with ``ast.literal_eval`` (bounded size and depth,
+      never ``eval``) so they flatten to dotted keys like native configs.
+    * ``system/`` metrics (MLflow's system metrics) become system metrics
+      under trackui's names and units (``_system``).
     * Tags: the user's tags (keys not starting with ``mlflow.``) are kept
       exactly in ``extra["tags"]``; those whose value is one short line
       (at most 64 characters) also go into ``tags`` as ``"key=value"``, so
@@ -285,9 +291,11 @@ def _read_file_run(
     tags = _read_value_dir(run_dir / "tags", problems)
     ended = raw_status in ENDED
     points, newest, newest_mtime = _read_metric_dir(run_dir / "metrics", problems, ended=ended)
-    if not ended:
-        # liveness: an append shows in the mtime even when the logged timestamps are explicit
-        newest = latest(newest, latest(newest_mtime, mtime(meta_path)))
+    if not ended and newest is None:
+        # Liveness comes from the timestamps in the metric lines: a killed
+        # run copied with ``cp -r`` has fresh file times but old lines. Only
+        # a run with no line yet is judged by its files' times.
+        newest = latest(newest_mtime, mtime(meta_path))
 
     start_ms = as_int(info.get("start_time"))
     end_ms = as_int(info.get("end_time"))

@@ -39,10 +39,12 @@ Conventions (what a ``ForeignRun`` holds):
   ``stale_after`` seconds; else ``crashed`` (a ``kill -9``, a Ctrl-C and an
   exception leave the same files, so they cannot be told apart). A
   ``plots=False`` run that stopped early (``patience``) reads as crashed.
-- ``created``: mtime of ``args.yaml`` (a resume rewrites it, so a resumed
-  run's ``created`` is the resume time); ``ended``: mtime of ``results.csv``
-  for finished runs; ``last_activity``: newest mtime of any file in the run
-  directory.
+- ``created``: the mtime of ``results.csv`` less the training time the
+  ``time`` column gives (cumulative seconds, restarting from 0 after a
+  resume: the stretches are added), or the mtime of ``args.yaml`` when that
+  is earlier (a copy gives every file the same time, so file times alone
+  would say 0 s); ``ended``: mtime of ``results.csv`` for finished runs;
+  ``last_activity``: newest mtime of any file in the run directory.
 """
 
 from __future__ import annotations
@@ -177,7 +179,15 @@ def _read_run(
     # A run nested inside this one (project pointing into it) has its own liveness.
     last_activity = newest_mtime(run_dir, prune=lambda d: (d / "args.yaml").is_file())
     status, reason = _status(run_dir, params, rows, last_activity, stale_after, now)
-    ended = mtime(run_dir / "results.csv") if status == "finished" else None
+    results_mtime = mtime(run_dir / "results.csv")
+    ended = results_mtime if status == "finished" else None
+    created = mtime(run_dir / "args.yaml")
+    trained = training_seconds(rows)
+    if trained is not None and results_mtime is not None:
+        # the last row was written when the time column says: the start is
+        # that long before it (file times alone say 0 s after a copy)
+        start = results_mtime - trained
+        created = start if created is None else min(created, start)
 
     return ForeignRun(
         kind=KIND,
@@ -189,11 +199,30 @@ def _read_run(
         points=points,
         status=status,
         status_reason=reason,
-        created=mtime(run_dir / "args.yaml"),
+        created=created,
         ended=ended,
         last_activity=last_activity,
         artifacts=_artifacts(run_dir, problems),
     )
+
+
+def training_seconds(rows: list[tuple[int, list[tuple[str, float]]]]) -> float | None:
+    """Seconds of training by results.csv's ``time`` column: cumulative seconds
+    that restart from 0 after a resume, so the sum of each stretch's last value."""
+    total = 0.0
+    previous: float | None = None
+    seen = False
+    for _step, values in rows:
+        t = next((v for k, v in values if k == "time"), None)
+        if t is None or not math.isfinite(t) or t < 0:
+            continue
+        seen = True
+        if previous is not None and t < previous:
+            total += previous  # a resume started the clock again
+        previous = t
+    if not seen or previous is None:
+        return None
+    return total + previous
 
 
 def _read_args(args_path: Path, problems: list[str]) -> dict[str, Any]:

@@ -232,10 +232,22 @@ def test_file_store_appended_metric_line_keeps_the_run_alive(file_copy: Path) ->
     last = max(t for pts in file_series(run_dir).values() for _, _, t in pts)
     assert last is not None
     set_mtimes(file_copy, last)
-    # an append an hour later, logged with an explicit (old) timestamp: only the mtime tells
-    os.utime(run_dir / "metrics" / "train" / "loss", (last + 3600, last + 3600))
+    # a line appended an hour later carries its own timestamp: that is the news
+    with open(run_dir / "metrics" / "train" / "loss", "a") as fh:
+        fh.write(f"{int((last + 3600) * 1000)} 0.5 999999\n")
     runs, _ = read_all(file_copy, now=last + 3600 + 10)
     assert runs[KILLED_FILE].status == "running"
+
+
+def test_killed_run_copied_with_fresh_file_times_is_not_running(file_copy: Path) -> None:
+    """``cp -r`` of a killed run: every file time is now, every line is old."""
+    run_dir = file_copy / EXPERIMENT.name / KILLED_FILE
+    last = max(t for pts in file_series(run_dir).values() for _, _, t in pts)
+    now = last + 2 * DAY
+    set_mtimes(file_copy, now - 5)  # copied five seconds ago
+    runs, _ = read_all(file_copy, now=now)
+    assert runs[KILLED_FILE].status == "crashed"
+    assert runs[KILLED_FILE].status_reason == "RUNNING in MLflow, no activity for 2 d"
 
 
 def test_file_store_nan_inf_and_old_and_dataset_lines(file_copy: Path) -> None:
