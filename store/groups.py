@@ -157,6 +157,23 @@ def _canonical(value_json: str, num: float | None) -> str:
     return value_json
 
 
+def differing_keys(store: Store, run_ids: Sequence[str]) -> list[str]:
+    """Param keys whose value is not the same in all these runs (a run
+    without the key differs): what a user would group by. Sorted."""
+    run_ids = list(dict.fromkeys(run_ids))
+    if not run_ids:
+        return []
+    return [
+        r[0]
+        for r in store._rows(
+            f"""SELECT key FROM params WHERE run_id IN ({_marks(len(run_ids))})
+                GROUP BY key HAVING count(DISTINCT value_json) > 1 OR count(*) < ?
+                ORDER BY key""",
+            [*run_ids, len(run_ids)],
+        )
+    ]
+
+
 def group_runs(store: Store, run_ids: Sequence[str], by: Sequence[str] | None = None) -> Grouping:
     """Group ``run_ids`` (order kept: groups in order of their first run).
     ``by`` names param keys to group on; without it, runs are grouped

@@ -10,7 +10,9 @@ with n. Groups are aggregated by step, whatever the x-axis (a mean over
 wall-clock time across runs would mean nothing), unsmoothed raw means under
 the chart's smoothing like any other line.
 
-The screen mixes in ``GroupMode`` and offers ``group_binding``; its
+``K`` picks the params to group by instead (``--group-by`` of the CLI).
+
+The screen mixes in ``GroupMode`` and offers ``group_bindings``; its
 ``reload_series`` hands over to ``reload_groups`` while ``grouped`` is on.
 """
 
@@ -26,7 +28,8 @@ from textual.containers import VerticalScroll
 from textual.coordinate import Coordinate
 from textual.css.query import NoMatches
 from textual.message import Message
-from textual.widgets import DataTable, Label, Static
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Label, SelectionList, Static
 from textual.worker import get_current_worker
 
 from trackui.store import groups as store_groups
@@ -35,12 +38,14 @@ from trackui.store.models import Series
 from .chart import Band, MetricChart
 from .names import cells, fit
 from .palette import RunStyle, depth_of, style_for
+from .picker import key_label
 from .safe import clean, literal
 
 if TYPE_CHECKING:
     from trackui.store.queries import Store
 
 GROUP_KEY = "A"
+PICK_KEY = "K"
 #: a group's id where the chart and the legend want a run id
 GROUP_ID = "group:{}"
 #: cells a group's label gets in a table header and in the legend
@@ -49,8 +54,62 @@ ARROWS = {"min": "↓", "max": "↑"}
 BEST_MARK = "★ "
 
 
-def group_binding(screen: str = "compare") -> Binding:
-    return Binding(GROUP_KEY, "toggle_groups", "Groups", id=f"{screen}.groups")
+def group_bindings(screen: str = "compare") -> list[Binding]:
+    """``A``: automatic groups on/off; ``K``: group by params the user picks."""
+    return [
+        Binding(GROUP_KEY, "toggle_groups", "Groups", id=f"{screen}.groups"),
+        Binding(PICK_KEY, "pick_group_keys", "Group by…", show=False, id=f"{screen}.group-by"),
+    ]
+
+
+class GroupKeysPicker(ModalScreen["tuple[str, ...] | None"]):
+    """The params to group by, among those whose values differ: space picks,
+    enter applies (nothing picked: automatic groups), esc cancels. Dismissed
+    with the keys picked (``()`` for automatic), or None when cancelled."""
+
+    DEFAULT_CSS = """
+    GroupKeysPicker {
+        align: center middle;
+    }
+    GroupKeysPicker > SelectionList {
+        width: 60;
+        max-width: 90%;
+        height: auto;
+        max-height: 80%;
+        border: round $accent;
+        background: $surface;
+    }
+    """
+
+    BINDINGS: ClassVar = [
+        Binding("escape", "cancel", "Cancel", id="compare.group-by.cancel"),
+    ]
+
+    class _Keys(SelectionList[str]):
+        BINDINGS: ClassVar = [Binding("enter", "apply", "Apply", id="compare.group-by.apply")]
+
+        def action_apply(self) -> None:
+            self.screen.dismiss(tuple(self.selected))  # type: ignore[arg-type]
+
+    def __init__(self, keys: Sequence[str], chosen: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.keys = list(keys)
+        self.chosen = list(chosen)
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        options = [(key_label(k), k, k in self.chosen) for k in self.keys]
+        keys = self._Keys(*options, id="group-keys")
+        keys.border_title = "Group by (space: pick, enter: apply, esc: cancel)"
+        yield keys
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class GroupKeysLoaded(Message):
+    def __init__(self, keys: list[str]) -> None:
+        super().__init__()
+        self.keys = keys
 
 
 class GroupsLoaded(Message):
@@ -260,6 +319,34 @@ class GroupMode:
             self._set_summary_title(None)
             screen.reload_metrics()  # the summary title and the run series come back
 
+    def action_pick_group_keys(self) -> None:
+        """Pick the params to group by (from those whose values differ)."""
+        screen: Any = self
+        self.load_group_keys(screen.store, list(self.run_ids))
+
+    @work(thread=True, exclusive=True, group="compare-group-keys", exit_on_error=False)
+    def load_group_keys(self, store: Store, run_ids: list[str]) -> None:
+        keys = store_groups.differing_keys(store, run_ids)
+        if not get_current_worker().is_cancelled:
+            self.post_message(GroupKeysLoaded(keys))  # type: ignore[attr-defined]
+
+    def on_group_keys_loaded(self, message: GroupKeysLoaded) -> None:
+        screen: Any = self
+
+        def chosen(keys: tuple[str, ...] | None) -> None:
+            if keys is None:  # cancelled
+                return
+            self.group_by = keys or None  # nothing picked: automatic groups
+            if self.grouped:
+                self.reload_groups()
+            else:
+                self.action_toggle_groups()
+
+        if not message.keys:
+            screen.notify("no param differs between these runs")
+            return
+        screen.app.push_screen(GroupKeysPicker(message.keys, self.group_by or ()), chosen)
+
     def _mount_group_widgets(self) -> None:
         screen: Any = self
         if screen.query("#compare-group-summary"):
@@ -338,4 +425,5 @@ class GroupMode:
         grouping = view.comparison.grouping
         n = len(grouping.groups)
         how = "by " + ", ".join(grouping.keys) if grouping.mode == "keys" else "seeds ignored"
-        title.update(f"Groups: {n} of {sum(g.n for g in grouping.groups)} runs ({how}), mean ± std")
+        runs = sum(g.n for g in grouping.groups)
+        title.update(f"Groups: {n} of {runs} runs ({how}), mean ± std · {PICK_KEY}: group by…")
