@@ -30,9 +30,11 @@ from trackui.store.filters import FilterError
 from trackui.store.models import RunSummary
 from trackui.store.queries import Store
 
+from . import names
 from .column_picker import ColumnPicker
 from .config import ColumnMemory
 from .messages import StoreRefreshed
+from .primary_column import primary_columns
 from .runs_table import (
     GROUP_PREFIX,
     Row,
@@ -41,6 +43,7 @@ from .runs_table import (
     column_spec,
     columns_for,
     header_cells,
+    name_width,
     run_cells,
     status_styles,
 )
@@ -61,6 +64,8 @@ class RunsQuery:
     descending: bool = True
     grouped: bool = False
     columns: tuple[str, ...] = ()
+    #: nobody chose columns: the worker picks the primary metrics' best values
+    auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,8 @@ class RunsPage:
     offset: int
     #: (project, runs matching) in display order, when grouped
     groups: tuple[tuple[str, int], ...] = ()
+    #: (column spec, short header) of the columns chosen for the user
+    labels: tuple[tuple[str, str], ...] = ()
 
 
 def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsPage:
@@ -180,6 +187,10 @@ class RunsScreen(Screen):
         self._serial = 0
         self._loaded_once = False
         self._close_bar_serial = -1  # the filter submit that closes the bar once it loads
+        #: short headers of the columns chosen for the user (spec -> header)
+        self.short_labels: dict[str, str] = {}
+        self._auto_columns = False
+        self._shown_names: dict[str, str] = {}  # run id -> the name as the column shows it
 
     @property
     def store(self) -> Store:
@@ -200,6 +211,7 @@ class RunsScreen(Screen):
                     id="filter-input",
                 )
             yield Static(id="filter-error")
+        yield Static(id="run-detail")
         yield Static(id="runs-status")
         yield Footer(compact=True)
 
@@ -207,7 +219,8 @@ class RunsScreen(Screen):
         remembered = ColumnMemory().load(self.store.root)
         config = getattr(self.app, "config", None)
         columns = remembered if remembered is not None else getattr(config, "columns", ())
-        self.request(replace(self.wanted, columns=tuple(columns)))
+        self._auto_columns = remembered is None and not columns
+        self.request(replace(self.wanted, columns=tuple(columns), auto=self._auto_columns))
         self.query_one(RunsTable).focus()
 
     # -- loading -------------------------------------------------------------
@@ -221,8 +234,13 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self, query: RunsQuery, serial: int, limit: int) -> None:
+        labels: tuple[tuple[str, str], ...] = ()
+        if query.auto:
+            labels = primary_columns(self.store)
+            # Chosen once: sorting or filtering later keeps these columns.
+            query = replace(query, columns=tuple(spec for spec, _ in labels), auto=False)
         try:
-            page = fetch_runs(self.store, query, 0, limit)
+            page = replace(fetch_runs(self.store, query, 0, limit), labels=labels)
         except FilterError as exc:
             message: Message = FilterRejected(query, serial, exc)
         else:
@@ -254,12 +272,14 @@ class RunsScreen(Screen):
         if message.reason == "replace":
             if message.serial != self._serial:
                 return  # a newer request is on its way
-            self.query_state = message.query
+            self.query_state = self.wanted = message.query
+            if page.labels:
+                self.short_labels = dict(page.labels)
             self.runs = list(page.runs)
             self.total, self.groups = page.total, dict(page.groups)
             self.loading_more = False
             self._show_filter_error(None)
-            table.rebuild(self._columns(), self._rows(self.runs))
+            self._show(rebuild=True)
             self._loaded_once = True
             if message.serial == self._close_bar_serial:
                 self._close_filter_bar()
@@ -269,15 +289,15 @@ class RunsScreen(Screen):
             self.loading_more = False
             if page.offset != len(self.runs):
                 return  # the list changed under it; the cursor will ask again
-            previous = self.runs[-1].project if self.runs else None
             self.runs += page.runs
             self.total, self.groups = page.total, dict(page.groups) or self.groups
-            table.append(self._rows(page.runs, previous))
+            self._show(appended=len(page.runs))
         else:
             self.runs = list(page.runs)
             self.total, self.groups = page.total, dict(page.groups)
-            table.merge(self._rows(self.runs))
+            self._show()
         self._update_status()
+        self._update_detail()
         self._maybe_load_more(table.cursor_row)
 
     def on_filter_rejected(self, message: FilterRejected) -> None:
@@ -291,7 +311,8 @@ class RunsScreen(Screen):
             if columns is None or tuple(columns) == self.wanted.columns:
                 return
             ColumnMemory().save(self.store.root, columns)
-            self.request(replace(self.wanted, columns=tuple(columns)))
+            self._auto_columns = False
+            self.request(replace(self.wanted, columns=tuple(columns), auto=False))
 
         self.app.push_screen(ColumnPicker(message.choices, self.wanted.columns), chosen)
 
@@ -305,12 +326,19 @@ class RunsScreen(Screen):
 
     def on_store_refreshed(self, message: StoreRefreshed) -> None:
         message.stop()
-        if self._loaded_once:
+        if self._auto_columns and not self.wanted.columns:
+            self.request(replace(self.wanted, auto=True))  # no metrics at first: choose again
+        elif self._loaded_once:
             self.load_live(self.query_state, max(self.page_size, len(self.runs)))
+
+    def on_resize(self) -> None:
+        if self._loaded_once:
+            self._show()
 
     @on(DataTable.CellHighlighted, "#runs-table")
     def cursor_moved(self, event: DataTable.CellHighlighted) -> None:
         self._maybe_load_more(event.coordinate.row)
+        self._update_detail()
 
     def _maybe_load_more(self, row: int) -> None:
         table = self.query_one(RunsTable)
@@ -323,23 +351,71 @@ class RunsScreen(Screen):
 
     def _columns(self) -> list[tuple[str, Text]]:
         q = self.query_state
-        return columns_for(q.columns, q.sort, q.descending)
+        return columns_for(q.columns, q.sort, q.descending, self.short_labels)
+
+    def _show(self, *, rebuild: bool = False, appended: int = 0) -> None:
+        """Put ``self.runs`` in the table. The names are shortened together to
+        the width the terminal leaves them; when that width or any name already
+        shown changes, the table is rebuilt or merged, else rows are appended."""
+        table = self.query_one(RunsTable)
+        columns = self._columns()
+        rows = self._rows(self.runs, {})
+        full = [clean(run.name) for run in self.runs]
+        longest = max((names.cells(n) for n in full), default=4)
+        available = (table.size.width or self.app.size.width) - 1  # the scrollbar
+        width = name_width(available, columns, rows, longest)
+        shown = dict(zip((r.id for r in self.runs), names.distinct(full, width)))
+        rows = self._rows(self.runs, shown)
+        self._shown_names, before = shown, self._shown_names
+        if rebuild or width != table.name_width:
+            table.rebuild(columns, rows, width)
+        elif appended and all(before.get(k) == shown[k] for k in before):
+            table.append(rows[table.row_count :])
+        else:
+            table.merge(rows)
 
     def _rows(
-        self, runs: list[RunSummary] | tuple[RunSummary, ...], previous: str | None = None
+        self, runs: list[RunSummary] | tuple[RunSummary, ...], shown: dict[str, str]
     ) -> list[Row]:
         now = self.app.clock()  # type: ignore[attr-defined]
         styles = status_styles(self.app.get_css_variables())
         specs = self.query_state.columns
         rows: list[Row] = []
+        previous: str | None = None
         for run in runs:
             if self.query_state.grouped and run.project != previous:
                 count = self.groups.get(run.project, 0)
                 rows.append((GROUP_PREFIX + run.project, header_cells(run.project, count, specs)))
                 previous = run.project
-            cells = run_cells(run, specs, now=now, marked=run.id in self.marked, styles=styles)
+            cells = run_cells(
+                run,
+                specs,
+                now=now,
+                marked=run.id in self.marked,
+                styles=styles,
+                name=shown.get(run.id),
+            )
             rows.append((run.id, cells))
         return rows
+
+    def _update_detail(self) -> None:
+        """The line under the table: the cursor run's whole name (the column
+        may show it shortened) and what the cursor column is."""
+        table = self.query_one(RunsTable)
+        key = table.current_key
+        text = Text(no_wrap=False)
+        run = next((r for r in self.runs if r.id == key), None) if key else None
+        if run is not None:
+            text.append(clean(run.project), style="dim")
+            text.append("/")
+            text.append(clean(run.name), style="bold")
+            text.append(f"  {run.id}", style="dim")
+        elif key and key.startswith(GROUP_PREFIX):
+            text.append(clean(key[len(GROUP_PREFIX) :]), style="bold")
+        spec = column_spec(table.current_column or "")
+        if spec in self.short_labels:
+            text.append(f"  · {self.short_labels[spec]} = {clean(spec)}", style="dim")
+        self.query_one("#run-detail", Static).update(text)
 
     def _update_status(self) -> None:
         q = self.query_state

@@ -1,6 +1,13 @@
 """The run-list table: one row per run keyed by run id (plus project header
 rows when grouped), cells built from ``RunSummary``, and in-place merging so a
 live refresh changes only the cells that moved and keeps the cursor on its run.
+
+The mark, status and name columns stay pinned while the others scroll
+sideways; the name column takes the width the terminal leaves, and the names
+in it are shortened together (``names.distinct``) so runs that differ only at
+the end (``…-seed1``, ``…-seed2``) stay told apart. Numbers are never cut: each
+is the most precise true text that fits ``NUMBER_WIDTH`` and the column is
+sized from those texts.
 """
 
 from __future__ import annotations
@@ -20,15 +27,24 @@ from trackui.store import fmt
 from trackui.store.models import RunSummary
 from trackui.store.queries import Column
 
-from .safe import literal
+from . import names
+from .safe import clean, literal
 
 MARK = "mark"
-#: columns every run list shows, in order, after the mark column
-BUILTIN_COLUMNS = ("status", "project", "name", "created", "duration")
+#: columns every run list shows after the mark column; the chosen columns
+#: (params, metric summaries) come right after the name, where they are seen
+BUILTIN_COLUMNS = ("status", "name", "project", "created", "duration")
+LEADING_COLUMNS = BUILTIN_COLUMNS[:2]
+TRAILING_COLUMNS = BUILTIN_COLUMNS[2:]
+#: mark, status and name stay on screen while the table scrolls sideways
+PINNED_COLUMNS = 3
 GROUP_PREFIX = "group:"
 USER_PREFIX = "col:"
-NAME_WIDTH = 32
 VALUE_WIDTH = 24
+#: the most cells a number takes before it is shown with fewer digits (still true)
+NUMBER_WIDTH = 10
+#: the name column never gets narrower than this (or the longest name, if shorter)
+NAME_FLOOR = 16
 DEFAULT_SORT = "created"
 
 Row = tuple[str, list[Any]]
@@ -62,19 +78,27 @@ def column_spec(key: str) -> str | None:
     return None
 
 
-def column_label(spec: str, sort: str, descending: bool) -> Text:
-    label = literal(spec)
+def column_label(spec: str, sort: str, descending: bool, short: str | None = None) -> Text:
+    label = literal(short or spec)
     if spec == sort:
         label.append(" ▼" if descending else " ▲", style="bold")
     return label
 
 
-def columns_for(specs: Sequence[str], sort: str | None, descending: bool) -> list[tuple[str, Text]]:
+def columns_for(
+    specs: Sequence[str],
+    sort: str | None,
+    descending: bool,
+    short: Mapping[str, str] | None = None,
+) -> list[tuple[str, Text]]:
+    """(key, label) of every column; ``short`` gives some specs a shorter label
+    (the primary metric's ``mAP50-95`` for ``max(metrics/mAP50-95(B))``)."""
     sort_spec = sort or DEFAULT_SORT
     desc = descending if sort else True
+    short = short or {}
     columns = [(MARK, Text(" "))]
-    for spec in (*BUILTIN_COLUMNS, *specs):
-        columns.append((column_key(spec), column_label(spec, sort_spec, desc)))
+    for spec in (*LEADING_COLUMNS, *specs, *TRAILING_COLUMNS):
+        columns.append((column_key(spec), column_label(spec, sort_spec, desc, short.get(spec))))
     return columns
 
 
@@ -98,10 +122,9 @@ def status_styles(variables: Mapping[str, str]) -> dict[str, Style]:
     }
 
 
-def _clip(text: Text, width: int) -> Text:
-    if text.cell_len > width:
-        text.truncate(width, overflow="ellipsis")
-    return text
+def _fit(text: object, width: int, style: str = "") -> Text:
+    """User text in at most ``width`` cells, shortened in the middle with ``…``."""
+    return Text(names.fit(str(text), width), style=style, no_wrap=True)
 
 
 def value_cell(spec: str, value: Any, now: float) -> Text:
@@ -111,11 +134,11 @@ def value_cell(spec: str, value: Any, now: float) -> Text:
     if column.kind == "builtin":
         if spec == "ended":
             return Text(fmt.ago(value, now))
-        return _clip(literal(value), VALUE_WIDTH)
+        return _fit(value, VALUE_WIDTH)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         digits = 4 if column.kind == "stat" else 6
-        return Text(fmt.number(value, digits=digits), justify="right")
-    return _clip(literal(fmt.value(value)), VALUE_WIDTH)
+        return Text(fmt.number_fit(value, NUMBER_WIDTH, digits=digits), justify="right")
+    return _fit(fmt.value(value), VALUE_WIDTH)
 
 
 def run_cells(
@@ -125,15 +148,18 @@ def run_cells(
     now: float,
     marked: bool,
     styles: Mapping[str, Style],
+    name: str | None = None,
 ) -> list[Any]:
+    """The cells of one run; ``name`` is the name as the column shows it
+    (shortened with the others), the run's own name when not given."""
     return [
         RowTag(run.id, marked),
         Text(fmt.status(run.status), style=styles.get(run.status, "")),
-        _clip(literal(run.project), VALUE_WIDTH),
-        _clip(literal(run.name), NAME_WIDTH),
+        Text(name if name is not None else clean(run.name), no_wrap=True),
+        *(value_cell(spec, run.columns.get(spec), now) for spec in specs),
+        _fit(run.project, VALUE_WIDTH),
         Text(fmt.ago(run.created, now)),
         Text(fmt.duration(run.duration), justify="right"),
-        *(value_cell(spec, run.columns.get(spec), now) for spec in specs),
     ]
 
 
@@ -141,11 +167,11 @@ def header_cells(project: str, count: int, specs: Sequence[str]) -> list[Any]:
     return [
         RowTag(GROUP_PREFIX + project, header=True),
         Text("─" * 4, style="dim"),
-        _clip(literal(project, style="bold"), VALUE_WIDTH),
         Text(f"{count} run" + ("" if count == 1 else "s"), style="dim italic"),
-        Text(""),
-        Text(""),
         *(Text("") for _ in specs),
+        _fit(project, VALUE_WIDTH, style="bold"),
+        Text(""),
+        Text(""),
     ]
 
 
@@ -162,7 +188,9 @@ class RunsTable(DataTable):
     ]
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="cell", zebra_stripes=False, **kwargs)
+        super().__init__(
+            cursor_type="cell", zebra_stripes=False, fixed_columns=PINNED_COLUMNS, **kwargs
+        )
 
     @property
     def current_key(self) -> str | None:
@@ -185,13 +213,24 @@ class RunsTable(DataTable):
     def row_keys(self) -> list[str]:
         return [row.key.value for row in self.ordered_rows if row.key.value is not None]
 
-    def rebuild(self, columns: Sequence[tuple[str, Text]], rows: Iterable[Row]) -> None:
-        """Everything anew (the query changed); the cursor stays on its run and
-        column when they are still there."""
+    @property
+    def name_width(self) -> int | None:
+        column = self.columns.get("name")  # type: ignore[call-overload]
+        return column.width if column is not None else None
+
+    def rebuild(
+        self,
+        columns: Sequence[tuple[str, Text]],
+        rows: Iterable[Row],
+        name_width: int | None = None,
+    ) -> None:
+        """Everything anew (the query or the width changed); the cursor stays
+        on its run and column when they are still there."""
         key, column = self.current_key, self.current_column
         self.clear(columns=True)
         for ckey, label in columns:
-            self.add_column(label, key=ckey)
+            width = name_width if ckey == "name" else None
+            self.add_column(label, key=ckey, width=width)
         for rkey, cells in rows:
             self.add_row(*cells, key=rkey)
         self._restore(key, column or "name", fallback_row=0)
@@ -236,3 +275,29 @@ class RunsTable(DataTable):
         col = max(0, min(col, len(self.columns) - 1))
         if (row, col) != tuple(self.cursor_coordinate):
             self.move_cursor(row=row, column=col)
+
+
+def _cell_width(cell: Any) -> int:
+    if isinstance(cell, Text):
+        return cell.cell_len
+    if isinstance(cell, RowTag):
+        return 1
+    return names.cells(str(cell))
+
+
+def name_width(
+    available: int, columns: Sequence[tuple[str, Text]], rows: Sequence[Row], longest: int
+) -> int:
+    """Cells for the name column: what ``available`` leaves after every other
+    column (each sized from its widest cell), never below ``NAME_FLOOR`` or a
+    third of the width (the other columns scroll sideways instead), never above
+    the ``longest`` name."""
+    others = 0
+    for index, (key, label) in enumerate(columns):
+        if key == "name":
+            continue
+        widest = max((_cell_width(cells[index]) for _, cells in rows), default=0)
+        others += max(label.cell_len, widest) + 2  # a cell's padding on each side
+    left = available - others - 2
+    floor = min(longest, max(NAME_FLOOR, available // 3))
+    return max(4, floor, min(longest, left))

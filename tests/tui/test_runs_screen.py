@@ -33,7 +33,7 @@ pytestmark = pytest.mark.anyio
 
 NEWEST_FIRST = ["resnet-crash", "resnet-kill", "yolo-oom", "yolo-adamw", "yolo-sgd"]
 MARKUP_NAME = "opt[/x] [bold]red\x1b[31m"
-MARKUP_SHOWN = "opt[/x] [bold]red"
+MARKUP_SHOWN = "opt[/x] [bold]red\\x1b[31m"  # the escape made visible, never sent
 
 
 @asynccontextmanager
@@ -103,7 +103,18 @@ async def test_first_paint_lists_runs_newest_first(store: Store) -> None:
         assert column(app, "project") == ["cls", "cls", "detect", "detect", "detect"]
         assert set(column(app, "created")) == {"23h ago"}  # the app's clock, not the wall's
         assert all(d.endswith("s") for d in column(app, "duration"))
-        assert labels(app) == [" ", "status", "project", "name", "created ▼", "duration"]
+        assert labels(app) == [
+            " ",
+            "status",
+            "name",
+            "mAP50-95",  # each project's primary metric at its best, out of the box
+            "acc",
+            "project",
+            "created ▼",
+            "duration",
+        ]
+        assert column(app, "col:max(metrics/mAP50-95(B))") == ["", "", "0.3783", "0.4332", "0.434"]
+        assert column(app, "col:max(acc)") == ["0.9601", "0.9502", "", "", ""]
         assert status_line(app) == "5 runs"
         assert current_name(app) == "resnet-crash"
         assert table(app).current_column == "name"
@@ -121,11 +132,11 @@ async def test_j_k_arrows_and_h_l_move_the_cursor(store: Store) -> None:
         await press(pilot, "up")
         assert current_name(app) == "yolo-adamw"
         await press(pilot, "l")
-        assert table(app).current_column == "created"
+        assert table(app).current_column == "col:max(metrics/mAP50-95(B))"
         await press(pilot, "h", "h", "left")
-        assert table(app).current_column == "status"
+        assert table(app).current_column == "mark"
         await press(pilot, "right")
-        assert table(app).current_column == "project"
+        assert table(app).current_column == "status"
 
 
 # -- sorting -------------------------------------------------------------------
@@ -145,7 +156,7 @@ async def test_s_cycles_ascending_descending_off_on_the_current_column(store: St
         assert column(app, "name") == NEWEST_FIRST
         assert "created ▼" in labels(app) and "name" in labels(app)
         assert "sorted" not in status_line(app)
-        await press(pilot, "h", "h", "s")  # the status column
+        await press(pilot, "h", "s")  # the status column
         assert column(app, "status")[0] == "✝ crashed"
         assert column(app, "status")[-1] == "■ killed"
         assert table(app).current_column == "status"
@@ -407,16 +418,17 @@ async def test_p_adds_a_column_that_a_new_app_on_the_store_remembers(
         await pilot.press(*"lr0")
         await press(pilot, "down", "space")
         await pilot.press("slash")
-        app.screen.query_one("#column-search", Input).value = "max(metrics/mAP50-95"
-        await press(pilot, "down", "space", "escape")
+        app.screen.query_one("#column-search", Input).value = "max(acc"
+        await press(pilot, "down", "space", "escape")  # the default column, taken off
         assert isinstance(app.screen, RunsScreen)
-        assert labels(app)[-2:] == ["lr0", "max(metrics/mAP50-95(B))"]
+        assert labels(app)[3:5] == ["mAP50-95", "lr0"]
+        assert "acc" not in labels(app)
         assert column(app, "col:lr0") == ["", "", "0.02", "0.002", "0.01"]
         assert column(app, "col:max(metrics/mAP50-95(B))") == ["", "", "0.3783", "0.4332", "0.434"]
 
     again = build(store)
     async with running(again):
-        assert labels(again)[-2:] == ["lr0", "max(metrics/mAP50-95(B))"]
+        assert labels(again)[3:5] == ["max(metrics/mAP50-95(B))", "lr0"]
 
     other_root = tmp_path / "other"
     shutil.copytree(fixture_store, other_root)
@@ -430,8 +442,9 @@ async def test_a_remembered_column_sorts_by_s(store: Store) -> None:
     ColumnMemory().save(store.root, ["batch"])
     app = build(store)
     async with running(app) as pilot:
-        await press(pilot, "l", "l", "l", "s")
+        await press(pilot, "l", "s")
         assert table(app).current_column == "col:batch"
+        assert "mAP50-95" not in labels(app)  # a choice was made: no default column
         assert column(app, "col:batch")[:3] == ["16", "32", "64"]
 
 
