@@ -222,3 +222,80 @@ def test_live_demo_training_logs_and_finishes(
         assert run.status == "finished" and run.name.startswith("live-")
         assert len(store.history(run.id, "train/loss")) == 20
         assert len(store.history(run.id, "metrics/mAP50-95(B)")) == 2
+
+
+def test_demo_store_shows_the_hard_cases(tmp_path: Path) -> None:
+    """~20 runs: a seed sweep with its group set, long names sharing a 40-char
+    prefix, a CJK/emoji name; every run has console output; scores in [0, 1]."""
+    from trackui import demo
+    from trackui.tui.names import common_prefix
+
+    root = tmp_path / "demo"
+    demo.ensure(root)
+    with Store(root) as store:
+        runs = store.list_runs(columns=["seed", "max(metrics/mAP50-95(B))", "min(val/acc)"])
+        assert 18 <= len(runs) <= 24
+        sweep = [r for r in runs if r.group == "seed-sweep"]
+        assert sorted(r.columns["seed"] for r in sweep) == [1, 2, 3]
+        llm = [r.name for r in runs if r.project == "llm-finetune" and len(r.name) > 40]
+        assert len(llm) >= 2 and len(common_prefix(llm)) >= 40
+        assert any(any(ord(c) > 0x2E80 for c in r.name) for r in runs)  # CJK / emoji
+        for run in runs:
+            detail = store.get_run(run.id)
+            assert detail.console_path and Path(detail.console_path).stat().st_size > 0
+            for m in detail.metrics:
+                if m.key.startswith("metrics/") or m.key.endswith("acc"):
+                    assert 0 <= m.min and m.max <= 1, (run.name, m.key, m.min, m.max)
+                if "loss" in m.key:
+                    assert m.min > 0, (run.name, m.key)
+
+
+def test_demo_stops_its_live_trainings_and_says_where_it_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackui import cli, demo
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    started: list[str] = []
+    stopped: list[list[str]] = []
+    monkeypatch.setattr(demo, "ensure", lambda root, fresh=False: False)
+    monkeypatch.setattr(demo, "start_live", lambda root: started.append("p") or ["p"])
+    monkeypatch.setattr(demo, "stop_live", lambda procs: stopped.append(procs) or len(procs))
+
+    def tui(root: Path) -> int:
+        assert started and not stopped  # trainings run while the TUI is open
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_run_tui", tui)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    out = Terminal()
+    monkeypatch.setattr(sys, "stdout", out)
+    code = main(["demo", "--live", "--dir", str(tmp_path / "d")])
+    assert code == 130 and stopped == [["p"]]
+    assert f"the demo store is at {tmp_path / 'd'}" in out.getvalue()
+    assert "1 live trainings stopped" in out.getvalue()
+
+
+def test_live_trainings_stop_when_asked(tmp_path: Path) -> None:
+    import time
+
+    from trackui import demo
+
+    procs = demo.start_live(tmp_path, count=1)
+    try:
+        for _ in range(600):  # wait for the run to exist (a slow start is no failure)
+            if list(tmp_path.glob("*/*/meta.json")):
+                break
+            time.sleep(0.1)
+        assert demo.stop_live(procs) == 1
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+    assert all(p.poll() is not None for p in procs)
+    with Store(tmp_path) as store:
+        (run,) = store.list_runs()
+        assert run.status == "killed"
