@@ -15,6 +15,8 @@ import pytest
 
 from trackui.cli import main
 
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
+
 
 def run_any(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str, str]:
     try:
@@ -43,6 +45,7 @@ def places(fixture_store: Path, tmp_path: Path) -> dict[str, str]:
         "junk": str(junk),
         "empty": str(tmp_path / "empty"),
         "missing": str(tmp_path / "missing"),
+        "dvclive": str(FIXTURES / "dvclive"),
     }
 
 
@@ -102,6 +105,11 @@ CASES: list[tuple[str, list[str], str]] = [
     ("import-kind-empty", ["import", "{store}", "--kind", "", "-d", "{empty}"], "--kind"),
     ("import-project", ["import", "{store}", "-p", "", "-d", "{empty}"], "--project"),
     ("import-itself", ["import", "{store}", "--store", "{store}"], "into itself"),
+    (
+        "import-kind-mismatch",
+        ["import", "{dvclive}", "--kind", "mlflow", "-d", "{empty}"],
+        "no mlflow runs",
+    ),
     ("import-nothing", ["import", "{junk}", "-d", "{empty}"], "no runs of a known kind"),
     ("demo-dir-file", ["demo", "--dir", "{file}", "--no-tui"], "notes.txt"),
     ("demo-dir-used", ["demo", "--dir", "{junk}", "--no-tui"], "not a demo store"),
