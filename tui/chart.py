@@ -6,18 +6,23 @@ points per column, min and max of each bucket kept by the SQL). When the chart
 needs other data (the x-axis changed, or it grew much wider) it posts
 ``MetricChart.DataWanted`` and the owner loads again.
 
-Each run is drawn as a faint raw line with its smoothed line (TensorBoard's
-debiased EMA) over it in the run's colour; a run keeps its colour on every
-screen (``run_colour`` hashes the run id). Ticks are placed and labelled here,
-through ``trackui.store.fmt``, so a loss of 0.0034 never reads ``0.00``.
+Each run is drawn in its ``RunStyle`` (tui/palette.py): a colour and a marker
+by its position in the view, so runs stay apart without colour too. The plot
+carries no legend: the owner shows one outside it, numbered like the tables
+(plotext measures labels with ``len()``, so a CJK name inside the plot would
+shift the rows). With smoothing on, a faint raw line is drawn under the
+smoothed one (TensorBoard's debiased EMA). Smoothing starts off for series
+shorter than ``AUTO_SMOOTHING_POINTS`` and at ``DEFAULT_SMOOTHING`` for longer
+ones, until a key sets it.
+
+Group mode hook: ``set_series(..., bands={run_id: Band(...)})`` draws a
+lower/upper envelope (min–max or ±std) under a run's line.
 """
 
 from __future__ import annotations
 
 import math
-import time
-import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plotext._figure import _figure_class
@@ -29,60 +34,41 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from trackui.store import fmt
+from trackui.store import fmt, xaxis
 from trackui.store.models import Series
 
+from .chart_ticks import log_ticks, nice_ticks, time_ticks, x_tick_labels
+from .palette import RAW_GREY_16, RunStyle, depth_of, style_for
 from .safe import clean
 from .smoothing import DEFAULT_SMOOTHING, smooth
 
-#: plotext colour names that stay distinct and legible in 16 and 256 colours
-#: (no white, black or grey: those vanish on one background or the other).
-PALETTE: tuple[str, ...] = (
-    "blue+",
-    "green+",
-    "red+",
-    "cyan+",
-    "magenta+",
-    "orange+",
-    "blue",
-    "green",
-    "red",
-    "cyan",
-    "magenta",
-    "orange",
-)
-#: The same colours by their Rich names, for legends and tables outside the chart.
-RICH_COLOURS: dict[str, str] = {
-    "blue+": "bright_blue",
-    "green+": "bright_green",
-    "red+": "bright_red",
-    "cyan+": "bright_cyan",
-    "magenta+": "bright_magenta",
-    "orange+": "bright_yellow",
-    "blue": "blue",
-    "green": "green",
-    "red": "red",
-    "cyan": "cyan",
-    "magenta": "magenta",
-    "orange": "yellow",
-}
-#: Raw lines are drawn in placeholder 256-colour indexes (run i: RAW_BASE + i) and
-#: restyled afterwards as the run's colour, dimmed: plotext ignores styles on
-#: braille markers.
+#: Lines are drawn in placeholder 256-colour indexes and restyled afterwards
+#: with the run's real style (plotext ignores styles on braille markers):
+#: raw line of run i: RAW_BASE + i; its band: BAND_BASE + i; its line: LINE_BASE + i.
 RAW_BASE = 16
+BAND_BASE = 96
+LINE_BASE = 176
+SLOTS = 80
 X_AXIS_LABELS = {"step": "step", "relative": "relative time", "wall": "wall time"}
 MIN_BUCKETS = 20
+#: Below this many logged points (the longest series), smoothing starts off.
+AUTO_SMOOTHING_POINTS = 50
+#: More runs than this: the runs other than the focused one are dimmed.
+HIGHLIGHT_ABOVE = 12
 
 
-def run_colour(run_id: str) -> str:
-    """The plotext colour of a run: a stable hash of its id (not Python's
-    ``hash``, which changes between processes)."""
-    return PALETTE[zlib.crc32(run_id.encode("utf-8")) % len(PALETTE)]
+def x_axis_label(x_axis: str) -> str:
+    metric = xaxis.metric_of(x_axis)
+    return metric if metric is not None else X_AXIS_LABELS.get(x_axis, x_axis)
 
 
-def run_rich_colour(run_id: str) -> str:
-    """``run_colour`` as a Rich colour name."""
-    return RICH_COLOURS[run_colour(run_id)]
+@dataclass(frozen=True)
+class Band:
+    """An envelope drawn under a run's line (a group's min–max or ±std)."""
+
+    x: tuple[float, ...]
+    lower: tuple[float, ...]
+    upper: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -91,7 +77,7 @@ class PlottedRun:
 
     run_id: str
     name: str
-    colour: str
+    style: RunStyle
     x: tuple[float, ...]  # x of the raw points drawn
     y: tuple[float, ...]  # raw values drawn
     smoothed_x: tuple[float, ...]
@@ -100,6 +86,14 @@ class PlottedRun:
     total: int  # points the run logged
     nonfinite: int  # NaN/inf points skipped
     nonpositive: int  # points <= 0 hidden by the log scale
+
+    @property
+    def colour(self) -> str:
+        return self.style.colour
+
+    @property
+    def marker(self) -> str:
+        return self.style.marker
 
 
 @dataclass(frozen=True)
@@ -115,84 +109,10 @@ class PlotInfo:
     log_y: bool
     width: int
     height: int
+    focused: str | None = None
 
     def run(self, run_id: str) -> PlottedRun:
         return next(r for r in self.runs if r.run_id == run_id)
-
-
-def _ticks_with_step(lo: float, hi: float, step: float) -> list[float]:
-    first = math.ceil(lo / step - 1e-9)
-    last = math.floor(hi / step + 1e-9)
-    return [0.0 if i == 0 else i * step for i in range(first, last + 1)]
-
-
-def _pick_step(lo: float, hi: float, count: int, steps: Sequence[float]) -> float:
-    """The step whose ticks over [lo, hi] number closest to ``count``."""
-
-    def score(step: float) -> tuple[int, float]:
-        n = math.floor(hi / step + 1e-9) - math.ceil(lo / step - 1e-9) + 1
-        return (abs(n - count) + (100 if n < 2 else 0), -step if n > count else step)
-
-    return min(steps, key=score)
-
-
-def nice_ticks(lo: float, hi: float, count: int) -> list[float]:
-    """About ``count`` round values (1, 2, 2.5, 5 × 10^k) within [lo, hi]."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return []
-    if hi <= lo:
-        return [lo]
-    count = max(2, count)
-    magnitude = math.floor(math.log10((hi - lo) / count))
-    steps = [m * 10.0**k for k in range(magnitude - 1, magnitude + 2) for m in (1, 2, 2.5, 5)]
-    return _ticks_with_step(lo, hi, _pick_step(lo, hi, count, steps)) or [lo]
-
-
-#: Round steps for time axes, in seconds.
-TIME_STEPS: tuple[float, ...] = (
-    *(1, 2, 5, 10, 15, 30),
-    *(60 * m for m in (1, 2, 5, 10, 15, 30)),
-    *(3600 * h for h in (1, 2, 3, 6, 12)),
-    *(86400 * d for d in (1, 2, 7, 14, 30, 91, 365)),
-)
-
-
-def time_ticks(lo: float, hi: float, count: int) -> list[float]:
-    """About ``count`` ticks on round seconds, minutes, hours or days."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        return []
-    if hi <= lo:
-        return [lo]
-    if hi - lo < 2 * count:
-        return nice_ticks(lo, hi, count)
-    return _ticks_with_step(lo, hi, _pick_step(lo, hi, max(2, count), TIME_STEPS)) or [lo]
-
-
-def _time_label(seconds: float, span: float) -> str:
-    if span >= 2 * 86400:
-        return time.strftime("%m-%d %H:%M", time.localtime(seconds))
-    if span >= 600:
-        return time.strftime("%H:%M", time.localtime(seconds))
-    return time.strftime("%H:%M:%S", time.localtime(seconds))
-
-
-def x_tick_labels(x_axis: str, ticks: Sequence[float], span: float) -> list[str]:
-    if x_axis == "wall":
-        return [_time_label(t, span) for t in ticks]
-    if x_axis == "relative":
-        return [fmt.duration(t) if t >= 0 else "-" + fmt.duration(-t) for t in ticks]
-    return [fmt.number(int(t) if float(t).is_integer() else t) for t in ticks]
-
-
-def _log_ticks(lo: float, hi: float, count: int) -> tuple[list[float], list[str]]:
-    """Tick positions (in log10 units) and labels (in data units) for a log axis."""
-    first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
-    if last - first >= 1:
-        stride = max(1, math.ceil((last - first + 1) / max(2, count)))
-        powers = list(range(first, last + 1, stride))
-        return [float(p) for p in powers], [fmt.number(10.0**p, digits=3) for p in powers]
-    values = [v for v in nice_ticks(10**lo, 10**hi, count) if v > 0]
-    return [math.log10(v) for v in values], [fmt.number(v, digits=3) for v in values]
 
 
 class MetricChart(Widget):
@@ -212,9 +132,14 @@ class MetricChart(Widget):
     }
     """
 
+    #: the smoothing level used when smoothing is on
     smoothing: reactive[float] = reactive(DEFAULT_SMOOTHING, init=False)
+    #: on: smoothing follows the series length (off below AUTO_SMOOTHING_POINTS)
+    smoothing_auto: reactive[bool] = reactive(True, init=False)
     x_axis: reactive[str] = reactive("step", init=False)
     log_y: reactive[bool] = reactive(False, init=False)
+    #: the run drawn on top (and, above HIGHLIGHT_ABOVE runs, the only one not dimmed)
+    focused_run: reactive[str | None] = reactive(None, init=False)
 
     class DataWanted(Message):
         """The chart needs its series again: another x-axis, or many more columns."""
@@ -240,6 +165,10 @@ class MetricChart(Widget):
         super().__init__(name=name, id=id, classes=classes)
         self.key: str | None = None
         self.series: list[tuple[str, str, Series]] = []
+        self.run_styles: list[RunStyle] | None = None
+        self.bands: dict[str, Band] = {}
+        #: metrics offered as x-axes after step, relative and wall (set by the owner)
+        self.x_metrics: list[str] = []
         self.last_plot: PlotInfo | None = None
         self._figure = _figure_class()  # our own figure: plotext's global one is shared state
         self._content: Text = Text("")
@@ -253,10 +182,43 @@ class MetricChart(Widget):
         width = self.content_region.width if self.is_mounted else 0
         return max(MIN_BUCKETS, width or 100)
 
-    def set_series(self, key: str, series: Sequence[tuple[str, str, Series]]) -> None:
-        """Draw ``key`` for these ``(run_id, run name, Series)``."""
+    @property
+    def colour_depth(self) -> str:
+        """``16``, ``256`` or ``truecolor``: what the terminal shows."""
+        try:
+            return depth_of(self.app.console.color_system)
+        except Exception:  # not running in an app (unit tests of the drawing)
+            return "truecolor"
+
+    @property
+    def effective_smoothing(self) -> float:
+        """The smoothing weight drawn with now."""
+        if not self.smoothing_auto:
+            return self.smoothing
+        longest = max((s.total for _, _, s in self.series), default=0)
+        return self.smoothing if longest >= AUTO_SMOOTHING_POINTS else 0.0
+
+    def set_smoothing(self, weight: float) -> None:
+        """A smoothing level chosen by the user: it stays for every metric."""
+        changed = weight != self.smoothing or self.smoothing_auto
+        self.set_reactive(MetricChart.smoothing_auto, False)
+        self.set_reactive(MetricChart.smoothing, weight)
+        if changed:
+            self.redraw()
+
+    def set_series(
+        self,
+        key: str,
+        series: Sequence[tuple[str, str, Series]],
+        styles: Sequence[RunStyle] | None = None,
+        bands: Mapping[str, Band] | None = None,
+    ) -> None:
+        """Draw ``key`` for these ``(run_id, run name, Series)``, each run in its
+        ``RunStyle`` (by position when not given), with optional bands."""
         self.key = key
         self.series = list(series)
+        self.run_styles = list(styles) if styles is not None else None
+        self.bands = dict(bands or {})
         self._requested_buckets = self.buckets
         self.redraw()
 
@@ -273,7 +235,13 @@ class MetricChart(Widget):
     def watch_smoothing(self) -> None:
         self.redraw()
 
+    def watch_smoothing_auto(self) -> None:
+        self.redraw()
+
     def watch_log_y(self) -> None:
+        self.redraw()
+
+    def watch_focused_run(self) -> None:
         self.redraw()
 
     def watch_x_axis(self, x_axis: str) -> None:
@@ -305,26 +273,39 @@ class MetricChart(Widget):
         self.border_title = Content(title)
         self.refresh()
 
+    def _style(self, index: int, depth: str) -> RunStyle:
+        if self.run_styles is not None and index < len(self.run_styles):
+            return self.run_styles[index]
+        return style_for(index, depth)
+
     def _draw(
         self, key: str, series: Sequence[tuple[str, str, Series]], width: int, height: int
     ) -> PlotInfo:
-        weight = self.smoothing
+        weight = self.effective_smoothing
         log_y = self.log_y
+        depth = self.colour_depth
         runs: list[PlottedRun] = []
-        for run_id, name, data in series:
-            runs.append(self._prepare(run_id, name, data, weight, log_y))
+        for i, (run_id, name, data) in enumerate(series):
+            runs.append(self._prepare(run_id, name, data, weight, log_y, self._style(i, depth)))
         x_axis = series[0][2].x_axis if series else self.x_axis
         title, short = self._title(key, series, runs, weight, x_axis, log_y)
-        info = PlotInfo(key, title, short, tuple(runs), weight, x_axis, log_y, width, height)
+        focused = self.focused_run if any(r.run_id == self.focused_run for r in runs) else None
+        info = PlotInfo(
+            key, title, short, tuple(runs), weight, x_axis, log_y, width, height, focused
+        )
         if not any(r.y for r in runs):
             why = "no points yet" if not any(r.shown for r in runs) else "nothing to draw"
+            if xaxis.metric_of(x_axis) is not None and any(r.shown == 0 for r in runs):
+                why += f" against {x_axis_label(x_axis)}"
             self._content = Text(why, style="dim")
             return info
-        self._content = self._plot(runs, x_axis, log_y, weight, width, height)
+        self._content = self._plot(runs, x_axis, log_y, weight, width, height, focused, depth)
         return info
 
     @staticmethod
-    def _prepare(run_id: str, name: str, data: Series, weight: float, log_y: bool) -> PlottedRun:
+    def _prepare(
+        run_id: str, name: str, data: Series, weight: float, log_y: bool, style: RunStyle
+    ) -> PlottedRun:
         ys = data.y
         smoothed = smooth(ys, weight) if weight > 0 else list(ys)
         xs: list[float] = []
@@ -348,7 +329,7 @@ class MetricChart(Widget):
         return PlottedRun(
             run_id,
             clean(name),
-            run_colour(run_id),
+            style,
             tuple(xs),
             tuple(yv),
             tuple(sx),
@@ -378,13 +359,13 @@ class MetricChart(Widget):
             clean(key),
             f"{shown} of {total} points",
             f"smoothing {fmt.number(weight)}",
-            f"x: {X_AXIS_LABELS.get(x_axis, x_axis)}",
+            f"x: {clean(x_axis_label(x_axis))}",
         ]
         short = [
             clean(key),
             f"{shown}/{total} pts",
             f"sm {fmt.number(weight)}",
-            f"x: {x_axis}",
+            f"x: {clean(xaxis.metric_of(x_axis) or x_axis)}",
         ]
         if log_y:
             long.append("log y")
@@ -405,6 +386,8 @@ class MetricChart(Widget):
         weight: float,
         width: int,
         height: int,
+        focused: str | None,
+        depth: str,
     ) -> Text:
         fig = self._figure
         fig.clear_figure()
@@ -414,27 +397,54 @@ class MetricChart(Widget):
         log = math.log10
         all_x: list[float] = []
         all_y: list[float] = []
-        raw_styles: dict[int, Style] = {}
-        lines: list[tuple[PlottedRun, list[float]]] = []
-        for i, run in enumerate(runs):
-            raw_y = [log(y) for y in run.y] if log_y else list(run.y)
+        styles: dict[int, Style] = {}
+        dim_others = focused is not None and len(runs) > HIGHLIGHT_ABOVE
+        # the focused run last, so it is drawn over every other line
+        order = sorted(range(len(runs)), key=lambda i: runs[i].run_id == focused)
+
+        def ys(values: Sequence[float]) -> list[float]:
+            return [log(v) for v in values] if log_y else list(values)
+
+        for i in order:
+            run = runs[i]
+            slot = i % SLOTS
+            band = self.bands.get(run.run_id)
+            if band is not None and band.x:
+                lower, upper = ys(band.lower), ys(band.upper)
+                if log_y:  # a band edge at or below 0 cannot be drawn on a log axis
+                    pairs = [(x, lo, hi) for x, lo, hi in zip(band.x, band.lower, band.upper)]
+                    kept = [(x, log(lo), log(hi)) for x, lo, hi in pairs if lo > 0 and hi > 0]
+                    bx = [p[0] for p in kept]
+                    lower, upper = [p[1] for p in kept], [p[2] for p in kept]
+                else:
+                    bx = list(band.x)
+                styles[BAND_BASE + slot] = Style(color=run.colour, dim=True)
+                for edge in (lower, upper):
+                    if edge:
+                        fig.plot(bx, edge, color=BAND_BASE + slot, marker="braille")
+                        all_x.extend(bx)
+                        all_y.extend(edge)
+            raw_y = ys(run.y)
             if weight > 0 and raw_y:
-                code = RAW_BASE + i if i < 256 - RAW_BASE else None
-                if code is not None:
-                    raw_styles[code] = Style(color=RICH_COLOURS[run.colour], dim=True)
-                fig.plot(list(run.x), raw_y, color=code or "gray", marker="braille")
+                raw_colour = RAW_GREY_16 if depth == "16" else run.colour
+                styles[RAW_BASE + slot] = Style(color=raw_colour, dim=depth != "16")
+                fig.plot(list(run.x), raw_y, color=RAW_BASE + slot, marker="braille")
             all_x.extend(run.x)
             all_y.extend(raw_y)
-            lines.append((run, [log(y) for y in run.smoothed] if log_y else list(run.smoothed)))
-        # smoothed lines last, so they are drawn over every raw line
-        for run, smooth_y in lines:
-            if smooth_y:
-                label = run.name if len(runs) > 1 else None
-                fig.plot(
-                    list(run.smoothed_x), smooth_y, color=run.colour, marker="braille", label=label
-                )
-                all_x.extend(run.smoothed_x)
-                all_y.extend(smooth_y)
+        # the lines last, so they are drawn over every raw line and band
+        for i in order:
+            run = runs[i]
+            slot = i % SLOTS
+            line_y = ys(run.smoothed)
+            if not line_y:
+                continue
+            is_focus = run.run_id == focused
+            styles[LINE_BASE + slot] = Style(
+                color=run.colour, bold=is_focus, dim=dim_others and not is_focus
+            )
+            fig.plot(list(run.smoothed_x), line_y, color=LINE_BASE + slot, marker=run.marker)
+            all_x.extend(run.smoothed_x)
+            all_y.extend(line_y)
         x_lo, x_hi = min(all_x), max(all_x)
         y_lo, y_hi = min(all_y), max(all_y)
         if x_hi == x_lo:
@@ -445,27 +455,26 @@ class MetricChart(Widget):
             y_lo, y_hi = y_lo - pad, y_hi + pad
             fig.ylim(y_lo, y_hi)
         tick_count = max(2, width // 14)
-        if x_axis == "step":
-            x_ticks = nice_ticks(x_lo, x_hi, tick_count)
-        else:
+        if x_axis in ("relative", "wall"):
             x_ticks = time_ticks(x_lo, x_hi, tick_count)
+        else:
+            x_ticks = nice_ticks(x_lo, x_hi, tick_count)
         fig.xticks(x_ticks, x_tick_labels(x_axis, x_ticks, x_hi - x_lo))
         if log_y:
-            y_ticks, y_labels = _log_ticks(y_lo, y_hi, max(2, height // 4))
+            y_ticks, y_labels = log_ticks(y_lo, y_hi, max(2, height // 4))
         else:
             y_ticks = nice_ticks(y_lo, y_hi, max(2, height // 4))
             y_labels = [fmt.number(v, digits=3) for v in y_ticks]
         fig.yticks(y_ticks, y_labels)
         text = Text.from_ansi(fig.build(), no_wrap=True, end="")
-        if raw_styles:
-            text.spans = [_restyle(span, raw_styles) for span in text.spans]
+        text.spans = [_restyle(span, styles) for span in text.spans]
         return text
 
 
-def _restyle(span: Span, raw_styles: dict[int, Style]) -> Span:
+def _restyle(span: Span, styles: dict[int, Style]) -> Span:
     style = span.style
     if isinstance(style, Style) and style.color is not None:
-        replacement = raw_styles.get(style.color.number)  # type: ignore[arg-type]
+        replacement = styles.get(style.color.number)  # type: ignore[arg-type]
         if replacement is not None:
             return Span(span.start, span.end, replacement)
     return span

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from textual.binding import Binding
 
+from trackui.store.xaxis import axis_name
+
 from .chart import MetricChart
 from .smoothing import SMOOTHING_LEVELS, next_level
 
-#: the x-axes ``x`` cycles through
+#: the x-axes ``x`` cycles through, before the metrics the chart offers as x
 X_AXES = ("step", "relative", "wall")
 #: the actions ``ChartKeys`` adds, for screens that offer them only where the chart is
 CHART_KEY_ACTIONS = frozenset(
@@ -51,26 +53,28 @@ class ChartKeys:
         raise NotImplementedError
 
     def action_more_smoothing(self) -> None:
-        """The next smoothing level up; the top level stays."""
+        """The next smoothing level up from what is drawn; the top level stays."""
         chart = self.chart
-        later = [s for s in SMOOTHING_LEVELS if s > chart.smoothing]
+        later = [s for s in SMOOTHING_LEVELS if s > chart.effective_smoothing]
         if later:
-            chart.smoothing = later[0]
+            chart.set_smoothing(later[0])
 
     def action_less_smoothing(self) -> None:
-        """The next smoothing level down; raw (0) stays."""
+        """The next smoothing level down from what is drawn; raw (0) stays."""
         chart = self.chart
-        earlier = [s for s in SMOOTHING_LEVELS if s < chart.smoothing]
+        earlier = [s for s in SMOOTHING_LEVELS if s < chart.effective_smoothing]
         if earlier:
-            chart.smoothing = earlier[-1]
+            chart.set_smoothing(earlier[-1])
 
     def action_cycle_smoothing(self) -> None:
-        self.chart.smoothing = next_level(self.chart.smoothing)
+        self.chart.set_smoothing(next_level(self.chart.effective_smoothing))
 
     def action_cycle_x_axis(self) -> None:
+        """step → relative → wall → each metric offered as x (epoch, tokens…) → step."""
         chart = self.chart
-        index = X_AXES.index(chart.x_axis) if chart.x_axis in X_AXES else -1
-        chart.x_axis = X_AXES[(index + 1) % len(X_AXES)]
+        axes = [*X_AXES, *(axis_name(k) for k in chart.x_metrics)]
+        index = axes.index(chart.x_axis) if chart.x_axis in axes else -1
+        chart.x_axis = axes[(index + 1) % len(axes)]
 
     def action_toggle_log_y(self) -> None:
         self.chart.log_y = not self.chart.log_y

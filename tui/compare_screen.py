@@ -1,14 +1,23 @@
 """The Compare screen: several runs side by side.
 
-A legend of the runs in their chart colours, the current metric of every run
-overlaid in one chart, a summary table (last and best of each metric, the best
-run marked, deltas against the baseline) and the params diff (only the keys
-whose values differ, unless ``a``).
+The current metric of every run overlaid in one chart, with a numbered legend
+beside it; a summary table (last and best of each metric, ★ on the best run
+for metrics whose direction is known, deltas against the baseline) and the
+params diff (only the keys whose values differ, unless ``a``). Each run has a
+number, a colour and a marker by its position (tui/palette.py), the same in
+the chart, the legend and both tables, so runs stay apart with or without
+colour. The detail line names the focused run in full.
+
+Keys beyond the chart's: ``f``/``F`` focus the next/previous run (drawn on
+top, named on the detail line); ``z`` maximizes the focused pane (chart,
+summary or params); ``t`` turns the focused table (runs as rows or columns;
+they become rows by themselves when they do not fit side by side); ``X``
+picks any logged metric as the x-axis (``x`` cycles step, relative, wall,
+then epoch-like metrics).
 
 The baseline is the run the deltas and the diff highlighting are measured
-against; it starts as the first run. ``b`` pins the run whose column holds
-the cursor in the focused table; anywhere else (the cursor on a label column,
-the focus outside the tables) ``b`` moves the baseline on to the next run.
+against; it starts as the first run. ``b`` pins the run under the cursor in
+the focused table; anywhere else ``b`` moves the baseline on to the next run.
 """
 
 from __future__ import annotations
@@ -28,13 +37,16 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from trackui.store.directions import direction_of
+from trackui.store import primary, xaxis
 from trackui.store.models import MetricComparison, ParamDiff, RunSummary, Series
 
-from .chart import MetricChart, run_rich_colour
+from .chart import MetricChart, x_axis_label
 from .chart_keys import ChartKeys, chart_bindings
+from .legend import RunLegend, needed_width
 from .messages import StoreRefreshed
-from .metric_table import ARROWS, MetricTable
+from .metric_table import ARROWS, MetricTable, RunColumnsTable
+from .names import distinct
+from .palette import RunStyle, depth_of, style_for
 from .param_diff import ParamDiffTable
 from .picker import MetricPicker
 from .safe import clean, literal
@@ -42,25 +54,25 @@ from .safe import clean, literal
 if TYPE_CHECKING:
     from trackui.store.queries import Store
 
-LEGEND_MARK = "■ "
-LEGEND_BASELINE = " ◆ baseline"
+#: cells a run's name gets in a table header (its number and marker come first)
+HEADER_NAME = 18
+#: the legend's width: what its names need, within these bounds (the chart
+#: keeps at least LEGEND_CHART_MIN + half the rest)
+LEGEND_MIN, LEGEND_MAX, LEGEND_CHART_MIN = 16, 40, 40
 
 
-def run_labels(runs: Sequence[RunSummary]) -> dict[str, Text]:
-    """Each run's name as it will be shown, in its colour; runs that share a
-    name get the end of their id added so the columns can be told apart."""
-    counts: dict[str, int] = {}
-    for run in runs:
-        counts[run.name] = counts.get(run.name, 0) + 1
-    labels = {}
-    for run in runs:
-        name = run.name if counts[run.name] == 1 else f"{run.name}·{run.id[-6:]}"
-        labels[run.id] = literal(name, style=f"bold {run_rich_colour(run.id)}")
-    return labels
+def run_labels(runs: Sequence[RunSummary], styles: Sequence[RunStyle]) -> dict[str, Text]:
+    """Each run as the tables label it: ``3+ seed3`` in its colour, names
+    shortened together (``names.distinct``) so they stay told apart."""
+    names = distinct([r.name for r in runs], HEADER_NAME)
+    return {
+        run.id: literal(f"{style.tag} {name}", style=f"bold {style.colour}")
+        for run, style, name in zip(runs, styles, names)
+    }
 
 
 class CompareScreen(ChartKeys, Screen[None]):
-    """Compare two or more runs: chart, summary table, params diff."""
+    """Compare two or more runs: chart and legend, summary table, params diff."""
 
     AUTO_FOCUS = "#compare-summary"
     HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [
@@ -72,14 +84,19 @@ class CompareScreen(ChartKeys, Screen[None]):
     CompareScreen {
         layout: vertical;
     }
-    CompareScreen #compare-legend {
+    CompareScreen #compare-detail {
         height: auto;
-        max-height: 3;
+        max-height: 2;
         padding: 0 1;
         background: $panel;
         color: $text;
     }
+    CompareScreen #compare-top {
+        height: 1fr;
+        min-height: 8;
+    }
     CompareScreen #compare-chart {
+        width: 1fr;
         height: 1fr;
         min-height: 8;
     }
@@ -117,24 +134,55 @@ class CompareScreen(ChartKeys, Screen[None]):
     CompareScreen .compare-pane DataTable {
         height: 1fr;
     }
+    /* z: one pane takes the whole screen */
+    CompareScreen.-zoom-chart #compare-tables {
+        display: none;
+    }
+    CompareScreen.-zoom-summary #compare-top, CompareScreen.-zoom-summary #compare-params-pane {
+        display: none;
+    }
+    CompareScreen.-zoom-params #compare-top, CompareScreen.-zoom-params #compare-summary-pane {
+        display: none;
+    }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="compare.back"),
-        Binding("left_square_bracket", "previous_metric", "Prev metric", id="compare.prev-metric"),
-        Binding("right_square_bracket", "next_metric", "Next metric", id="compare.next-metric"),
+        Binding(
+            "left_square_bracket",
+            "previous_metric",
+            "Prev metric",
+            show=False,
+            id="compare.prev-metric",
+        ),
+        Binding(
+            "right_square_bracket",
+            "next_metric",
+            "Next metric",
+            show=False,
+            id="compare.next-metric",
+        ),
         Binding("m", "pick_metric", "Metric", id="compare.pick-metric"),
-        Binding("b", "pin_baseline", "Pin baseline", id="compare.baseline"),
+        Binding("f", "focus_run(1)", "Focus", id="compare.focus-next"),
+        Binding("F", "focus_run(-1)", "Focus prev run", show=False, id="compare.focus-previous"),
+        Binding("z", "zoom", "Zoom", id="compare.zoom"),
+        Binding("t", "turn_table", "Turn table", show=False, id="compare.turn"),
+        Binding("X", "pick_x_metric", "X metric", show=False, id="compare.x-metric"),
+        Binding("b", "pin_baseline", "Baseline", id="compare.baseline"),
         Binding("a", "toggle_all_params", "All params", id="compare.all-params"),
-        *chart_bindings("compare"),
+        *chart_bindings("compare", show_less_smoothing=False),
     ]
 
     #: the metric drawn in the chart
     metric: var[str | None] = var(None, init=False)
     #: the run deltas and diff highlights are measured against
     baseline: var[str | None] = var(None, init=False)
+    #: the run named on the detail line and drawn on top
+    focused_run: var[str | None] = var(None, init=False)
     #: every param key, not only those that differ
     show_all_params: var[bool] = var(False, init=False)
+    #: the pane maximized by ``z`` ("chart", "summary", "params"), or None
+    zoomed: var[str | None] = var(None, init=False)
 
     class MetricsCompared(Message):
         def __init__(self, token: int, comparison: MetricComparison) -> None:
@@ -166,6 +214,7 @@ class CompareScreen(ChartKeys, Screen[None]):
         super().__init__(name=name, id=id, classes=classes)
         self.run_ids: list[str] = list(dict.fromkeys(run_ids))
         self.runs: tuple[RunSummary, ...] = ()
+        self.run_styles: list[RunStyle] = []
         self.labels: dict[str, Text] = {}
         self.metric_keys: list[str] = []
         self.comparison: MetricComparison | None = None
@@ -176,8 +225,10 @@ class CompareScreen(ChartKeys, Screen[None]):
     # -- layout --------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
-        yield Static(self._legend_text(), id="compare-legend")
-        yield MetricChart(id="compare-chart")
+        yield Static(self._detail_text(), id="compare-detail")
+        with Horizontal(id="compare-top"):
+            yield MetricChart(id="compare-chart")
+            yield RunLegend(id="compare-legend")
         with Horizontal(id="compare-tables"):
             with Vertical(classes="compare-pane", id="compare-summary-pane"):
                 yield Label("Summary", classes="compare-title", id="compare-summary-title")
@@ -192,6 +243,10 @@ class CompareScreen(ChartKeys, Screen[None]):
         return self.query_one("#compare-chart", MetricChart)
 
     @property
+    def legend(self) -> RunLegend:
+        return self.query_one("#compare-legend", RunLegend)
+
+    @property
     def summary_table(self) -> MetricTable:
         return self.query_one("#compare-summary", MetricTable)
 
@@ -204,9 +259,13 @@ class CompareScreen(ChartKeys, Screen[None]):
         return self.app.store  # type: ignore[attr-defined,no-any-return]
 
     def on_mount(self) -> None:
+        self.chart.can_focus = True
         self.chart.clear("loading…")
         self.reload_metrics()
         self.reload_params()
+
+    def on_resize(self) -> None:
+        self._update_legend()
 
     # -- loading: one store call per worker, one message per call ------------
 
@@ -256,11 +315,16 @@ class CompareScreen(ChartKeys, Screen[None]):
         # One downsampled query per run (the store has no multi-run series
         # call); still one message, so the chart draws all runs at once.
         worker = get_current_worker()
+        x_key = xaxis.metric_of(x_axis)
         series = []
         for run_id, name in runs:
             if worker.is_cancelled:
                 return
-            series.append((run_id, name, store.series(run_id, key, buckets=buckets, x_axis=x_axis)))
+            if x_key is not None:
+                data = xaxis.series_against(store, run_id, key, x_key, buckets=buckets)
+            else:
+                data = store.series(run_id, key, buckets=buckets, x_axis=x_axis)
+            series.append((run_id, name, data))
         if not worker.is_cancelled:
             self.post_message(self.SeriesLoaded(token, key, series))
 
@@ -274,6 +338,7 @@ class CompareScreen(ChartKeys, Screen[None]):
         self.comparison = comparison
         self._set_runs(comparison.runs)
         self.metric_keys = [row.key for row in comparison.rows]
+        self.chart.x_metrics = xaxis.x_candidates(self.metric_keys)
         self.summary_table.show(comparison, self.baseline, self.labels)
         self.query_one("#compare-summary-title", Label).update(
             f"Summary: {len(self.metric_keys)} metrics, last and best (★)"
@@ -282,10 +347,14 @@ class CompareScreen(ChartKeys, Screen[None]):
             self.chart.clear("no metrics logged by these runs")
             return
         if self.metric not in self.metric_keys:
-            self.metric = self.metric_keys[0]
+            self.metric = primary.choose(self.metric_keys, self._project())
         else:
             self._describe_metric()
             self.reload_series()
+
+    def _project(self) -> str | None:
+        projects = {r.project for r in self.runs}
+        return projects.pop() if len(projects) == 1 else None
 
     @on(ParamsDiffed)
     def _params_diffed(self, message: ParamsDiffed) -> None:
@@ -302,12 +371,20 @@ class CompareScreen(ChartKeys, Screen[None]):
     def _series_loaded(self, message: SeriesLoaded) -> None:
         if message.token != self._tokens["series"] or message.key != self.metric:
             return
-        self.chart.set_series(message.key, message.series)
+        by_id = {r.id: i for i, r in enumerate(self.runs)}
+        styles = [
+            self.run_styles[by_id[run_id]]
+            if run_id in by_id and by_id[run_id] < len(self.run_styles)
+            else style_for(i, self._depth())
+            for i, (run_id, _, _) in enumerate(message.series)
+        ]
+        self.chart.set_series(message.key, message.series, styles)
 
     @on(MetricChart.DataWanted, "#compare-chart")
     def _chart_wants_data(self, event: MetricChart.DataWanted) -> None:
         event.stop()
         self.reload_series()
+        self._describe_metric()
 
     @on(StoreRefreshed)
     def _store_refreshed(self) -> None:
@@ -320,19 +397,35 @@ class CompareScreen(ChartKeys, Screen[None]):
         if key is not None:
             self.metric = key
 
+    @on(DataTable.CellHighlighted)
+    def _cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        table = event.data_table
+        if isinstance(table, RunColumnsTable) and table.has_focus:
+            run_id = table.run_at_cursor()
+            if run_id is not None:
+                self.focused_run = run_id
+            self._update_detail()
+
     @on(Worker.StateChanged)
     def _load_failed(self, event: Worker.StateChanged) -> None:
         # Not stopped: the app turns the error into a notification as well.
         if event.state is WorkerState.ERROR and event.worker.group.startswith("compare-"):
             self.chart.clear(f"could not load: {clean(event.worker.error)}")
 
+    def _depth(self) -> str:
+        return depth_of(self.app.console.color_system)
+
     def _set_runs(self, runs: tuple[RunSummary, ...]) -> None:
         if [r.id for r in runs] == [r.id for r in self.runs] and runs == self.runs:
             return
         self.runs = runs
-        self.labels = run_labels(runs)
+        depth = self._depth()
+        self.run_styles = [style_for(i, depth) for i in range(len(runs))]
+        self.labels = run_labels(runs, self.run_styles)
         if self.baseline not in self.labels:
             self.baseline = runs[0].id if runs else None
+        if self.focused_run not in self.labels:
+            self.focused_run = None
         self._update_legend()
 
     # -- view state ----------------------------------------------------------
@@ -348,38 +441,82 @@ class CompareScreen(ChartKeys, Screen[None]):
         if self.diff is not None:
             self.params_table.show(self.diff, self.baseline, self.labels)
 
+    def watch_focused_run(self, run_id: str | None) -> None:
+        self.chart.focused_run = run_id
+        self._update_legend()
+
     def watch_show_all_params(self) -> None:
         self.reload_params()
+
+    def watch_zoomed(self, zoomed: str | None) -> None:
+        for pane in ("chart", "summary", "params"):
+            self.set_class(zoomed == pane, f"-zoom-{pane}")
 
     def _describe_metric(self) -> None:
         if self.metric is None or self.metric not in self.metric_keys:
             return
         position = self.metric_keys.index(self.metric) + 1
-        arrow = ARROWS[direction_of(self.metric)]
-        better = "lower" if arrow == "↓" else "higher"
-        self.chart.border_subtitle = Content(
-            f"metric {position}/{len(self.metric_keys)} {arrow} {better} is better · [ ] step · m pick"
-        )
+        where = f"metric {position}/{len(self.metric_keys)}"
+        direction = primary.direction(self.metric)
+        if direction is None:
+            better = "no known direction"
+        else:
+            better = f"{ARROWS[direction]} {'lower' if direction == 'min' else 'higher'} is better"
+        x_note = f"x: {clean(x_axis_label(self.chart.x_axis))}"
+        self.chart.border_subtitle = Content(f"{where} · {better} · {x_note} · [ ] m")
 
-    def _legend_text(self) -> Text:
+    def _detail_text(self) -> Text:
+        """The detail line: the focused run's full name, or the cursor's key."""
         count = len(self.runs) or len(self.run_ids)
-        text = Text(f"Compare {count} runs  ", style="bold")
-        for run in self.runs:
-            text.append(LEGEND_MARK, style=run_rich_colour(run.id))
-            text.append_text(self.labels[run.id])
+        run = next((r for r in self.runs if r.id == self.focused_run), None)
+        if run is not None:
+            style = self.run_styles[self.runs.index(run)]
+            text = Text("▶ ", style="bold")
+            text.append(style.tag, style=f"bold {style.colour}")
+            text.append(" ")
+            text.append_text(literal(run.name, style=f"bold {style.colour}"))
             if run.id == self.baseline:
-                text.append(LEGEND_BASELINE, style="bold")
-            text.append("   ")
-        text.rstrip()
+                text.append("  ◆ baseline", style="bold")
+        else:
+            text = Text(f"Compare {count} runs", style="bold")
+            text.append("  f: focus a run · z: zoom pane · t: turn table", style="dim")
+        key = self._key_at_cursor()
+        if key is not None:
+            text.append("  · ", style="dim")
+            text.append_text(literal(key, style="italic"))
         return text
 
-    def _update_legend(self) -> None:
+    def _key_at_cursor(self) -> str | None:
+        focused = self.focused if self.is_mounted else None
+        if isinstance(focused, MetricTable):
+            return focused.metric_at_cursor()
+        if isinstance(focused, ParamDiffTable):
+            return focused.key_at_cursor()
+        return None
+
+    def _update_detail(self) -> None:
         if self.is_mounted:
-            self.query_one("#compare-legend", Static).update(self._legend_text())
+            self.query_one("#compare-detail", Static).update(self._detail_text())
+
+    def _legend_runs(self) -> list[tuple[str, str, RunStyle]]:
+        return [(r.id, r.name, st) for r, st in zip(self.runs, self.run_styles)]
+
+    def _update_legend(self) -> None:
+        if not self.is_mounted:
+            return
+        self._update_detail()
+        runs = self._legend_runs()
+        limit = max(LEGEND_MIN, min(LEGEND_MAX, (self.size.width - LEGEND_CHART_MIN) // 2))
+        width = min(limit, needed_width(runs) + 3)
+        self.legend.styles.width = width
+        self.legend.show(runs, width, focused=self.focused_run, baseline=self.baseline)
 
     # -- actions -------------------------------------------------------------
 
     def action_back(self) -> None:
+        if self.zoomed is not None:
+            self.zoomed = None
+            return
         self.dismiss()
 
     def action_show_metric(self, key: str) -> None:
@@ -409,8 +546,49 @@ class CompareScreen(ChartKeys, Screen[None]):
 
         self.app.push_screen(MetricPicker(self.metric_keys, self.metric), chosen)
 
+    def action_pick_x_metric(self) -> None:
+        """Any logged metric as the x-axis (``x`` goes back to step)."""
+        if not self.metric_keys:
+            return
+        current = xaxis.metric_of(self.chart.x_axis)
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.chart.x_axis = xaxis.axis_name(key)
+
+        self.app.push_screen(MetricPicker(self.metric_keys, current, title="X axis"), chosen)
+
+    def action_focus_run(self, offset: int) -> None:
+        """Focus the next (or previous) run: on top in the chart, named in full."""
+        ids = [r.id for r in self.runs]
+        if not ids:
+            return
+        if self.focused_run in ids:
+            index = (ids.index(self.focused_run) + offset) % len(ids)
+        else:
+            index = 0 if offset > 0 else len(ids) - 1
+        self.focused_run = ids[index]
+
+    def _focused_pane(self) -> str:
+        focused = self.focused
+        if focused is self.summary_table:
+            return "summary"
+        if focused is self.params_table:
+            return "params"
+        return "chart"
+
+    def action_zoom(self) -> None:
+        """Maximize the focused pane; again to restore."""
+        self.zoomed = None if self.zoomed is not None else self._focused_pane()
+
+    def action_turn_table(self) -> None:
+        """Runs as rows or as columns, in the focused table."""
+        focused = self.focused
+        table = focused if isinstance(focused, RunColumnsTable) else self.summary_table
+        table.set_runs_as_rows(not table.runs_as_rows)
+
     def highlighted_run(self) -> str | None:
-        """The run of the cursor's column in the focused table, if any."""
+        """The run of the cursor's column (or row) in the focused table, if any."""
         focused = self.focused
         if isinstance(focused, (MetricTable, ParamDiffTable)):
             return focused.run_at_cursor()

@@ -12,7 +12,8 @@ from rich.text import Text
 from trackui.store import fmt
 from trackui.store.models import MISSING, ParamDiff
 
-from .metric_table import RunColumnsTable
+from .metric_table import MAX_LABEL, RunColumnsTable
+from .names import fit
 from .safe import literal
 
 #: Longer values are cut so one huge param (a list, a path) cannot push every
@@ -31,8 +32,12 @@ def same_value(a: Any, b: Any) -> bool:
 
 
 def param_text(value: Any) -> str:
+    """A param as shown in a cell: numbers whole (``fmt.value``: true digits,
+    exponent kept, never cut); long text loses its middle, counted in cells."""
     text = fmt.value(value)
-    return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
+    if isinstance(value, (bool, int, float)):
+        return text
+    return fit(text, MAX_CELL)
 
 
 class ParamDiffTable(RunColumnsTable):
@@ -73,9 +78,10 @@ class ParamDiffTable(RunColumnsTable):
         changed = self.get_component_rich_style("param-diff--changed", partial=True)
         missing = self.get_component_rich_style("param-diff--missing", partial=True)
         highlighted: set[tuple[str, str]] = set()
-        rows: list[tuple[str, list[Text]]] = []
+        items: list[tuple[str, list[Text], list[Text]]] = []
+        headers: list[Text] = []
         for row in self.diff.rows:
-            cells = [literal(row.key)]
+            cells: list[Text] = []
             for i, value in enumerate(row.values):
                 differs = base is not None and i != base and not same_value(value, row.values[base])
                 if differs:
@@ -87,11 +93,16 @@ class ParamDiffTable(RunColumnsTable):
                     cell = literal(param_text(value))
                     cell.stylize(style)
                     cells.append(cell)
-            rows.append((row.key, cells))
+            items.append((row.key, [literal(fit(row.key, MAX_LABEL))], cells))
+            headers.append(literal(fit(row.key, MAX_LABEL)))
         self.highlighted = frozenset(highlighted)
-        columns = [("\0param", Text("param"))]
-        columns += [(run_id, self.run_header(run_id)) for run_id in self.run_ids]
-        self.fill(columns, rows)
+        self.fill_grid(["param"], items, headers)
+
+    def key_at_cursor(self) -> str | None:
+        index = self.item_index_at_cursor()
+        if self.diff is None or index is None or not 0 <= index < len(self.diff.rows):
+            return None
+        return self.diff.rows[index].key
 
     def title(self, show_all: bool) -> str:
         if self.diff is None:

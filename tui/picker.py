@@ -72,14 +72,17 @@ class MetricPicker(ModalScreen[str | None]):
         Binding("up", "cursor_up", "Up", show=False, id="compare.picker.up"),
     ]
 
-    def __init__(self, keys: Sequence[str], current: str | None = None) -> None:
+    def __init__(
+        self, keys: Sequence[str], current: str | None = None, *, title: str = "Metric"
+    ) -> None:
         super().__init__()
         self.keys = list(keys)
         self.current = current
+        self.title = title
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
-            box.border_title = "Metric"
+            box.border_title = self.title
             yield Input(placeholder="type to filter", id="metric-picker-filter")
             yield KeyList(id="metric-picker-options")
 

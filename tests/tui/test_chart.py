@@ -12,14 +12,9 @@ from textual.app import App, ComposeResult
 import trackui
 from trackui.store.models import Series
 from trackui.store.queries import Store
-from trackui.tui.chart import (
-    PALETTE,
-    MetricChart,
-    nice_ticks,
-    run_colour,
-    run_rich_colour,
-    time_ticks,
-)
+from trackui.tui.chart import MetricChart
+from trackui.tui.chart_ticks import nice_ticks, time_ticks
+from trackui.tui.palette import style_for
 from trackui.tui.smoothing import smooth
 
 pytestmark = pytest.mark.anyio
@@ -74,7 +69,7 @@ async def test_set_series_draws_raw_and_smoothed_points_and_says_so_in_the_title
         assert run.y == tuple(NOISY)
         assert run.x == tuple(float(i) for i in range(120))
         assert run.smoothed == tuple(smooth(NOISY, 0.6))
-        assert run.colour == run_colour("r1")
+        assert run.style == style_for(0, chart.colour_depth)
         assert "train/loss" in str(chart.border_title)
         # the plot is sized to the widget: at most its content width, y ticks through fmt
         lines = chart.render().plain.splitlines()
@@ -164,6 +159,7 @@ async def test_non_finite_points_are_skipped_in_drawing() -> None:
     async with app.run_test(size=(100, 30)) as pilot:
         chart = app.query_one(MetricChart)
         chart.set_series("loss", [("r1", "a", make_series("r1", ys))])
+        chart.set_smoothing(0.6)  # a short series starts unsmoothed
         await pilot.pause()
         run = chart.last_plot.run("r1")  # type: ignore[union-attr]
         assert run.y == (1.0, 0.5, 0.25, 0.2)
@@ -173,7 +169,7 @@ async def test_non_finite_points_are_skipped_in_drawing() -> None:
         assert "3 nan/inf skipped" in chart.last_plot.title  # type: ignore[union-attr]
 
 
-async def test_several_runs_sum_points_have_stable_colours_and_literal_legend() -> None:
+async def test_several_runs_sum_points_and_are_styled_by_position_without_a_legend_inside() -> None:
     app = ChartApp()
     async with app.run_test(size=(100, 30)) as pilot:
         chart = app.query_one(MetricChart)
@@ -189,10 +185,15 @@ async def test_several_runs_sum_points_have_stable_colours_and_literal_legend() 
         plot = chart.last_plot
         assert plot is not None
         assert "120 of 140 points" in plot.title
-        assert [r.colour for r in plot.runs] == [run_colour("run-a"), run_colour("run-b")]
-        assert plot.run("run-a").name == "opt[/x] [bold]"
+        depth = chart.colour_depth
+        # by position, not by id: the first run gets the first colour and marker
+        assert [r.style for r in plot.runs] == [style_for(0, depth), style_for(1, depth)]
+        assert [r.marker for r in plot.runs] == ["braille", "•"]
+        assert plot.run("run-a").name == "opt[/x] [bold]\\x1b[31m"  # the escape made visible
         text = chart.render().plain
-        assert "opt[/x] [bold]" in text and "plain" in text and "\x1b" not in text
+        # no legend inside the plot (the screen shows one beside it), no escape
+        assert "opt[/x]" not in text and "plain" not in text and "\x1b" not in text
+        assert "•" in text
 
 
 async def test_empty_series_and_single_point_do_not_crash() -> None:
@@ -221,22 +222,6 @@ async def test_resize_redraws_at_the_new_size_and_asks_for_more_buckets() -> Non
         await pilot.pause()
         assert chart.last_plot.width > narrow  # type: ignore[union-attr]
         assert app.wanted and app.wanted[-1].buckets == chart.buckets > narrow
-
-
-def test_run_colours_are_stable_and_spread() -> None:
-    ids = [f"20260101-000000000-{i:06d}" for i in range(40)]
-    colours = [run_colour(r) for r in ids]
-    assert colours == [run_colour(r) for r in ids]
-    assert set(colours) <= set(PALETTE)
-    assert len(set(colours)) >= 6
-    assert run_rich_colour(ids[0]).replace("bright_", "") in {
-        "blue",
-        "green",
-        "red",
-        "cyan",
-        "magenta",
-        "yellow",
-    }
 
 
 def test_nice_ticks() -> None:
@@ -296,7 +281,87 @@ async def test_a_title_too_long_for_the_border_is_shortened_keeping_the_notes() 
         assert chart.last_plot is not None
         assert len(chart.last_plot.title) > 80
         assert chart.last_plot.short_title == (
-            "metrics/mAP50-95(B) · 3/3 pts · sm 0.6 · x: step · log y · 1 ≤0 hidden"
+            "metrics/mAP50-95(B) · 3/3 pts · sm 0 · x: step · log y · 1 ≤0 hidden"
         )
         top = "".join(s.text for s in app.screen._compositor.render_strips()[0])
         assert chart.last_plot.short_title in top
+
+
+async def test_smoothing_is_off_below_50_points_until_a_key_sets_it() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY[:49]))])
+        await pilot.pause()
+        assert chart.last_plot is not None and chart.last_plot.smoothing == 0.0
+        assert chart.last_plot.run("r1").smoothed == tuple(NOISY[:49])  # drawn as logged
+        # a second run with 50 points: the longest series decides
+        chart.set_series(
+            "loss",
+            [
+                ("r1", "a", make_series("r1", NOISY[:49])),
+                ("r2", "b", make_series("r2", NOISY[:50])),
+            ],
+        )
+        await pilot.pause()
+        assert chart.last_plot.smoothing == 0.6
+        # downsampled: what counts is how many points were logged
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY[:20], total=5000))])
+        await pilot.pause()
+        assert chart.last_plot.smoothing == 0.6
+        # once chosen, a level stays for every series
+        chart.set_smoothing(0.9)
+        chart.set_series("loss", [("r1", "a", make_series("r1", NOISY[:10]))])
+        await pilot.pause()
+        assert chart.last_plot.smoothing == 0.9 and not chart.smoothing_auto
+
+
+async def test_a_metric_x_axis_is_named_in_the_title_and_ticked_as_numbers() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        epochs = [i / 4 for i in range(40)]
+        series = make_series("r1", NOISY[:40], x_axis="metric:epoch", xs=epochs)
+        chart.x_axis = "metric:epoch"
+        chart.set_series("val/loss", [("r1", "a", series)])
+        await pilot.pause()
+        assert chart.last_plot is not None
+        assert chart.last_plot.title.endswith("x: epoch")
+        assert chart.last_plot.run("r1").x == tuple(epochs)
+        bottom = chart.render().plain.splitlines()[-1]
+        assert bottom.split() == ["0", "2", "4", "6", "8"]
+
+
+async def test_focused_run_is_drawn_last_and_bold_and_beyond_12_runs_the_rest_dim() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        runs = [
+            (f"r{i}", f"run {i}", make_series(f"r{i}", [v + i for v in NOISY[:30]]))
+            for i in range(14)
+        ]
+        chart.set_series("loss", runs)
+        chart.focused_run = "r3"
+        await pilot.pause()
+        assert chart.last_plot is not None and chart.last_plot.focused == "r3"
+        styles = [span.style for span in chart.render().spans]
+        focus_colour = chart.last_plot.run("r3").colour
+        bold = [st for st in styles if getattr(st, "bold", False) and st.color is not None]
+        assert bold and all(st.color.name == focus_colour for st in bold)
+        dimmed = [st for st in styles if getattr(st, "dim", False)]
+        assert dimmed  # the other thirteen runs
+
+
+async def test_a_band_is_drawn_under_its_run() -> None:
+    from trackui.tui.chart import Band
+
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        ys = [1.0, 2.0, 3.0]
+        band = Band((0.0, 1.0, 2.0), (0.0, 1.0, 2.0), (5.0, 6.0, 7.0))
+        chart.set_series("loss", [("g1", "group", make_series("g1", ys))], bands={"g1": band})
+        await pilot.pause()
+        lines = chart.render().plain.splitlines()
+        # the y-axis reaches the band's upper edge (7), not only the line's maximum (3)
+        assert any(line.lstrip().startswith("6┤") for line in lines)

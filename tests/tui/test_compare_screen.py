@@ -28,7 +28,7 @@ from .helpers import build, ids_by_name, screen_text, settle
 pytestmark = pytest.mark.anyio
 
 MARKUP_NAME = "opt[/x] [bold]\x1b[31m"
-MARKUP_SHOWN = "opt[/x] [bold]"
+MARKUP_SHOWN = "opt[/x] [bold]\\x1b[31m"  # the escape made visible, not obeyed
 
 
 @asynccontextmanager
@@ -54,12 +54,8 @@ def params_rows(screen: CompareScreen) -> list[list[str]]:
     return [[cell.plain for cell in table.get_row_at(i)] for i in range(table.row_count)]
 
 
-def summary_cell(screen: CompareScreen, key: str, stat: str, run_id: str) -> Text:
-    return screen.summary_table.get_cell(f"{key}\0{stat}", run_id)
-
-
 def legend(screen: CompareScreen) -> str:
-    return str(screen.query_one("#compare-legend", Static).render())
+    return str(screen.query_one("#legend-lines", Static).render())
 
 
 def has_style(cell: Text, style: Style) -> bool:
@@ -136,7 +132,7 @@ async def test_b_pins_the_cursor_run_as_baseline(store: Store) -> None:
         changed = params.get_component_rich_style("param-diff--changed", partial=True)
         # the first run is the baseline until another is pinned
         assert screen.baseline == sgd
-        assert "yolo-sgd ◆ baseline" in legend(screen)
+        assert "1⣿ yolo-sgd ◆" in legend(screen)
         assert params.highlighted == {
             ("batch", adamw),
             ("batch", oom),
@@ -160,11 +156,11 @@ async def test_b_pins_the_cursor_run_as_baseline(store: Store) -> None:
         assert params.run_at_cursor() == adamw
         await press(pilot, "b")
         assert screen.baseline == adamw
-        assert "yolo-adamw ◆ baseline" in legend(screen)
+        assert "2• yolo-adamw ◆" in legend(screen)
         assert "yolo-sgd ◆" not in legend(screen)
-        assert header(params, 2) == "yolo-adamw ◆"
-        assert header(params, 1) == "yolo-sgd"
-        assert header(screen.summary_table, 3) == "yolo-adamw ◆"
+        assert header(params, 2) == "2• yolo-adamw ◆"
+        assert header(params, 1) == "1⣿ yolo-sgd"
+        assert header(screen.summary_table, 3) == "2• yolo-adamw ◆"
         assert params.highlighted == {
             ("batch", sgd),
             ("batch", oom),
@@ -226,13 +222,18 @@ async def test_brackets_and_picker_change_the_charted_metric(store: Store) -> No
             assert plot is not None
             return plot.key, tuple(run.run_id for run in plot.runs)
 
-        assert drawn() == ("lr/pg0", (sgd, adamw))
-        assert chart.last_plot is not None and chart.last_plot.title.startswith("lr/pg0 · 80 of 80")
+        # the primary metric first (a headline metric, not lr/pg0, the first by name)
+        assert drawn() == ("metrics/mAP50-95(B)", (sgd, adamw))
+        assert chart.last_plot is not None
+        assert chart.last_plot.title.startswith("metrics/mAP50-95(B) · 80 of 80")
+        await press(pilot, "right_square_bracket", "right_square_bracket")
+        assert drawn() == ("train/cls_loss", (sgd, adamw))
+        assert "metric 5/5 · ↓ lower is better" in str(chart.border_subtitle)
         await press(pilot, "right_square_bracket")
-        assert drawn() == ("metrics/mAP50(B)", (sgd, adamw))
-        assert "metric 2/5 ↑" in str(chart.border_subtitle)
-        await press(pilot, "left_square_bracket", "left_square_bracket")
-        assert drawn() == ("train/cls_loss", (sgd, adamw))  # wraps around
+        assert drawn() == ("lr/pg0", (sgd, adamw))  # wraps around
+        assert "metric 1/5 · no known direction" in str(chart.border_subtitle)
+        await press(pilot, "left_square_bracket")
+        assert drawn() == ("train/cls_loss", (sgd, adamw))
         assert chart.last_plot.run(sgd).total == 40
         assert chart.last_plot.run(sgd).y[-1] == 0.69438  # yolo-sgd's last cls_loss
 
@@ -291,8 +292,11 @@ async def test_chart_keys_reach_the_chart(store: Store) -> None:
     sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
     async with compare(store, [sgd, adamw]) as (pilot, screen):
         chart = screen.chart
-        assert chart.smoothing == 0.6
+        # 40 points a run: drawn as logged until a key asks for smoothing
+        assert chart.effective_smoothing == 0.0 and chart.smoothing_auto
         await press(pilot, "S")
+        assert chart.smoothing == 0.6
+        await press(pilot, "plus")
         assert chart.smoothing == 0.9
         await press(pilot, "plus", "plus")
         assert chart.smoothing == 0.99  # the top level stays
@@ -348,31 +352,47 @@ def make_runs(root: Path, count: int) -> list[str]:
     return ids
 
 
-async def test_many_runs_scroll_sideways(tmp_path: Path) -> None:
+async def test_many_runs_become_rows_with_the_run_column_pinned(tmp_path: Path) -> None:
     root = tmp_path / "sweep"
     run_ids = make_runs(root, 7)
     with Store(root, clock=lambda: FIXED_NOW) as store:
         async with compare(store, run_ids) as (pilot, screen):
             text = legend(screen)
-            assert text.startswith("Compare 7 runs")
-            assert all(f"■ lr-{i}" in text for i in range(7))
+            assert all(f"{i + 1}{glyph} lr-{i}" in text for i, glyph in enumerate("⣿•+x*o#"))
             summary, params = screen.summary_table, screen.params_table
-            assert [c.key.value for c in summary.ordered_columns][2:] == run_ids
-            assert [c.key.value for c in params.ordered_columns][1:] == run_ids
-            assert [row[0] for row in params_rows(screen)] == ["lr", "width"]
+            # seven runs do not fit side by side: one row per run, in legend order
+            assert summary.runs_as_rows and params.runs_as_rows
+            assert [r.key.value for r in summary.ordered_rows] == run_ids
+            assert [r.key.value for r in params.ordered_rows] == run_ids
+            assert [c.key.value for c in params.ordered_columns][1:] == ["lr", "width"]
             # the best val/loss is the last run's (lowest), the best acc too (highest)
             assert summary_cell(screen, "val/loss", "best", run_ids[6]).plain.startswith("★")
             assert summary_cell(screen, "acc", "best", run_ids[6]).plain.startswith("★")
             assert screen.chart.last_plot is not None
             assert len(screen.chart.last_plot.runs) == 7
-            # wider than its pane: the run columns scroll, the metric column stays
-            assert summary.virtual_size.width > summary.scrollable_content_region.width
-            await press(pilot, "end")
-            assert summary.scroll_x > 0
-            assert summary.run_at_cursor() == run_ids[6]
+            # the cursor on a run's row focuses it: named in full on the detail line
+            await press(pilot, "down", "down")
+            assert summary.run_at_cursor() == run_ids[2]
+            assert screen.focused_run == run_ids[2]
+            assert "▶ 3+ lr-2" in screen_text(screen)
             await press(pilot, "b")
-            assert screen.baseline == run_ids[6]
-            assert "lr-6 ◆ baseline" in legend(screen)
+            assert screen.baseline == run_ids[2]
+            assert "3+ lr-2 ◆" in legend(screen)
+            # t turns the table back: runs as columns, scrolled sideways with
+            # the metric column pinned
+            await press(pilot, "t")
+            assert not summary.runs_as_rows
+            assert [c.key.value for c in summary.ordered_columns][2:] == run_ids
+            await press(pilot, "end")
+            assert summary.scroll_x > 0 and summary.fixed_columns == 2
+            assert summary.run_at_cursor() == run_ids[6]
+
+
+def summary_cell(screen: CompareScreen, key: str, stat: str, run_id: str) -> Text:
+    table = screen.summary_table
+    if table.runs_as_rows:
+        return table.get_cell(run_id, f"{key}\0{stat}")
+    return table.get_cell(f"{key}\0{stat}", run_id)
 
 
 async def test_a_name_with_markup_and_escapes_shows_literally(tmp_path: Path) -> None:
@@ -386,9 +406,11 @@ async def test_a_name_with_markup_and_escapes_shows_literally(tmp_path: Path) ->
         b.log({"loss": 0.7}, step=0)
     with Store(root, clock=lambda: FIXED_NOW) as store:
         async with compare(store, [a.id, b.id]) as (_pilot, screen):
-            assert f"■ {MARKUP_SHOWN} ◆ baseline" in legend(screen)
-            assert header(screen.params_table, 1) == MARKUP_SHOWN + " ◆"
-            assert header(screen.summary_table, 2) == MARKUP_SHOWN + " ◆"
+            assert f"1⣿ {MARKUP_SHOWN} ◆" in legend(screen)
+            for table, column in ((screen.params_table, 1), (screen.summary_table, 2)):
+                shown_header = header(table, column)
+                assert shown_header.startswith("1⣿ opt[/x]") and shown_header.endswith(" ◆")
+                assert "\x1b" not in shown_header
             assert screen.chart.last_plot is not None
             assert screen.chart.last_plot.run(a.id).name == MARKUP_SHOWN
             shown = screen_text(screen)
@@ -438,7 +460,7 @@ async def test_usable_at_80x24(store: Store) -> None:
         for visible in (
             "Compare 3 runs",
             "yolo-oom",
-            "lr/pg0 · 92 of 92 points",
+            "metrics/mAP50-95(B) · 92/92 pts",
             "Summary: 5 metrics",
             "Params: 4 of 8 differ",
         ):
@@ -456,7 +478,7 @@ async def test_usable_at_80x24(store: Store) -> None:
         assert "optimizer.name" in screen_text(screen)
         await press(pilot, "right_square_bracket")
         assert screen.chart.last_plot is not None
-        assert screen.chart.last_plot.key == "metrics/mAP50(B)"
+        assert screen.chart.last_plot.key == "train/box_loss"
 
 
 async def test_an_unknown_run_shows_an_error_instead_of_crashing(store: Store) -> None:
@@ -473,14 +495,15 @@ async def test_a_stale_series_answer_is_dropped(store: Store) -> None:
     sgd, adamw = ids["yolo-sgd"], ids["yolo-adamw"]
     async with compare(store, [sgd, adamw]) as (pilot, screen):
         chart = screen.chart
-        assert chart.last_plot is not None and chart.last_plot.key == "lr/pg0"
+        assert chart.last_plot is not None and chart.last_plot.key == "metrics/mAP50-95(B)"
         old = store.series(sgd, "train/box_loss")
         # an answer to a request made before the latest one
         stale_token = screen._tokens["series"] - 1
-        screen.post_message(CompareScreen.SeriesLoaded(stale_token, "lr/pg0", [(sgd, "x", old)]))
+        stale = CompareScreen.SeriesLoaded(stale_token, "metrics/mAP50-95(B)", [(sgd, "x", old)])
+        screen.post_message(stale)
         # an answer for a metric no longer shown
         token = screen._tokens["series"]
         screen.post_message(CompareScreen.SeriesLoaded(token, "train/box_loss", [(sgd, "x", old)]))
         await settle(pilot)
-        assert chart.last_plot.key == "lr/pg0"
+        assert chart.last_plot.key == "metrics/mAP50-95(B)"
         assert [run.run_id for run in chart.last_plot.runs] == [sgd, adamw]

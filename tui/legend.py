@@ -1,0 +1,102 @@
+"""The legend of the Compare chart: one line per run, beside the plot (never
+over it), numbered and marked as the chart draws the run and as the tables
+label it: ``▶ 3+ seed3 ◆``. Names are shortened to the legend's width in
+cells by ``names.distinct`` (the prefix all runs share goes first), so runs
+stay told apart; the full name of the focused run is on the detail line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from trackui.store.fmt import printable
+
+from .names import cells, distinct
+from .palette import RunStyle
+
+FOCUS_MARK = "▶"
+BASELINE_MARK = "◆"
+#: cells a legend line spends besides the name: focus mark, number, marker, spaces, baseline
+_CHROME = 7
+
+
+def legend_names(names: Sequence[str], width: int) -> list[str]:
+    """The names as the legend shows them in ``width`` cells in all."""
+    return distinct(list(names), max(4, width - _CHROME))
+
+
+def legend_text(
+    runs: Sequence[tuple[str, str, RunStyle]],
+    width: int,
+    *,
+    focused: str | None = None,
+    baseline: str | None = None,
+) -> Text:
+    """``runs``: (run id, name, style). One line per run, at most ``width`` cells."""
+    names = legend_names([name for _, name, _ in runs], width)
+    number_width = len(str(len(runs)))
+    text = Text(no_wrap=True, overflow="crop")
+    for i, ((run_id, _, style), name) in enumerate(zip(runs, names)):
+        if i:
+            text.append("\n")
+        is_focus = run_id == focused
+        text.append(FOCUS_MARK if is_focus else " ", style="bold")
+        text.append(f"{style.number:>{number_width}}", style=f"bold {style.colour}")
+        text.append(style.glyph, style=f"bold {style.colour}")
+        text.append(" ")
+        text.append(name, style=f"{'bold ' if is_focus else ''}{style.colour}")
+        if run_id == baseline:
+            text.append(" " + BASELINE_MARK, style="bold")
+    return text
+
+
+def needed_width(runs: Sequence[tuple[str, str, RunStyle]]) -> int:
+    """Cells the legend needs to show every name whole."""
+    return max((cells(printable(name)) for _, name, _ in runs), default=0) + _CHROME
+
+
+class RunLegend(VerticalScroll, can_focus=False):
+    """The runs of the chart, one per line, scrolled to keep the focused run in view."""
+
+    DEFAULT_CSS = """
+    RunLegend {
+        height: 1fr;
+        width: 24;
+        border: round $primary-darken-2;
+        border-title-color: $text-muted;
+        padding: 0 0 0 0;
+        scrollbar-size-vertical: 1;
+    }
+    RunLegend > Static {
+        width: auto;
+    }
+    """
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="legend-lines")
+
+    def show(
+        self,
+        runs: Sequence[tuple[str, str, RunStyle]],
+        width: int,
+        *,
+        focused: str | None,
+        baseline: str | None,
+    ) -> Text:
+        """Show ``runs`` in ``width`` cells (border and scrollbar included)."""
+        text = legend_text(runs, max(4, width - 3), focused=focused, baseline=baseline)
+        self.query_one("#legend-lines", Static).update(text)
+        self.border_title = f"{len(runs)} runs"
+        ids = [run_id for run_id, _, _ in runs]
+        if focused in ids:
+            line = ids.index(focused)
+            self.call_after_refresh(self._scroll_to_line, line)
+        return text
+
+    def _scroll_to_line(self, line: int) -> None:
+        height = self.scrollable_content_region.height
+        if not self.scroll_y <= line < self.scroll_y + height:
+            self.scroll_to(y=max(0, line - height // 2), animate=False)
