@@ -29,7 +29,7 @@ from typing import Any
 from ..opener import MAX_CHUNK, MAX_FILE, MAX_LINE, FileTooLarge, Lines, Stat, UnsafeFile
 from . import helper as proto
 from .client import Connection, Hello, State, ssh_argv
-from .errors import FileChanged
+from .errors import FileChanged, RemoteError, refused
 
 #: Bytes the scan for the end of an over-long line asks for at a time.
 _SCAN = 1024 * 1024
@@ -160,9 +160,8 @@ class RemoteBox:
     def close(self) -> None:
         self.connection.close()
 
-    def _ask(self, op: str, **args: Any) -> tuple[dict[str, Any], bytes]:
-        header, body = self.connection.request(op, root=self.root, **args)
-        return header, body
+    def _ask(self, op: str, body: bytes = b"", **args: Any) -> tuple[dict[str, Any], bytes]:
+        return self.connection.request(op, body, root=self.root, **args)
 
     # -- listing -------------------------------------------------------------
 
@@ -268,6 +267,54 @@ class RemoteBox:
             n -= len(body)
             if n <= 0 or len(body) < want:
                 return b"".join(parts), first
+
+    def read_many(
+        self, ranges: Sequence[tuple[str, int, int]], *, max_size: int | None = None
+    ) -> list[tuple[bytes, Stat] | Exception]:
+        """Many small reads in as few round trips as the box's byte budget
+        allows: for each ``(path, offset, n)``, the bytes (at most the box's
+        per-read cap, ``hello.max_read``) and Stat, or the exception that
+        ``read_range`` would have raised, in order. A file over ``max_size``
+        gives FileTooLarge without a byte read."""
+        results: list[tuple[bytes, Stat] | Exception] = []
+        todo = [[path, offset, n, max_size] for path, offset, n in ranges]
+        while todo:
+            files = json.dumps(todo[: proto.MAX_BATCH_FILES], separators=(",", ":"))
+            header, body = self._ask("read_many", body=files.encode())
+            split = int(header["index"])
+            index = json.loads(body[:split])
+            if not index:
+                raise RemoteError(f"{self.box}: read_many answered nothing")
+            pos = split
+            for item in index:
+                if len(item) == 4:
+                    ino, size, mtime_ns, length = item
+                    results.append((body[pos : pos + length], Stat(ino, size, mtime_ns)))
+                    pos += length
+                else:
+                    results.append(refused({"kind": item[0], "error": item[1]}, self.box))
+            del todo[: len(index)]
+        return results
+
+    def read_files(
+        self, paths: Sequence[str], *, limit: int | None = None
+    ) -> list[tuple[bytes, Stat] | Exception]:
+        """Whole files, as ``read`` gives them, batched: the first read of
+        many small run files (meta.json, config.json…) in a few round trips."""
+        cap = self.max_file if limit is None else limit
+        out = self.read_many([(p, 0, cap + 1) for p in paths], max_size=cap)
+        for i, (path, result) in enumerate(zip(paths, out)):
+            if isinstance(result, Exception):
+                continue
+            data, st = result
+            if len(data) > cap:
+                out[i] = FileTooLarge(path, f"over the {cap}-byte cap")
+            elif len(data) < min(st.size, cap + 1):  # past the box's per-read cap
+                try:
+                    out[i] = self.read(path, limit=cap)
+                except (OSError, UnsafeFile, RemoteError) as exc:
+                    out[i] = exc
+        return out
 
     def read_lines(self, rel: str, offset: int = 0) -> Lines:
         """The complete lines from ``offset``, as ``Opener.read_lines``: a torn

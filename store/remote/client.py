@@ -293,26 +293,30 @@ class Connection:
 
     # -- requests ------------------------------------------------------------
 
-    def request(self, op: str, **args: Any) -> tuple[dict[str, Any], bytes]:
+    def request(self, op: str, body: bytes = b"", **args: Any) -> tuple[dict[str, Any], bytes]:
         """One request, its answer ``(header, body)``. Unreachable when the
         box cannot be asked; a refused request raises what ``refused`` maps
         its kind to, with the helper's one line."""
         with self._lock:
             self._ensure()
             try:
-                header, body = self._exchange({"op": op, **args}, self.request_timeout)
+                header, body = self._exchange({"op": op, **args}, self.request_timeout, body)
             except (OSError, EOFError, TimeoutError, ValueError) as exc:
                 self._fail(self._explain(exc))
         if not header.get("ok"):
             raise refused(header, self.name)
         return header, body
 
-    def _exchange(self, req: dict[str, Any], timeout: float) -> tuple[dict[str, Any], bytes]:
-        """Send ``req``, read its answer; TimeoutError after ``timeout`` seconds."""
+    def _exchange(
+        self, req: dict[str, Any], timeout: float, body: bytes = b""
+    ) -> tuple[dict[str, Any], bytes]:
+        """Send ``req`` (and ``body``, compressed where that pays), read its
+        answer; TimeoutError after ``timeout`` seconds."""
         deadline = (time.monotonic() + timeout, timeout)
         self._seq += 1
         req["id"] = self._seq
-        self._write(proto.pack(req))
+        body = proto.squeeze(req, body)
+        self._write(proto.pack(req, body))
         head_len, body_len = proto.FRAME.unpack(self._read(proto.FRAME.size, deadline))
         if head_len > MAX_RESPONSE or body_len > MAX_RESPONSE:
             raise ValueError(f"a response of {head_len} + {body_len} bytes")

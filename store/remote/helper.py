@@ -41,14 +41,23 @@ MAX_ENTRIES = 500000
 MAX_DEPTH = 32
 #: Rows one ``sqlite_rows`` returns at most.
 MAX_ROWS = 100000
+#: Bytes one ``read_many`` answer carries, about (a file is never cut: the
+#: answer stops before the file that would pass this; the client asks again).
+MAX_BATCH = 16 * 1024 * 1024
+#: Files one ``read_many`` request may name.
+MAX_BATCH_FILES = 20000
 #: A request bigger than this is not a request: the stream is broken.
 MAX_REQUEST = 1024 * 1024
+#: A compressed request body (the paths of a ``read_many``) unpacks to at most this.
+MAX_REQUEST_BODY = 16 * 1024 * 1024
 #: Bodies above this are compressed when that saves a tenth or more.
 COMPRESS_OVER = 512
 
 _OPEN = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 _OPEN |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
 _OPEN_DIR = _OPEN | getattr(os, "O_DIRECTORY", 0)
+#: Whether /proc names the file behind a descriptor (Linux).
+_PROC_FD = os.path.isdir("/proc/self/fd")
 
 
 class Refused(Exception):
@@ -180,7 +189,8 @@ class Root:
 
     def walk(self, start, depth, limit, hidden):
         """``([[rel, kind, ino, size, mtime_ns], ...], truncated, skipped)`` of
-        regular files and directories under ``start``, ``depth`` levels deep.
+        regular files and directories under ``start``, ``depth`` levels deep
+        (a directory's size and mtime are given as 0: only its inode counts).
         Directories are entered through file descriptors opened with
         O_NOFOLLOW, so a directory swapped for a symlink is not followed; a
         symlink is listed (with its target's stat) only when it resolves
@@ -209,29 +219,35 @@ class Root:
             if not hidden and name.startswith("."):
                 continue
             child = rel + "/" + name if rel else name
+            linked = False
             try:
-                st = entry.stat(follow_symlinks=False)
+                if entry.is_dir(follow_symlinks=False):
+                    # Told from the directory entry, no system call: a
+                    # directory is known by its inode (size and mtime 0).
+                    found = ("d", entry.inode(), 0, 0)
+                else:
+                    st = entry.stat(follow_symlinks=False)
+                    linked = stat_mod.S_ISLNK(st.st_mode)
+                    if linked:
+                        target = os.path.realpath(os.path.join(self.real, child))
+                        if not _within(target, self.real):
+                            state["skipped"] += 1
+                            continue
+                        st = os.stat(target)
+                    kind = _kind(st.st_mode)
+                    if kind is None:
+                        state["skipped"] += 1
+                        continue
+                    found = (kind, st.st_ino, 0, 0)
+                    if kind == "f":
+                        found = (kind, st.st_ino, st.st_size, st.st_mtime_ns)
             except OSError:
-                continue
-            linked = stat_mod.S_ISLNK(st.st_mode)
-            if linked:
-                target = os.path.realpath(os.path.join(self.real, child))
-                if not _within(target, self.real):
-                    state["skipped"] += 1
-                    continue
-                try:
-                    st = os.stat(target)
-                except OSError:
-                    continue
-            kind = _kind(st.st_mode)
-            if kind is None:
-                state["skipped"] += 1
                 continue
             if len(out) >= limit:
                 state["truncated"] = True
                 return
-            out.append([child, kind, st.st_ino, st.st_size, st.st_mtime_ns])
-            if kind == "d" and not linked and level < depth:
+            out.append([child, *found])
+            if found[0] == "d" and not linked and level < depth:
                 try:
                     sub = os.open(name, _OPEN_DIR, dir_fd=fd)
                 except OSError:
@@ -277,21 +293,35 @@ class Root:
     # -- files -----------------------------------------------------------------
 
     def open(self, rel):
-        """``(fd, os.stat_result)`` of a regular file inside the root."""
-        rel, real = self.resolve(rel)
+        """``(fd, os.stat_result)`` of a regular file inside the root.
+
+        Where /proc tells what an open descriptor points at (Linux), the file
+        is opened first and checked after, by the path the kernel gives for
+        the descriptor: one system call instead of realpath's one per path
+        component. Elsewhere, and when the last component is a symlink
+        (O_NOFOLLOW refuses it), the path is resolved and checked first."""
+        rel = _relative(rel)
+        fd = None
+        if _PROC_FD and rel:
+            try:
+                fd = os.open(self.real + "/" + rel, _OPEN)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:
+                    raise _oserror(rel, exc) from None
+        if fd is None:
+            rel, real = self.resolve(rel)
+            try:
+                fd = os.open(real, _OPEN)
+            except OSError as exc:
+                if exc.errno == errno.ELOOP:
+                    raise Refused("unsafe", f"{rel}: a symlink swapped in while opening") from None
+                raise _oserror(rel, exc) from None
         try:
-            fd = os.open(real, _OPEN)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise Refused("unsafe", f"{rel}: a symlink swapped in while opening") from None
-            raise _oserror(rel, exc) from None
-        try:
+            if _PROC_FD and not _within(os.readlink(f"/proc/self/fd/{fd}"), self.real):
+                raise Refused("unsafe", f"{rel}: resolves outside the source root")
             st = os.fstat(fd)
             if not stat_mod.S_ISREG(st.st_mode):
                 raise Refused("unsafe", f"{rel}: {_describe(st.st_mode)}, not read")
-            proc = f"/proc/self/fd/{fd}"
-            if os.path.exists(proc) and not _within(os.readlink(proc), self.real):
-                raise Refused("unsafe", f"{rel}: resolves outside the source root")
         except BaseException:
             os.close(fd)
             raise
@@ -417,15 +447,21 @@ class Helper:
             found = self.roots[text] = Root(text)
         return found
 
-    def answer(self, req):
-        """``(header, body)`` for one request header."""
+    def answer(self, req, body=b""):
+        """``(header, body)`` for one request (a body with ``z`` set is
+        zlib-compressed, as answers are)."""
         op = req.get("op")
         handler = getattr(self, "op_" + op, None) if isinstance(op, str) else None
         if handler is None:
             raise Refused("bad", f"unknown op {op!r}")
-        return handler(req)
+        if req.get("z"):
+            unpacker = zlib.decompressobj()
+            body = unpacker.decompress(body, MAX_REQUEST_BODY)
+            if unpacker.unconsumed_tail:
+                raise Refused("bad", "a request body over the limit")
+        return handler(req, body)
 
-    def op_hello(self, req):
+    def op_hello(self, req, body):
         info = {
             "protocol": PROTOCOL,
             "python": ".".join(str(n) for n in sys.version_info[:3]),
@@ -438,7 +474,7 @@ class Helper:
             info["real"] = self.root(req).real
         return info, b""
 
-    def op_list(self, req):
+    def op_list(self, req, body):
         root = self.root(req)
         depth = max(1, min(int(req.get("depth", 1)), MAX_DEPTH))
         limit = max(1, min(int(req.get("limit", MAX_ENTRIES)), MAX_ENTRIES))
@@ -448,7 +484,7 @@ class Helper:
         body = json.dumps(entries, separators=(",", ":")).encode("utf-8")
         return {"truncated": truncated, "skipped": skipped}, body
 
-    def op_changes(self, req):
+    def op_changes(self, req, body):
         root = self.root(req)
         depth = max(1, min(int(req.get("depth", MAX_DEPTH)), MAX_DEPTH))
         limit = max(1, min(int(req.get("limit", MAX_ENTRIES)), MAX_ENTRIES))
@@ -460,21 +496,53 @@ class Helper:
             return result, b""  # the idle refresh: a header only
         return result, json.dumps(lists, separators=(",", ":")).encode("utf-8")
 
-    def op_stat(self, req):
+    def op_stat(self, req, body):
         st = self.root(req).stat(req.get("path"))
         return _stat_fields(st), b""
 
-    def op_read(self, req):
+    def op_read(self, req, body):
         data, st = self.root(req).read(
             req.get("path"), req.get("offset", 0), req.get("n", 0), req.get("max_size")
         )
         return _stat_fields(st), data
 
-    def op_sqlite_tables(self, req):
+    def op_read_many(self, req, body):
+        """Many small reads in one round trip. ``files`` (in the header, or as
+        JSON in the request's body) is a list of ``[path, offset, n, max_size]``; the body is a JSON index (its length
+        in the header's ``index``), then each file's bytes in order. An index
+        item is ``[ino, size, mtime_ns, length]`` or ``[kind, error]``; files
+        past the byte budget are left out (the index is shorter)."""
+        root = self.root(req)
+        files = json.loads(body.decode("utf-8")) if body else req.get("files")
+        if not isinstance(files, list) or len(files) > MAX_BATCH_FILES:
+            raise Refused("bad", f"read_many takes a list of at most {MAX_BATCH_FILES} files")
+        index, parts, budget = [], [], MAX_BATCH
+        for item in files:
+            if budget <= 0:
+                break
+            try:
+                path, offset, n, max_size = item
+                data, st = root.read(path, offset, n, max_size)
+            except Refused as exc:
+                index.append([exc.kind, _line(exc)])
+                continue
+            except (TypeError, ValueError) as exc:
+                index.append(["bad", _line(exc)])
+                continue
+            except OSError as exc:
+                index.append(["error", f"{item[0]}: {exc.strerror or exc}"])
+                continue
+            index.append([st.st_ino, st.st_size, st.st_mtime_ns, len(data)])
+            parts.append(data)
+            budget -= len(data)
+        head = json.dumps(index, separators=(",", ":")).encode("utf-8")
+        return {"index": len(head)}, head + b"".join(parts)
+
+    def op_sqlite_tables(self, req, body):
         tables = self.root(req).sqlite_tables(req.get("path"))
         return {}, json.dumps(tables).encode("utf-8")
 
-    def op_sqlite_rows(self, req):
+    def op_sqlite_rows(self, req, body):
         columns = req.get("columns")
         table = req.get("table")
         if not isinstance(table, str) or not isinstance(columns, list):
@@ -494,9 +562,9 @@ def serve(stdin, stdout):
         frame = read_frame(stdin)
         if frame is None:
             return
-        req = frame[0]
+        req, body = frame
         try:
-            header, body = helper.answer(req)
+            header, body = helper.answer(req, body)
             header["ok"] = True
         except Refused as exc:
             header, body = {"ok": False, "kind": exc.kind, "error": _line(exc)}, b""

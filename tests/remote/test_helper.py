@@ -218,6 +218,8 @@ def test_symlinks_out_of_the_root_fifos_and_hidden_files_are_left_out(
     assert box.read("proj/run0/inside.json")[0] == (run / "meta.json").read_bytes()
     with pytest.raises(UnsafeFile, match="outside the source root"):
         box.stat("proj/run0/outside")
+    with pytest.raises(UnsafeFile, match="outside the source root"):
+        box.read("proj/run0/outside/secret.txt")  # through a linked directory
     assert not box.exists("proj/run0/leak.log")
 
 
@@ -315,8 +317,8 @@ def test_a_file_replaced_between_the_pieces_of_one_read_raises(
     real_request = conn.request
     pieces = []
 
-    def request(op: str, **args: Any) -> tuple[dict[str, Any], bytes]:
-        answer = real_request(op, **args)
+    def request(op: str, body: bytes = b"", **args: Any) -> tuple[dict[str, Any], bytes]:
+        answer = real_request(op, body, **args)
         if op == "read":
             pieces.append(args["offset"])
             if len(pieces) == 1:
@@ -362,3 +364,35 @@ def test_sqlite_rows_past_a_rowid_read_only(box: RemoteBox, root: Path) -> None:
     with pytest.raises(FileNotFoundError):
         box.sqlite_rows("proj/missing.db", "metrics", ["step"])
     assert db_path.read_bytes() == before
+
+
+def test_read_many_in_order_with_errors_in_place_and_over_the_byte_budget(
+    box: RemoteBox, root: Path, tmp_path: Path
+) -> None:
+    run = root / "proj/run0"
+    (tmp_path / "secret").write_text("no")
+    (run / "out.txt").symlink_to(tmp_path / "secret")
+    for i in range(5):  # 5 × 4 MiB: past one answer's 16 MiB budget
+        with (run / f"big{i}.bin").open("wb") as fh:
+            fh.truncate(proto.MAX_READ)
+    paths = [
+        "proj/run1/meta.json",
+        "proj/run0/missing.json",
+        "proj/run0/out.txt",
+        *(f"proj/run0/big{i}.bin" for i in range(5)),
+        "proj/run2/meta.json",
+    ]
+    round_trips = box.connection._seq
+    results = box.read_many([(p, 0, proto.MAX_READ) for p in paths])
+    assert box.connection._seq - round_trips == 2
+    assert results[0][0] == b'{"name": "run1"}'
+    assert isinstance(results[1], FileNotFoundError)
+    assert isinstance(results[2], UnsafeFile)
+    assert [len(r[0]) for r in results[3:8]] == [proto.MAX_READ] * 5
+    assert (
+        results[8][0] == b'{"name": "run2"}'
+        and results[8][1].ino == os.stat(root / "proj/run2/meta.json").st_ino
+    )
+
+    files = box.read_files(["proj/run0/meta.json", "proj/run0/big0.bin"], limit=1000)
+    assert files[0][0] == b'{"name": "run0"}' and isinstance(files[1], FileTooLarge)
