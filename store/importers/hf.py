@@ -21,7 +21,8 @@ One ``output_dir`` is one run, whatever it holds of:
   ``train_batch_size``, ``logging_steps``, ``eval_steps``, ``save_steps``)
   where those did not give them. ``training_args.bin`` is a pickle and is
   never loaded;
-* ``checkpoint-<N>/`` folders and model files -> artifacts by reference.
+* model and checkpoint files (``*.safetensors``, ``*.bin``, ``*.pt``...) in the
+  output directory and its ``checkpoint-<N>/`` folders -> artifacts by reference.
 
 Name: ``run_name`` of ``training_args.json`` when it is not the output
 directory itself (the Trainer's default), else the directory's name;
@@ -71,9 +72,7 @@ _STATE_PARAMS = (
     "save_steps",
 )
 #: Files of a saved model or checkpoint listed as artifacts.
-_MODEL_FILES = re.compile(
-    r".*\.(safetensors|bin|pt|pth|ckpt|json|txt|model)$|tokenizer.*|vocab.*|merges.*"
-)
+_MODEL_FILES = re.compile(r".*\.(safetensors|bin|pt|pth|ckpt|model|gguf)")
 _MAX_ARTIFACTS = 1000
 
 
@@ -217,8 +216,6 @@ def _artifacts(out: Path) -> list[Artifact]:
             continue
         for e in entries:
             if not e.is_file(follow_symlinks=False) or not _MODEL_FILES.fullmatch(e.name):
-                continue
-            if e.name in (STATE,) and d == out:
                 continue
             p = Path(e.path)
             found.append(
