@@ -115,6 +115,9 @@ def _add_diff(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--all", action="store_true", help="show every param, not only differing ones"
     )
     _format_args(diff)
+    from trackui.cli_groups import add_group_options
+
+    add_group_options(diff)
     return diff
 
 

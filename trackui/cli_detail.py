@@ -189,8 +189,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
         found = [resolve(stores, ref) for ref in args.runs]
         if len({(id(f.store), f.run_id) for f in found}) != len(found):
             raise UsageError("diff: the same run was named twice")
-        # A place for other views of the same runs (e.g. grouped by seed)
-        # to branch off: they get the resolved runs and the parsed options.
+        # Other views of the same runs branch off here, with the resolved
+        # runs (their stores still open) and the parsed options.
+        from trackui.cli_groups import diff_groups, wants_groups
+
+        if wants_groups(args):
+            return diff_groups(found, args)
         diff, metrics = _compare(found, only_changed=not args.all)
     from trackui.store.primary import direction
 
