@@ -29,8 +29,9 @@ one run, names it and infers its status. The rules, also in
 
   any other sub-directory with event files is a run of its own, with the
   enclosing run as parent. When every kind is imported, directories that
-  the Lightning or Hugging Face reader reads (a Lightning ``version_N``, a
-  Trainer output directory) are left to them, so one training is one run;
+  the Lightning, Hugging Face or Ultralytics reader reads (a Lightning
+  ``version_N``, a Trainer output directory, a YOLO run) are left to them,
+  so one training is one run;
 * ``source_id`` is the run directory relative to the import root; the name
   is the directory's own name and the project the folder above it
   (``_naming``);
@@ -191,15 +192,21 @@ def _owner(d: Path, root: Path) -> tuple[Path, _Part]:
 
 
 def _deferred(d: Path, root: Path) -> bool:
-    """Whether D lies in a directory that the Lightning or Hugging Face reader reads."""
+    """Whether D lies in a directory that the Lightning, Hugging Face or
+    Ultralytics reader reads."""
     from trackui.store.importers import hf, lightning
 
     for a in (d, *d.parents):
         if not _inside(a, root):
             return False
-        if lightning.is_version_dir(a) or hf.is_output_dir(a):
+        if lightning.is_version_dir(a) or hf.is_output_dir(a) or _is_ultralytics_run(a):
             return True
     return False
+
+
+def _is_ultralytics_run(d: Path) -> bool:
+    # Ultralytics' TensorBoard callback writes its event files into the run directory
+    return (d / "args.yaml").is_file() and (d / "results.csv").is_file()
 
 
 def _scalars_child(child: Path, fd: _FileData) -> tuple[str, str] | None:

@@ -159,7 +159,8 @@ def _read_run(
     root: Path, run_dir: Path, problems: list[str], *, stale_after: float, now: float
 ) -> ForeignRun:
     params = _read_args(run_dir / "args.yaml", problems)
-    rows = _read_results(run_dir / "results.csv", problems)
+    times: list[float] = []
+    rows = _read_results(run_dir / "results.csv", problems, times)
     points = [
         Point(key=key, step=step, value=value) for step, values in rows for key, value in values
     ]
@@ -182,7 +183,7 @@ def _read_run(
     results_mtime = mtime(run_dir / "results.csv")
     ended = results_mtime if status == "finished" else None
     created = mtime(run_dir / "args.yaml")
-    trained = training_seconds(rows)
+    trained = training_seconds(times)
     if trained is not None and results_mtime is not None:
         # the last row was written when the time column says: the start is
         # that long before it (file times alone say 0 s after a copy)
@@ -206,23 +207,19 @@ def _read_run(
     )
 
 
-def training_seconds(rows: list[tuple[int, list[tuple[str, float]]]]) -> float | None:
-    """Seconds of training by results.csv's ``time`` column: cumulative seconds
-    that restart from 0 after a resume, so the sum of each stretch's last value."""
+def training_seconds(times: list[float]) -> float | None:
+    """Seconds of training by results.csv's ``time`` column, every row in file
+    order: cumulative seconds that restart from 0 after a resume, so the sum of
+    each stretch's last value."""
     total = 0.0
     previous: float | None = None
-    seen = False
-    for _step, values in rows:
-        t = next((v for k, v in values if k == "time"), None)
-        if t is None or not math.isfinite(t) or t < 0:
+    for t in times:
+        if not math.isfinite(t) or t < 0:
             continue
-        seen = True
         if previous is not None and t < previous:
             total += previous  # a resume started the clock again
         previous = t
-    if not seen or previous is None:
-        return None
-    return total + previous
+    return None if previous is None else total + previous
 
 
 def _read_args(args_path: Path, problems: list[str]) -> dict[str, Any]:
@@ -249,8 +246,11 @@ def _read_args(args_path: Path, problems: list[str]) -> dict[str, Any]:
 Row = tuple[int, list[tuple[str, float]]]
 
 
-def _read_results(csv_path: Path, problems: list[str]) -> list[Row]:
-    """Rows of ``results.csv`` as (epoch, [(column, value), ...]); later duplicates win."""
+def _read_results(
+    csv_path: Path, problems: list[str], times: list[float] | None = None
+) -> list[Row]:
+    """Rows of ``results.csv`` as (epoch, [(column, value), ...]); later duplicates win.
+    ``times`` gets the ``time`` column of every row, in file order."""
     try:
         text = csv_path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -294,6 +294,8 @@ def _read_results(csv_path: Path, problems: list[str]) -> list[Row]:
         except ValueError as exc:
             problems.append(f"{csv_path}: line {lineno}: {exc}; skipped")
             continue
+        if times is not None:
+            times.extend(v for k, v in values if k == "time")
         # A resume reruns the interrupted epoch and appends it again: the later row is true.
         by_epoch.pop(epoch, None)
         by_epoch[epoch] = values
