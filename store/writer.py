@@ -8,7 +8,8 @@ into training; a failed write is tried again on the next call, so one bad
 moment (a full disk, a removed heartbeat file) never stops tracking for good.
 
 What is accepted (keys, values, config and summary documents) lives in
-``writer_values``; directories, artifacts and host facts in ``writer_io``.
+``writer_values``; directories, artifacts and host facts in ``writer_io``;
+the copy of stdout/stderr to ``console.log`` in ``console``.
 """
 
 from __future__ import annotations
