@@ -154,6 +154,7 @@ class Connection:
         self._lock = threading.RLock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: deque[str] = deque(maxlen=40)
+        self._drainer: threading.Thread | None = None
         self._buf = bytearray()
         self._seq = 0
         self._delay = backoff[0]
@@ -202,7 +203,8 @@ class Connection:
         except OSError as exc:
             self._fail(f"{self.name}: cannot run {self.argv[0]}: {exc.strerror or exc}")
         self._proc = proc
-        threading.Thread(target=self._drain, args=(proc,), daemon=True).start()
+        self._drainer = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+        self._drainer.start()
         code = zlib.compress(HELPER_SOURCE, 9)
         boot = f"{len(code)}\n".encode() + code
         sent_before = self.bytes_sent
@@ -211,7 +213,9 @@ class Connection:
             self.helper_bytes = self.bytes_sent - sent_before
             # ssh's own ConnectTimeout covers the TCP connect; the rest (DNS,
             # key exchange, starting Python) gets a fixed margin on top.
-            header, _ = self._exchange({"op": "hello"}, self.connect_timeout + 10.0)
+            timeout = self.connect_timeout + 10.0
+            self._skip_to_marker((time.monotonic() + timeout, timeout))
+            header, _ = self._exchange({"op": "hello"}, timeout)
             answered = time.time()
         except (OSError, EOFError, TimeoutError, ValueError) as exc:
             self._fail(self._explain(exc))
@@ -272,7 +276,8 @@ class Connection:
                 code = proc.wait(timeout=2.0)
             except subprocess.TimeoutExpired:
                 code = None
-            time.sleep(0.05)  # the stderr reader's last lines
+            if self._drainer is not None:  # ssh's last lines on stderr
+                self._drainer.join(timeout=2.0)
         if isinstance(exc, TimeoutError):
             return f"{self.name}: no answer within {exc.args[0]:.0f} s"
         return describe_exit(self.name, list(self._stderr), code, str(exc))
@@ -328,6 +333,18 @@ class Connection:
             body = _inflate(body)
         return header, body
 
+    def _skip_to_marker(self, deadline: tuple[float, float]) -> None:
+        """Drop what came before the helper's MARKER: text a login script
+        (``.bashrc``) printed on stdout must not be read as a frame."""
+        while True:
+            found = self._buf.find(proto.MARKER)
+            if found >= 0:
+                del self._buf[: found + len(proto.MARKER)]
+                return
+            if len(self._buf) > 1024 * 1024:
+                raise ValueError("no helper answered (1 MiB of other output on stdout)")
+            self._fill(len(self._buf) + 1, deadline)
+
     def _write(self, data: bytes) -> None:
         assert self._proc is not None and self._proc.stdin is not None
         view = memoryview(data)
@@ -339,6 +356,13 @@ class Connection:
             view = view[n:]
 
     def _read(self, n: int, deadline: tuple[float, float]) -> bytes:
+        self._fill(n, deadline)
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
+    def _fill(self, n: int, deadline: tuple[float, float]) -> None:
+        """Read until ``n`` bytes are buffered; TimeoutError, EOFError."""
         assert self._proc is not None and self._proc.stdout is not None
         fd = self._proc.stdout.fileno()
         while len(self._buf) < n:
@@ -353,9 +377,6 @@ class Connection:
                 raise EOFError("the connection closed")
             self.bytes_received += len(chunk)
             self._buf += chunk
-        out = bytes(self._buf[:n])
-        del self._buf[:n]
-        return out
 
 
 def _inflate(body: bytes) -> bytes:

@@ -33,6 +33,8 @@ import time
 import zlib
 
 PROTOCOL = 1
+#: Written once before the first answer (see ``serve``).
+MARKER = b"\x00trackui-helper\x00"
 FRAME = struct.Struct("!II")
 #: Bytes one ``read`` returns at most; the client asks again for more.
 MAX_READ = 4 * 1024 * 1024
@@ -556,8 +558,12 @@ class Helper:
 
 
 def serve(stdin, stdout):
-    """Answer frames from ``stdin`` on ``stdout`` until ``stdin`` ends."""
+    """Answer frames from ``stdin`` on ``stdout`` until ``stdin`` ends. The
+    first bytes out are MARKER, so the client can skip whatever a login
+    script printed on stdout before the helper started."""
     helper = Helper()
+    stdout.write(MARKER)
+    stdout.flush()
     while True:
         frame = read_frame(stdin)
         if frame is None:

@@ -84,6 +84,9 @@ class RawHelper:
         code = zlib.compress(HELPER_SOURCE)
         assert self.proc.stdin is not None
         self.proc.stdin.write(f"{len(code)}\n".encode() + code)
+        self.proc.stdin.flush()
+        assert self.proc.stdout is not None
+        assert self.proc.stdout.read(len(proto.MARKER)) == proto.MARKER
         self.seq = 0
 
     def ask(self, **req: Any) -> tuple[dict[str, Any], bytes]:
@@ -396,3 +399,29 @@ def test_read_many_in_order_with_errors_in_place_and_over_the_byte_budget(
 
     files = box.read_files(["proj/run0/meta.json", "proj/run0/big0.bin"], limit=1000)
     assert files[0][0] == b'{"name": "run0"}' and isinstance(files[1], FileTooLarge)
+
+
+def test_output_of_a_login_script_before_the_helper_is_skipped(root: Path) -> None:
+    noisy = [
+        sys.executable,
+        "-c",
+        "import sys; sys.stdout.write('Welcome! conda activated\\n'); sys.stdout.flush(); "
+        + local_argv()[2],
+    ]
+    box = RemoteBox("noisy", str(root), connection=Connection(noisy, name="noisy"))
+    try:
+        box.connect()
+        assert box.read("proj/run0/meta.json")[0] == b'{"name": "run0"}'
+    finally:
+        box.close()
+
+
+def test_requests_from_many_threads_get_their_own_answers(box: RemoteBox) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(i: int) -> bytes:
+        return box.read(f"proj/run{i % 3}/meta.json")[0]
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(read, range(60)))
+    assert answers == [json.dumps({"name": f"run{i % 3}"}).encode() for i in range(60)]
