@@ -132,9 +132,10 @@ async def test_metrics_tab_charts_the_first_metric_with_its_summary(store: Store
         history = [p.value for p in store.history(run_id, keys[0])]
         n = len(history)
         assert n > 2
-        assert plot.title == f"{keys[0]} · {n} of {n} points · smoothing 0.6 · x: step"
+        # fewer than 50 points: drawn as logged, unsmoothed
+        assert plot.title == f"{keys[0]} · {n} of {n} points · smoothing 0 · x: step"
         assert list(plot.run(run_id).y) == history
-        assert list(plot.run(run_id).smoothed) == smooth(history, 0.6)
+        assert list(plot.run(run_id).smoothed) == smooth(history, 0.0)
         # metric, last, min, at step, max, at step, first, count
         assert cells(screen.query_one("#metric-summary", DataTable)) == [
             ["lr/pg0", "0.0022", "0.0022", "39", "0.01", "0", "0.01", "40"],
@@ -168,7 +169,7 @@ async def test_every_chart_key(store: Store) -> None:
         for key in ("plus", "plus", "plus", "minus", "S", "S", "minus"):
             await pilot.press(key)
             levels.append(chart.smoothing)
-        assert levels == [0.9, 0.99, 0.99, 0.9, 0.99, 0.0, 0.0]
+        assert levels == [0.6, 0.9, 0.99, 0.9, 0.99, 0.0, 0.0]  # from 0: 40 points
         assert "smoothing 0 ·" in chart.last_plot.title  # type: ignore[union-attr]
 
         for axis, label in (("relative", "relative time"), ("wall", "wall time"), ("step", "step")):
