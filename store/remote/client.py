@@ -189,7 +189,7 @@ class Connection:
     def _start(self) -> None:
         self.attempts += 1
         self._buf.clear()
-        self._stderr.clear()
+        self._stderr = deque(maxlen=40)  # a dying process's reader keeps the old one
         try:
             proc = subprocess.Popen(
                 self.argv,
@@ -203,7 +203,9 @@ class Connection:
         except OSError as exc:
             self._fail(f"{self.name}: cannot run {self.argv[0]}: {exc.strerror or exc}")
         self._proc = proc
-        self._drainer = threading.Thread(target=self._drain, args=(proc,), daemon=True)
+        self._drainer = threading.Thread(
+            target=_drain, args=(proc, self._stderr), daemon=True, name=f"ssh {self.name} stderr"
+        )
         self._drainer.start()
         code = zlib.compress(HELPER_SOURCE, 9)
         boot = f"{len(code)}\n".encode() + code
@@ -233,11 +235,6 @@ class Connection:
         )
         self._delay = self.backoff[0]
         self._state = State("connected", time.time())
-
-    def _drain(self, proc: subprocess.Popen[bytes]) -> None:
-        assert proc.stderr is not None
-        for raw in proc.stderr:
-            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
 
     def _fail(self, line: str) -> None:
         """Drop the process, become unreachable with ``line``, raise it."""
@@ -377,6 +374,14 @@ class Connection:
                 raise EOFError("the connection closed")
             self.bytes_received += len(chunk)
             self._buf += chunk
+
+
+def _drain(proc: subprocess.Popen[bytes], lines: deque[str]) -> None:
+    """Keep the last lines ssh (or the helper) wrote on stderr."""
+    assert proc.stderr is not None
+    with proc.stderr:
+        for raw in proc.stderr:
+            lines.append(raw.decode("utf-8", "replace").rstrip())
 
 
 def _inflate(body: bytes) -> bytes:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -22,7 +23,15 @@ from typing import Any
 import pytest
 
 from trackui.store.opener import FileTooLarge, UnsafeFile
-from trackui.store.remote import Connection, FileChanged, RemoteBox, RemoteError, local_argv
+from trackui.store.remote import (
+    Connection,
+    FileChanged,
+    RemoteBox,
+    RemoteError,
+    Unreachable,
+    local_argv,
+    ssh_argv,
+)
 from trackui.store.remote import helper as proto
 from trackui.store.remote.client import HELPER_SOURCE
 
@@ -425,3 +434,32 @@ def test_requests_from_many_threads_get_their_own_answers(box: RemoteBox) -> Non
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(read, range(60)))
     assert answers == [json.dumps({"name": f"run{i % 3}"}).encode() for i in range(60)]
+
+
+def test_a_helper_that_stops_answering_times_out_into_unreachable(root: Path) -> None:
+    conn = Connection(local_argv(), name="stuck", request_timeout=1.0)
+    box = RemoteBox("stuck", str(root), connection=conn)
+    try:
+        hello = box.connect()
+        os.kill(hello.pid, signal.SIGSTOP)  # alive, silent: a hung box
+        with pytest.raises(Unreachable, match=r"^stuck: no answer within 1 s$"):
+            box.changes()
+        assert box.state.status == "unreachable"
+        assert conn._proc is None  # the stuck process was killed, not left behind
+        with pytest.raises(Unreachable):  # and the next request does not wait again
+            box.changes()
+    finally:
+        box.close()
+
+
+def test_ssh_command_line_keeps_batch_mode_first_and_the_host_after_dashdash() -> None:
+    argv = ssh_argv(
+        "gpu1",
+        ssh_command=["ssh", "-F", "cfg"],
+        ssh_options=["-o", "ConnectTimeout=3", "-o", "BatchMode=no"],
+        connect_timeout=7,
+    )
+    assert argv[:5] == ["ssh", "-F", "cfg", "-o", "BatchMode=yes"]
+    assert argv.index("ConnectTimeout=3") < argv.index("ConnectTimeout=7")  # the user's wins
+    assert argv[-3:-1] == ["--", "gpu1"]
+    assert argv[-1].startswith("python3 -c '") and "'" not in argv[-1][12:-1]
