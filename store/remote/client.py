@@ -1,6 +1,6 @@
 """The laptop's side of a remote source: one long-lived ``ssh`` per box.
 
-``Connection`` runs ``ssh -o BatchMode=yes … HOST python3 -c BOOTSTRAP``
+``Connection`` runs ``ssh -o BatchMode=yes … HOST python3 -I -c BOOTSTRAP``
 with the user's own ssh (their ``~/.ssh/config``, agent, ProxyJump and
 ControlMaster apply), sends the helper's source over its stdin, then speaks
 the framed protocol of helper.py, one request at a time (a lock makes it
@@ -45,8 +45,10 @@ from ..fmt import printable
 from . import helper as proto
 from .errors import Unreachable, describe_exit, refused
 
-#: Read by ``python3 -c`` on the box: a length line, then the helper's source,
-#: zlib-compressed. Double quotes only, so any remote shell takes it in '…'.
+#: Read by ``python3 -I -c`` on the box: a length line, then the helper's
+#: source, zlib-compressed. Double quotes only, so any remote shell takes it
+#: in '…'. ``-I`` (isolated): a ``zlib.py`` or ``json.py`` in the home
+#: directory, or PYTHONPATH, cannot stand in for the standard library.
 BOOTSTRAP = (
     "import sys,zlib;i=sys.stdin.buffer;"
     'exec(compile(zlib.decompress(i.read(int(i.readline()))),"trackui-helper","exec"))'
@@ -105,7 +107,7 @@ def ssh_argv(
         "-o",
         "ServerAliveCountMax=3",
     ]
-    remote = f"{shlex.quote(python)} -c {shlex.quote(BOOTSTRAP)}"
+    remote = f"{shlex.quote(python)} -I -c {shlex.quote(BOOTSTRAP)}"
     return [
         *ssh_command,
         "-o",
@@ -121,7 +123,7 @@ def ssh_argv(
 
 def local_argv(python: str = sys.executable) -> list[str]:
     """The helper started on this machine over plain pipes (tests, benchmarks)."""
-    return [python, "-c", BOOTSTRAP]
+    return [python, "-I", "-c", BOOTSTRAP]
 
 
 class Connection:

@@ -1,6 +1,6 @@
 """The remote helper, run on this machine over plain pipes (no ssh): fast.
 
-The helper is started exactly as it is on a box (``python -c BOOTSTRAP``, its
+The helper is started exactly as it is on a box (``python -I -c BOOTSTRAP``, its
 source sent over stdin), so these tests cover the bootstrap, the framed
 protocol, containment and the incremental ``changes`` that the ssh tests
 then check once more across a real connection.
@@ -415,7 +415,7 @@ def test_output_of_a_login_script_before_the_helper_is_skipped(root: Path) -> No
         sys.executable,
         "-c",
         "import sys; sys.stdout.write('Welcome! conda activated\\n'); sys.stdout.flush(); "
-        + local_argv()[2],
+        + local_argv()[-1],
     ]
     box = RemoteBox("noisy", str(root), connection=Connection(noisy, name="noisy"))
     try:
@@ -462,4 +462,24 @@ def test_ssh_command_line_keeps_batch_mode_first_and_the_host_after_dashdash() -
     assert argv[:5] == ["ssh", "-F", "cfg", "-o", "BatchMode=yes"]
     assert argv.index("ConnectTimeout=3") < argv.index("ConnectTimeout=7")  # the user's wins
     assert argv[-3:-1] == ["--", "gpu1"]
-    assert argv[-1].startswith("python3 -c '") and "'" not in argv[-1][12:-1]
+    assert argv[-1].startswith("python3 -I -c '") and "'" not in argv[-1][15:-1]
+
+
+def test_a_module_in_the_starting_directory_cannot_replace_the_standard_library(
+    root: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "json.py").write_text("raise SystemExit('shadowed json imported')\n")
+    proc = subprocess.run(
+        local_argv(),
+        input=f"{len(zlib.compress(HELPER_SOURCE))}\n".encode()
+        + zlib.compress(HELPER_SOURCE)
+        + proto.pack({"id": 1, "op": "hello"}),
+        capture_output=True,
+        cwd=home,
+        env={**os.environ, "PYTHONPATH": str(home)},
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(proto.MARKER) and b'"ok":true' in proc.stdout
