@@ -1,17 +1,19 @@
 """trackui's helper on a remote box: list, stat and read run files for a laptop.
 
 This file is the whole program that runs on the box. The laptop sends it over
-the stdin of ``ssh HOST python3 -c BOOTSTRAP`` (see client.py) and then speaks
-to it over the same pipes, so nothing is installed there. It needs Python 3.8
-or newer and the standard library only; it keeps no state on disk and exits
-when its stdin closes (the connection dropped or the laptop closed it).
+the stdin of ``ssh HOST python3 -I -c BOOTSTRAP`` (see client.py) and then
+speaks to it over the same pipes, so nothing is installed there. It needs
+Python 3.8 or newer and the standard library only; it keeps no state on disk
+and exits when its stdin closes (the connection dropped or the laptop closed
+it). It stays one file, past the usual size of a module, because it is sent
+and run as one program.
 
 Protocol (docs/remote.md): each message is a frame, ``!II`` (header length,
 body length), a UTF-8 JSON object as header, then the raw body. A request's
 header holds ``id``, ``op`` and the op's arguments; the response echoes ``id``
 with ``ok`` true and the op's small results, or ``ok`` false with ``error``
-(one line) and ``kind`` (``missing``, ``unsafe``, ``noroot``, ``bad``,
-``error``). Bulky results (listings, rows, file bytes) travel in the body;
+(one line) and ``kind`` (``missing``, ``unsafe``, ``too_large``, ``noroot``,
+``bad``, ``error``). Bulky results (listings, rows, file bytes) travel in the body;
 ``z`` in the header says the body is zlib-compressed.
 
 Every path is relative to the request's ``root``: absolute paths and ``..``
