@@ -10,12 +10,11 @@ Runs are grouped
   run's project;
 * or, when the user names keys (``--group-by lr0,batch``), by those keys alone.
 
-``group_series`` aggregates one metric per group and step over the *union*
-of the steps the group's runs logged: ``n`` is the number of runs with a
-finite value at that step, then mean, min, max and the sample standard
-deviation (n-1 in the denominator; ``None`` where n = 1, since one run says
-nothing about spread). A run that logged one step twice counts with its last
-value. ``compare_groups`` summarises each metric per group as mean ± std
+``group_series`` (store/group_series.py) aggregates one metric per group and
+step over the *union* of the steps the group's runs logged: ``n`` is the
+number of runs with a finite value at that step, then mean, min, max and the
+sample standard deviation (n-1 in the denominator; ``None`` where n = 1,
+since one run says nothing about spread). ``compare_groups`` summarises each metric per group as mean ± std
 over the runs' last and best values (best only for metrics with a known
 direction, ``store.primary.direction``). All of it is computed in DuckDB.
 """
@@ -30,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from . import fmt
 from .catalog import CatalogError
 from .group_keys import describes_experiment
+from .group_series import GroupSeries, group_series
 from .models import MISSING
 from .primary import direction
 
@@ -75,30 +75,6 @@ class Grouping:
             for key, _ in group.key_values:
                 out.setdefault(key)
         return tuple(out)
-
-
-@dataclass(frozen=True)
-class GroupSeries:
-    """One metric of one group, per step over the union of its runs' steps.
-    Downsampled like ``Store.series``: per bucket of steps the step of the
-    lowest and of the highest mean, with the band (min, max) widened to the
-    bucket's extremes so spikes survive."""
-
-    label: str
-    key: str
-    steps: tuple[int, ...]
-    n: tuple[int, ...]  # runs with a finite value at that step
-    mean: tuple[float, ...]
-    min: tuple[float, ...]
-    max: tuple[float, ...]
-    std: tuple[float | None, ...]  # sample std; None where n = 1
-    runs: int  # runs in the group
-    total: int  # distinct steps before downsampling
-    downsampled: bool
-
-    @property
-    def x(self) -> tuple[float, ...]:
-        return tuple(float(s) for s in self.steps)
 
 
 @dataclass(frozen=True)
@@ -261,96 +237,6 @@ def _label(key_values: tuple[tuple[str, Any], ...], named_groups: bool) -> str:
     if not key_values:
         return "ungrouped" if named_groups else "all runs"
     return " ".join(f"{k}={MISSING_TEXT if v is MISSING else fmt.value(v)}" for k, v in key_values)
-
-
-# -- series ------------------------------------------------------------------
-
-
-def group_series(
-    store: Store, groups: Sequence[RunGroup], key: str, *, buckets: int | None = 200
-) -> list[GroupSeries]:
-    """``key`` aggregated per group and step (module doc), one query for all
-    groups; at most about ``2 * buckets`` points per group."""
-    if not groups:
-        return []
-    key_rows = store._rows("SELECT key_no FROM metric_keys WHERE key = ?", [key])
-    run_ids = [r for g in groups for r in g.run_ids]
-    run_nos = dict(
-        store._rows(
-            f"SELECT run_id, run_no FROM runs WHERE run_id IN ({_marks(len(run_ids))})", run_ids
-        )
-    )
-    pairs = [
-        (int(run_nos[r]), gi) for gi, g in enumerate(groups) for r in g.run_ids if r in run_nos
-    ]
-    rows: list[tuple[Any, ...]] = []
-    if key_rows and pairs:
-        key_no = int(key_rows[0][0])
-        literal_runs = ", ".join(str(no) for no, _ in pairs)
-        mapping = ", ".join(f"({no}, {gi})" for no, gi in pairs)
-        limit = int(buckets) if buckets is not None else 0
-        # The ids go in as literals, so DuckDB skips row groups by their statistics.
-        rows = store._rows(
-            f"""WITH g(run_no, gi) AS (VALUES {mapping}),
-                pts AS (
-                  SELECT g.gi, m.run_no, m.step, arg_max(m.value, m.seq) AS value
-                  FROM metrics m JOIN g ON g.run_no = m.run_no
-                  WHERE m.key_no = {key_no} AND m.run_no IN ({literal_runs})
-                  GROUP BY g.gi, m.run_no, m.step
-                ), agg AS (
-                  SELECT gi, step,
-                         count(value) FILTER (WHERE isfinite(value)) AS n,
-                         avg(value) FILTER (WHERE isfinite(value)) AS mean,
-                         min(value) FILTER (WHERE isfinite(value)) AS lo,
-                         max(value) FILTER (WHERE isfinite(value)) AS hi,
-                         stddev_samp(value) FILTER (WHERE isfinite(value)) AS sd
-                  FROM pts GROUP BY gi, step
-                ), kept AS (
-                  SELECT *, count(*) OVER (PARTITION BY gi) AS total,
-                         min(step) OVER (PARTITION BY gi) AS s_lo,
-                         max(step) OVER (PARTITION BY gi) AS s_hi
-                  FROM agg WHERE n > 0
-                ), bucketed AS (
-                  SELECT *, CASE WHEN {limit} > 0 AND total > 2 * {limit}
-                                 THEN least(CAST(floor((step - s_lo) / nullif(s_hi - s_lo, 0)
-                                                       * {limit}) AS BIGINT), {limit} - 1)
-                                 ELSE step END AS b
-                  FROM kept
-                ), picked AS (
-                  SELECT gi, b, any_value(total) AS total,
-                         arg_min(struct_pack(s := step, n := n, m := mean, sd := sd), mean) AS p1,
-                         arg_max(struct_pack(s := step, n := n, m := mean, sd := sd), mean) AS p2,
-                         min(lo) AS lo, max(hi) AS hi
-                  FROM bucketed GROUP BY gi, b
-                ), both_pts AS (
-                  SELECT gi, p1 AS p, lo, hi, total FROM picked
-                  UNION SELECT gi, p2, lo, hi, total FROM picked
-                )
-                SELECT gi, p.s, p.n, p.m, lo, hi, p.sd, total FROM both_pts ORDER BY gi, p.s"""
-        )
-    per_group: dict[int, list[tuple[Any, ...]]] = {}
-    for row in rows:
-        per_group.setdefault(row[0], []).append(row)
-    out = []
-    for gi, group in enumerate(groups):
-        pts = per_group.get(gi, [])
-        total = int(pts[0][7]) if pts else 0
-        out.append(
-            GroupSeries(
-                label=group.label,
-                key=key,
-                steps=tuple(int(p[1]) for p in pts),
-                n=tuple(int(p[2]) for p in pts),
-                mean=tuple(float(p[3]) for p in pts),
-                min=tuple(float(p[4]) for p in pts),
-                max=tuple(float(p[5]) for p in pts),
-                std=tuple(None if p[2] < 2 or p[6] is None else float(p[6]) for p in pts),
-                runs=group.n,
-                total=total,
-                downsampled=len(pts) < total,
-            )
-        )
-    return out
 
 
 # -- summary -----------------------------------------------------------------

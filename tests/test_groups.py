@@ -4,7 +4,9 @@ sets differ (union of steps, n varies)."""
 
 from __future__ import annotations
 
-import math
+import csv
+import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +125,7 @@ def test_group_series_matches_numpy_over_the_union_of_steps(sweep: Store) -> Non
     assert [s.runs for s in series] == [3, 2]
 
 
-def test_group_series_downsampled_keeps_means_and_widens_the_band(tmp_path: Path) -> None:
+def test_group_series_downsampled_averages_runs_per_cell(tmp_path: Path) -> None:
     root = tmp_path / "store"
     rng = np.random.default_rng(7)
     data = {}
@@ -141,25 +143,30 @@ def test_group_series_downsampled_keeps_means_and_widens_the_band(tmp_path: Path
         assert len(grouping.groups) == 1 and grouping.groups[0].label == "all runs"
         (full,) = groups.group_series(store, grouping.groups, "loss", buckets=None)
         (small,) = groups.group_series(store, grouping.groups, "loss", buckets=20)
-    per_step: dict[int, list[float]] = {}
-    for points in data.values():
+    every_step = sorted({s for points in data.values() for s in points})
+    assert full.steps == tuple(every_step) and not full.downsampled
+    assert small.downsampled and small.total == full.total == 1200
+    # By hand: 40 cells of equal width over the steps; each run's values in
+    # a cell averaged; mean, std and n over those averages; min and max over
+    # every point of the cell; the point at the cell's mean step.
+    lo, hi = every_step[0], every_step[-1]
+    width = -(-(hi - lo + 1) // 40)
+    cells: dict[int, dict[int, list[tuple[int, float]]]] = {}
+    for seed, points in data.items():
         for step, value in points.items():
-            per_step.setdefault(step, []).append(value)
-    assert full.steps == tuple(sorted(per_step)) and full.total == len(per_step)
-    assert small.downsampled and small.total == full.total
-    assert len(small.steps) <= 40
-    lo, hi = min(per_step), max(per_step)
-    for k, step in enumerate(small.steps):
-        values = np.array(per_step[step])
-        assert small.mean[k] == pytest.approx(values.mean())
-        assert small.n[k] == len(values)
-        bucket = min(math.floor((step - lo) / (hi - lo) * 20), 19)
-        members = [
-            v for s, vs in per_step.items() for v in vs
-            if min(math.floor((s - lo) / (hi - lo) * 20), 19) == bucket
-        ]  # fmt: skip
-        assert small.min[k] == pytest.approx(min(members))
-        assert small.max[k] == pytest.approx(max(members))
+            cells.setdefault((step - lo) // width, {}).setdefault(seed, []).append((step, value))
+    assert len(small.x) == len(cells) <= 40
+    for k, cell in enumerate(sorted(cells)):
+        runs = cells[cell]
+        averages = np.array([np.mean([v for _, v in pts]) for pts in runs.values()])
+        every = [p for pts in runs.values() for p in pts]
+        assert small.n[k] == len(runs)
+        assert small.mean[k] == pytest.approx(averages.mean())
+        want_std = np.std(averages, ddof=1) if len(averages) > 1 else None
+        assert small.std[k] == (pytest.approx(want_std) if want_std is not None else None)
+        assert small.min[k] == pytest.approx(min(v for _, v in every))
+        assert small.max[k] == pytest.approx(max(v for _, v in every))
+        assert small.x[k] == pytest.approx(np.mean([s for s, _ in every]))
 
 
 def test_group_by_picks_the_keys(sweep: Store) -> None:
@@ -239,6 +246,9 @@ def test_summary_mean_std_n_of_last_and_best(sweep: Store) -> None:
         ("model.name", True),
         ("data", True),
         ("model_name_or_path", True),
+        ("data_dir", True),
+        ("torch_seed", False),
+        ("seeds", False),
         ("seed", False),
         ("random_seed", False),
         ("rng_seed", False),
@@ -268,3 +278,80 @@ def test_summary_mean_std_n_of_last_and_best(sweep: Store) -> None:
 )
 def test_which_keys_describe_an_experiment(key: str, describes: bool) -> None:
     assert group_keys.describes_experiment(key) is describes
+
+
+# -- the CLI: trackui diff --group / --group-by ------------------------------------------
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from trackui.cli import main
+
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_diff_group_json(sweep: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    by_name = ids(sweep)
+    root = str(sweep.root)
+    code, out, err = run_cli(capsys, "diff", "-d", root, "--group", "--json", *by_name.values())
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["mode"] == "auto" and doc["group_by"] is None
+    assert set(doc["ignored_keys"]) == {"seed", "output_dir", "device"}
+    assert [g["label"] for g in doc["groups"]] == ["lr=0.01", "lr=0.02"]
+    assert [g["n"] for g in doc["groups"]] == [3, 2]
+    assert doc["groups"][0]["key_values"] == {"lr": 0.01}
+    assert [r["name"] for r in doc["groups"][1]["runs"]] == ["b1", "b2"]
+    metrics = {m["key"]: m for m in doc["metrics"]}
+    loss = metrics["val/loss"]
+    assert loss["direction"] == "min" and loss["best_group"] == 0
+    for gi, names in enumerate((["a1", "a2", "a3"], ["b1", "b2"])):
+        lasts = np.array([LOSS[n][max(LOSS[n])] for n in names])
+        bests = np.array([min(effective(n).values()) for n in names])
+        assert loss["last"][gi]["n"] == len(names)
+        assert loss["last"][gi]["mean"] == pytest.approx(lasts.mean())
+        assert loss["last"][gi]["std"] == pytest.approx(np.std(lasts, ddof=1))
+        assert loss["best"][gi]["mean"] == pytest.approx(bests.mean())
+    assert metrics["lr_sched"]["direction"] is None and metrics["lr_sched"]["best"] is None
+
+
+def test_cli_diff_group_by_keys(sweep: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = list(ids(sweep).values())
+    root = str(sweep.root)
+    code, out, err = run_cli(capsys, "diff", "-d", root, "--group-by", "seed", "--json", *runs)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["mode"] == "keys" and doc["group_by"] == ["seed"]
+    assert [g["label"] for g in doc["groups"]] == ["seed=1", "seed=2", "seed=3"]
+    assert [g["n"] for g in doc["groups"]] == [2, 2, 1]
+    # one run in a group: its std is null, not 0
+    assert doc["metrics"][1]["last"][2]["std"] is None
+    code, out, err = run_cli(capsys, "diff", "-d", root, "--group-by", "lr,seed", "--csv", *runs)
+    assert code == 0, err
+    table = list(csv.reader(io.StringIO(out)))
+    assert table[0] == ["", "lr=0.01 seed=1", "lr=0.01 seed=2", "lr=0.01 seed=3",
+                        "lr=0.02 seed=1", "lr=0.02 seed=2"]  # fmt: skip
+    assert table[1] == ["runs (n)", "1", "1", "1", "1", "1"]
+    assert [row[0] for row in table[2:4]] == ["lr", "seed"]
+
+
+def test_cli_diff_group_table_and_errors(sweep: Store, capsys: pytest.CaptureFixture[str]) -> None:
+    runs = list(ids(sweep).values())
+    root = str(sweep.root)
+    code, out, err = run_cli(capsys, "diff", "-d", root, "--group", *runs)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("# 2 groups of 5 runs (ignoring ")
+    assert lines[1].split("\t") == ["", "lr=0.01", "lr=0.02"]
+    rows = {line.split("\t")[0]: line.split("\t")[1:] for line in lines[2:]}
+    assert rows["runs (n)"] == ["3", "2"]
+    assert rows["lr"] == ["0.01", "0.02"]
+    assert rows["val/loss ↓ best"] == ["0.44 ± 0.12 ★", "0.85 ± 0.92"]
+    code, out, err = run_cli(capsys, "diff", "-d", root, "--group-by", "nope", *runs)
+    assert code == 2 and out == ""
+    assert err.strip().splitlines() == [err.strip()] and "'nope'" in err
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli(capsys, "diff", "-d", root, "--group", "--group-by", "lr", *runs)
+    assert exit_info.value.code == 2
+    assert "not allowed with" in capsys.readouterr().err
