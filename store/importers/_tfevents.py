@@ -142,15 +142,6 @@ def _shortest_of_raw(raw: bytes) -> float:
 
 
 def _shortest_by_search(value: float, packed: bytes) -> float:
-    best = _search(value, packed)
-    # Big whole numbers: 1000000000000.0 has fewer digits than 999999995904.0
-    # but a longer text; keep whichever is shorter to read.
-    if (best >= 1e5 or best <= -1e5) and len(repr(best)) > len(repr(value)):
-        return value
-    return best
-
-
-def _search(value: float, packed: bytes) -> float:
     # Computed values need 8 digits (about 2 in 3) or 7 (about 1 in 3), rarely
     # 9; logged constants fewer. Probe 7: if it reads back, try 6 and bisect
     # below only when that reads back too; if not, 8, then 9.
