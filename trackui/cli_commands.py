@@ -211,6 +211,7 @@ def fit_run_list(table: Table, width: int) -> tuple[Table, list[str]]:
     from trackui.cli_output import table_width
     from trackui.tui.names import distinct
 
+    table = _short_headers(table)
     name_col = table.headers.index("name")
     widths = table.widths()
     keep = list(range(len(table.headers)))
@@ -246,6 +247,22 @@ def fit_run_list(table: Table, width: int) -> tuple[Table, list[str]]:
     for row, name in zip(fitted.rows, names):
         row[col] = name
     return fitted, left_out
+
+
+def _short_headers(table: Table) -> Table:
+    """``max(metrics/mAP50-95(B))`` headed ``max mAP50-95`` on a terminal,
+    while the headers stay distinct (piped output keeps the spec)."""
+    from trackui.store.primary import short_header
+    from trackui.store.queries import Column
+
+    headers = list(table.headers)
+    for i, spec in enumerate(headers[6:], start=6):
+        col = Column.parse(spec)
+        if col.kind == "stat":
+            headers[i] = f"{col.stat} {short_header(col.key)}"
+    if len(set(headers)) != len(headers):
+        return table
+    return Table(headers, table.rows, table.title, table.numeric, table.status_col, table.pinned)
 
 
 # -- values ------------------------------------------------------------------------------
