@@ -8,9 +8,11 @@ from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
+
+from .scrolling import ViScroll
 
 
 @dataclass(frozen=True)
@@ -90,11 +92,17 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-dialog"):
             yield Static(Text(self.title_text, style="bold"), id="help-title")
-            with VerticalScroll(id="help-body"):
+            with ViScroll(id="help-body"):
                 yield Static(self.key_table(), id="help-keys")
                 if self.notes:
                     yield Static(Text(self.notes), id="help-notes")
-            yield Static(Text("esc, q or ? closes", style="dim"), id="help-hint")
+            yield Static(
+                Text("j/k, PgUp/PgDn, gg/G scroll · esc, q or ? closes", style="dim"),
+                id="help-hint",
+            )
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def key_table(self) -> Table:
         table = Table.grid(padding=(0, 2))

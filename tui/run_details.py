@@ -13,7 +13,8 @@ from trackui.store.models import RunDetail
 from .safe import clean
 
 CONSOLE_TAIL_BYTES = 256 * 1024
-TRACEBACK_LINES = 12
+#: the Overview scrolls (j/k, G, PgDn), so a traceback is shown whole up to this
+TRACEBACK_LINES = 400
 STATUS_STYLES = {
     "running": "bold $accent",
     "finished": "bold $success",

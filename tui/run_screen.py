@@ -18,7 +18,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.reactive import reactive
@@ -27,7 +27,6 @@ from textual.widgets import (
     DataTable,
     Footer,
     Input,
-    Log,
     OptionList,
     Static,
     TabbedContent,
@@ -37,18 +36,31 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store import fmt, paths
 from trackui.store.models import MetricSummary, RunDetail, Series
+from trackui.store.primary import choose
 
+from . import names
 from .chart import MetricChart
 from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .messages import StoreRefreshed
+from .metric_grid import MetricGrid, key_metrics
 from .picker import KeyList
 from .run_details import STATUS_STYLES, overview, read_console
 from .safe import clean, literal
+from .scrolling import ViLog, ViScroll
 
 TABS = ("overview", "params", "metrics", "console", "artifacts")
 CONSOLE_MAX_LINES = 10_000
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
-CHART_ACTIONS = {"step_metric", *CHART_KEY_ACTIONS}
+CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
+#: what each tab focuses when it opens, so keys act on what is shown (and tab
+#: digits never land in the params filter)
+TAB_FOCUS = {
+    "overview": "#overview-scroll",
+    "params": "#params-table",
+    "metrics": "#metric-picker",
+    "console": "#console-log",
+    "artifacts": "#artifacts-table",
+}
 
 
 class RunLoaded(Message):
@@ -62,6 +74,13 @@ class SeriesLoaded(Message):
     def __init__(self, key: str, series: Series, generation: int) -> None:
         super().__init__()
         self.key = key
+        self.series = series
+        self.generation = generation
+
+
+class GridLoaded(Message):
+    def __init__(self, series: dict[str, Series], generation: int) -> None:
+        super().__init__()
         self.series = series
         self.generation = generation
 
@@ -104,6 +123,11 @@ class RunScreen(ChartKeys, Screen[None]):
     RunScreen #metric-main { width: 1fr; height: 1fr; }
     RunScreen #metric-summary { height: auto; max-height: 25%; }
     RunScreen #console-log { height: 1fr; }
+    RunScreen #metric-grid { display: none; }
+    RunScreen #metrics-tab.-grid #metric-grid { display: block; }
+    RunScreen #metrics-tab.-grid #metrics-body { display: none; }
+    RunScreen #grid-note { display: none; }
+    RunScreen #metrics-tab.-grid #grid-note { display: block; }
     """
 
     BINDINGS = [
@@ -117,6 +141,13 @@ class RunScreen(ChartKeys, Screen[None]):
         Binding("m", "pick_metric", "Metric", id="run.pick-metric"),
         Binding("left_square_bracket", "step_metric(-1)", "Prev metric", id="run.prev-metric"),
         Binding("right_square_bracket", "step_metric(1)", "Next metric", id="run.next-metric"),
+        Binding(
+            "v",
+            "toggle_grid",
+            "Grid",
+            tooltip="Small charts of the key metrics, or one chart",
+            id="run.grid",
+        ),
         *chart_bindings("run", show_less_smoothing=False),
     ]
 
@@ -128,7 +159,7 @@ class RunScreen(ChartKeys, Screen[None]):
         self.run_id = run_id
         self.detail: RunDetail | None = None
         self._initial_tab = tab if tab in TABS else "overview"
-        self._generation = {"detail": 0, "series": 0, "console": 0}
+        self._generation = {"detail": 0, "series": 0, "console": 0, "grid": 0}
         self._console_offset: int | None = None
         self._params_filter = ""
 
@@ -138,7 +169,7 @@ class RunScreen(ChartKeys, Screen[None]):
         yield Static(Content("loading run…"), id="run-header")
         with TabbedContent(initial=self._initial_tab, id="run-tabs"):
             with TabPane("1 Overview", id="overview"):
-                with VerticalScroll(id="overview-scroll"):
+                with ViScroll(id="overview-scroll"):
                     yield Static(Content(""), id="overview-body")
             with TabPane("2 Params", id="params"):
                 yield Input(
@@ -147,14 +178,17 @@ class RunScreen(ChartKeys, Screen[None]):
                 yield Static(Content(""), id="params-note", classes="note")
                 yield DataTable(id="params-table", cursor_type="row")
             with TabPane("3 Metrics", id="metrics"):
-                with Horizontal(id="metrics-body"):
-                    yield MetricPicker(id="metric-picker")
-                    with Vertical(id="metric-main"):
-                        yield MetricChart(id="run-chart")
-                        yield DataTable(id="metric-summary", cursor_type="row")
+                with Vertical(id="metrics-tab"):
+                    with Horizontal(id="metrics-body"):
+                        yield MetricPicker(id="metric-picker")
+                        with Vertical(id="metric-main"):
+                            yield MetricChart(id="run-chart")
+                            yield DataTable(id="metric-summary", cursor_type="row")
+                    yield Static(Content(""), id="grid-note", classes="note")
+                    yield MetricGrid(id="metric-grid")
             with TabPane("4 Console", id="console"):
                 yield Static(Content(""), id="console-note", classes="note")
-                yield Log(id="console-log", max_lines=CONSOLE_MAX_LINES, auto_scroll=True)
+                yield ViLog(id="console-log", max_lines=CONSOLE_MAX_LINES, auto_scroll=True)
             with TabPane("5 Artifacts", id="artifacts"):
                 yield Static(Content(""), id="artifacts-note", classes="note")
                 yield DataTable(id="artifacts-table", cursor_type="row")
@@ -196,6 +230,13 @@ class RunScreen(ChartKeys, Screen[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(SeriesLoaded(key, series, generation))
 
+    @work(thread=True, exclusive=True, group="run-grid", exit_on_error=False)
+    def load_grid(self, generation: int, keys: list[str], x_axis: str, buckets: int) -> None:
+        store = self.app.store  # type: ignore[attr-defined]
+        series = {k: store.series(self.run_id, k, buckets=buckets, x_axis=x_axis) for k in keys}
+        if not get_current_worker().is_cancelled:
+            self.post_message(GridLoaded(series, generation))
+
     @work(thread=True, exclusive=True, group="run-console", exit_on_error=False)
     def load_console(self, generation: int, path: str, offset: int | None, whole: bool) -> None:
         lines, new_offset, reset = read_console(path, offset, whole=whole)
@@ -222,16 +263,7 @@ class RunScreen(ChartKeys, Screen[None]):
             return
         old, detail = self.detail, message.detail
         self.detail = detail
-        run = detail.run
-        self.query_one("#run-header", Static).update(
-            Content.assemble(
-                (fmt.status(run.status), STATUS_STYLES.get(run.status, "bold")),
-                "  ",
-                (clean(f"{run.project}/{run.name}"), "bold"),
-                "  ",
-                (run.id, "$text-muted"),
-            )
-        )
+        self._update_header()
         self.query_one("#overview-body", Static).update(overview(detail, self._now()))
         if old is None or old.params != detail.params:
             self._fill_params()
@@ -240,6 +272,29 @@ class RunScreen(ChartKeys, Screen[None]):
         if old is None or old.artifacts != detail.artifacts:
             self._fill_artifacts()
         self._load_console()
+
+    def _update_header(self) -> None:
+        """Status, project/name and id on one line: the name shortened in the
+        middle to what the width leaves (the Overview has it whole), the id
+        left out before the name is cut."""
+        if self.detail is None:
+            return
+        run = self.detail.run
+        status = fmt.status(run.status)
+        room = (self.size.width or self.app.size.width) - 2 - names.cells(status) - 2
+        ref = clean(f"{run.project}/{run.name}")
+        show_id = names.cells(ref) + 2 + len(run.id) <= room
+        self.query_one("#run-header", Static).update(
+            Content.assemble(
+                (status, STATUS_STYLES.get(run.status, "bold")),
+                "  ",
+                (names.fit(ref, room), "bold"),
+                *(("  ", (run.id, "$text-muted")) if show_id else ()),
+            )
+        )
+
+    def on_resize(self) -> None:
+        self._update_header()
 
     def _fill_params(self) -> None:
         assert self.detail is not None
@@ -259,9 +314,13 @@ class RunScreen(ChartKeys, Screen[None]):
         self, metrics: Sequence[MetricSummary], before: Sequence[MetricSummary]
     ) -> None:
         keys = [m.key for m in metrics]
+        project = self.detail.run.project if self.detail else None
+        # The primary metric (configured, headline, main loss), never a counter;
+        # chosen before the picker highlights it, so no other key flashes first.
+        wanted = self.metric if self.metric in keys else choose(keys, project=project)
         picker = self.query_one("#metric-picker", MetricPicker)
         if keys != [m.key for m in before]:
-            picker.show_keys(keys, self.metric)
+            picker.show_keys(keys, wanted)
         table = self.query_one("#metric-summary", DataTable)
         cells = {m.key: _summary_cells(m) for m in metrics}
         if keys == [m.key for m in before]:
@@ -273,11 +332,13 @@ class RunScreen(ChartKeys, Screen[None]):
             table.clear()
             for key in keys:
                 table.add_row(*cells[key], key=key)
+        if keys != [m.key for m in before]:
+            self.query_one(MetricGrid).set_keys(key_metrics(keys, project))
         if not keys:
             self.chart.clear("no metrics logged")
             return
         if self.metric not in cells:
-            self.metric = keys[0]
+            self.metric = wanted or keys[0]
             return
         self._sync_metric_cursor(self.metric)
         if _find(before, self.metric) != _find(metrics, self.metric):
@@ -305,10 +366,55 @@ class RunScreen(ChartKeys, Screen[None]):
         name = self.detail.run.name if self.detail else self.run_id
         self.chart.set_series(message.key, [(self.run_id, name, message.series)])
 
+    @on(MetricGrid.DataWanted)
+    @on(MetricChart.DataWanted, ".grid-chart")
+    def _grid_wants_data(self, event: MetricGrid.DataWanted | MetricChart.DataWanted) -> None:
+        event.stop()
+        self._load_grid()
+
+    def _load_grid(self) -> None:
+        grid = self.query_one(MetricGrid)
+        keys = grid.shown_keys
+        self.query_one("#grid-note", Static).update(Content(grid.title))
+        if keys and self.grid_shown:
+            charts = grid.charts
+            self.load_grid(self._next("grid"), keys, self.chart.x_axis, charts[0].buckets)
+
+    def on_grid_loaded(self, message: GridLoaded) -> None:
+        if message.generation != self._generation["grid"]:
+            return
+        name = self.detail.run.name if self.detail else self.run_id
+        grid = self.query_one(MetricGrid)
+        for chart in grid.charts:
+            self._copy_chart_settings(chart)
+        grid.set_series(self.run_id, name, message.series)
+
+    @property
+    def grid_shown(self) -> bool:
+        return self.query_one("#metrics-tab").has_class("-grid")
+
+    def _copy_chart_settings(self, chart: MetricChart) -> None:
+        """A small chart draws like the big one: smoothing, log y, x-axis."""
+        main = self.chart
+        for name in ("smoothing_auto", "smoothing", "log_y", "x_axis"):
+            if hasattr(main, name):
+                chart.set_reactive(getattr(MetricChart, name), getattr(main, name))
+        chart.redraw()
+
+    def _sync_grid(self) -> None:
+        if not self.grid_shown:
+            return
+        grid = self.query_one(MetricGrid)
+        if any(c.key is not None and c.x_axis != self.chart.x_axis for c in grid.charts):
+            self._load_grid()  # another x-axis: the series are loaded again
+            return
+        for chart in grid.charts:
+            self._copy_chart_settings(chart)
+
     def on_console_read(self, message: ConsoleRead) -> None:
         if message.generation != self._generation["console"]:
             return
-        log = self.query_one("#console-log", Log)
+        log = self.query_one("#console-log", ViLog)
         if message.reset:
             log.clear()
         self._console_offset = message.offset
@@ -355,6 +461,15 @@ class RunScreen(ChartKeys, Screen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_changed(self) -> None:
         self.refresh_bindings()
+        self._focus_tab()
+
+    def _focus_tab(self) -> None:
+        tab = self.active_tab
+        selector = TAB_FOCUS.get(tab)
+        if tab == "metrics" and self.grid_shown:
+            selector = "#metric-grid"
+        if selector is not None:
+            self.query_one(selector).focus()
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.group == "run-detail":
@@ -419,7 +534,39 @@ class RunScreen(ChartKeys, Screen[None]):
         self.action_show_tab("metrics")
         self.metric = key
 
+    def action_toggle_grid(self) -> None:
+        """Small charts of the key metrics, or the one chart with its picker."""
+        self.query_one("#metrics-tab").toggle_class("-grid")
+        if self.grid_shown:
+            self.query_one(MetricGrid).focus()
+            self._load_grid()
+        else:
+            self.query_one("#metric-picker", MetricPicker).focus()
+
+    def action_more_smoothing(self) -> None:
+        super().action_more_smoothing()
+        self._sync_grid()
+
+    def action_less_smoothing(self) -> None:
+        super().action_less_smoothing()
+        self._sync_grid()
+
+    def action_cycle_smoothing(self) -> None:
+        super().action_cycle_smoothing()
+        self._sync_grid()
+
+    def action_cycle_x_axis(self) -> None:
+        super().action_cycle_x_axis()
+        self._sync_grid()
+
+    def action_toggle_log_y(self) -> None:
+        super().action_toggle_log_y()
+        self._sync_grid()
+
     def action_step_metric(self, step: int) -> None:
+        if self.grid_shown:
+            self.query_one(MetricGrid).step_page(step)
+            return
         keys = self.detail.metric_keys if self.detail else ()
         if not keys:
             return

@@ -135,18 +135,40 @@ class ColumnChoicesLoaded(Message):
         self.choices = choices
 
 
-FILTER_HELP = """\
-Filter (/): words match name, project or tag; side by side they all must match.
-  status:running   project:detect   tag:baseline   name:yolo   id:2026   host:box
-  lr0<0.01   optimizer=AdamW   optimizer.name!=SGD   model~^yolo (regex)
-  max(metrics/mAP50-95(B))>0.3   last(loss)<0.2   min(k)  first(k)  count(k)
-  and  or  not  ( )   "quoted values"   * in project:/tag:/name: is a wildcard
-esc closes the filter bar, or clears the filter when the bar is closed."""
+#: the filter language by example (each is tested to parse): what `?` shows
+FILTER_EXAMPLES: tuple[tuple[str, str], ...] = (
+    ("yolo", "name, project or a tag contains yolo"),
+    ('"yolo adamw"', "... with a space in it"),
+    ("status:running", "status (finished, failed, killed…)"),
+    ("status:failed,crashed", "any of several (also tag:, host:…)"),
+    ("project:det*", "project by name; * is a wildcard"),
+    ("tag:baseline", "has this tag"),
+    ("name:yolo", "the name contains yolo"),
+    ("id:20261126", "the run id starts with this"),
+    ("lr0<0.01", "a param, as a number"),
+    ("optimizer=AdamW", "a param, as text (any case)"),
+    ("optimizer.name!=SGD", "a nested param, by dotted key"),
+    ("model~^yolo", "a regular expression (!~ negates)"),
+    ("max(metrics/mAP50-95(B))>0.3", "a metric: first/last/min/max/count"),
+    ("loss<0.3", "not a param: the metric's last value"),
+    ("yolo lr0<0.01", "side by side: both must match"),
+    ("not tag:baseline or lr0<0.01", "and, or, not"),
+    ("(lr0<0.01 or batch>=32) and yolo", "parentheses group"),
+)
+
+
+def filter_help() -> str:
+    width = max(len(example) for example, _ in FILTER_EXAMPLES) + 2
+    lines = ["Filter (/), by example:"]
+    lines += [f"  {example.ljust(width)}{meaning}" for example, meaning in FILTER_EXAMPLES]
+    lines.append("A comparison never matches a run that lacks the key.")
+    lines.append("enter applies; esc closes the bar, then clears the filter.")
+    return "\n".join(lines)
 
 
 class RunsScreen(Screen):
     HELP_SECTION = "Runs"
-    HELP = FILTER_HELP
+    HELP = filter_help()
     BINDINGS = [
         Binding("slash", "filter", "Filter", tooltip="Filter the runs", id="runs.filter"),
         Binding("s", "sort", "Sort", tooltip="Sort by this column: up, down, off", id="runs.sort"),
@@ -405,11 +427,13 @@ class RunsScreen(Screen):
         key = table.current_key
         text = Text(no_wrap=False)
         run = next((r for r in self.runs if r.id == key), None) if key else None
+        room = (self.size.width or self.app.size.width) - 2
         if run is not None:
-            text.append(clean(run.project), style="dim")
-            text.append("/")
-            text.append(clean(run.name), style="bold")
-            text.append(f"  {run.id}", style="dim")
+            # Two lines at most: the id only where it fits beside the name.
+            ref = names.fit(clean(f"{run.project}/{run.name}"), 2 * room)
+            text.append(ref, style="bold")
+            if names.cells(ref) + 2 + len(run.id) <= room:
+                text.append(f"  {run.id}", style="dim")
         elif key and key.startswith(GROUP_PREFIX):
             text.append(clean(key[len(GROUP_PREFIX) :]), style="bold")
         spec = column_spec(table.current_column or "")

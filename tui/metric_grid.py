@@ -1,0 +1,162 @@
+"""``MetricGrid``: small charts of a run's key metrics side by side (W&B LEET's
+grid), as many as the terminal holds (2×2 at 80×24, 3×3 at 120×40), a page
+at a time.
+
+The grid draws what it is given and never queries the store: when the
+metrics it shows change (other keys, another page, a resize that holds more
+or fewer charts) it posts ``MetricGrid.DataWanted`` and its owner loads the
+series and calls ``set_series``. ``key_metrics`` orders the keys: the
+primary metric first, then the other results, counters and schedules last.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.message import Message
+
+from trackui.store.models import Series
+from trackui.store.primary import choose, direction, is_result
+
+from .chart import MetricChart
+
+#: the most charts on one page
+MAX_CHARTS = 9
+#: the least cells a small chart needs to stay readable (border included)
+CHART_WIDTH = 38
+CHART_HEIGHT = 9
+
+
+def key_metrics(keys: Iterable[str], project: str | None = None) -> list[str]:
+    """``keys`` in the order a grid shows them: the primary metric, the other
+    metrics with a direction (accuracy, losses…), the other results, then
+    counters, clocks and schedules."""
+    keys = list(keys)
+    first = choose(keys, project=project)
+
+    def rank(key: str) -> tuple[int, str]:
+        if key == first:
+            return 0, key
+        if direction(key) is not None:
+            return 1, key
+        return (2 if is_result(key) else 3), key
+
+    return sorted(keys, key=rank)
+
+
+def grid_shape(width: int, height: int, count: int) -> tuple[int, int]:
+    """(columns, rows) of small charts for ``count`` metrics in ``width`` ×
+    ``height`` cells: as many as fit at ``CHART_WIDTH`` × ``CHART_HEIGHT``, at
+    most ``MAX_CHARTS``, rows trimmed to what ``count`` fills."""
+    columns = max(1, min(width // CHART_WIDTH, 3))
+    rows = max(1, min(height // CHART_HEIGHT, MAX_CHARTS // columns))
+    if count:
+        columns = min(columns, count)
+        rows = min(rows, math.ceil(count / columns))
+    return columns, rows
+
+
+class MetricGrid(Grid):
+    """A page of small ``MetricChart``s, one metric each."""
+
+    can_focus = True
+
+    DEFAULT_CSS = """
+    MetricGrid {
+        height: 1fr;
+        grid-gutter: 0 0;
+    }
+    MetricGrid > MetricChart {
+        height: 1fr;
+        min-height: 6;
+    }
+    """
+
+    class DataWanted(Message):
+        """The grid now shows ``keys``: their series are wanted."""
+
+        def __init__(self, grid: MetricGrid, keys: list[str]) -> None:
+            super().__init__()
+            self.grid = grid
+            self.keys = keys
+
+        @property
+        def control(self) -> MetricGrid:
+            return self.grid
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.keys: list[str] = []
+        self.page = 0
+        self.capacity = 1
+        self._shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        for i in range(MAX_CHARTS):
+            yield MetricChart(id=f"grid-chart-{i}", classes="grid-chart")
+
+    @property
+    def charts(self) -> list[MetricChart]:
+        return list(self.query(MetricChart))
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(len(self.keys) / self.capacity))
+
+    @property
+    def shown_keys(self) -> list[str]:
+        """The metrics on the current page, in the order of the charts."""
+        return list(self._shown)
+
+    def set_keys(self, keys: Iterable[str]) -> None:
+        keys = list(keys)
+        if keys != self.keys:
+            self.keys = keys
+            self.page = 0
+        self._layout(force=True)
+
+    def step_page(self, step: int) -> None:
+        self.page = (self.page + step) % self.pages
+        self._layout(force=True)
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self, *, force: bool = False) -> None:
+        if not self.is_mounted:
+            return
+        width, height = self.size.width, self.size.height
+        columns, rows = grid_shape(width or 80, height or 20, len(self.keys))
+        self.styles.grid_size_columns = columns
+        self.styles.grid_size_rows = rows
+        self.capacity = columns * rows
+        self.page = min(self.page, self.pages - 1)
+        start = self.page * self.capacity
+        shown = self.keys[start : start + self.capacity]
+        for i, chart in enumerate(self.charts):
+            chart.display = i < len(shown)
+        if shown != self._shown or force:
+            self._shown = shown
+            for chart, key in zip(self.charts, shown):
+                if chart.key != key:
+                    chart.clear(f"{key} …")
+            if shown:
+                self.post_message(self.DataWanted(self, shown))
+
+    def set_series(self, run_id: str, name: str, series: Mapping[str, Series]) -> None:
+        """Draw each shown metric whose series came (others keep waiting)."""
+        for chart, key in zip(self.charts, self._shown):
+            if key in series:
+                chart.set_series(key, [(run_id, name, series[key])])
+
+    @property
+    def title(self) -> str:
+        """What the grid shows, for the note above it."""
+        if not self.keys:
+            return "no metrics logged"
+        start = self.page * self.capacity
+        end = start + len(self._shown)
+        return f"metrics {start + 1}–{end} of {len(self.keys)} · page {self.page + 1}/{self.pages}"
