@@ -35,18 +35,19 @@ DEFAULT_INTERVAL_S = 10.0
 def interval_from_env(given: float | None = None) -> float:
     """The sampling interval: ``given`` (``init(system_interval=…)``), else
     ``TRACKUI_SYSTEM_INTERVAL``, else 10 s; 0 or less turns sampling off."""
-    if given is not None:
-        try:
-            return max(0.0, float(given))
-        except (TypeError, ValueError):
+    if given is None:
+        given = os.environ.get("TRACKUI_SYSTEM_INTERVAL")
+        if given is None or not given.strip():
             return DEFAULT_INTERVAL_S
-    raw = os.environ.get("TRACKUI_SYSTEM_INTERVAL")
-    if raw is None or not raw.strip():
-        return DEFAULT_INTERVAL_S
     try:
-        return max(0.0, float(raw))
-    except ValueError:
+        value = float(given)
+    except (TypeError, ValueError):
         return DEFAULT_INTERVAL_S
+    if value != value:  # NaN
+        return DEFAULT_INTERVAL_S
+    if value <= 0 or value == float("inf"):  # never: off
+        return 0.0
+    return value
 
 
 # -- host and process (Linux /proc; elsewhere what os and resource give) -------
@@ -208,8 +209,10 @@ class Sampler:
     """Appends one line of system readings to ``path`` every ``interval`` s.
 
     ``nvml`` replaces the ``pynvml`` module (tests give a fake one);
-    ``on_error`` is told of a failed write (the run counts it) and sampling
-    goes on at the next interval."""
+    ``on_error(exc, values)`` is told of a failed write and how many values
+    it held (the run counts them as dropped); sampling goes on at the next
+    interval. It is never given an exception to raise: nothing here reaches
+    the training loop."""
 
     def __init__(
         self,
@@ -218,7 +221,7 @@ class Sampler:
         *,
         nvml: Any | None = None,
         clock: Callable[[], float] = time.time,
-        on_error: Callable[[BaseException], None] | None = None,
+        on_error: Callable[[BaseException, int], None] | None = None,
     ):
         self.path = os.fspath(path)
         self.interval = interval
@@ -264,20 +267,33 @@ class Sampler:
             finally:
                 os.close(fd)
         except OSError as exc:
-            if self._on_error is not None:
-                self._on_error(exc)
+            self._report(exc, sum(1 for key in row if not key.startswith("_")))
+
+    def _report(self, exc: BaseException, values: int) -> None:
+        if self._on_error is not None:
+            try:
+                self._on_error(exc, values)
+            except Exception:  # noqa: BLE001 - the run's bookkeeping must not end sampling
+                pass
 
     def _run(self) -> None:
         start_cpu = time.thread_time()
         try:
-            self.sample()  # baseline for the CPU percentages
+            try:
+                self.sample()  # baseline for the CPU percentages
+            except Exception as exc:  # noqa: BLE001 - sampling must never reach training
+                self._report(exc, 0)
             while not self._stop.wait(self.interval):
-                self.write(self.sample())
+                try:
+                    row = self.sample()
+                except Exception as exc:  # noqa: BLE001 - tried again at the next interval
+                    self._report(exc, 0)
+                    continue
+                if self._stop.is_set():
+                    break  # stopped while a reading hung: the run has ended
+                self.write(row)
                 self.samples += 1
                 self.cpu_seconds = time.thread_time() - start_cpu
-        except Exception as exc:  # noqa: BLE001 - sampling must never reach training
-            if self._on_error is not None:
-                self._on_error(exc)
         finally:
             if self._gpus is not None:
                 self._gpus.close()

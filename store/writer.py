@@ -30,6 +30,7 @@ from . import paths
 from .console import ConsoleCapture
 from .fmt import repair
 from .runfiles import append_line, atomic_write_json
+from .system import SYSTEM_FILE, Sampler, interval_from_env
 from .writer_io import (
     artifact_name,
     copy_artifact,
@@ -79,8 +80,16 @@ class Run:
         dir: str | os.PathLike[str] | None = None,
         console: bool = True,
         handle_signals: bool = True,
+        system_interval: float | None = None,
     ):
         # Everything that can be refused is refused before a file is made.
+        if system_interval is not None and (
+            isinstance(system_interval, bool) or not isinstance(system_interval, (int, float))
+        ):
+            raise TypeError(
+                f"trackui.init: system_interval is {type(system_interval).__name__}, "
+                "not a number of seconds"
+            )
         if config is not None and not isinstance(config, Mapping) and hasattr(config, "__dict__"):
             config = vars(config)
         config_data = Config.checked(config or {})
@@ -99,6 +108,7 @@ class Run:
         self._known_keys: set[str] = set()  # keys stored as given
         self._renamed: dict[str, str] = {}  # keys repaired to valid UTF-8
         self._dropped = 0
+        self._system_dropped = 0  # values of system.jsonl lines not written (sampler thread)
         self._warned = False
         self._gone = False  # the run directory was removed: drop, do not write
         self._torn = False
@@ -146,6 +156,14 @@ class Run:
             if console_fd is not None
             else None
         )
+
+        # System and GPU readings on their own thread and file: never on log()'s path.
+        self._sampler: Sampler | None = None
+        interval = interval_from_env(system_interval)
+        if interval > 0:
+            self._sampler = Sampler(
+                self.dir / SYSTEM_FILE, interval, on_error=self._system_not_written
+            ).start()
 
         self._prev_handlers: dict[int, Any] = {}
         if handle_signals and threading.current_thread() is threading.main_thread():
@@ -254,12 +272,21 @@ class Run:
             self._gone = True
             self._drop(lost, FileNotFoundError(f"run directory {self.dir} is gone"))
 
+    def _system_not_written(self, exc: BaseException, values: int) -> None:
+        """The sampler thread could not write a line of readings: counted and
+        warned about like any dropped point, never raised."""
+        self._system_dropped += values
+        if not self._warned:
+            self._warned = True
+            _warn(f"trackui: run {self.id} cannot write system readings to {self.dir}: {exc}")
+
     @property
     def dropped(self) -> int:
-        """How many points could not be written (checked now, not at the next heartbeat)."""
+        """How many points could not be written (checked now, not at the next
+        heartbeat); system readings included."""
         if not self._finished:
             self._check()
-        return self._dropped
+        return self._dropped + self._system_dropped
 
     @property
     def console_dropped(self) -> int:
@@ -329,13 +356,15 @@ class Run:
         if exception is not None:
             event["exception"] = describe(exception)
         self._stop.set()
+        if self._sampler is not None:
+            self._sampler.stop()
         if self._console is not None:
             self._console.stop()
         if self.summary:
             self._unsaved.add(paths.SUMMARY)
         self._save_unsaved()
-        if self._dropped:
-            event["dropped"] = self._dropped
+        if self._dropped + self._system_dropped:
+            event["dropped"] = self._dropped + self._system_dropped
         if self.console_dropped:
             event["console_dropped"] = self.console_dropped
         if not self._gone:

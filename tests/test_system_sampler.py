@@ -113,6 +113,9 @@ def test_a_failing_nvml_gives_no_gpu_series():
         (None, "0", 0.0),
         (1.0, "5", 1.0),
         (None, "junk", 10.0),
+        (None, "-1", 0.0),
+        (float("inf"), None, 0.0),
+        (float("nan"), None, 10.0),
     ],
 )
 def test_interval_from_argument_and_environment(monkeypatch, given, env, expected):
@@ -131,6 +134,12 @@ def test_zero_interval_starts_no_thread(tmp_path):
 
 def test_a_failed_write_is_reported_and_sampling_goes_on(tmp_path):
     errors = []
-    sampler = system.Sampler(tmp_path / "missing" / "s.jsonl", interval=1, on_error=errors.append)
-    sampler.write({"_t": 1.0})
-    assert errors and isinstance(errors[0], OSError)
+    sampler = system.Sampler(
+        tmp_path / "missing" / "s.jsonl",
+        interval=1,
+        on_error=lambda exc, n: errors.append((exc, n)),
+    )
+    sampler.write({"_t": 1.0, "system/proc.cpu": 1.0, "system/proc.rss": 2.0})
+    assert len(errors) == 1
+    exc, values = errors[0]
+    assert isinstance(exc, OSError) and values == 2

@@ -41,10 +41,13 @@ def init(
     group: str | None = None,
     dir: str | os.PathLike[str] | None = None,
     console: bool = True,
+    system_interval: float | None = None,
     **_wandb_only: Any,
 ) -> Run:
     """Start a run and make it the current one. ``dir`` is the store root
-    (default ``$TRACKUI_DIR`` or ``~/.local/share/trackui``). Keyword
+    (default ``$TRACKUI_DIR`` or ``~/.local/share/trackui``).
+    ``system_interval`` is the seconds between system and GPU readings
+    (default ``$TRACKUI_SYSTEM_INTERVAL``, else 10; 0 turns them off). Keyword
     arguments that only mean something to W&B (``entity``, ``mode``…) are
     accepted and ignored, so existing ``wandb.init`` calls keep working."""
     previous = current()
@@ -59,6 +62,7 @@ def init(
         group=group,
         dir=dir,
         console=console,
+        system_interval=system_interval,
     )
     set_current(run)
     return run
