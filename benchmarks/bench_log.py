@@ -5,9 +5,16 @@ Calls are timed in batches of 100 with ``time.perf_counter_ns`` (a timer
 call per log() would cost about as much as what it measures); the figure is
 the median over batches, divided by 100. The two loops alternate in rounds
 so that drift of the machine hits both alike. Also the writer's RSS growth
-over 100 k calls. Prints one figure per line; asserts nothing.
+over 100 k calls.
 
-    python benchmarks/bench_log.py [--calls 100000]
+System sampling on and off: the same log() loop while a system sampler
+(``store/system.Sampler``) runs on its thread at ``--system-interval``
+(0.1 s, a hundred times the default rate, so its cost shows), alternating
+with rounds where none runs; and the sampler thread's own CPU time, per
+minute of wall time and per sample. Prints one figure per line; asserts
+nothing.
+
+    python benchmarks/bench_log.py [--calls 100000] [--system-interval 0.1]
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ def timed_batches(step: Callable[[int], None], start: int, calls: int) -> list[f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100_000, help="log() calls timed")
+    parser.add_argument(
+        "--system-interval", type=float, default=0.1, help="sampler interval (s) when on"
+    )
     args = parser.parse_args()
     calls = args.calls - args.calls % (BATCH * ROUNDS)
     per_round = calls // ROUNDS
@@ -54,8 +64,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="trackui-bench-") as tmp:
         os.environ["TRACKUI_DIR"] = str(Path(tmp) / "store")
         import trackui
+        from trackui.store.system import SYSTEM_FILE, Sampler
 
-        run = trackui.init(project="bench", name="log", console=False)
+        run = trackui.init(project="bench", name="log", console=False, system_interval=0)
         log = run.log
 
         def shim(i: int) -> None:
@@ -85,6 +96,26 @@ def main() -> None:
             floor_us += timed_batches(floor, 10 * BATCH + r * per_round, per_round)
         gc.collect()
         growth = (rss_mb() - rss_before) * 100_000 / shim_calls
+
+        # sampling on / off, alternating rounds of the same loop
+        off_us: list[float] = []
+        on_us: list[float] = []
+        sampler_cpu = sampler_wall = 0.0
+        samples = 0
+        base = 10 * BATCH + calls
+        for _ in range(ROUNDS):
+            off_us += timed_batches(shim, base, per_round)
+            base += per_round
+            sampler = Sampler(run.dir / SYSTEM_FILE, args.system_interval).start()
+            t0 = time.perf_counter()
+            on_us += timed_batches(shim, base, per_round)
+            base += per_round
+            # long enough for a few samples even when the loop is quick
+            time.sleep(max(0.0, 3 * args.system_interval - (time.perf_counter() - t0)))
+            sampler_wall += time.perf_counter() - t0
+            sampler.stop()
+            sampler_cpu += sampler.cpu_seconds
+            samples += sampler.samples
         dropped = run.dropped
         run.finish()
         os.close(floor_fd)
@@ -98,6 +129,18 @@ def main() -> None:
     print(f"log_to_floor_ratio {log_median / floor_median:.2f}")
     print(f"log_rss_growth_mb_per_100k {growth:.2f}")
     print(f"log_dropped {dropped}")
+    off_median, on_median = statistics.median(off_us), statistics.median(on_us)
+    print(f"log_median_us_sampling_off {off_median:.2f}")
+    print(f"log_median_us_sampling_on {on_median:.2f}")
+    print(f"log_sampling_on_to_off_ratio {on_median / off_median:.3f}")
+    print(f"sampler_interval_s {args.system_interval:g}")
+    print(f"sampler_samples {samples}")
+    per_sample_ms = 1000 * sampler_cpu / samples if samples else float("nan")
+    print(f"sampler_cpu_ms_per_sample {per_sample_ms:.3f}")
+    print(f"sampler_cpu_s_per_min {60 * sampler_cpu / sampler_wall:.4f}")
+    print(f"sampler_cpu_pct_of_core {100 * sampler_cpu / sampler_wall:.3f}")
+    # what the default interval (10 s) costs, from the per-sample figure
+    print(f"sampler_cpu_pct_of_core_at_10s {per_sample_ms / 1000 / 10 * 100:.4f}")
 
 
 if __name__ == "__main__":
