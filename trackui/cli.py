@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trackui.cli_output import line
-from trackui.cli_resolve import UsageError, run_import, source
+from trackui.cli_resolve import UsageError, checked_path, run_import, source
 from trackui.store import fmt, paths
 
 COMMANDS = ("ls", "show", "diff", "reindex", "import", "demo", "tui")
@@ -223,7 +223,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _root(args: argparse.Namespace) -> Path:
-    root = Path(args.store).expanduser() if args.store else paths.default_root()
+    root = checked_path(args.store if args.store else paths.default_root())
     if not root.is_dir():
         raise UsageError(f"no trackui store at {line(root)} (log a run, or try `trackui demo`)")
     return root
@@ -246,7 +246,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    root = Path(args.store).expanduser() if args.store else paths.default_root()
+    root = checked_path(args.store if args.store else paths.default_root())
     src = Path(args.path).expanduser()
     if args.kind is not None and not args.kind.strip():
         raise UsageError("--kind: empty kind")
@@ -265,7 +265,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from trackui import demo
 
-    root = Path(args.dir).expanduser() if args.dir else demo.default_dir()
+    root = checked_path(args.dir if args.dir else demo.default_dir())
     made = demo.ensure(root, fresh=args.fresh)
     if args.no_tui or not (sys.stdin.isatty() and sys.stdout.isatty()):
         live = demo.start_live(root) if args.live else []
@@ -286,7 +286,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
     if args.path:
         root = source(args.path).root
     else:
-        root = paths.default_root()
+        root = checked_path(paths.default_root())
         root.mkdir(parents=True, exist_ok=True)
     return _run_tui(root)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trackui.cli_output import line
-from trackui.store import paths
+from trackui.store import fmt, paths
 
 #: Files a trackui run directory holds; a folder with these three levels down
 #: is a store even before a run's meta.json is complete.
@@ -48,8 +48,8 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
     store (nothing logged yet)."""
     from trackui.store.importers import detect_kinds, is_trackui_store
 
-    path = Path(text).expanduser()
-    name = str(text)
+    name = fmt.repair(os.fspath(text), path=True)
+    path = checked_path(text)
     if not path.exists():
         if default:
             return Source(name, path, exists=False)
@@ -71,6 +71,18 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
             "Ultralytics, MLflow, TensorBoard, dvclive, W&B or Trackio)"
         )
     return Source(name, path)
+
+
+def checked_path(text: str | os.PathLike[str]) -> Path:
+    """``text`` as a path the store can hold: one whose name is not UTF-8
+    (from ``$TRACKUI_DIR``, say) is a ``UsageError``, not a traceback later."""
+    raw = os.fspath(text)
+    if fmt.repair(raw) != raw:
+        raise UsageError(
+            f"{line(fmt.repair(raw, path=True))}: a store path that is not UTF-8 is not "
+            "supported (rename it, or point TRACKUI_DIR elsewhere)"
+        )
+    return Path(raw).expanduser()
 
 
 def _looks_like_store(path: Path) -> bool:

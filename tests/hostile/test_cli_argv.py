@@ -118,3 +118,18 @@ def test_stored_lone_surrogates_never_crash_any_format(
     out = capsys.readouterr().out
     out.encode("utf-8")
     assert "\\udcff" in out and json.loads(out)["name"] == name  # exact, escaped
+
+
+def test_a_store_path_that_is_not_utf8_is_one_line(tmp_path: Path) -> None:
+    """``$TRACKUI_DIR`` from a Latin-1 world: named in one line, never a traceback."""
+    store = os.fsencode(tmp_path) + b"/st" + BAD
+    os.makedirs(store)
+    for args in (["ls"], ["show", "x"], ["reindex"], ["import", str(tmp_path)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "trackui", *args],
+            capture_output=True,
+            env={**os.environb, b"TRACKUI_DIR": store, b"LC_ALL": b"C.UTF-8"},
+            timeout=120,
+        )
+        err = assert_one_line(proc, args)
+        assert "st\\xff\\xfeoops\\x80" in err
