@@ -90,6 +90,8 @@ def test_plain_run_names_when_unique_and_candidates_when_not(
     assert ids["yolo-sgd"] in err
     code, out, err = run_cli(capsys, "show", "-d", store, "detect/yolo-sgd", "--json")
     assert code == 0 and json.loads(out)["id"] == ids["yolo-sgd"]
+    code, out, err = run_cli(capsys, "show", "-d", store, "adam")
+    assert code == 2 and "no run 'adam'" in err and "names containing it: detect/yolo-adamw" in err
 
 
 @pytest.fixture

@@ -243,4 +243,24 @@ def resolve(stores: Sequence[tuple[Source, Any]], ref: str) -> Found:
                 f"{'+' if more else ''} runs: {shown}{more} (use an id)"
             )
     where = ", ".join(line(s.name) for s, _ in stores) or "the default store (no runs yet)"
-    raise UsageError(f"no run '{line(text)}' in {where}")
+    raise UsageError(f"no run '{line(text)}' in {where}{_near(stores, text)}")
+
+
+def _near(stores: Sequence[tuple[Source, Any]], text: str) -> str:
+    """Names that contain ``text``, as a hint after "no run"."""
+    names: list[str] = []
+    for _, store in stores:
+        rows = (
+            store.catalog.cursor()
+            .execute(
+                "SELECT DISTINCT project || '/' || name FROM runs "
+                "WHERE contains(lower(name), lower(?)) ORDER BY 1 LIMIT 6",
+                [text],
+            )
+            .fetchall()
+        )
+        names.extend(row[0] for row in rows)
+    if not names:
+        return ""
+    more = ", …" if len(names) > 5 else ""
+    return f"; names containing it: {', '.join(line(n) for n in names[:5])}{more}"
