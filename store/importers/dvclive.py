@@ -65,6 +65,7 @@ from typing import Any
 
 import yaml
 
+from trackui.store.importers import _read
 from trackui.store.importers._evidence import epochs_short, newest_mtime
 from trackui.store.importers._naming import dir_name, project_for
 from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
@@ -122,7 +123,7 @@ def read_tsv(path: Path, key: str, problems: list[str]) -> tuple[list[Point], bo
     the run is still being written (then it is just the line being written).
     """
     try:
-        raw = path.read_bytes()
+        raw = _read.read_bytes(path)
     except OSError as exc:
         problems.append(f"{path}: unreadable ({exc.strerror or exc})")
         return [], False
@@ -180,9 +181,8 @@ def _int(text: str) -> int:
 
 def _load_yaml(path: Path, problems: list[str]) -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
-            return yaml.safe_load(f)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return yaml.safe_load(_read.read_bytes(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         problems.append(f"{path}: unreadable YAML ({reason})")
         return None
@@ -190,9 +190,8 @@ def _load_yaml(path: Path, problems: list[str]) -> Any:
 
 def _load_json(path: Path, problems: list[str]) -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return json.loads(_read.read_bytes(path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
         problems.append(f"{path}: unreadable JSON ({exc})")
         return None
 

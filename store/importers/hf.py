@@ -233,14 +233,19 @@ def read_output_dir(
     root: Path, out: Path, problems: list[str], *, stale_after: float, now: float
 ) -> ForeignRun:
     """One run from one Trainer output directory. Never raises for bad content."""
-    final = (out / STATE).is_file()
+    final = os.path.lexists(out / STATE)  # a special file there is reported, not skipped
     checkpoints = _checkpoints(out)
     state_file = out / STATE
-    if not final:
+    loaded = _json(state_file, root, problems) if final else None
+    if loaded is None:
+        # no final state (or one that cannot be read): the newest checkpoint's
+        final = False
         state_file = next(
             (c / STATE for _, c in reversed(checkpoints) if (c / STATE).is_file()), state_file
         )
-    state = _json(state_file, root, problems) or {}
+        if state_file != out / STATE:
+            loaded = _json(state_file, root, problems)
+    state = loaded or {}
     points = history_points(state)
     global_step = state.get("global_step")
     last_step = max((p.step for p in points), default=None)

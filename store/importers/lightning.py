@@ -195,16 +195,16 @@ def read_version_dir(
 ) -> ForeignRun:
     """One run from one ``version_N`` directory. Never raises for bad content."""
     params: dict[str, Any] = {}
-    if (version / HPARAMS).is_file():
+    if os.path.lexists(version / HPARAMS):
         params = read_yaml(version / HPARAMS, root, problems)
-    if (version / CLI_CONFIG).is_file():
+    if os.path.lexists(version / CLI_CONFIG):
         for key, value in read_yaml(version / CLI_CONFIG, root, problems).items():
             params.setdefault(key, value)
 
     extra: dict[str, Any] = {}
     first_t = last_t = None
     events = sorted(f.name for f in version.iterdir() if f.is_file() and is_event_file(f.name))
-    if (version / METRICS).is_file():
+    if os.path.lexists(version / METRICS):  # a FIFO or a link out is reported, not skipped
         points = read_metrics_csv(version / METRICS, root, problems)
         extra["loggers"] = ["csv"] + (["tensorboard"] if events else [])
     else:

@@ -86,7 +86,7 @@ from typing import Any
 
 import yaml
 
-from . import _sqlite
+from . import _read, _sqlite
 from ._evidence import latest, mtime
 from ._mlflow_run import ENDED, Options, as_int, files_below, list_artifacts, make_run, status_name
 from ._mlflow_run import KIND as KIND  # every reader module names its kind
@@ -97,6 +97,8 @@ STALE_AFTER = 900.0
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_DEPTH = 6
+#: A meta.yaml is a few hundred bytes; one bigger than this is not read.
+_META_CAP = 1 << 20
 _BROKEN = object()  # a meta.yaml that exists but is not a readable mapping
 _UNSET = object()  # "not loaded yet"
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -334,7 +336,7 @@ def _read_value_dir(d: Path, problems: list[str]) -> dict[str, str]:
     for f in files_below(d):
         key = f.relative_to(d).as_posix()
         try:
-            data = f.read_bytes()
+            data = _read.read_bytes(f)
         except OSError as exc:
             problems.append(f"{f}: cannot read ({exc.strerror or exc})")
             continue
@@ -377,7 +379,7 @@ def _read_metric_dir(
 
 def _read_metric_file(f: Path, key: str, problems: list[str], *, ended: bool) -> list[Point]:
     try:
-        text = f.read_bytes().decode("utf-8", errors="replace")
+        text = _read.read_bytes(f).decode("utf-8", errors="replace")
     except OSError as exc:
         problems.append(f"{f}: cannot read ({exc.strerror or exc})")
         return []
@@ -431,11 +433,10 @@ def _parse_metric_line(line: str, key: str) -> Point | None:
 def _load_meta(path: Path) -> dict[str, Any] | object | None:
     """The YAML mapping in PATH; None when missing, _BROKEN when unreadable."""
     try:
-        with open(path, "rb") as fh:
-            data = yaml.load(fh, Loader=_YAML_LOADER)
+        data = yaml.load(_read.read_bytes(path, cap=_META_CAP), Loader=_YAML_LOADER)  # noqa: S506 - safe
     except FileNotFoundError:
         return None
-    except (OSError, yaml.YAMLError, UnicodeDecodeError):
+    except (OSError, yaml.YAMLError, UnicodeDecodeError, RecursionError):
         return _BROKEN
     return data if isinstance(data, dict) else _BROKEN
 

@@ -60,6 +60,7 @@ from typing import Any
 
 import yaml
 
+from trackui.store.importers import _read
 from trackui.store.importers._evidence import mtime, newest_mtime
 from trackui.store.importers.base import Artifact, ForeignRun, Point
 
@@ -146,8 +147,8 @@ def _find_run_dirs(root: Path, problems: list[str]) -> Iterator[Path]:
 
 def _args_look_like_ultralytics(args_path: Path) -> bool:
     try:
-        data = yaml.safe_load(args_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data = yaml.safe_load(_read.read_bytes(args_path).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError):
         return False
     return isinstance(data, dict) and ("task" in data or "mode" in data)
 
@@ -224,14 +225,14 @@ def training_seconds(times: list[float]) -> float | None:
 
 def _read_args(args_path: Path, problems: list[str]) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(args_path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(_read.read_bytes(args_path).decode("utf-8"))
     except OSError as exc:
         problems.append(f"{args_path}: cannot read: {exc.strerror or exc}")
         return {}
     except UnicodeDecodeError as exc:
         problems.append(f"{args_path}: not UTF-8: {exc.reason}")
         return {}
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         reason = " ".join(str(exc).split())
         problems.append(f"{args_path}: invalid YAML: {reason}")
         return {}
@@ -252,7 +253,7 @@ def _read_results(
     """Rows of ``results.csv`` as (epoch, [(column, value), ...]); later duplicates win.
     ``times`` gets the ``time`` column of every row, in file order."""
     try:
-        text = csv_path.read_text(encoding="utf-8")
+        text = _read.read_bytes(csv_path).decode("utf-8")
     except FileNotFoundError:
         return []  # killed during the first epoch: no row was ever written
     except OSError as exc:
@@ -395,7 +396,7 @@ def _artifacts(run_dir: Path, problems: list[str]) -> list[Artifact]:
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
+    with _read.open_regular(path) as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()

@@ -218,3 +218,49 @@ def test_kind_that_does_not_match_is_an_error(tmp_path: Path, capsys) -> None:
     assert main(["import", str(source), "--kind", "mlflow", "--store", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no mlflow runs under" in err
+
+
+# -- bounded reading ---------------------------------------------------------------
+
+
+def _read_in_thread(module, path: Path) -> tuple[dict, list[str]]:
+    import threading
+
+    out: list[tuple[dict, list[str]]] = []
+    worker = threading.Thread(target=lambda: out.append(read_runs(module, path)), daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert out, "the reader hung"  # a FIFO must never block a reader
+    return out[0]
+
+
+def test_fifo_and_outside_symlinks_cost_their_run_only(tmp_path: Path) -> None:
+    import os
+
+    from trackui.store.importers import hf, lightning
+
+    secret = tmp_path / "outside.yaml"
+    secret.write_text("password: hunter2\n")
+    src = aged_copy(FIXTURES / "lightning", tmp_path / "l", 3600)
+    logs = src / "proj_a" / "lightning_logs"
+    (logs / "version_0" / "metrics.csv").unlink()
+    os.mkfifo(logs / "version_0" / "metrics.csv")
+    (logs / "version_1" / "hparams.yaml").unlink()
+    (logs / "version_1" / "hparams.yaml").symlink_to(secret)
+    runs, problems = _read_in_thread(lightning, src)
+    assert len(runs) == 3
+    assert runs["proj_a/lightning_logs/version_0"].points == []
+    assert "password" not in runs["proj_a/lightning_logs/version_1"].params
+    assert any("version_0/metrics.csv: unreadable" in p and "FIFO" in p for p in problems)
+    assert any("version_1/hparams.yaml: unreadable" in p and "outside" in p for p in problems)
+
+    hf_src = aged_copy(FIXTURES / "hf", tmp_path / "h", 3600)
+    state = hf_src / "nlp" / "bert-sst2" / "trainer_state.json"
+    state.unlink()
+    os.mkfifo(state)
+    runs, problems = _read_in_thread(hf, hf_src)
+    assert sorted(runs) == ["nlp/bert-sst2", "nlp/gpt2-killed"]
+    assert any("bert-sst2/trainer_state.json: unreadable" in p for p in problems)
+    # read from its newest checkpoint instead, and no longer known to be finished
+    assert runs["nlp/bert-sst2"].extra["state_file"] == "checkpoint-60/trainer_state.json"
+    assert runs["nlp/bert-sst2"].status == "crashed"
