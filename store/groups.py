@@ -217,14 +217,39 @@ def group_runs(store: Store, run_ids: Sequence[str], by: Sequence[str] | None = 
         varying = [i for i in range(len(names)) if len({s[i] for s in sigs}) > 1]
     else:  # the keys the user asked for are shown, even one all groups share
         varying = list(range(len(names)))
+    labels = _labels(sigs, names, varying, auto, raw, bool(by_name))
     groups = []
     for kind, ident in order:
         if kind == "group":
             groups.append(RunGroup(ident, (("group", ident),), tuple(by_name[ident])))
             continue
         kv = tuple((names[i], _value(ident[i], names[i], auto and i == 0, raw)) for i in varying)
-        groups.append(RunGroup(_label(kv, len(by_name) > 0), kv, tuple(by_config[ident])))
+        groups.append(RunGroup(labels[ident], kv, tuple(by_config[ident])))
     return Grouping(tuple(groups), "auto" if auto else "keys", keys, ignored)
+
+
+def _labels(
+    sigs: list[tuple[Any, ...]],
+    names: tuple[str, ...],
+    varying: list[int],
+    auto: bool,
+    raw: dict[tuple[str, str], Any],
+    named_groups: bool,
+) -> dict[tuple[Any, ...], str]:
+    """Short labels for config groups: the project when projects differ, then
+    the keys that differ between the groups *of that project*, those a group
+    lacks left out while the labels stay distinct."""
+    if not auto:  # the user's keys, all of them
+        return {s: _label([(names[i], s[i]) for i in varying], raw, named_groups) for s in sigs}
+    out = {}
+    for sig in sigs:
+        peers = [t for t in sigs if t[0] == sig[0]]
+        within = [i for i in varying if i == 0 or len({t[i] for t in peers}) > 1]
+        out[sig] = [i for i in within if sig[i] is not None] or within
+    texts = {s: _label([(names[i], s[i]) for i in out[s]], raw, named_groups) for s in sigs}
+    if len(set(texts.values())) < len(texts):  # lacking a key is what tells some apart
+        texts = {s: _label([(names[i], s[i]) for i in varying], raw, named_groups) for s in sigs}
+    return texts
 
 
 def _value(text: str | None, key: str, is_project: bool, raw: dict[tuple[str, str], Any]) -> Any:
@@ -233,10 +258,15 @@ def _value(text: str | None, key: str, is_project: bool, raw: dict[tuple[str, st
     return MISSING if text is None else raw[(key, text)]
 
 
-def _label(key_values: tuple[tuple[str, Any], ...], named_groups: bool) -> str:
-    if not key_values:
+def _label(
+    items: list[tuple[str, str | None]], raw: dict[tuple[str, str], Any], named_groups: bool
+) -> str:
+    """``lr=0.01 batch=16`` from (key, canonical value text) pairs."""
+    if not items:
         return "ungrouped" if named_groups else "all runs"
-    return " ".join(f"{k}={MISSING_TEXT if v is MISSING else fmt.value(v)}" for k, v in key_values)
+    return " ".join(
+        f"{k}={MISSING_TEXT if t is None else fmt.value(raw.get((k, t), t))}" for k, t in items
+    )
 
 
 # -- summary -----------------------------------------------------------------

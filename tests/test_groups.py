@@ -355,3 +355,30 @@ def test_cli_diff_group_table_and_errors(sweep: Store, capsys: pytest.CaptureFix
         run_cli(capsys, "diff", "-d", root, "--group", "--group-by", "lr", *runs)
     assert exit_info.value.code == 2
     assert "not allowed with" in capsys.readouterr().err
+
+
+def test_labels_name_only_what_tells_groups_of_a_project_apart(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    for project, name, config in (
+        ("cls", "r50", {"arch": "resnet50", "lr": 0.1, "seed": 1}),
+        ("cls", "r18", {"arch": "resnet18", "lr": 0.1, "seed": 1}),
+        ("det", "y1", {"lr0": 0.01, "batch": 16, "seed": 1}),
+        ("det", "y2", {"lr0": 0.02, "batch": 16, "seed": 2}),
+        ("det", "y3", {"lr0": 0.02, "batch": 16, "seed": 3}),
+    ):
+        run = trackui.init(project=project, name=name, config=config, dir=root, console=False)
+        run.log({"loss": 1.0}, step=0)
+        run.finish()
+    with Store(root) as store:
+        runs = store.list_runs(sort="created", descending=False)
+        grouping = groups.group_runs(store, [r.id for r in runs])
+    assert [g.label for g in grouping.groups] == [
+        "project=cls arch=resnet50",
+        "project=cls arch=resnet18",
+        "project=det lr0=0.01",
+        "project=det lr0=0.02",
+    ]
+    assert [g.n for g in grouping.groups] == [1, 1, 1, 2]
+    # The table rows still give every key that differs anywhere.
+    assert dict(grouping.groups[0].key_values)["lr0"] is MISSING
+    assert grouping.varying == ("project", "arch", "batch", "lr", "lr0")

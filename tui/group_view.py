@@ -188,7 +188,7 @@ class GroupLegend(VerticalScroll, can_focus=False):
             gs = series[i] if i < len(series) else None
             if gs is not None and gs.n and min(gs.n) != max(gs.n):
                 text.append(f" {min(gs.n)}–{max(gs.n)}/step", style="dim")
-        text.append("\nline: mean · band: min–max", style="dim")
+        text.append("\nline mean, band min–max", style="dim")
         self.query_one("#group-legend-lines", Static).update(text)
         widest = max(cells(line) for line in text.plain.split("\n"))
         self.styles.width = min(max_width, max(16, widest + 3))
