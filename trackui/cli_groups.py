@@ -10,8 +10,11 @@ metric. ``--json`` gives every figure with its n; std is null for one run.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
+from trackui.cli_output import Table, emit_json, emit_table
+from trackui.cli_resolve import UsageError
 from trackui.store import fmt
 from trackui.store.models import MISSING
 
@@ -38,16 +41,21 @@ def wants_groups(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "group", False) or getattr(args, "group_by", None))
 
 
-def diff_groups(store: Any, run_ids: list[str], args: argparse.Namespace) -> int:
-    """Print the group comparison of ``run_ids`` in the format asked for."""
+def diff_groups(found: Sequence[Any], args: argparse.Namespace) -> int:
+    """Print the group comparison of the runs ``found`` (``cli_resolve.Found``:
+    a store and a run id each) in the format asked for."""
     from trackui.store import groups
 
+    if len({id(f.store) for f in found}) > 1:
+        raise UsageError("diff --group: the runs must come from one store")
+    store = found[0].store
+    run_ids = [f.run_id for f in found]
     by = groups.parse_keys(args.group_by) if getattr(args, "group_by", None) else None
     grouping = groups.group_runs(store, run_ids, by)
     comparison = groups.compare_groups(store, grouping)
     runs = {r.id: r for r in store.run_summaries(run_ids)}
     if args.fmt == "json":
-        _emit_json(as_json(comparison, runs))
+        emit_json(as_json(comparison, runs))
         return 0
     headers, rows = as_table(comparison)
     n = len(grouping.groups)
@@ -57,7 +65,8 @@ def diff_groups(store: Any, run_ids: list[str], args: argparse.Namespace) -> int
     elif grouping.ignored:
         shown = ", ".join(grouping.ignored[:6]) + (" …" if len(grouping.ignored) > 6 else "")
         title += f" (ignoring {shown})"
-    _emit_table(headers, rows, args.fmt, title=title)
+    numeric = frozenset(range(1, len(headers)))
+    emit_table(Table(headers, rows, title=title, numeric=numeric), args.fmt)
     return 0
 
 
@@ -132,17 +141,3 @@ def as_table(comparison: Any) -> tuple[list[str], list[list[str]]]:
                 ]
             )
     return headers, rows
-
-
-def _emit_json(obj: Any) -> None:
-    from trackui import cli
-
-    cli._emit_json(obj)
-
-
-def _emit_table(
-    headers: list[str], rows: list[list[str]], style: str | None, *, title: str
-) -> None:
-    from trackui import cli
-
-    cli._emit_table(headers, rows, style, title=title)
