@@ -100,7 +100,8 @@ def sweep(
     for i in range(n):
         config: dict[str, object] = {"seed": 7, "model": "resnet50"}
         for k in range(differ):
-            config[f"p{k:02d}"] = round(0.001 * (i + 1) * (k + 1), 6) if k % 2 else f"v{k}-{i}"
+            # unique per (key, run): a value on screen names its cell
+            config[f"p{k:02d}"] = round((k + 1) + (i + 1) / 1000, 6) if k % 2 else f"v{k}-{i}"
         rows = []
         for step in range(points):
             rows.append(
