@@ -26,14 +26,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import paths
+from . import paths, writer_artifacts
 from .console import ConsoleCapture
 from .fmt import repair
 from .runfiles import append_line, atomic_write_json
 from .system import SYSTEM_FILE, Sampler, interval_from_env
 from .writer_io import (
-    artifact_name,
-    copy_artifact,
     create_run_dir,
     describe,
     environment,
@@ -41,7 +39,6 @@ from .writer_io import (
     heartbeat_interval,
     open_append,
     points_in,
-    sha256,
     strip_credentials,
     touch,
 )
@@ -50,8 +47,6 @@ from .writer_values import Config, Summary, add_value, as_step, check_key, int_v
 __all__ = ["Config", "Run", "Summary", "TrackuiWarning", "current", "set_current"]
 __all__ += ["strip_credentials"]
 
-#: Files larger than this are recorded by reference instead of copied.
-COPY_LIMIT_BYTES = int(os.environ.get("TRACKUI_ARTIFACT_COPY_LIMIT", str(256 * 1024 * 1024)))
 #: How often ``log()`` checks that ``metrics.jsonl`` is still linked into the
 #: run (one ``fstat``; points written to a deleted file are counted as
 #: dropped when found, and at once whenever ``dropped`` is read).
@@ -304,31 +299,18 @@ class Run:
         huge file or ``copy=False``), with its size and sha256. ``name`` is a
         relative path inside ``artifacts/``; an absolute name, ``..``, NUL or a
         control character is refused. Warns instead of raising."""
-        shown = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(path)
-        try:
-            src = Path(path)
-            if name is None or name == "":
-                name = src.name
-            try:
-                name = artifact_name(
-                    os.fspath(name) if isinstance(name, os.PathLike) else str(name)
-                )
-            except ValueError as why:
-                _warn(f"trackui: artifact {shown} not logged: name {repair(str(name))!r} {why}")
-                return None
-            size = src.stat().st_size
-            record: dict[str, Any] = {"name": name, "size": size, "t": _now()}
-            if copy and size <= COPY_LIMIT_BYTES:
-                record["sha256"] = copy_artifact(src, self.dir, name)
-                record.update(path=f"{paths.ARTIFACT_DIR}/{name}", copied=True)
-            else:
-                where = repair(str(src.resolve()), path=True)
-                record.update(path=where, copied=False, sha256=sha256(src))
-            append_line(self.dir / paths.ARTIFACTS, record)
-            return record
-        except Exception as exc:
-            _warn(f"trackui: artifact {repair(shown, path=True)} not logged: {exc}")
-            return None
+        return writer_artifacts.log_artifact(self.dir, path, name, copy)
+
+    def log_image(self, key: str, image: Any, step: int | None = None) -> dict[str, Any] | None:
+        """Log an image under ``key`` at ``step`` (default: the latest
+        ``log()`` step): a path to a PNG/JPEG/GIF/WebP/BMP file, copied as
+        it is, or pixels (H x W, H x W x 3, H x W x 4 nested lists or
+        anything with ``.tolist()``; 0-255 integers or 0-1 floats), written
+        as PNG. Stored as the artifact ``media/<key>/<step>.<ext>``. A wrong
+        type raises ``TypeError`` at the call; bad content warns and is dropped."""
+        writer_artifacts.check_image(key, image)
+        step = max(self._step - 1, 0) if step is None else as_step(step)
+        return writer_artifacts.log_image(self.dir, self._gone, key, image, step)
 
     # -- ending ----------------------------------------------------------
 

@@ -177,9 +177,9 @@ def artifact_name(name: str) -> str:
     return "/".join(parts)
 
 
-def copy_artifact(src: Path, run_dir: Path, name: str) -> str:
-    """Copy ``src`` to ``run_dir/artifacts/name`` (temp file + rename); its sha256.
-    Every directory on the way must be a plain one (no symlink leads out)."""
+def artifact_dest(run_dir: Path, name: str) -> Path:
+    """``run_dir/artifacts/name``, its directories made; every one on the way
+    must be a plain directory (no symlink leads out)."""
     parent = run_dir
     for part in [paths.ARTIFACT_DIR, *name.split("/")[:-1]]:
         parent = parent / part
@@ -190,17 +190,16 @@ def copy_artifact(src: Path, run_dir: Path, name: str) -> str:
             mode = os.lstat(parent).st_mode
             if not stat.S_ISDIR(mode):  # a symlink, or a file of that name
                 raise ValueError(f"{part!r} on its way is not a directory") from None
-    dest = parent / name.rsplit("/", 1)[-1]
-    tmp = parent / f".{dest.name}.{os.getpid()}.{time.monotonic_ns()}{TEMP_SUFFIX}"
-    digest = hashlib.sha256()
+    return parent / name.rsplit("/", 1)[-1]
+
+
+def _write_replacing(dest: Path, fill: Any) -> None:
+    """Write ``dest`` through a temp file beside it and a rename: ``fill(fh)``."""
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.{time.monotonic_ns()}{TEMP_SUFFIX}"
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        with open(src, "rb") as fin, open(fd, "wb") as fout:
-            while chunk := fin.read(1 << 20):
-                digest.update(chunk)
-                fout.write(chunk)
-        st = os.stat(src)
-        os.utime(tmp, ns=(st.st_atime_ns, st.st_mtime_ns))
+        with open(fd, "wb") as fout:
+            fill(fout)
         os.replace(tmp, dest)
     except BaseException:
         try:
@@ -208,7 +207,30 @@ def copy_artifact(src: Path, run_dir: Path, name: str) -> str:
         except OSError:
             pass
         raise
+
+
+def copy_artifact(src: Path, run_dir: Path, name: str) -> str:
+    """Copy ``src`` to ``run_dir/artifacts/name`` (temp file + rename); its sha256."""
+    dest = artifact_dest(run_dir, name)
+    digest = hashlib.sha256()
+
+    def fill(fout: Any) -> None:
+        with open(src, "rb") as fin:
+            while chunk := fin.read(1 << 20):
+                digest.update(chunk)
+                fout.write(chunk)
+        fout.flush()
+        st = os.stat(src)
+        os.utime(fout.fileno(), ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    _write_replacing(dest, fill)
     return digest.hexdigest()
+
+
+def write_artifact(data: bytes, run_dir: Path, name: str) -> str:
+    """Write ``data`` as ``run_dir/artifacts/name`` (temp file + rename); its sha256."""
+    _write_replacing(artifact_dest(run_dir, name), lambda fout: fout.write(data))
+    return hashlib.sha256(data).hexdigest()
 
 
 def sha256(path: Path) -> str:

@@ -5,7 +5,7 @@
     run.log({"train/box_loss": 1.2, "metrics/mAP50-95(B)": 0.31}, step=epoch)
     run.finish()
 
-The module-level ``init / log / finish / config / summary / log_artifact``
+The module-level ``init / log / finish / config / summary / log_artifact / log_image``
 act on the current run, so ``import trackui as wandb`` works for those calls.
 Importing this module loads only the standard library.
 """
@@ -27,6 +27,7 @@ __all__ = [
     "init",
     "log",
     "log_artifact",
+    "log_image",
     "run",
 ]
 __version__ = "0.1.0"
@@ -81,6 +82,10 @@ def log(data: Mapping[str, Any], step: int | None = None, commit: Any = None) ->
 
 def log_artifact(path: str | os.PathLike[str], name: str | None = None, copy: bool = True) -> Any:
     return _require().log_artifact(path, name=name, copy=copy)
+
+
+def log_image(key: str, image: Any, step: int | None = None) -> Any:
+    return _require().log_image(key, image, step=step)
 
 
 def finish(status: str | None = None, exit_code: int | None = None) -> None:
