@@ -7,8 +7,9 @@ then draws each group's mean per step with its min–max band in the group's
 colour and marker, the legend lists the groups with their n, and the summary
 shows per metric and group the mean ± std of the runs' last and best values
 with n. Groups are aggregated by step, whatever the x-axis (a mean over
-wall-clock time across runs would mean nothing), unsmoothed raw means under
-the chart's smoothing like any other line.
+wall-clock time across runs would mix different points of training). A mean
+is smoothed like any run's line when the chart's smoothing is on; the band
+is drawn as logged.
 
 ``K`` picks the params to group by instead (``--group-by`` of the CLI).
 
