@@ -12,7 +12,6 @@ source directory.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import hashlib
 import importlib
@@ -27,10 +26,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .. import paths
+from .. import paths, system
 from ..runfiles import atomic_write_json, read_json
 from ..status import STALE_INTERVALS
-from .base import ForeignRun
+from .base import ForeignRun, Point
 
 #: Reader modules, in the order detection tries them.
 #: Lightning and Hugging Face come before TensorBoard, whose reader leaves
@@ -54,9 +53,9 @@ _ALIASES = {
     "huggingface": "hf",
     "transformers": "hf",
 }
-#: The file that system metrics (``system/gpu0.util``...) of an imported run go
-#: to, lines as in metrics.jsonl.
-SYSTEM_FILE = getattr(paths, "SYSTEM", "system.jsonl")
+#: Where system metrics (``system/gpu0.util``...) of an imported run go: the
+#: file the writer's sampler writes (docs/format.md), lines of the same shape.
+SYSTEM_FILE = system.SYSTEM_FILE
 #: Held (flock) while an import writes into a store: two imports of one
 #: source at once take turns, and the second finds the first one's runs.
 LOCK_FILE = ".import.lock"
@@ -255,6 +254,29 @@ def _metric_rows_by_json(run: ForeignRun) -> tuple[bytes, list[tuple[int, int]]]
     return (("\n".join(out) + "\n").encode() if out else b""), rows
 
 
+def _system_lines(points: list[Point]) -> bytes:
+    """System samples as the writer's system.jsonl lines: one line per sample,
+    ``{"_t": seconds, "system/<series>": value, ...}`` (no ``_step``)."""
+    lines: list[str] = []
+    row: dict[str, Any] = {}
+    sample: tuple[int, float | None] | None = None
+    for p in points:
+        try:
+            value = float(p.value)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        t = p.t if p.t is not None and math.isfinite(p.t) else None
+        if sample != (p.step, t) or p.key in row:
+            if row:
+                lines.append(json.dumps(row))
+            row = {} if t is None else {"_t": t}
+            sample = (p.step, t)
+        row[p.key] = value
+    if row:
+        lines.append(json.dumps(row))
+    return "".join(line + "\n" for line in lines).encode()
+
+
 def _jsonl(records: list[dict[str, Any]]) -> bytes:
     return "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
 
@@ -359,8 +381,7 @@ def write_foreign_run(
     ]
     _sync_bytes(run_dir / paths.ARTIFACTS, _jsonl(artifacts), appendable=False)
     if run.system:
-        system_lines, _ = _metric_rows(dataclasses.replace(run, points=run.system))
-        _sync_bytes(run_dir / SYSTEM_FILE, system_lines, appendable=True)
+        _sync_bytes(run_dir / SYSTEM_FILE, _system_lines(run.system), appendable=True)
     if run.console:
         _sync_bytes(
             run_dir / paths.CONSOLE, run.console.encode("utf-8", "replace"), appendable=True

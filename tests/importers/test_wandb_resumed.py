@@ -101,7 +101,8 @@ def test_import_writes_the_system_file(source: Path, tmp_path: Path) -> None:
     (system,) = list(store.glob(f"*/*/{SYSTEM_FILE}"))
     lines = [json.loads(line) for line in system.read_text().splitlines()]
     assert [line["system/gpu0.util"] for line in lines] == [90.0, 95.0, 97.0]
-    assert lines[0]["_step"] == 0 and lines[0]["_t"] == 1767261631.0
+    assert lines[0]["_t"] == 1767261631.0 and "_step" not in lines[0]  # the sampler's shape
+    assert lines[0]["system/proc.rss"] == 1024.0 * 1024**2
 
 
 def test_reading_writes_nothing(source: Path, tmp_path: Path) -> None:
