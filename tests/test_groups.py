@@ -351,6 +351,8 @@ def test_cli_diff_group_table_and_errors(sweep: Store, capsys: pytest.CaptureFix
     code, out, err = run_cli(capsys, "diff", "-d", root, "--group-by", "nope", *runs)
     assert code == 2 and out == ""
     assert err.strip().splitlines() == [err.strip()] and "'nope'" in err
+    code, out, err = run_cli(capsys, "diff", "-d", root, "--group-by", " , ", *runs)
+    assert code == 2 and "--group-by needs at least one param key" in err
     with pytest.raises(SystemExit) as exit_info:
         run_cli(capsys, "diff", "-d", root, "--group", "--group-by", "lr", *runs)
     assert exit_info.value.code == 2

@@ -38,7 +38,7 @@ def add_group_options(parser: argparse.ArgumentParser) -> None:
 
 
 def wants_groups(args: argparse.Namespace) -> bool:
-    return bool(getattr(args, "group", False) or getattr(args, "group_by", None))
+    return bool(getattr(args, "group", False)) or getattr(args, "group_by", None) is not None
 
 
 def diff_groups(found: Sequence[Any], args: argparse.Namespace) -> int:
@@ -50,7 +50,7 @@ def diff_groups(found: Sequence[Any], args: argparse.Namespace) -> int:
         raise UsageError("diff --group: the runs must come from one store")
     store = found[0].store
     run_ids = [f.run_id for f in found]
-    by = groups.parse_keys(args.group_by) if getattr(args, "group_by", None) else None
+    by = groups.parse_keys(args.group_by) if getattr(args, "group_by", None) is not None else None
     grouping = groups.group_runs(store, run_ids, by)
     comparison = groups.compare_groups(store, grouping)
     runs = {r.id: r for r in store.run_summaries(run_ids)}
