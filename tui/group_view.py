@@ -58,7 +58,8 @@ BEST_MARK = "★ "
 def group_bindings(screen: str = "compare") -> list[Binding]:
     """``A``: automatic groups on/off; ``K``: group by params the user picks."""
     return [
-        Binding(GROUP_KEY, "toggle_groups", "Groups", id=f"{screen}.groups"),
+        # Not in the footer: it is full at 120 columns already (`?` lists it).
+        Binding(GROUP_KEY, "toggle_groups", "Seed groups", show=False, id=f"{screen}.groups"),
         Binding(PICK_KEY, "pick_group_keys", "Group by…", show=False, id=f"{screen}.group-by"),
     ]
 
