@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import _sqlite
+from . import _read, _sqlite
 from ._mlflow_run import Options, as_int, list_artifacts, make_run, status_name
 from .base import ForeignRun, Point
 
@@ -24,7 +24,7 @@ def is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = Fal
     """Schema check. Unreadable files named like a store (or named by the user) are reported."""
     suspicious = suspicious or path.name == "mlflow.db"
     try:
-        with open(path, "rb") as fh:
+        with _read.open_regular(path) as fh:  # never a FIFO or a device
             head = fh.read(100)
     except OSError as exc:
         if report is not None and suspicious:

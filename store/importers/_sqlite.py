@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from . import _read
+
 #: The first 16 bytes of every SQLite database file.
 MAGIC = b"SQLite format 3\x00"
 #: Directories never searched for databases: package and cache trees.
@@ -62,7 +64,7 @@ def sidecar(db: Path, suffix: str) -> Path:
 def is_wal(path: Path) -> bool:
     """The header says WAL mode (file format read and write versions both 2)."""
     try:
-        with open(path, "rb") as fh:
+        with _read.open_regular(path) as fh:  # never a FIFO or a device
             head = fh.read(20)
     except OSError:
         return False

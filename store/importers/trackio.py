@@ -79,7 +79,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import _sqlite
+from . import _read, _sqlite
 from ._config import planned_epochs
 from ._evidence import ago, latest
 from .base import Artifact, ForeignRun, Point
@@ -152,7 +152,7 @@ def _is_trackio_db(path: Path, report: list[str] | None, *, suspicious: bool) ->
         return False
 
     try:
-        with open(path, "rb") as fh:
+        with _read.open_regular(path) as fh:  # never a FIFO or a device
             head = fh.read(100)
         wal = _sqlite.sidecar(path, "-wal")
         wal_size = wal.stat().st_size if wal.exists() else 0

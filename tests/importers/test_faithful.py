@@ -264,3 +264,18 @@ def test_fifo_and_outside_symlinks_cost_their_run_only(tmp_path: Path) -> None:
     # read from its newest checkpoint instead, and no longer known to be finished
     assert runs["nlp/bert-sst2"].extra["state_file"] == "checkpoint-60/trainer_state.json"
     assert runs["nlp/bert-sst2"].status == "crashed"
+
+
+def test_fifo_named_like_a_database_does_not_hang(tmp_path: Path) -> None:
+    import os
+
+    from trackui.store.importers import detect_kinds, trackio
+
+    src = tmp_path / "src"
+    src.mkdir()
+    os.mkfifo(src / "mlflow.db")
+    os.mkfifo(src / "project.db")
+    for module in (mlflow, trackio):
+        runs, _ = _read_in_thread(module, src)
+        assert runs == {}
+    assert detect_kinds(src) == []
