@@ -428,4 +428,7 @@ class GroupMode:
         n = len(grouping.groups)
         how = "by " + ", ".join(grouping.keys) if grouping.mode == "keys" else "seeds ignored"
         runs = sum(g.n for g in grouping.groups)
-        title.update(f"Groups: {n} of {runs} runs ({how}), mean ± std · {PICK_KEY}: group by…")
+        title.update(
+            f"{n} group{'s' if n != 1 else ''} of {runs} runs ({how}) · mean ± std"
+            f" · {PICK_KEY} keys · {GROUP_KEY} runs"
+        )
