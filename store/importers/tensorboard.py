@@ -191,15 +191,21 @@ def _owner(d: Path, root: Path) -> tuple[Path, _Part]:
     return d, _Part(d, "own")
 
 
-def _deferred(d: Path, root: Path) -> bool:
+def _deferred(d: Path, root: Path, seen: dict[Path, bool] | None = None) -> bool:
     """Whether D lies in a directory that the Lightning, Hugging Face or
     Ultralytics reader reads."""
     from trackui.store.importers import hf, lightning
 
+    seen = {} if seen is None else seen  # one look per directory, however many writers below
     for a in (d, *d.parents):
         if not _inside(a, root):
             return False
-        if lightning.is_version_dir(a) or hf.is_output_dir(a) or _is_ultralytics_run(a):
+        claimed = seen.get(a)
+        if claimed is None:
+            claimed = seen[a] = (
+                lightning.is_version_dir(a) or hf.is_output_dir(a) or _is_ultralytics_run(a)
+            )
+        if claimed:
             return True
     return False
 
@@ -280,7 +286,8 @@ def read(
     if root.is_file():
         root = root.parent
     if defer:
-        event_dirs = {d: f for d, f in event_dirs.items() if not _deferred(d, root)}
+        seen: dict[Path, bool] = {}
+        event_dirs = {d: f for d, f in event_dirs.items() if not _deferred(d, root, seen)}
     yield from read_runs(root, event_dirs, problems, stale_after=stale_after, now=now)
 
 
