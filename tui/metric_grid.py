@@ -69,9 +69,14 @@ class MetricGrid(Grid):
         height: 1fr;
         grid-gutter: 0 0;
     }
+    /* A title rule on top and no side or bottom border: at 80×24 each of
+       the four charts keeps eight rows for its plot and axis. */
     MetricGrid > MetricChart {
         height: 1fr;
         min-height: 6;
+        border: none;
+        border-top: round $primary-darken-2;
+        padding: 0 1 0 0;
     }
     """
 

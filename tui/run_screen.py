@@ -465,6 +465,10 @@ class RunScreen(ChartKeys, Screen[None]):
 
     def _focus_tab(self) -> None:
         tab = self.active_tab
+        pane = self.query_one(f"#{tab}", TabPane)
+        focused = self.focused
+        if focused is not None and pane in focused.ancestors:
+            return  # already there (``/`` focused the params filter)
         selector = TAB_FOCUS.get(tab)
         if tab == "metrics" and self.grid_shown:
             selector = "#metric-grid"

@@ -16,6 +16,7 @@ from trackui.store import fmt
 from trackui.store.queries import Store
 from trackui.tui.chart import MetricChart
 from trackui.tui.messages import StoreRefreshed
+from trackui.tui.metric_grid import MetricGrid
 from trackui.tui.run_details import read_console
 from trackui.tui.run_screen import RunScreen, SeriesLoaded
 from trackui.tui.smoothing import smooth
@@ -119,21 +120,26 @@ async def test_params_tab_lists_flattened_params_and_filters_them(store: Store) 
 # -- metrics ------------------------------------------------------------------
 
 
-async def test_metrics_tab_charts_the_first_metric_with_its_summary(store: Store) -> None:
+PRIMARY = "metrics/mAP50-95(B)"  # the headline metric of the detect runs
+
+
+async def test_metrics_tab_charts_the_primary_metric_with_its_summary(store: Store) -> None:
     run_id = store.resolve("detect/yolo-sgd")
     async with open_run(store, run_id) as (pilot, screen):
         await pilot.press("3")
         await settle(pilot)
         keys = [m.key for m in store.metric_summaries(run_id)]
+        assert keys[0] == "lr/pg0"  # alphabetically first: a schedule, not what to open on
         picker = screen.query_one("#metric-picker", OptionList)
         assert [picker.get_option_at_index(i).id for i in range(picker.option_count)] == keys
+        assert picker.get_option_at_index(picker.highlighted or 0).id == PRIMARY
         plot = screen.chart.last_plot
-        assert plot is not None and plot.key == keys[0]
-        history = [p.value for p in store.history(run_id, keys[0])]
+        assert plot is not None and plot.key == PRIMARY
+        history = [p.value for p in store.history(run_id, PRIMARY)]
         n = len(history)
         assert n > 2
         # fewer than 50 points: drawn as logged, unsmoothed
-        assert plot.title == f"{keys[0]} · {n} of {n} points · smoothing 0 · x: step"
+        assert plot.title == f"{PRIMARY} · {n} of {n} points · smoothing 0 · x: step"
         assert list(plot.run(run_id).y) == history
         assert list(plot.run(run_id).smoothed) == smooth(history, 0.0)
         # metric, last, min, at step, max, at step, first, count
@@ -151,17 +157,19 @@ async def test_every_chart_key(store: Store) -> None:
     run_id = store.resolve("detect/yolo-sgd")
     keys = [m.key for m in store.metric_summaries(run_id)]
     async with open_run(store, run_id, tab="metrics") as (pilot, screen):
-        chart = screen.query_one(MetricChart)
+        chart = screen.query_one("#run-chart", MetricChart)
 
         def drawn() -> str:
             assert chart.last_plot is not None
             return chart.last_plot.key
 
-        assert drawn() == keys[0]
+        first = keys.index(PRIMARY)
+        assert drawn() == PRIMARY
         await pilot.press("right_square_bracket")
         await settle(pilot)
-        assert screen.metric == keys[1] and drawn() == keys[1]
-        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert screen.metric == keys[first + 1] and drawn() == keys[first + 1]
+        for _ in range(first + 2):
+            await pilot.press("left_square_bracket")
         await settle(pilot)
         assert drawn() == keys[-1]  # wraps around
 
@@ -406,3 +414,61 @@ async def test_an_unknown_run_says_so_in_the_header(store: Store) -> None:
         assert header.startswith("cannot load run no-such-run: ")
         await pilot.press("3", "l", "2", "4", "5")  # nothing loaded: keys still crash nothing
         assert isinstance(pilot.app.screen, RunScreen)
+
+
+# -- the primary metric and the grid -----------------------------------------
+
+
+async def test_a_configured_primary_metric_opens_first(store: Store, tmp_path: Path) -> None:
+    config = tmp_path / "config"  # TRACKUI_CONFIG_DIR of this test
+    config.mkdir(exist_ok=True)
+    (config / "config.toml").write_text('[primary]\ndetect = "train/box_loss"\n')
+    async with open_run(store, store.resolve("detect/yolo-sgd"), tab="metrics") as (_, screen):
+        assert screen.metric == "train/box_loss"
+        assert screen.chart.last_plot is not None
+        assert screen.chart.last_plot.key == "train/box_loss"
+
+
+@pytest.mark.parametrize(
+    ("size", "shape"),
+    [((80, 24), (2, 2)), ((120, 40), (3, 2))],
+)
+async def test_v_shows_a_grid_of_the_key_metrics(
+    store: Store, size: tuple[int, int], shape: tuple[int, int]
+) -> None:
+    run_id = store.resolve("detect/yolo-sgd")
+    app = RunApp(store, run_id, tab="metrics")
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        grid = screen.query_one(MetricGrid)
+        assert not grid.display or not screen.grid_shown
+        await pilot.press("v")
+        await settle(pilot)
+        assert screen.grid_shown
+        columns, rows = shape
+        shown = [c for c in grid.charts if c.display]
+        assert len(shown) == min(columns * rows, 5)
+        # the primary metric first, the schedule last
+        assert grid.shown_keys[0] == PRIMARY
+        assert grid.keys[-1] == "lr/pg0"
+        text = screen_text(screen)
+        for chart, key in zip(shown, grid.shown_keys):
+            plot = chart.last_plot
+            assert plot is not None and plot.key == key
+            assert plot.run(run_id).y == tuple(p.value for p in store.history(run_id, key))
+            # readable: each small chart has room for a plot and its axis
+            assert chart.size.width >= 36 and chart.size.height >= 8
+        assert f"metrics 1–{len(shown)} of 5" in text
+        if len(shown) < 5:
+            await pilot.press("right_square_bracket")  # the next page
+            await settle(pilot)
+            assert grid.shown_keys == grid.keys[len(shown) :]
+        await pilot.press("l")  # chart keys reach the small charts
+        await settle(pilot)
+        assert all(c.log_y for c in grid.charts if c.display)
+        await pilot.press("v")
+        await settle(pilot)
+        assert not screen.grid_shown and screen.chart.last_plot is not None
+        assert screen.chart.last_plot.key == PRIMARY
