@@ -18,6 +18,8 @@ from trackui.cli_resolve import UsageError, checked_path, run_import, source
 from trackui.store import fmt, paths
 
 COMMANDS = ("ls", "show", "diff", "reindex", "import", "demo", "tui")
+#: Commands whose parsers and handlers live in their own modules (handler= default).
+COMMANDS += ("sql", "export", "rm", "restore", "tag", "rename", "cache")
 EXIT_BAD_INPUT = 2
 
 __all__ = ["COMMANDS", "EXIT_BAD_INPUT", "UsageError", "build_parser", "main"]
@@ -130,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ls(sub)
     _add_show(sub)
     _add_diff(sub)
+    from trackui import cli_sql, cli_tidy
+
+    cli_sql.add_parsers(sub, _sources_arg)
+    cli_tidy.add_parsers(sub, _sources_arg)
 
     reindex = sub.add_parser("reindex", help="rebuild the catalog from the run files")
     _store_arg(reindex)
@@ -198,6 +204,9 @@ def _one_line(exc: Exception) -> str | None:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
+    handler = getattr(args, "handler", None)
+    if handler is not None:
+        return handler(args)
     if args.command == "ls":
         from trackui.cli_commands import cmd_ls
 

@@ -1,0 +1,338 @@
+"""Keeping a store tidy: the trash, tags and names, and the catalog cache.
+
+Run directories are the truth, so every change here is a change to them:
+``trash`` moves ``<root>/<project>/<run>`` to ``<root>/.trash/<project>/<run>``
+(the catalog skips dot-folders, so the run leaves the list at the next
+refresh, and comes back when ``restore`` moves it home); ``retag`` and
+``rename`` replace ``meta.json`` atomically (temp file + rename) with every
+other field kept as it was.
+
+The cache (``cache_entries``, ``prune``) lists the catalogs under the cache
+directory with the store each indexes (read from the catalog itself,
+read-only), and the private stores made for folders of other tools' runs,
+so the ones whose store or folder is gone can be removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import bounded_json, paths
+from .fmt import repair
+from .opener import Opener, UnsafeFile
+from .runfiles import atomic_write_json, read_json
+
+TRASH = ".trash"
+#: A meta.json larger than this is not one the writer made: left alone.
+META_LIMIT = 1 << 20
+
+
+class TidyError(Exception):
+    """A change refused, with a message fit for one line."""
+
+
+# -- the run's directory -----------------------------------------------------------
+
+
+def run_dir(root: str | os.PathLike[str], location: str) -> Path:
+    """The directory of a run the catalog lists at ``location``, checked to be
+    a real directory two levels below ``root`` (not a link out of it)."""
+    path = Path(location)
+    if repair(location, path=True) != location or not path.is_dir() or path.is_symlink():
+        raise TidyError(f"run directory {repair(location, path=True)} is not a plain directory")
+    real_root = os.path.realpath(root)
+    if os.path.realpath(path.parent.parent) != real_root or path.parent.is_symlink():
+        raise TidyError(
+            f"run directory {repair(location, path=True)} is not <project>/<run> in the store"
+        )
+    return path
+
+
+# -- the trash ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trashed:
+    """A run in the trash."""
+
+    id: str  # its directory name
+    project: str
+    name: str
+    path: Path
+    trashed: float  # when it was moved there (the directory's ctime)
+
+
+def trash(root: str | os.PathLike[str], path: Path) -> Path:
+    """Move a run directory into the store's trash; where it went."""
+    dest = Path(root) / TRASH / path.parent.name / path.name
+    if dest.exists():
+        raise TidyError(f"the trash already holds {path.parent.name}/{path.name}")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(path, dest)
+    return dest
+
+
+def trashed(root: str | os.PathLike[str]) -> list[Trashed]:
+    """Every run in the trash, most recently trashed first."""
+    out = []
+    base = Path(root) / TRASH
+    try:
+        projects = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError:
+        return []
+    for project in projects:
+        if not project.is_dir(follow_symlinks=False):
+            continue
+        try:
+            entries = list(os.scandir(project.path))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                continue
+            meta = _meta_or_empty(Path(entry.path))
+            name = meta.get("name") if isinstance(meta.get("name"), str) else entry.name
+            shown_project = meta.get("project")
+            if not isinstance(shown_project, str):
+                shown_project = project.name
+            try:
+                when = entry.stat(follow_symlinks=False).st_ctime
+            except OSError:
+                when = 0.0
+            out.append(
+                Trashed(
+                    repair(entry.name, path=True),
+                    repair(shown_project),
+                    repair(name),
+                    Path(entry.path),
+                    when,
+                )
+            )
+    out.sort(key=lambda t: (-t.trashed, t.id))
+    return out
+
+
+def find_trashed(root: str | os.PathLike[str], ref: str) -> Trashed:
+    """The one trashed run ``ref`` names: its id, ``project/name``, a unique
+    name, or a unique id prefix."""
+    items = trashed(root)
+    text = ref.strip()
+    if not text:
+        raise TidyError("empty run name")
+    for match in (
+        lambda t: t.id == text or f"{t.path.parent.name}/{t.id}" == text,
+        lambda t: f"{t.project}/{t.name}" == text,
+        lambda t: t.name == text,
+        lambda t: t.id.startswith(text),
+    ):
+        hits = [t for t in items if match(t)]
+        if len(hits) == 1:
+            return hits[0]
+        if hits:
+            shown = ", ".join(f"{t.project}/{t.name} ({t.id})" for t in hits[:6])
+            raise TidyError(f"'{text}' names {len(hits)} runs in the trash: {shown} (use an id)")
+    raise TidyError(f"no run '{text}' in the trash (trackui restore --list shows it)")
+
+
+def restore(root: str | os.PathLike[str], item: Trashed) -> Path:
+    """Move a trashed run back to ``<root>/<project>/<run>``; where it went."""
+    dest = Path(root) / item.path.parent.name / item.path.name
+    if dest.exists():
+        raise TidyError(
+            f"cannot restore {item.id}: {item.path.parent.name}/{item.path.name} exists in the store"
+        )
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(item.path, dest)
+    project = Path(root) / TRASH / item.path.parent.name
+    try:
+        project.rmdir()  # only when empty
+    except OSError:
+        pass
+    return dest
+
+
+# -- meta.json edits ------------------------------------------------------------------
+
+
+def read_meta(root: str | os.PathLike[str], path: Path) -> dict[str, Any]:
+    """A run's meta.json as written (valid UTF-8, bounded, a regular file)."""
+    try:
+        data, _ = Opener(root).read(path / paths.META, limit=META_LIMIT)
+    except FileNotFoundError:
+        raise TidyError(f"{path.name} has no {paths.META}") from None
+    except UnsafeFile as exc:
+        raise TidyError(f"{path.name}/{paths.META}: {exc.reason}") from None
+    try:
+        text = data.decode("utf-8")
+        if bounded_json.depth(data) > bounded_json.MAX_DEPTH:
+            raise ValueError("nested too deep")
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise TidyError(
+            f"{path.name}/{paths.META} is not readable JSON ({exc}); left as it is"
+        ) from None
+    if not isinstance(doc, dict):
+        raise TidyError(f"{path.name}/{paths.META} is not a JSON object; left as it is")
+    return doc
+
+
+def retag(
+    root: str | os.PathLike[str], path: Path, add: Sequence[str], remove: Sequence[str]
+) -> list[str]:
+    """Add and remove tags (in that order, each once, order kept); the new tags."""
+    meta = read_meta(root, path)
+    tags = meta.get("tags")
+    if tags is None:
+        tags = []
+    elif isinstance(tags, str):
+        tags = [tags]
+    elif not isinstance(tags, list):
+        raise TidyError(f"{path.name}/{paths.META}: tags is not a list; left as it is")
+    new = list(tags)
+    for tag in add:
+        if tag not in new:
+            new.append(tag)
+    new = [t for t in new if t not in set(remove)]
+    if new != tags or "tags" not in meta:
+        meta["tags"] = new
+        atomic_write_json(path / paths.META, meta)
+    return [t if isinstance(t, str) else json.dumps(t) for t in new]
+
+
+def rename(root: str | os.PathLike[str], path: Path, name: str) -> str:
+    """Give a run a new name (its directory keeps its id); the old name."""
+    meta = read_meta(root, path)
+    old = meta.get("name")
+    meta["name"] = name
+    atomic_write_json(path / paths.META, meta)
+    return old if isinstance(old, str) else ""
+
+
+def check_text(what: str, text: str) -> str:
+    """A name or tag as given, or a TidyError: empty, or with a control character."""
+    if not text.strip():
+        raise TidyError(f"empty {what}")
+    if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in text) or repair(text) != text:
+        raise TidyError(f"{what} {text!r} holds a control character or invalid text")
+    return text
+
+
+def _meta_or_empty(path: Path) -> dict[str, Any]:
+    meta = path / paths.META
+    if meta.is_symlink():
+        return {}
+    try:
+        if meta.stat().st_size > META_LIMIT:
+            return {}
+    except OSError:
+        return {}
+    return read_json(meta) or {}
+
+
+# -- the catalog cache ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """A catalog, or a private store of imported runs, in the cache directory."""
+
+    kind: str  # "catalog" or "imported"
+    path: Path
+    size: int  # bytes on disk
+    modified: float  # newest mtime of its files
+    store: str | None  # what it stands for: a store root, or an imported folder
+    present: bool | None  # whether that still exists (None: not known)
+    runs: int | None = None
+    in_use: bool = False
+
+
+def cache_entries(cache: Path | None = None) -> list[CacheEntry]:
+    """The catalogs and imported stores under the cache directory."""
+    base = cache if cache is not None else paths.cache_dir()
+    out = []
+    for path in sorted((base / "catalogs").glob("*.duckdb")):
+        if path.is_file() and not path.is_symlink():
+            out.append(_catalog_entry(path))
+    for path in sorted((base / "imported").glob("*")):
+        if path.is_dir() and not path.is_symlink():
+            out.append(_imported_entry(path))
+    return out
+
+
+def prunable(entry: CacheEntry, *, imported: bool = False, older_than: float | None = None) -> bool:
+    """Whether ``prune`` removes it: a catalog of a store that is gone (or of
+    no runs at all), one not written for ``older_than`` seconds, an imported
+    store whose folder is gone (only when ``imported``). Never one in use."""
+    if entry.in_use:
+        return False
+    if entry.kind == "imported":
+        return imported and entry.present is False
+    if entry.present is False or entry.runs == 0:
+        return True
+    return older_than is not None and time.time() - entry.modified > older_than
+
+
+def remove(entry: CacheEntry) -> None:
+    if entry.kind == "imported":
+        shutil.rmtree(entry.path)
+        return
+    for suffix in ("", ".wal"):
+        Path(str(entry.path) + suffix).unlink(missing_ok=True)
+
+
+def _files_stat(paths_: Iterable[Path]) -> tuple[int, float]:
+    size, newest = 0, 0.0
+    for p in paths_:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        size += st.st_size
+        newest = max(newest, st.st_mtime)
+    return size, newest
+
+
+def _catalog_entry(path: Path) -> CacheEntry:
+    import duckdb
+
+    size, modified = _files_stat([path, Path(str(path) + ".wal")])
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        in_use = "lock" in str(exc).lower()
+        return CacheEntry("catalog", path, size, modified, None, None, None, in_use)
+    try:
+        runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+        row = con.execute(
+            "SELECT dir, rel_dir FROM runs WHERE dir IS NOT NULL AND rel_dir IS NOT NULL "
+            "AND ends_with(dir, '/' || rel_dir) LIMIT 1"
+        ).fetchone()
+    except duckdb.Error:  # an older schema, or a damaged file: rebuilt when opened
+        return CacheEntry("catalog", path, size, modified, None, None)
+    finally:
+        con.close()
+    if row is None:
+        return CacheEntry("catalog", path, size, modified, None, None, runs)
+    store = row[0][: -len(row[1]) - 1]
+    return CacheEntry("catalog", path, size, modified, store, os.path.isdir(store), runs)
+
+
+def _imported_entry(path: Path) -> CacheEntry:
+    files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
+    size, modified = _files_stat(files)
+    origin = None
+    runs = 0
+    for source in sorted(path.glob(f"*/*/{paths.SOURCE}")):
+        runs += 1
+        doc = read_json(source) or {}
+        if origin is None and isinstance(doc.get("path"), str):
+            origin = doc["path"]
+    present = None if origin is None else os.path.exists(origin)
+    return CacheEntry("imported", path, size, modified, origin, present, runs)
