@@ -152,16 +152,19 @@ def array_png(value: Any) -> tuple[bytes, int, int]:
 
 
 def _as_lists(rows: Any) -> Any:
-    """Tuples (and tuples of tuples) as lists, without copying lists."""
+    """Tuples at any of the three levels as lists; the caller's data is never changed."""
     if isinstance(rows, tuple):
         rows = list(rows)
-    if isinstance(rows, list) and rows and isinstance(rows[0], tuple):
-        rows = [list(r) if isinstance(r, tuple) else r for r in rows]
-    if isinstance(rows, list):
-        for r in rows:
-            if isinstance(r, list) and r and isinstance(r[0], tuple):
-                r[:] = [list(p) if isinstance(p, tuple) else p for p in r]
-    return rows
+    if not isinstance(rows, list):
+        return rows
+    out = []
+    for r in rows:
+        if isinstance(r, (list, tuple)) and any(isinstance(p, tuple) for p in r):
+            r = [list(p) if isinstance(p, tuple) else p for p in r]
+        elif isinstance(r, tuple):
+            r = list(r)
+        out.append(r)
+    return out
 
 
 def _channels_last(planes: list[Any]) -> list[Any]:

@@ -186,3 +186,10 @@ def test_media_names_and_image_names():
     assert images.media_info("weights/best.pt") is None
     assert images.is_image_name("results.png") and images.is_image_name("val_batch0_pred.jpg")
     assert not images.is_image_name("best.pt") and not images.is_image_name("png")
+
+
+def test_the_callers_array_is_left_as_it_was(run):
+    array = [[(1, 2, 3), (4, 5, 6)], ((7, 8, 9), (10, 11, 12))]
+    run.log_image("t", array, step=0)
+    assert array == [[(1, 2, 3), (4, 5, 6)], ((7, 8, 9), (10, 11, 12))]
+    assert pixels_of(run.dir / "artifacts/media/t/0.png")[3] == bytes(range(1, 13))

@@ -1,0 +1,170 @@
+"""The image viewer: half-block rendering checked cell by cell, the screen
+opening, stepping through a key's images and closing, and what it says
+without the images extra."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.widgets import Static
+
+from trackui.store import images
+from trackui.store.models import Artifact
+from trackui.tui import image_view
+from trackui.tui.image_screen import ImageItem, ImageScreen, image_items
+
+from .helpers import screen_text, settle
+
+pytestmark = pytest.mark.anyio
+
+needs_extra = pytest.mark.skipif(
+    not image_view.available(),
+    reason="needs the images extra (textual-image, Pillow); the test extra installs it, so CI runs this",
+)
+
+# 4 x 4 pixels, every one a different colour
+PIXELS = [
+    [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)],
+    [(0, 0, 0), (255, 255, 0), (0, 255, 255), (255, 0, 255)],
+    [(10, 20, 30), (40, 50, 60), (70, 80, 90), (100, 110, 120)],
+    [(130, 140, 150), (160, 170, 180), (190, 200, 210), (220, 230, 240)],
+]
+
+
+def write_png(path: Path, pixels: list) -> Path:
+    blob, _, _ = images.array_png(pixels)  # the shim's own encoder
+    path.write_bytes(blob)
+    return path
+
+
+@needs_extra
+def test_half_blocks_of_a_known_image_cell_by_cell(tmp_path):
+    path = write_png(tmp_path / "known.png", PIXELS)
+    renderable = image_view.halfcell(str(path), 4, 2)  # 4 x 2 cells = 4 x 4 pixels
+    console = Console(file=io.StringIO(), width=20, color_system="truecolor", legacy_windows=False)
+    lines = console.render_lines(renderable, console.options.update(width=4, height=2), pad=False)
+    assert len(lines) == 2
+    for row, line in enumerate(lines):
+        cells = [seg for seg in line if seg.text]
+        assert [seg.text for seg in cells] == ["▀"] * 4
+        for col, seg in enumerate(cells):
+            top, bottom = PIXELS[2 * row][col], PIXELS[2 * row + 1][col]
+            assert tuple(seg.style.color.triplet) == top, (row, col)
+            assert tuple(seg.style.bgcolor.triplet) == bottom, (row, col)
+
+
+def test_protocol_choice():
+    assert image_view.choose_protocol({"TERM": "xterm-kitty"}) == "kitty"
+    assert image_view.choose_protocol({"TERM": "xterm-kitty", "TMUX": "/tmp/x"}) == "halfcell"
+    assert image_view.choose_protocol({"TERM": "foot"}) == "sixel"
+    assert image_view.choose_protocol({"TERM": "xterm-256color", "TERM_PROGRAM": "WezTerm"}) == (
+        "sixel"
+    )
+    assert image_view.choose_protocol({"TERM": "xterm-256color"}) == "halfcell"
+    assert image_view.choose_protocol({"TERM": "screen-256color"}) == "halfcell"
+    assert image_view.choose_protocol({"TERM": "xterm", "TRACKUI_IMAGES": "sixel"}) == "sixel"
+    assert image_view.choose_protocol({"TERM": "xterm-kitty"}, headless=True) == "halfcell"
+
+
+def test_image_items_from_artifacts(tmp_path):
+    arts = [
+        Artifact("weights/best.pt", "artifacts/weights/best.pt", 1, None, True),
+        Artifact("media/samples/10.png", "artifacts/media/samples/10.png", 1, None, True),
+        Artifact("media/samples/2.png", "artifacts/media/samples/2.png", 1, None, True),
+        Artifact("results.png", "/abs/results.png", 1, None, False),
+    ]
+    items = image_items(arts, tmp_path)
+    assert [(i.key, i.step) for i in items] == [
+        ("results.png", None),
+        ("samples", 2),
+        ("samples", 10),
+    ]
+    assert items[0].path == "/abs/results.png"
+    assert items[1].path == str(tmp_path / "artifacts/media/samples/2.png")
+
+
+class ImageApp(App[None]):
+    def __init__(self, items: list[ImageItem], index: int = 0) -> None:
+        super().__init__()
+        self.items, self.start = items, index
+
+    def on_mount(self) -> None:
+        self.push_screen(ImageScreen(self.items, self.start))
+
+
+def samples(tmp_path: Path) -> list[ImageItem]:
+    items = []
+    for step, colour in ((0, (255, 0, 0)), (5, (0, 255, 0)), (10, (0, 0, 255))):
+        path = write_png(tmp_path / f"{step}.png", [[colour] * 8] * 8)
+        items.append(ImageItem("samples", step, str(path), f"media/samples/{step}.png"))
+    items.append(ImageItem("other", 1, str(write_png(tmp_path / "o.png", PIXELS)), "o"))
+    return items
+
+
+def title(app: App) -> str:
+    return str(app.screen.query_one("#image-title", Static).content)
+
+
+@needs_extra
+async def test_viewer_opens_steps_and_closes(tmp_path):
+    from textual_image.widget import HalfcellImage
+
+    app = ImageApp(samples(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, ImageScreen)
+        assert "samples" in title(app) and "step 0" in title(app) and "(1/3" in title(app)
+        widget = screen.query_one(HalfcellImage)
+        red = widget.render_line(widget.size.height // 2)  # a row through the middle
+        assert any(seg.text == "▀" and seg.style.color.triplet == (255, 0, 0) for seg in red)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "step 5" in title(app) and "(2/3" in title(app)
+        assert len(screen.query(HalfcellImage)) == 1
+        green = screen.query_one(HalfcellImage).render_line(widget.size.height // 2)
+        assert any(seg.text == "▀" and seg.style.color.triplet == (0, 255, 0) for seg in green)
+        await pilot.press("right_square_bracket", "right_square_bracket")  # stops at the last
+        await settle(pilot)
+        assert "step 10" in title(app)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert "step 5" in title(app)
+        assert "samples" in screen_text(screen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, ImageScreen)
+
+
+async def test_without_the_extra_one_line_and_the_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(image_view, "available", lambda: False)
+    items = samples(tmp_path)
+    app = ImageApp(items)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app.screen)
+        assert image_view.INSTALL_HINT in text
+        assert items[0].path[-30:] in text
+        await pilot.press("q")
+        await pilot.pause()
+        assert not isinstance(app.screen, ImageScreen)
+
+
+@needs_extra
+async def test_a_missing_or_broken_file_is_one_line(tmp_path):
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    items = [
+        ImageItem("gone", 1, str(tmp_path / "nothing.png"), "media/gone/1.png"),
+        ImageItem("gone", 2, str(tmp_path / "broken.png"), "media/gone/2.png"),
+    ]
+    app = ImageApp(items)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "not found on this machine" in screen_text(app.screen)
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "cannot show this image" in screen_text(app.screen)
