@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ._config import parse_reprs
-from ._evidence import ago, latest
+from ._evidence import ago, epochs_short, latest
 from ._system import from_mlflow, is_mlflow_system
 from .base import Artifact, ForeignRun, Point
 
@@ -54,6 +54,10 @@ def make_run(
     ended = None if end_ms is None else end_ms / 1000.0
     last_activity = latest(latest(newest, created), ended)
     status, reason = _status(raw_status, last_activity, opts)
+    if status == "crashed":
+        short = epochs_short(parse_reprs(params), points)
+        if short is not None:
+            reason = f"{reason}; {short}"
     name = run_name if run_name not in (None, "") else tags.get("mlflow.runName") or run_id
 
     user_tags = {k: v for k, v in tags.items() if not k.startswith("mlflow.")}

@@ -29,7 +29,8 @@ Status: an ``exit`` record with exit code 0 -> ``finished``; any other code
 -> ``failed`` ("exit code N"); no ``exit`` record (the process was killed,
 or is still going) -> ``running`` when the last record time is less than
 ``stale_after`` (default ``STALE_AFTER_S``) before ``now``, else
-``crashed`` ("no exit record").
+``crashed`` ("no exit record", with "n of N epochs" when the config plans
+more epochs than the history's ``epoch`` reached).
 
 Damage: a chunk whose CRC does not match, that runs past the end of the
 file or of its block, or of an unknown type ends the reading of the file;
@@ -48,6 +49,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from trackui.store.importers import _read, _system
+from trackui.store.importers._evidence import epochs_short
 from trackui.store.importers._wandb_log import (  # noqa: F401 - re-exported for readers of the log
     LogDamage,
     LogEnd,
@@ -166,6 +168,9 @@ def read_run_file(
         status, reason = "running", None
     else:
         status, reason = "crashed", "no exit record"
+        short = epochs_short(st.config, st.points)
+        if short is not None:
+            reason = f"{reason}; {short}"
 
     if end.damage is not None:
         problems.append(f"{wandb_file}: {end.damage.reason} at byte {end.damage.offset}")

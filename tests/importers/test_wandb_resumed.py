@@ -61,7 +61,8 @@ def test_the_killed_part_alone_reads_crashed(tmp_path: Path) -> None:
     first = src / "wandb" / "offline-run-20260101_100000-rsm0001x"
     runs, _ = read_runs(wandb, first, now=NOW)
     assert runs["rsm0001x"].status == "crashed"
-    assert runs["rsm0001x"].status_reason == "no exit record"
+    # epochs 0-9 of the 20 that schedule.epochs plans
+    assert runs["rsm0001x"].status_reason == "no exit record; 10 of 20 epochs"
 
 
 def test_stats_become_system_metrics_in_trackui_units(source: Path) -> None:
