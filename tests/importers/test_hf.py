@@ -66,7 +66,12 @@ def test_finished_run_and_its_duration(source: Path) -> None:
     # dated by its TensorBoard folder, as long as train_runtime says
     assert run.created == 1767268800.0 + 10
     assert run.ended == run.created + 42.5
-    assert sorted(a.name for a in run.artifacts) == []
+    # weights by reference; the JSON files are not artifacts
+    assert [a.name for a in run.artifacts] == [
+        "model.safetensors",
+        "checkpoint-60/model.safetensors",
+    ]
+    assert run.artifacts[0].size == len(b"final weights\n")
 
 
 def test_killed_run_stopped_early_with_tensorboard_tail(source: Path) -> None:
