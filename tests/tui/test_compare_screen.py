@@ -23,6 +23,7 @@ from trackui.tui.param_diff import ParamDiffTable
 from trackui.tui.runs_screen import RunsScreen
 
 from ..conftest import FIXED_NOW
+from .compare_runs import sweep, sweep_names
 from .helpers import build, ids_by_name, screen_text, settle
 
 pytestmark = pytest.mark.anyio
@@ -507,3 +508,143 @@ async def test_a_stale_series_answer_is_dropped(store: Store) -> None:
         await settle(pilot)
         assert chart.last_plot.key == "metrics/mAP50-95(B)"
         assert [run.run_id for run in chart.last_plot.runs] == [sgd, adamw]
+
+
+# -- issue 7: the first chart, ★, smoothing, x = epoch, focus and zoom keys ----
+
+
+@asynccontextmanager
+async def compare_sweep(
+    tmp_path: Path, n: int, size: tuple[int, int] = (120, 40), **kwargs: object
+) -> AsyncIterator[tuple[Pilot[None], CompareScreen, list[str]]]:
+    root = tmp_path / "sweep"
+    run_ids = sweep(root, n, **kwargs)  # type: ignore[arg-type]
+    with Store(root, clock=lambda: FIXED_NOW) as store:
+        async with compare(store, run_ids, size=size) as (pilot, screen):
+            yield pilot, screen, run_ids
+
+
+async def test_opens_on_the_headline_metric_not_the_first_by_name(tmp_path: Path) -> None:
+    # keys: acc, epoch, lr, val/loss: "acc" is the headline, never epoch or lr
+    async with compare_sweep(tmp_path, 2) as (_pilot, screen, _ids):
+        assert screen.metric_keys == ["acc", "epoch", "lr", "val/loss"]
+        assert screen.metric == "acc"
+        assert screen.chart.last_plot is not None and screen.chart.last_plot.key == "acc"
+
+
+async def test_opens_on_the_primary_metric_configured_for_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "config.toml").write_text('[primary]\nsweep = "val/loss"\n"*" = "lr"\n')
+    monkeypatch.setenv("TRACKUI_CONFIG_DIR", str(config))
+    async with compare_sweep(tmp_path, 2) as (_pilot, screen, _ids):
+        assert screen.metric == "val/loss"
+        assert "↓ lower is better" in str(screen.chart.border_subtitle)
+
+
+async def test_best_star_only_on_metrics_with_a_known_direction(tmp_path: Path) -> None:
+    async with compare_sweep(tmp_path, 3) as (_pilot, screen, ids):
+        table = screen.summary_table
+        stars = {
+            key: [summary_cell(screen, key, "best", run_id).plain.startswith("★") for run_id in ids]
+            for key in screen.metric_keys
+        }
+        # acc (higher is better) and val/loss (lower): one ★ each, on the right run
+        assert stars["acc"] == [True, False, False]  # run 0 rises fastest
+        assert stars["val/loss"] == [True, False, False]
+        # epoch and lr: no direction, so no ★ and no "best" claimed
+        assert stars["epoch"] == stars["lr"] == [False, False, False]
+        assert not table.runs_as_rows  # three runs: columns
+        assert table.get_cell("acc\0best", "\0stat").plain == "best ↑"
+        assert table.get_cell("val/loss\0best", "\0stat").plain == "best ↓"
+        assert table.get_cell("epoch\0best", "\0stat").plain in ("min", "max")
+        assert table.get_cell("lr\0best", "\0stat").plain in ("min", "max")
+        screen.metric = "lr"
+        assert "no known direction" in str(screen.chart.border_subtitle)
+
+
+@pytest.mark.parametrize(("points", "weight"), [(20, 0.0), (49, 0.0), (50, 0.6), (120, 0.6)])
+async def test_smoothing_starts_off_below_50_points(
+    tmp_path: Path, points: int, weight: float
+) -> None:
+    async with compare_sweep(tmp_path, 2, points=points) as (pilot, screen, ids):
+        plot = screen.chart.last_plot
+        assert plot is not None and plot.smoothing == weight
+        assert f"smoothing {weight:g} ·" in plot.title
+        if weight == 0:  # drawn as logged: the line is the points themselves
+            assert plot.run(ids[0]).smoothed == plot.run(ids[0]).y
+        await press(pilot, "plus")
+        assert screen.chart.last_plot.smoothing == (0.6 if weight == 0 else 0.9)
+
+
+async def test_x_cycles_to_epoch_and_X_picks_any_metric_as_x(tmp_path: Path) -> None:
+    async with compare_sweep(tmp_path, 2) as (pilot, screen, ids):
+        chart = screen.chart
+        assert chart.x_metrics == ["epoch"]
+        await press(pilot, "x", "x", "x")  # step -> relative -> wall -> epoch
+        assert chart.x_axis == "metric:epoch"
+        plot = chart.last_plot
+        assert plot is not None and plot.title.endswith("x: epoch")
+        # the sweep logs epoch = step // 4: each point's x is its step's epoch
+        assert plot.run(ids[0]).x == tuple(float(step // 4) for step in range(20))
+        assert "x: epoch" in str(chart.border_subtitle)
+        await press(pilot, "x")
+        assert chart.x_axis == "step"
+        # X: any logged metric, here lr
+        await press(pilot, "X")
+        picker = pilot.app.screen
+        assert isinstance(picker, MetricPicker)
+        await press(pilot, *"lr", "enter")
+        assert chart.x_axis == "metric:lr"
+        lrs = [0.1 * 0.9**step for step in range(20)]
+        assert sorted(chart.last_plot.run(ids[1]).x) == pytest.approx(sorted(lrs))
+
+
+async def test_f_focuses_runs_and_the_detail_line_names_them_in_full(tmp_path: Path) -> None:
+    names = sweep_names("long", 3)
+    async with compare_sweep(tmp_path, 3, names=names) as (pilot, screen, ids):
+        screen.set_focus(None)
+        await press(pilot, "f")
+        assert screen.focused_run == ids[0]
+        assert screen.chart.last_plot is not None and screen.chart.last_plot.focused == ids[0]
+        # the legend shortens the shared prefix; the detail line has the whole name
+        assert names[0] in screen_text(screen)
+        await press(pilot, "f", "f")
+        assert screen.focused_run == ids[2] and names[2] in screen_text(screen)
+        await press(pilot, "F")
+        assert screen.focused_run == ids[1]
+        assert f"▶ 2• {names[1]}" in screen_text(screen)
+
+
+async def test_z_maximizes_the_focused_pane_and_escape_restores(tmp_path: Path) -> None:
+    async with compare_sweep(tmp_path, 20, size=(80, 24), differ=12) as (pilot, screen, ids):
+        params = screen.params_table
+        params.focus()
+        await press(pilot, "z")
+        assert screen.zoomed == "params"
+        assert not screen.chart.display or screen.chart.region.height == 0
+        assert params.region.height >= 18  # nearly the whole screen
+        await press(pilot, "escape")
+        assert screen.zoomed is None and pilot.app.screen is screen
+        screen.chart.focus()
+        await press(pilot, "z")
+        assert screen.zoomed == "chart"
+        assert screen.chart.region.height >= 18
+        await press(pilot, "z")
+        assert screen.zoomed is None
+
+
+async def test_twenty_runs_at_80x24_are_rows_and_every_run_reachable(tmp_path: Path) -> None:
+    async with compare_sweep(tmp_path, 20, size=(80, 24), differ=12) as (pilot, screen, ids):
+        summary = screen.summary_table
+        assert summary.runs_as_rows
+        summary.focus()
+        await press(pilot, "end")  # DataTable: the last column (ctrl+end: last row)
+        await press(pilot, *["down"] * 19)
+        assert summary.run_at_cursor() == ids[19]
+        assert summary.scroll_y > 0
+        # the run column stays pinned while the metrics scroll sideways
+        assert summary.scroll_x > 0 and summary.fixed_columns == 1
+        assert "▶ 20H run-19" in screen_text(screen)  # the cursor's run, on the detail line
