@@ -168,3 +168,40 @@ async def test_a_missing_or_broken_file_is_one_line(tmp_path):
         await pilot.press("right_square_bracket")
         await settle(pilot)
         assert "cannot show this image" in screen_text(app.screen)
+
+
+@needs_extra
+async def test_ultralytics_plots_are_listed_and_viewable(tmp_path, monkeypatch):
+    """The importer lists the plots by reference; each opens in the viewer."""
+    import shutil
+
+    from textual_image.widget import HalfcellImage
+
+    from trackui.store.importers import import_path
+    from trackui.store.queries import Store
+
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    shutil.copytree(fixtures / "ultralytics", tmp_path / "yolo")
+    import_path(tmp_path / "store", tmp_path / "yolo", kind="ultralytics")
+    with Store(tmp_path / "store") as store:
+        detail = store.get_run(store.resolve("detect/exp_a"))
+        crashed = store.get_run(store.resolve("detect/exp_c_crashed"))
+    items = image_items(detail.artifacts, detail.dir)
+    assert [i.name for i in items] == ["BoxF1_curve.png", "results.png"]  # not weights/*.pt
+    assert [i.name for i in image_items(crashed.artifacts, crashed.dir)] == ["train_batch0.jpg"]
+    app = ImageApp(items + image_items(crashed.artifacts, crashed.dir))
+    # cells of 10 x 20 pixels, whatever terminal runs the tests
+    monkeypatch.setitem(image_view._library(), "cell", (10, 20))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert "BoxF1_curve.png" in title(app)
+        widget = app.screen.query_one(HalfcellImage)
+        # 2250 x 1500 pixels in the 80 x 21 box (title, path, footer above and
+        # below), 10 x 20 pixel cells: full height, 21 * 2 * 1.5 columns wide
+        assert (widget.size.width, widget.size.height) == (63, 21)
+        assert "▀" in screen_text(app.screen)
+        app.screen.index = 2  # the JPEG of another run
+        app.screen._show()
+        await settle(pilot)
+        assert "train_batch0.jpg" in title(app)
+        assert len(app.screen.query(HalfcellImage)) == 1
