@@ -279,3 +279,47 @@ def test_fifo_named_like_a_database_does_not_hang(tmp_path: Path) -> None:
         runs, _ = _read_in_thread(module, src)
         assert runs == {}
     assert detect_kinds(src) == []
+
+
+# -- the shared rules, one by one ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run", "root", "project"),
+    [
+        ("myrepo/runs/exp3", "myrepo", "myrepo"),
+        ("myrepo/runs/exp3", "myrepo/runs", "myrepo"),
+        ("logs/exp1/seed0", "logs", "exp1"),
+        ("work/proj_a/lightning_logs/version_0", "work", "proj_a"),
+        ("tb/run1", "tb", "tb"),
+        # a run given as PATH: the first folder above it that is not a container
+        ("runs/x", "runs/x", "<tmp>"),
+        ("a/outputs/results/r", "a", "a"),
+    ],
+)
+def test_project_rule(tmp_path: Path, run: str, root: str, project: str) -> None:
+    from trackui.store.importers._naming import project_for
+
+    want = tmp_path.name if project == "<tmp>" else project
+    assert project_for(tmp_path / run, tmp_path / root) == want
+
+
+def test_system_names_without_the_context_to_convert() -> None:
+    from trackui.store.importers._system import from_mlflow, from_wandb
+    from trackui.store.importers.base import Point
+
+    # no environment record: W&B's normalised process CPU and host memory % stay as W&B has them
+    got = {p.key: p.value for p in from_wandb([(1.0, {"cpu": 12.5, "memory_percent": 30.0})])}
+    assert got == {"system/cpu": 12.5, "system/memory_percent": 30.0}
+    mlflow_points = [
+        Point("system/process_cpu_percentage", 0, 180.0, 1.0),
+        Point("system/process_memory_rss_megabytes", 0, 512.5, 1.0),
+        Point("system/gpu_1_utilization_percentage", 0, 7.0, 1.0),
+        Point("system/network_receive_megabytes", 0, 3.0, 1.0),
+    ]
+    assert [(p.key, p.value) for p in from_mlflow(mlflow_points)] == [
+        ("system/proc.cpu", 180.0),
+        ("system/proc.rss", 512.5e6),
+        ("system/gpu1.util", 7.0),
+        ("system/network_receive_megabytes", 3.0),
+    ]
