@@ -165,7 +165,7 @@ class ImageScreen(Screen[None]):
             return
         box = self.query_one("#image-box", Container).size
         width, height = image_view.fit(
-            self.picture.width, self.picture.height, box.width, box.height, self.protocol
+            self.picture.width, self.picture.height, box.width, box.height
         )
         widget.styles.width, widget.styles.height = width, height
 

@@ -127,19 +127,15 @@ def load(path: str, protocol: str) -> Any:
     return picture
 
 
-def fit(px_width: int, px_height: int, cols: int, rows: int, protocol: str) -> tuple[int, int]:
+def fit(px_width: int, px_height: int, cols: int, rows: int) -> tuple[int, int]:
     """Cells (width, height) for a ``px_width`` x ``px_height`` picture in a
     ``cols`` x ``rows`` box: aspect kept for this terminal's cell shape, and
-    no larger than the picture (a cell shows 1 x 2 pixels in half blocks,
-    its own pixel size with graphics)."""
+    at most one column per pixel of the picture (what half blocks can show;
+    graphics get the same size, so a picture looks alike either way)."""
     if px_width <= 0 or px_height <= 0 or cols <= 0 or rows <= 0:
         return max(cols, 1), max(rows, 1)
     cell_w, cell_h = _library()["cell"]
-    scale = min(cols * cell_w / px_width, rows * cell_h / px_height)
-    if protocol == "halfcell":
-        scale = min(scale, cell_w)  # one pixel per column at most
-    else:
-        scale = min(scale, 1.0)
+    scale = min(cols * cell_w / px_width, rows * cell_h / px_height, cell_w)
     width = max(1, min(cols, round(px_width * scale / cell_w)))
     height = max(1, min(rows, round(px_height * scale / cell_h)))
     return width, height

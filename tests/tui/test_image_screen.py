@@ -205,3 +205,32 @@ async def test_ultralytics_plots_are_listed_and_viewable(tmp_path, monkeypatch):
         await settle(pilot)
         assert "train_batch0.jpg" in title(app)
         assert len(app.screen.query(HalfcellImage)) == 1
+
+
+@needs_extra
+@pytest.mark.parametrize(
+    ("protocol", "widget_name"), [("sixel", "SixelImage"), ("kitty", "TGPImage")]
+)
+async def test_graphics_protocols_when_asked_for(tmp_path, monkeypatch, protocol, widget_name):
+    """TRACKUI_IMAGES picks the protocol even headless; the widget is textual-image's."""
+    import textual_image.widget
+
+    monkeypatch.setenv("TRACKUI_IMAGES", protocol)
+    monkeypatch.setitem(image_view._library(), "cell", (10, 20))
+    app = ImageApp(samples(tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        (widget,) = app.screen.query(".image")
+        assert type(widget) is getattr(textual_image.widget, widget_name)
+        assert (widget.size.width, widget.size.height) == (8, 4)  # as half blocks would be
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        assert "step 5" in title(app) and len(app.screen.query(".image")) == 1
+
+
+def test_fit_keeps_the_aspect_and_never_exceeds_a_column_per_pixel(monkeypatch):
+    monkeypatch.setitem(image_view._library(), "cell", (10, 20))
+    assert image_view.fit(2400, 1200, 80, 21) == (80, 20)  # width-bound
+    assert image_view.fit(1200, 2400, 80, 21) == (21, 21)  # height-bound
+    assert image_view.fit(4, 4, 80, 21) == (4, 2)  # tiny: one column per pixel
+    assert image_view.fit(1, 1, 80, 21) == (1, 1)
