@@ -103,19 +103,22 @@ def main() -> None:
         sampler_cpu = sampler_wall = 0.0
         samples = 0
         base = 10 * BATCH + calls
-        for _ in range(ROUNDS):
-            off_us += timed_batches(shim, base, per_round)
-            base += per_round
-            sampler = Sampler(run.dir / SYSTEM_FILE, args.system_interval).start()
-            t0 = time.perf_counter()
-            on_us += timed_batches(shim, base, per_round)
-            base += per_round
-            # long enough for a few samples even when the loop is quick
-            time.sleep(max(0.0, 3 * args.system_interval - (time.perf_counter() - t0)))
-            sampler_wall += time.perf_counter() - t0
-            sampler.stop()
-            sampler_cpu += sampler.cpu_seconds
-            samples += sampler.samples
+        for r in range(ROUNDS):
+            for sampling in (False, True) if r % 2 == 0 else (True, False):  # no order bias
+                if not sampling:
+                    off_us += timed_batches(shim, base, per_round)
+                    base += per_round
+                    continue
+                sampler = Sampler(run.dir / SYSTEM_FILE, args.system_interval).start()
+                t0 = time.perf_counter()
+                on_us += timed_batches(shim, base, per_round)
+                base += per_round
+                # long enough for a few samples even when the loop is quick
+                time.sleep(max(0.0, 3 * args.system_interval - (time.perf_counter() - t0)))
+                sampler_wall += time.perf_counter() - t0
+                sampler.stop()
+                sampler_cpu += sampler.cpu_seconds
+                samples += sampler.samples
         dropped = run.dropped
         run.finish()
         os.close(floor_fd)
