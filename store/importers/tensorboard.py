@@ -47,8 +47,9 @@ Status (TensorBoard has none), first rule that applies:
    a writer that closes never leaves half a record; one killed mid-write
    does (the ``kill -9`` fixture run);
 3. a planned epoch count in the hparams (``epochs``, ``schedule.epochs``,
-   ``trainer.max_epochs``, ...) and an ``epoch`` scalar that stopped short
-   of it -> ``crashed``, "n of N epochs";
+   ``trainer.max_epochs``, ...) and an ``epoch`` scalar (or Keras'
+   ``epoch_*`` scalars, logged at step = epoch) that stopped short of it ->
+   ``crashed``, "n of N epochs";
 4. hparams ``session_end_info.status`` FAILURE -> ``failed``;
 5. otherwise ``finished``. This includes a run that died of an exception
    inside ``with SummaryWriter()``: its file was closed cleanly and holds
@@ -469,6 +470,16 @@ def _assemble(
     )
 
 
+def _keras_epochs(points: list[Point]) -> int | None:
+    """Epochs logged by Keras, which has no ``epoch`` scalar but logs
+    ``epoch_loss``... at step = epoch index; None when there is an ``epoch``
+    series to count (or no Keras keys)."""
+    if any(p.key == "epoch" for p in points):
+        return None
+    steps = {p.step for p in points if p.key.rsplit("/", 1)[-1].startswith("epoch_")}
+    return max(steps) + 1 if steps else None
+
+
 def _status(
     torn_at: int | None,
     session_status: str | None,
@@ -481,7 +492,7 @@ def _status(
         return "running", None
     if torn_at is not None:
         return "crashed", "event file ends inside a record: the writer was stopped mid-write"
-    short = epochs_short(params, points)
+    short = epochs_short(params, points, done=_keras_epochs(points))
     if short is not None:
         return "crashed", short
     if session_status == "STATUS_FAILURE":

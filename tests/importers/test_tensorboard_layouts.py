@@ -122,3 +122,21 @@ def test_reading_writes_nothing(logs: Path) -> None:
     before = hashes(logs)
     read_runs(tensorboard, logs, now=NOW)
     assert hashes(logs) == before
+
+
+def test_keras_run_short_of_its_planned_epochs(tmp_path: Path) -> None:
+    """Keras logs no ``epoch`` scalar: its ``epoch_*`` scalars at step = epoch count."""
+    import sys
+
+    sys.path.insert(0, str(FIXTURES.parent))
+    try:
+        from _formats import file_version, hparams
+    finally:
+        sys.path.remove(str(FIXTURES.parent))
+    logs = aged_copy(FIXTURES, tmp_path / "tbl", 3600) / "logs"
+    (logs / "keras_fit" / "events.out.tfevents.1767261600.gpu01.hp").write_bytes(
+        file_version(1767261600.0) + hparams(1767261600.0, {"epochs": 10, "units": 64})
+    )
+    run = read_runs(tensorboard, logs, now=NOW)[0]["keras_fit"]
+    assert run.params == {"epochs": 10.0, "units": 64.0}
+    assert (run.status, run.status_reason) == ("crashed", "3 of 10 epochs")
