@@ -98,6 +98,30 @@ def test_numpy_arrays_through_tolist(run):
     assert pixels_of(run.dir / "artifacts/media/npf/2.png")[3] == bytes([255] * 4)
 
 
+def test_numpy_fast_path_matches_the_generic_one(run):
+    """numpy arrays are encoded through their own methods; the pixels are
+    the ones the list path gives, and the caller's array is untouched."""
+    np = pytest.importorskip(
+        "numpy", reason="numpy is in the test extra; the shim never imports it"
+    )
+    rng = np.random.default_rng(0)
+    cases = [
+        (rng.random((5, 7, 3)) * 255).astype(np.uint8),
+        rng.random((5, 7), dtype=np.float32),
+        rng.random((3, 6, 5)),  # channels first
+        rng.random((5, 7, 4)) * 1.5 - 0.2,  # clipped
+    ]
+    cases[1][0, 0] = np.nan
+    for i, array in enumerate(cases):
+        kept = array.copy()
+        fast = images.decode_png(images.array_png(array)[0])
+        slow = images.decode_png(images.array_png(array.tolist())[0])
+        assert fast == slow, i
+        assert np.array_equal(array, kept, equal_nan=True)
+    run.log_image("fast", cases[0], step=1)
+    assert pixels_of(run.dir / "artifacts/media/fast/1.png")[3] == cases[0].tobytes()
+
+
 def test_a_file_is_copied_as_it_is(run, tmp_path):
     src = tmp_path / "confusion_matrix.jpg"
     jpeg = (
