@@ -1,17 +1,21 @@
-"""Snapshot of the Run screen at 120×40 on its Metrics tab: a finished detect
-run of the fixture store, fixed clock and theme, nothing machine-specific on
-screen (no store path, no local time: the Overview is not the tab shown)."""
+"""Snapshots of the Run screen on its Metrics tab: a finished detect run of the
+fixture store, fixed clock and theme, nothing machine-specific on screen (no
+store path, no local time: the Overview is not the tab shown). It opens on
+the primary metric; ``v`` shows the grid of small charts."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.pilot import Pilot
 
 from trackui.store.queries import Store
 from trackui.tui.run_screen import RunScreen
 
 from .helpers import SNAPSHOT_THEME, RunApp, settle
+
+PRIMARY = "metrics/mAP50-95(B)"
 
 
 class RunSnapshotApp(RunApp):
@@ -23,17 +27,29 @@ class RunSnapshotApp(RunApp):
         self.theme = SNAPSHOT_THEME
 
 
-async def open_box_loss(pilot: Pilot[None]) -> None:
+async def open_metrics(pilot: Pilot[None]) -> None:
     await settle(pilot)
-    await pilot.press("3")  # the Metrics tab
-    for _ in range(3):  # lr/pg0 -> ... -> train/box_loss
-        await pilot.press("right_square_bracket")
-        await settle(pilot)
+    await pilot.press("3")  # the Metrics tab, on the primary metric
+    await settle(pilot)
     screen = pilot.app.screen
-    assert isinstance(screen, RunScreen) and screen.metric == "train/box_loss"
-    assert screen.chart.last_plot is not None and screen.chart.last_plot.key == "train/box_loss"
+    assert isinstance(screen, RunScreen) and screen.metric == PRIMARY
+    assert screen.chart.last_plot is not None and screen.chart.last_plot.key == PRIMARY
+
+
+async def open_grid(pilot: Pilot[None]) -> None:
+    await open_metrics(pilot)
+    await pilot.press("v")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, RunScreen) and screen.grid_shown
 
 
 def test_run_screen_metrics_tab(store: Store, snap_compare: Any) -> None:
     app = RunSnapshotApp(store, store.resolve("detect/yolo-adamw"))
-    assert snap_compare(app, terminal_size=(120, 40), run_before=open_box_loss)
+    assert snap_compare(app, terminal_size=(120, 40), run_before=open_metrics)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+def test_run_screen_metric_grid(store: Store, snap_compare: Any, size: tuple[int, int]) -> None:
+    app = RunSnapshotApp(store, store.resolve("detect/yolo-adamw"))
+    assert snap_compare(app, terminal_size=size, run_before=open_grid)
