@@ -1,5 +1,6 @@
 """``ImageScreen``: one image of a run, full screen; ``[``/``]`` step through
-the images of its key by step, ``esc``/``q`` go back.
+the images of its key by step, ``j``/``k`` go through all the run's images
+(key after key), ``esc``/``q`` go back.
 
 Images are drawn by textual-image (``tui/image_view.py``): Kitty or Sixel
 graphics where the terminal shows them, half blocks elsewhere. Without the
@@ -71,6 +72,8 @@ class ImageScreen(Screen[None]):
         Binding("escape,q", "back", "Back", id="image.back"),
         Binding("left_square_bracket", "step(-1)", "Prev step", key_display="[", id="image.prev"),
         Binding("right_square_bracket", "step(1)", "Next step", key_display="]", id="image.next"),
+        Binding("j,down", "other(1)", "Next image", key_display="j", id="image.next-image"),
+        Binding("k,up", "other(-1)", "Prev image", key_display="k", id="image.prev-image"),
     ]
 
     DEFAULT_CSS = """
@@ -117,6 +120,8 @@ class ImageScreen(Screen[None]):
             title.append(f"  step {item.step}")
         if len(same) > 1:
             title.append(f"  ({same.index(self.index) + 1}/{len(same)}, [ ] step)")
+        if len(self.items) > len(same):
+            title.append(f"  image {self.index + 1} of {len(self.items)}", "dim")
         self.query_one("#image-title", Static).update(title)
         self.query_one("#image-path", Static).update(literal(item.path))
         if not image_view.available():
@@ -174,6 +179,14 @@ class ImageScreen(Screen[None]):
         at = same.index(self.index) + delta
         if 0 <= at < len(same):
             self.index = same[at]
+            self._show()
+        else:
+            self.app.bell()
+
+    def action_other(self, delta: int) -> None:
+        at = self.index + delta
+        if 0 <= at < len(self.items):
+            self.index = at
             self._show()
         else:
             self.app.bell()

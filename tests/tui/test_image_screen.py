@@ -135,6 +135,12 @@ async def test_viewer_opens_steps_and_closes(tmp_path):
         await settle(pilot)
         assert "step 5" in title(app)
         assert "samples" in screen_text(screen)
+        await pilot.press("j", "j")  # every image of the run, key after key
+        await settle(pilot)
+        assert "other" in title(app) and "image 4 of 4" in title(app)
+        await pilot.press("k")
+        await settle(pilot)
+        assert "samples" in title(app) and "step 10" in title(app)
         await pilot.press("escape")
         await pilot.pause()
         assert not isinstance(app.screen, ImageScreen)
@@ -200,8 +206,7 @@ async def test_ultralytics_plots_are_listed_and_viewable(tmp_path, monkeypatch):
         # below), 10 x 20 pixel cells: full height, 21 * 2 * 1.5 columns wide
         assert (widget.size.width, widget.size.height) == (63, 21)
         assert "▀" in screen_text(app.screen)
-        app.screen.index = 2  # the JPEG of another run
-        app.screen._show()
+        await pilot.press("j", "j")  # the JPEG of another run
         await settle(pilot)
         assert "train_batch0.jpg" in title(app)
         assert len(app.screen.query(HalfcellImage)) == 1
