@@ -155,8 +155,26 @@ class _HostProbe:
 # -- GPUs through NVML ---------------------------------------------------------
 
 
+def visible_gpus(count: int, env: str | None) -> list[int | str]:
+    """The GPUs this process can use, in CUDA's order: NVML indices or
+    UUIDs from ``CUDA_VISIBLE_DEVICES`` (as CUDA reads it, up to the first
+    entry that names no GPU), else all ``count``."""
+    if env is None:
+        return list(range(count))
+    chosen: list[int | str] = []
+    for entry in (e.strip() for e in env.split(",")):
+        if entry.isdigit() and int(entry) < count:
+            chosen.append(int(entry))
+        elif entry.startswith("GPU-"):
+            chosen.append(entry)
+        else:
+            break  # CUDA stops at the first invalid entry (so "-1" or "" hide every GPU)
+    return chosen
+
+
 class _GpuProbe:
-    """Per visible GPU: utilisation, memory used/total, temperature, power.
+    """Per visible GPU: utilisation, memory used/total, temperature, power;
+    ``gpu{i}`` is the i-th GPU the process sees (``cuda:i`` in torch).
     Built on the sampler thread; any NVML failure leaves it empty for good
     (a box without a driver must not retry and warn every interval)."""
 
@@ -168,7 +186,11 @@ class _GpuProbe:
                 import pynvml as nvml  # type: ignore[import-not-found,no-redef]
             nvml.nvmlInit()
             count = nvml.nvmlDeviceGetCount()
-            self.handles = [nvml.nvmlDeviceGetHandleByIndex(i) for i in range(count)]
+            for gpu in visible_gpus(count, os.environ.get("CUDA_VISIBLE_DEVICES")):
+                if isinstance(gpu, int):
+                    self.handles.append(nvml.nvmlDeviceGetHandleByIndex(gpu))
+                else:
+                    self.handles.append(nvml.nvmlDeviceGetHandleByUUID(gpu))
             self.nvml = nvml
         except Exception:  # noqa: BLE001 - no package, no driver, no GPU: no GPU series
             self.nvml = None

@@ -61,6 +61,7 @@ def wait_for_lines(path, n: int) -> list[dict]:
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.delenv("TRACKUI_SYSTEM_INTERVAL", raising=False)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     return tmp_path / "store"
 
 

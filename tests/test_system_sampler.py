@@ -55,6 +55,7 @@ def read_rows(path):
 
 
 def test_two_fake_gpus_are_recorded_exactly_at_the_interval(tmp_path, monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     fake = fake_pynvml(GPUS)
     monkeypatch.setitem(sys.modules, "pynvml", fake)  # the real import path is used
     path = tmp_path / system.SYSTEM_FILE
@@ -143,3 +144,27 @@ def test_a_failed_write_is_reported_and_sampling_goes_on(tmp_path):
     assert len(errors) == 1
     exc, values = errors[0]
     assert isinstance(exc, OSError) and values == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (None, [0, 1, 2, 3]),
+        ("2,0", [2, 0]),
+        ("1,7,2", [1]),  # CUDA stops at the first entry that names no GPU
+        ("", []),
+        ("-1", []),
+        ("GPU-8b2f, 3", ["GPU-8b2f", 3]),
+    ],
+)
+def test_visible_gpus_follow_cuda_visible_devices(env, expected):
+    assert system.visible_gpus(4, env) == expected
+
+
+def test_only_the_visible_gpus_are_sampled_in_cuda_order(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1")
+    sampler = system.Sampler("unused", interval=1, nvml=fake_pynvml(GPUS))
+    row = sampler.sample()
+    assert row["system/gpu0.util"] == GPUS[1]["util"]  # cuda:0 is NVML's GPU 1
+    assert row["system/gpu0.mem_used"] == GPUS[1]["mem_used"]
+    assert not any(k.startswith("system/gpu1") for k in row)
