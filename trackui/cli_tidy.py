@@ -24,25 +24,35 @@ class _TagParser(argparse.ArgumentParser):
     """``tag``: ``-x`` removes tag x, ``+x`` adds it; only ``-d``/``--store``
     and ``-h`` (and ``--add``/``--remove``) are options."""
 
-    _OPTIONS = ("-h", "--help", "-d", "--store", "--add", "--remove", "--")
-
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: {line(message)} (see {self.prog} --help)\n")
 
     def parse_known_args(self, args: Sequence[str] | None = None, namespace: Any = None) -> Any:
-        out: list[str] = []
-        after = False
-        for token in list(args or []):
-            if after or not token.startswith("-") or token == "-":
-                out.append(token)
-            elif token == "--":
-                after = True
-                out.append(token)
-            elif token in self._OPTIONS or token.startswith(("--store=", "--add=", "--remove=")):
-                out.append(token)
+        # Options (with their values) first, then the runs: argparse takes a
+        # positional list in one piece, so runs after an option would be lost.
+        options: list[str] = []
+        runs: list[str] = []
+        tokens = list(args or [])
+        i = 0
+        while i < len(tokens):
+            token = tokens[i]
+            if token == "--":
+                runs += tokens[i + 1 :]
+                break
+            if token in ("-d", "--store", "--add", "--remove"):
+                options += tokens[i : i + 2]
+                i += 2
+                continue
+            if token in ("-h", "--help") or token.startswith(("--store=", "--add=", "--remove=")):
+                options.append(token)
+            elif token.startswith("+"):
+                options.append(f"--add={token[1:]}")
+            elif token.startswith("-") and token != "-":
+                options.append(f"--remove={token[1:]}")
             else:
-                out.append(f"--remove={token[1:]}")
-        return super().parse_known_args(out, namespace)
+                runs.append(token)
+            i += 1
+        return super().parse_known_args([*options, "--", *runs], namespace)
 
 
 def add_parsers(sub: argparse._SubParsersAction, sources_arg: Any) -> None:
@@ -68,7 +78,7 @@ def add_parsers(sub: argparse._SubParsersAction, sources_arg: Any) -> None:
             "tag",
             help="add (+x) and remove (-x) tags of runs",
             description="trackui tag RUN… +x -y: add tag x and remove tag y (a tag that "
-            "looks like an option: --add TAG / --remove TAG).",
+            "looks like an option: --add=TAG / --remove=TAG).",
         )
     finally:
         sub._parser_class = parser_class
@@ -249,14 +259,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 def cmd_tag(args: argparse.Namespace) -> int:
     from trackui.store import tidy
 
-    refs: list[str] = []
     add = list(args.add)
     remove = list(args.remove)
-    for item in args.items:
-        if item.startswith("+"):
-            add.append(item[1:])
-        else:
-            refs.append(item)
+    refs = list(args.items)
     for tag in [*add, *remove]:
         _tidy(tidy.check_text, "tag", tag)
     if not refs:
