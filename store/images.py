@@ -104,6 +104,18 @@ def media_info(name: str) -> tuple[str, int] | None:
     return key, step
 
 
+def artifact_fields(name: str) -> dict[str, Any]:
+    """What ``show --json`` adds to an artifact: ``kind`` (``image`` or
+    ``file``) and, for an image, its ``key`` and ``step`` (a logged image's,
+    else its name and ``None``)."""
+    logged = media_info(name)
+    if logged is not None:
+        return {"kind": "image", "key": logged[0], "step": logged[1]}
+    if is_image_name(name):
+        return {"kind": "image", "key": name, "step": None}
+    return {"kind": "file"}
+
+
 # -- arrays to PNG ------------------------------------------------------------------
 
 

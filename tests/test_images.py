@@ -217,3 +217,17 @@ def test_the_callers_array_is_left_as_it_was(run):
     run.log_image("t", array, step=0)
     assert array == [[(1, 2, 3), (4, 5, 6)], ((7, 8, 9), (10, 11, 12))]
     assert pixels_of(run.dir / "artifacts/media/t/0.png")[3] == bytes(range(1, 13))
+
+
+def test_artifact_fields_for_show_json():
+    assert images.artifact_fields("media/val/pred/3.png") == {
+        "kind": "image",
+        "key": "val/pred",
+        "step": 3,
+    }
+    assert images.artifact_fields("results.png") == {
+        "kind": "image",
+        "key": "results.png",
+        "step": None,
+    }
+    assert images.artifact_fields("weights/best.pt") == {"kind": "file"}
