@@ -197,11 +197,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         for option in ("project", "status", "where", "limit"):
             if getattr(args, option):
                 raise UsageError(f"export diff: --{option} applies to the run list, not to diff")
-        table, typed = _diff_rows(items[1:], args)
+        table, typed = _diff_rows(items[1:], args, raw=style == "csv")
     else:
         if args.all:
             raise UsageError("export: --all applies to diff")
-        table, typed = _ls_rows(items, args)
+        table, typed = _ls_rows(items, args, raw=style == "csv")
     if style == "parquet":
         _write_parquet(table.headers, typed, args.output)
         print(f"wrote {len(typed)} rows to {cell(args.output)}", file=sys.stderr)
@@ -233,7 +233,9 @@ def _export_format(args: argparse.Namespace) -> str:
     return style
 
 
-def _ls_rows(names: list[str], args: argparse.Namespace) -> tuple[Table, list[list[Any]]]:
+def _ls_rows(
+    names: list[str], args: argparse.Namespace, *, raw: bool
+) -> tuple[Table, list[list[Any]]]:
     from trackui.cli_commands import _merge, check_column, check_filter, check_statuses
     from trackui.cli_resolve import open_stores
 
@@ -273,7 +275,6 @@ def _ls_rows(names: list[str], args: argparse.Namespace) -> tuple[Table, list[li
         if many:
             row.append(src.name)
         typed.append(row)
-    raw = args.format in (None, "csv") and not (args.output or "").endswith((".md", ".tex"))
     rows = []
     for row in typed:
         shown = [*row[:4], fmt.timestamp(row[4]) if row[4] is not None else ""]
@@ -284,7 +285,9 @@ def _ls_rows(names: list[str], args: argparse.Namespace) -> tuple[Table, list[li
     return Table(headers, rows, numeric=numeric), typed
 
 
-def _diff_rows(refs: list[str], args: argparse.Namespace) -> tuple[Table, list[list[Any]]]:
+def _diff_rows(
+    refs: list[str], args: argparse.Namespace, *, raw: bool
+) -> tuple[Table, list[list[Any]]]:
     from trackui.cli_detail import _compare
     from trackui.cli_resolve import open_stores, resolve
     from trackui.store.models import MISSING
@@ -306,7 +309,6 @@ def _diff_rows(refs: list[str], args: argparse.Namespace) -> tuple[Table, list[l
         typed.append(["last", row.key, *row.last])
     for row in metrics.rows:
         typed.append(["best", row.key, *row.best])
-    raw = args.format in (None, "csv") and not (args.output or "").endswith((".md", ".tex"))
     rows = [[r[0], r[1], *[_value(v, raw) for v in r[2:]]] for r in typed]
     return Table(headers, rows, pinned=2), typed
 
