@@ -115,7 +115,7 @@ def is_damage(exc: BaseException) -> bool:
     if not isinstance(exc, duckdb.Error):
         return False
     text = str(exc).lower()
-    if isinstance(exc, duckdb.IOException) and "lock" in text:
+    if _lock_held(exc):
         return False
     if isinstance(
         exc,
@@ -187,7 +187,7 @@ class Catalog:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return self._open_file()
         except (duckdb.Error, OSError) as exc:
-            if isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower():
+            if _lock_held(exc):
                 # Another trackui holds the catalog: work from a private one.
                 return self._to_memory(None)
             if isinstance(exc, OSError) or _unwritable(exc):
@@ -821,6 +821,14 @@ def _is_dir(entry: os.DirEntry[str]) -> bool:
         return entry.is_dir(follow_symlinks=False)
     except OSError:
         return False
+
+
+def _lock_held(exc: BaseException) -> bool:
+    """Another process holds the catalog file (not damage: a "block" error is not a lock)."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.IOException) and (
+        "set lock" in text or "conflicting lock" in text
+    )
 
 
 def _unwritable(exc: BaseException) -> bool:
