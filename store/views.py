@@ -234,9 +234,7 @@ class Workspace:
         check_query(sql)
         cur = self._cursor()
         try:
-            rel = cur.sql(sql)
-            if rel is None:
-                raise QueryError("the statement returned no rows")
+            rel = _fetchable(cur.sql(sql))
             result = Result(tuple(rel.columns), tuple(str(t) for t in rel.types), rel.fetchall())
         except duckdb.Error as exc:
             raise QueryError(_message(exc)) from None
@@ -275,6 +273,21 @@ class Workspace:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _fetchable(rel: Any) -> Any:
+    """The relation with values Python can receive: a time with a time zone
+    becomes its text (DuckDB hands those over only through pytz)."""
+    if rel is None:
+        raise QueryError("the statement returned no rows")
+    types = [str(t) for t in rel.types]
+    if not any("TIME ZONE" in t for t in types):
+        return rel
+    cols = [
+        f"CAST(#{i} AS VARCHAR) AS {_ident(name)}" if "TIME ZONE" in t else f"#{i}"
+        for i, (name, t) in enumerate(zip(rel.columns, types), start=1)
+    ]
+    return rel.project(", ".join(cols))
 
 
 _VIEWS_DB = "trackui_sql"

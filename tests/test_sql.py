@@ -169,6 +169,38 @@ def test_json_round_trips_exact_values(sweep: Path, capsys: pytest.CaptureFixtur
     assert params == [{"value": 12345678901234567890, "type": "integer"}]
 
 
+def test_json_of_any_duckdb_type(fixture_store: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = sql_json(
+        capsys,
+        fixture_store,
+        "SELECT 1 AS a, 2 AS a, TIMESTAMPTZ '2026-01-02 03:04:05+00' AS at, 0.25::DECIMAL(4, 2) AS d,"
+        " [1, 2] AS l, {'x': 'y'} AS s, 12345678901234567890123::HUGEINT AS h, NULL AS n",
+    )
+    assert rows == [
+        {
+            "a": 1,
+            "a_1": 2,
+            "at": "2026-01-02 03:04:05+00",
+            "d": 0.25,
+            "l": [1, 2],
+            "s": {"x": "y"},
+            "h": 12345678901234567890123,
+            "n": None,
+        }
+    ]
+
+
+def test_a_terminal_table_stops_at_a_thousand_rows(
+    fixture_store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRACKUI_FORCE_RICH", "1")
+    code, out, err = run_cli(
+        capsys, "sql", "SELECT range AS r FROM range(1003)", str(fixture_store)
+    )
+    assert code == 0 and "│ 999 │" in out and "│ 1000 │" not in out
+    assert "3 more rows not shown" in err
+
+
 def test_csv_md_plain_and_parquet(
     sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,14 +20,19 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from trackui.cli_output import Table, cell, emit_json, emit_table
+from trackui.cli_output import Table, cell, emit_json, emit_table, is_terminal
 from trackui.cli_resolve import UsageError, sources
 from trackui.store import fmt
 
 #: A float in a table: at most this many cells and significant digits.
 FLOAT_WIDTH = 14
 FLOAT_DIGITS = 12
-_NUMERIC_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE")
+_NUMERIC_TYPES = (
+    *("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE"),
+    *("UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT"),
+)
+#: A table on a terminal shows at most this many rows (a pipe gets them all).
+MAX_TERMINAL_ROWS = 1000
 EXPORT_FORMATS = ("csv", "md", "latex", "parquet")
 _SUFFIXES = {".csv": "csv", ".md": "md", ".tex": "latex", ".parquet": "parquet"}
 
@@ -111,12 +116,24 @@ def cmd_sql(args: argparse.Namespace) -> int:
         result = space.query(query)
     if args.fmt == "json":
         json_cols = [i for i, t in enumerate(result.types) if t == "JSON"]
-        emit_json([_json_row(result.columns, row, json_cols) for row in result.rows])
+        names = _distinct(result.columns)
+        emit_json([_json_row(names, row, json_cols) for row in result.rows])
         return 0
     raw = args.fmt == "csv"
-    numeric = frozenset(i for i, t in enumerate(result.types) if t.startswith(_NUMERIC_TYPES))
-    rows = [[sql_text(v, raw) for v in row] for row in result.rows]
-    emit_table(Table(list(result.columns), rows, numeric=numeric, pinned=0), args.fmt)
+    numeric = frozenset(
+        i for i, t in enumerate(result.types) if t in _NUMERIC_TYPES or t.startswith("DECIMAL(")
+    )
+    shown = result.rows
+    if args.fmt is None and is_terminal() and len(shown) > MAX_TERMINAL_ROWS:
+        shown = shown[:MAX_TERMINAL_ROWS]
+    rows = [[sql_text(v, raw) for v in row] for row in shown]
+    emit_table(Table(list(result.columns), rows, numeric=numeric), args.fmt)
+    if len(shown) < len(result.rows):
+        print(
+            f"({len(result.rows) - len(shown)} more rows not shown; "
+            "a pipe, --csv or --json gives every row)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -173,6 +190,18 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+def _distinct(columns: Sequence[str]) -> list[str]:
+    """Column names as JSON keys: a repeated one gets ``_1``, ``_2`` (as DuckDB does)."""
+    out: list[str] = []
+    for name in columns:
+        new, n = name, 0
+        while new in out:
+            n += 1
+            new = f"{name}_{n}"
+        out.append(new)
+    return out
 
 
 def _json_row(columns: Sequence[str], row: Sequence[Any], json_cols: list[int]) -> dict[str, Any]:
