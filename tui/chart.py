@@ -38,7 +38,7 @@ from trackui.store import fmt, xaxis
 from trackui.store.models import Series
 
 from .chart_ticks import log_ticks, nice_ticks, time_ticks, x_tick_labels
-from .palette import RAW_GREY_16, RunStyle, depth_of, style_for
+from .palette import MONO, RAW_GREY_16, RunStyle, depth_of, style_for
 from .safe import clean
 from .smoothing import DEFAULT_SMOOTHING, smooth
 
@@ -186,9 +186,10 @@ class MetricChart(Widget):
     def colour_depth(self) -> str:
         """``16``, ``256`` or ``truecolor``: what the terminal shows."""
         try:
-            return depth_of(self.app.console.color_system)
+            app = self.app
         except Exception:  # not running in an app (unit tests of the drawing)
             return "truecolor"
+        return depth_of(app.console.color_system, no_color=app.no_color)
 
     @property
     def effective_smoothing(self) -> float:
@@ -398,7 +399,11 @@ class MetricChart(Widget):
         all_x: list[float] = []
         all_y: list[float] = []
         styles: dict[int, Style] = {}
-        dim_others = focused is not None and len(runs) > HIGHLIGHT_ABOVE
+        # In 16 colours a dimmed colour lands on another ANSI colour (or grey);
+        # there the focused run stands out by being bold and on top only.
+        dim_others = (
+            focused is not None and len(runs) > HIGHLIGHT_ABOVE and depth not in ("16", MONO)
+        )
         # the focused run last, so it is drawn over every other line
         order = sorted(range(len(runs)), key=lambda i: runs[i].run_id == focused)
 
@@ -426,8 +431,12 @@ class MetricChart(Widget):
                         all_y.extend(edge)
             raw_y = ys(run.y)
             if weight > 0 and raw_y:
-                raw_colour = RAW_GREY_16 if depth == "16" else run.colour
-                styles[RAW_BASE + slot] = Style(color=raw_colour, dim=depth != "16")
+                if depth == MONO:
+                    styles[RAW_BASE + slot] = Style(dim=True)
+                elif depth == "16":
+                    styles[RAW_BASE + slot] = Style(color=RAW_GREY_16)
+                else:
+                    styles[RAW_BASE + slot] = Style(color=run.colour, dim=True)
                 fig.plot(list(run.x), raw_y, color=RAW_BASE + slot, marker="braille")
             all_x.extend(run.x)
             all_y.extend(raw_y)

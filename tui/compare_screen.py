@@ -26,52 +26,39 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label, Static
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from trackui.store import primary, xaxis
-from trackui.store.models import MetricComparison, ParamDiff, RunSummary, Series
+from trackui.store.models import MetricComparison, ParamDiff, RunSummary
 
 from .chart import MetricChart, x_axis_label
 from .chart_keys import ChartKeys, chart_bindings
-from .legend import RunLegend, needed_width
+from .compare_loading import CompareLoading
+from .legend import RunLegend, detail_text, needed_width, run_labels
 from .messages import StoreRefreshed
 from .metric_table import ARROWS, MetricTable, RunColumnsTable
-from .names import distinct
 from .palette import RunStyle, depth_of, style_for
 from .param_diff import ParamDiffTable
 from .picker import MetricPicker
-from .safe import clean, literal
+from .safe import clean
 
 if TYPE_CHECKING:
     from trackui.store.queries import Store
 
-#: cells a run's name gets in a table header (its number and marker come first)
-HEADER_NAME = 18
 #: the legend's width: what its names need, within these bounds (the chart
 #: keeps at least LEGEND_CHART_MIN + half the rest)
 LEGEND_MIN, LEGEND_MAX, LEGEND_CHART_MIN = 16, 40, 40
 
 
-def run_labels(runs: Sequence[RunSummary], styles: Sequence[RunStyle]) -> dict[str, Text]:
-    """Each run as the tables label it: ``3+ seed3`` in its colour, names
-    shortened together (``names.distinct``) so they stay told apart."""
-    names = distinct([r.name for r in runs], HEADER_NAME)
-    return {
-        run.id: literal(f"{style.tag} {name}", style=f"bold {style.colour}")
-        for run, style, name in zip(runs, styles, names)
-    }
-
-
-class CompareScreen(ChartKeys, Screen[None]):
+class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
     """Compare two or more runs: chart and legend, summary table, params diff."""
 
     AUTO_FOCUS = "#compare-summary"
@@ -184,25 +171,6 @@ class CompareScreen(ChartKeys, Screen[None]):
     #: the pane maximized by ``z`` ("chart", "summary", "params"), or None
     zoomed: var[str | None] = var(None, init=False)
 
-    class MetricsCompared(Message):
-        def __init__(self, token: int, comparison: MetricComparison) -> None:
-            super().__init__()
-            self.token = token
-            self.comparison = comparison
-
-    class ParamsDiffed(Message):
-        def __init__(self, token: int, diff: ParamDiff) -> None:
-            super().__init__()
-            self.token = token
-            self.diff = diff
-
-    class SeriesLoaded(Message):
-        def __init__(self, token: int, key: str, series: list[tuple[str, str, Series]]) -> None:
-            super().__init__()
-            self.token = token
-            self.key = key
-            self.series = series
-
     def __init__(
         self,
         run_ids: Sequence[str],
@@ -267,71 +235,10 @@ class CompareScreen(ChartKeys, Screen[None]):
     def on_resize(self) -> None:
         self._update_legend()
 
-    # -- loading: one store call per worker, one message per call ------------
-
-    def _next_token(self, kind: str) -> int:
-        self._tokens[kind] += 1
-        return self._tokens[kind]
-
-    def reload_metrics(self) -> None:
-        self.load_metrics(self.store, self._next_token("metrics"), list(self.run_ids))
-
-    def reload_params(self) -> None:
-        self.load_params(
-            self.store, self._next_token("params"), list(self.run_ids), not self.show_all_params
-        )
-
-    def reload_series(self) -> None:
-        if self.metric is None or not self.runs:
-            return
-        runs = [(r.id, r.name) for r in self.runs]
-        chart = self.chart
-        self.load_series(
-            self.store, self._next_token("series"), self.metric, runs, chart.x_axis, chart.buckets
-        )
-
-    @work(thread=True, exclusive=True, group="compare-metrics", exit_on_error=False)
-    def load_metrics(self, store: Store, token: int, run_ids: list[str]) -> None:
-        comparison = store.compare_metrics(run_ids)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.MetricsCompared(token, comparison))
-
-    @work(thread=True, exclusive=True, group="compare-params", exit_on_error=False)
-    def load_params(self, store: Store, token: int, run_ids: list[str], only_changed: bool) -> None:
-        diff = store.diff_params(run_ids, only_changed=only_changed)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.ParamsDiffed(token, diff))
-
-    @work(thread=True, exclusive=True, group="compare-series", exit_on_error=False)
-    def load_series(
-        self,
-        store: Store,
-        token: int,
-        key: str,
-        runs: list[tuple[str, str]],
-        x_axis: str,
-        buckets: int,
-    ) -> None:
-        # One downsampled query per run (the store has no multi-run series
-        # call); still one message, so the chart draws all runs at once.
-        worker = get_current_worker()
-        x_key = xaxis.metric_of(x_axis)
-        series = []
-        for run_id, name in runs:
-            if worker.is_cancelled:
-                return
-            if x_key is not None:
-                data = xaxis.series_against(store, run_id, key, x_key, buckets=buckets)
-            else:
-                data = store.series(run_id, key, buckets=buckets, x_axis=x_axis)
-            series.append((run_id, name, data))
-        if not worker.is_cancelled:
-            self.post_message(self.SeriesLoaded(token, key, series))
-
     # -- handlers: the only code that touches widgets -------------------------
 
-    @on(MetricsCompared)
-    def _metrics_compared(self, message: MetricsCompared) -> None:
+    @on(CompareLoading.MetricsCompared)
+    def _metrics_compared(self, message: CompareLoading.MetricsCompared) -> None:
         if message.token != self._tokens["metrics"]:
             return
         comparison = message.comparison
@@ -356,8 +263,8 @@ class CompareScreen(ChartKeys, Screen[None]):
         projects = {r.project for r in self.runs}
         return projects.pop() if len(projects) == 1 else None
 
-    @on(ParamsDiffed)
-    def _params_diffed(self, message: ParamsDiffed) -> None:
+    @on(CompareLoading.ParamsDiffed)
+    def _params_diffed(self, message: CompareLoading.ParamsDiffed) -> None:
         if message.token != self._tokens["params"]:
             return
         self.diff = message.diff
@@ -367,8 +274,8 @@ class CompareScreen(ChartKeys, Screen[None]):
             self.params_table.title(self.show_all_params)
         )
 
-    @on(SeriesLoaded)
-    def _series_loaded(self, message: SeriesLoaded) -> None:
+    @on(CompareLoading.SeriesLoaded)
+    def _series_loaded(self, message: CompareLoading.SeriesLoaded) -> None:
         if message.token != self._tokens["series"] or message.key != self.metric:
             return
         by_id = {r.id: i for i, r in enumerate(self.runs)}
@@ -413,7 +320,7 @@ class CompareScreen(ChartKeys, Screen[None]):
             self.chart.clear(f"could not load: {clean(event.worker.error)}")
 
     def _depth(self) -> str:
-        return depth_of(self.app.console.color_system)
+        return depth_of(self.app.console.color_system, no_color=self.app.no_color)
 
     def _set_runs(self, runs: tuple[RunSummary, ...]) -> None:
         if [r.id for r in runs] == [r.id for r in self.runs] and runs == self.runs:
@@ -467,24 +374,10 @@ class CompareScreen(ChartKeys, Screen[None]):
 
     def _detail_text(self) -> Text:
         """The detail line: the focused run's full name, or the cursor's key."""
-        count = len(self.runs) or len(self.run_ids)
         run = next((r for r in self.runs if r.id == self.focused_run), None)
-        if run is not None:
-            style = self.run_styles[self.runs.index(run)]
-            text = Text("▶ ", style="bold")
-            text.append(style.tag, style=f"bold {style.colour}")
-            text.append(" ")
-            text.append_text(literal(run.name, style=f"bold {style.colour}"))
-            if run.id == self.baseline:
-                text.append("  ◆ baseline", style="bold")
-        else:
-            text = Text(f"Compare {count} runs", style="bold")
-            text.append("  f: focus a run · z: zoom pane · t: turn table", style="dim")
-        key = self._key_at_cursor()
-        if key is not None:
-            text.append("  · ", style="dim")
-            text.append_text(literal(key, style="italic"))
-        return text
+        style = self.run_styles[self.runs.index(run)] if run is not None else None
+        count = len(self.runs) or len(self.run_ids)
+        return detail_text(run, style, count, baseline=self.baseline, key=self._key_at_cursor())
 
     def _key_at_cursor(self) -> str | None:
         focused = self.focused if self.is_mounted else None

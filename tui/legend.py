@@ -1,8 +1,10 @@
-"""The legend of the Compare chart: one line per run, beside the plot (never
-over it), numbered and marked as the chart draws the run and as the tables
-label it: ``▶ 3+ seed3 ◆``. Names are shortened to the legend's width in
+"""How the Compare screen names its runs: the legend of the chart, one line
+per run beside the plot (never over it), numbered and marked as the chart
+draws the run (``▶ 3+ seed3 ◆``); the same number and marker heading each
+run in the tables (``run_labels``); and the detail line with the focused
+run's full name (``detail_text``). Names are shortened to their width in
 cells by ``names.distinct`` (the prefix all runs share goes first), so runs
-stay told apart; the full name of the focused run is on the detail line."""
+stay told apart."""
 
 from __future__ import annotations
 
@@ -13,14 +15,54 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from trackui.store.fmt import printable
+from trackui.store.models import RunSummary
 
 from .names import cells, distinct
 from .palette import RunStyle
+from .safe import literal
 
+#: cells a run's name gets in a table header (its number and marker come first)
+HEADER_NAME = 18
 FOCUS_MARK = "▶"
 BASELINE_MARK = "◆"
 #: cells a legend line spends besides the name: focus mark, number, marker, spaces, baseline
 _CHROME = 7
+
+
+def run_labels(runs: Sequence[RunSummary], styles: Sequence[RunStyle]) -> dict[str, Text]:
+    """Each run as the tables label it: ``3+ seed3`` in its colour, names
+    shortened together (``names.distinct``) so they stay told apart."""
+    names = distinct([r.name for r in runs], HEADER_NAME)
+    return {
+        run.id: literal(f"{style.tag} {name}", style=f"bold {style.colour}")
+        for run, style, name in zip(runs, styles, names)
+    }
+
+
+def detail_text(
+    run: RunSummary | None,
+    style: RunStyle | None,
+    count: int,
+    *,
+    baseline: str | None,
+    key: str | None,
+) -> Text:
+    """The detail line: the focused run's number, marker and whole name (the
+    legend and the tables may shorten it), and the key under the cursor."""
+    if run is not None and style is not None:
+        text = Text(FOCUS_MARK + " ", style="bold")
+        text.append(style.tag, style=f"bold {style.colour}")
+        text.append(" ")
+        text.append_text(literal(run.name, style=f"bold {style.colour}"))
+        if run.id == baseline:
+            text.append(f"  {BASELINE_MARK} baseline", style="bold")
+    else:
+        text = Text(f"Compare {count} runs", style="bold")
+        text.append("  f: focus a run · z: zoom pane · t: turn table", style="dim")
+    if key is not None:
+        text.append("  · ", style="dim")
+        text.append_text(literal(key, style="italic"))
+    return text
 
 
 def legend_names(names: Sequence[str], width: int) -> list[str]:

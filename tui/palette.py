@@ -94,11 +94,17 @@ MARKERS: tuple[str, ...] = (
 GLYPHS: dict[str, str] = {"braille": "⣿"}
 
 DEPTHS = ("16", "256", "truecolor")
+#: NO_COLOR: every run in the terminal's own foreground (a colour turned to
+#: grey by Textual's monochrome filter can land on the background: black on
+#: black), told apart by its marker alone.
+MONO = "mono"
 
 
-def depth_of(color_system: str | None) -> str:
+def depth_of(color_system: str | None, *, no_color: bool = False) -> str:
     """The palette for a Rich colour system name (``standard``, ``256``,
-    ``truecolor``, ``windows``; None when colour is off)."""
+    ``truecolor``, ``windows``; None when colour is off), or ``mono``."""
+    if no_color:
+        return MONO
     if color_system == "truecolor":
         return "truecolor"
     if color_system == "256":
@@ -107,7 +113,7 @@ def depth_of(color_system: str | None) -> str:
 
 
 def palette(depth: str) -> tuple[str, ...]:
-    return {"truecolor": TRUECOLOR, "256": EIGHT_BIT}.get(depth, SIXTEEN)
+    return {"truecolor": TRUECOLOR, "256": EIGHT_BIT, MONO: ("default",)}.get(depth, SIXTEEN)
 
 
 @dataclass(frozen=True)
@@ -115,18 +121,13 @@ class RunStyle:
     """How one run is drawn and labelled."""
 
     number: int  # 1-based position in the comparison
-    colour: str  # "#rrggbb"
+    colour: str  # "#rrggbb", or "default" (NO_COLOR)
     marker: str  # a plotext marker
 
     @property
     def glyph(self) -> str:
         """The marker as one character, for legends and table headers."""
         return GLYPHS.get(self.marker, self.marker)
-
-    @property
-    def rgb(self) -> tuple[int, int, int]:
-        h = self.colour.lstrip("#")
-        return (int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16))
 
     @property
     def tag(self) -> str:

@@ -25,10 +25,16 @@ _TAG = re.compile(r"(\d+)(\S) ")
 
 
 def open_compare(
-    tmux: Tmux, tmp_path: Path, store: Path, n: int, size: tuple[int, int], term: str
+    tmux: Tmux,
+    tmp_path: Path,
+    store: Path,
+    n: int,
+    size: tuple[int, int],
+    term: str,
+    extra: dict[str, str] | None = None,
 ) -> str:
     """Start trackui on ``store``, mark its ``n`` runs, compare them."""
-    env = {**trackui_env(tmp_path), "COLORTERM": ""}
+    env = {**trackui_env(tmp_path), "COLORTERM": "", **(extra or {})}
     tmux.start(
         [str(require_trackui()), str(store)], width=size[0], height=size[1], term=term, env=env
     )
@@ -94,6 +100,26 @@ def test_twelve_runs_in_16_colours_have_distinct_colour_marker_pairs(
     for number, (glyph, colour) in entries.items():
         if glyph != "⣿":  # braille draws with many glyphs
             assert (glyph, colour) in chart_chars, (number, glyph, colour)
+
+
+def test_no_color_twelve_runs_keep_distinct_markers_all_visible(tmux: Tmux, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    n = 12
+    sweep(store, n, names=sweep_names("plain", n))
+    open_compare(tmux, tmp_path, store, n, (120, 40), "xterm", {"NO_COLOR": "1"})
+    tmux.wait_until(lambda s: "12^" in s, "the twelfth run in the legend")
+    screen_e = tmux.screen(escapes=True)
+    entries = legend_entries(screen_e, n)
+    assert sorted(entries) == list(range(1, n + 1)), screen_e
+    assert len({glyph for glyph, _ in entries.values()}) == n
+    # nothing a run is drawn with may be black (on the black background) or colourful
+    drawn = {
+        colour
+        for line in screen_e.splitlines()
+        for ch, colour in foregrounds(line)
+        if ch in GLYPHS[1:n] and ch.strip()
+    }
+    assert drawn and not drawn & {"30", "31", "32", "33", "34", "35", "36", "91", "94"}
 
 
 def test_80x24_every_param_and_every_runs_value_reachable_by_keyboard(

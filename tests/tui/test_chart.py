@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from rich.color import ColorSystem
 from textual.app import App, ComposeResult
 
 import trackui
@@ -332,8 +333,14 @@ async def test_a_metric_x_axis_is_named_in_the_title_and_ticked_as_numbers() -> 
         assert bottom.split() == ["0", "2", "4", "6", "8"]
 
 
-async def test_focused_run_is_drawn_last_and_bold_and_beyond_12_runs_the_rest_dim() -> None:
+@pytest.mark.parametrize(
+    "system", [ColorSystem.TRUECOLOR, ColorSystem.EIGHT_BIT, ColorSystem.STANDARD]
+)
+async def test_focused_run_is_drawn_last_and_bold_and_beyond_12_runs_the_rest_dim(
+    system: ColorSystem,
+) -> None:
     app = ChartApp()
+    app.console._color_system = system
     async with app.run_test(size=(100, 30)) as pilot:
         chart = app.query_one(MetricChart)
         runs = [
@@ -349,7 +356,11 @@ async def test_focused_run_is_drawn_last_and_bold_and_beyond_12_runs_the_rest_di
         bold = [st for st in styles if getattr(st, "bold", False) and st.color is not None]
         assert bold and all(st.color.name == focus_colour for st in bold)
         dimmed = [st for st in styles if getattr(st, "dim", False)]
-        assert dimmed  # the other thirteen runs
+        if system is ColorSystem.STANDARD:
+            # a dimmed ANSI colour would land on another run's colour, or grey
+            assert chart.colour_depth == "16" and not dimmed
+        else:
+            assert dimmed  # the other thirteen runs
 
 
 async def test_a_band_is_drawn_under_its_run() -> None:

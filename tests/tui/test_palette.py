@@ -65,6 +65,7 @@ def test_depth_follows_the_terminal() -> None:
     assert depth_of("standard") == "16"
     assert depth_of("windows") == "16"
     assert depth_of(None) == "16"
+    assert depth_of("truecolor", no_color=True) == "mono"
 
 
 @pytest.mark.anyio
@@ -87,6 +88,12 @@ async def test_no_color_every_run_keeps_its_own_marker_in_chart_and_legend(
             plot = screen.chart.last_plot
             assert plot is not None
             assert len({run.marker for run in plot.runs}) == 12
+            # no colour at all: Textual's monochrome filter would turn some
+            # colours to black on black; the terminal's foreground is always seen
+            assert {run.colour for run in plot.runs} == {"default"}
+            for span in screen.chart.render().spans:
+                color = getattr(span.style, "color", None)
+                assert color is None or color.is_default, span
             drawn = screen.chart.render().plain
             legend = str(screen.query_one("#legend-lines").render())
             for i, run in enumerate(plot.runs):

@@ -53,6 +53,7 @@ def test_compare_120x40(store: Store, snap_compare: Any) -> None:
     ids = ids_by_name(store)
     run_ids = [ids["yolo-sgd"], ids["yolo-adamw"], ids["yolo-oom"]]
     app = build(store, SNAPSHOT_CONFIG)
+    app.console._color_system = SYSTEMS["256"]  # not whatever $TERM the tests run under
 
     async def open_compare(pilot: Pilot[None]) -> None:
         await settle(pilot)
