@@ -279,6 +279,21 @@ def prunable(entry: CacheEntry, *, imported: bool = False, older_than: float | N
     return older_than is not None and time.time() - entry.modified > older_than
 
 
+def prune_plan(
+    entries: Sequence[CacheEntry], *, imported: bool = False, older_than: float | None = None
+) -> list[CacheEntry]:
+    """What ``prune`` removes (see ``prunable``): imported stores first, then
+    catalogs, with the catalog of each imported store that goes."""
+    going = [e for e in entries if prunable(e, imported=imported, older_than=older_than)]
+    stores = {str(e.path) for e in going if e.kind == "imported"}
+    going += [
+        e
+        for e in entries
+        if e.kind == "catalog" and e not in going and not e.in_use and e.store in stores
+    ]
+    return sorted(going, key=lambda e: e.kind != "imported")
+
+
 def remove(entry: CacheEntry) -> None:
     if entry.kind == "imported":
         shutil.rmtree(entry.path)
@@ -327,12 +342,18 @@ def _catalog_entry(path: Path) -> CacheEntry:
 def _imported_entry(path: Path) -> CacheEntry:
     files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
     size, modified = _files_stat(files)
-    origin = None
+    origins = []
     runs = 0
     for source in sorted(path.glob(f"*/*/{paths.SOURCE}")):
         runs += 1
         doc = read_json(source) or {}
-        if origin is None and isinstance(doc.get("path"), str):
-            origin = doc["path"]
-    present = None if origin is None else os.path.exists(origin)
+        if isinstance(doc.get("path"), str) and os.path.isabs(doc["path"]):
+            origins.append(doc["path"])
+    if not origins:
+        return CacheEntry("imported", path, size, modified, None, None, runs)
+    try:
+        origin = os.path.commonpath(origins)
+    except ValueError:
+        origin = origins[0]
+    present = any(os.path.exists(o) for o in origins)
     return CacheEntry("imported", path, size, modified, origin, present, runs)

@@ -273,3 +273,21 @@ def test_prune_keeps_a_catalog_another_process_holds(
 def test_cache_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ls or prune" in refused(capsys, "cache")
     assert "must be 0 or more" in refused(capsys, "cache", "prune", "--older-than", "-1")
+
+
+def test_prune_imported_copies_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = shutil.copytree(FIXTURES / "ultralytics", tmp_path / "yolo")
+    assert len(ls(capsys, folder)) > 0  # imported into a private store in the cache
+    code, out, _ = run_cli(capsys, "cache", "ls", "--json")
+    (copy,) = [e for e in json.loads(out) if e["kind"] == "imported"]
+    assert copy["state"] == "present" and copy["store"].startswith(str(folder))
+    shutil.rmtree(folder)
+    code, out, _ = run_cli(capsys, "cache", "prune")
+    assert code == 0 and out == "" and Path(copy["path"]).is_dir()
+    code, out, _ = run_cli(capsys, "cache", "prune", "--imported")
+    assert code == 0 and not Path(copy["path"]).exists()
+    assert "removed imported" in out and "removed catalog" in out
+    code, out, _ = run_cli(capsys, "cache", "ls", "--json")
+    assert json.loads(out) == []

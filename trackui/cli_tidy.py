@@ -321,7 +321,7 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.older_than is not None and args.older_than < 0:
         raise UsageError(f"--older-than {args.older_than}: must be 0 or more days")
     older = None if args.older_than is None else args.older_than * 86400
-    doomed = [e for e in entries if tidy.prunable(e, imported=args.imported, older_than=older)]
+    doomed = tidy.prune_plan(entries, imported=args.imported, older_than=older)
     freed = 0
     for entry in doomed:
         if not args.dry_run:
