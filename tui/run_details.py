@@ -1,16 +1,19 @@
 """What the Run screen shows, as plain functions of the data: the overview of
-a run, its status reason, and the tail of its console log."""
+a run, its status reason, the tail of its console log, and a metric's row
+in the summary table."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
+from rich.text import Text
 from textual.content import Content
 
 from trackui.store import fmt
-from trackui.store.models import RunDetail
+from trackui.store.models import MetricSummary, RunDetail
 
-from .safe import clean
+from .safe import clean, literal
 
 CONSOLE_TAIL_BYTES = 256 * 1024
 #: the Overview scrolls (j/k, G, PgDn), so a traceback is shown whole up to this
@@ -137,3 +140,20 @@ def overview(detail: RunDetail, now: float) -> Content:
         parts += ["\n", ("traceback".ljust(width), "bold $text-muted"), "\n"]
         parts += [("\n".join(tail[-TRACEBACK_LINES:]), "$text-muted")]
     return Content.assemble(*parts)
+
+
+def find_metric(metrics: Sequence[MetricSummary], key: str) -> MetricSummary | None:
+    return next((m for m in metrics if m.key == key), None)
+
+
+def summary_cells(m: MetricSummary) -> tuple[Text, str, str, str, str, str, str, str]:
+    return (
+        literal(m.key),
+        fmt.number(m.last),
+        fmt.number(m.min),
+        fmt.number(m.step_min),
+        fmt.number(m.max),
+        fmt.number(m.step_max),
+        fmt.number(m.first),
+        fmt.number(m.count),
+    )

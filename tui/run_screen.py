@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -44,7 +43,8 @@ from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
 from .picker import KeyList
-from .run_details import STATUS_STYLES, overview, read_console
+from .run_details import STATUS_STYLES, find_metric, overview, read_console, summary_cells
+from .run_grid import GridTab
 from .safe import clean, literal
 from .scrolling import ViLog, ViScroll
 
@@ -78,13 +78,6 @@ class SeriesLoaded(Message):
         self.generation = generation
 
 
-class GridLoaded(Message):
-    def __init__(self, series: dict[str, Series], generation: int) -> None:
-        super().__init__()
-        self.series = series
-        self.generation = generation
-
-
 class ConsoleRead(Message):
     def __init__(self, lines: list[str], offset: int, reset: bool, generation: int) -> None:
         super().__init__()
@@ -103,7 +96,7 @@ class MetricPicker(KeyList):
     ]
 
 
-class RunScreen(ChartKeys, Screen[None]):
+class RunScreen(GridTab, ChartKeys, Screen[None]):
     """One run: overview, params, metric charts, console tail, artifacts."""
 
     DEFAULT_CSS = """
@@ -230,13 +223,6 @@ class RunScreen(ChartKeys, Screen[None]):
         if not get_current_worker().is_cancelled:
             self.post_message(SeriesLoaded(key, series, generation))
 
-    @work(thread=True, exclusive=True, group="run-grid", exit_on_error=False)
-    def load_grid(self, generation: int, keys: list[str], x_axis: str, buckets: int) -> None:
-        store = self.app.store  # type: ignore[attr-defined]
-        series = {k: store.series(self.run_id, k, buckets=buckets, x_axis=x_axis) for k in keys}
-        if not get_current_worker().is_cancelled:
-            self.post_message(GridLoaded(series, generation))
-
     @work(thread=True, exclusive=True, group="run-console", exit_on_error=False)
     def load_console(self, generation: int, path: str, offset: int | None, whole: bool) -> None:
         lines, new_offset, reset = read_console(path, offset, whole=whole)
@@ -322,7 +308,7 @@ class RunScreen(ChartKeys, Screen[None]):
         if keys != [m.key for m in before]:
             picker.show_keys(keys, wanted)
         table = self.query_one("#metric-summary", DataTable)
-        cells = {m.key: _summary_cells(m) for m in metrics}
+        cells = {m.key: summary_cells(m) for m in metrics}
         if keys == [m.key for m in before]:
             columns = list(table.columns)
             for m in metrics:
@@ -341,7 +327,7 @@ class RunScreen(ChartKeys, Screen[None]):
             self.metric = wanted or keys[0]
             return
         self._sync_metric_cursor(self.metric)
-        if _find(before, self.metric) != _find(metrics, self.metric):
+        if find_metric(before, self.metric) != find_metric(metrics, self.metric):
             self._load_series()  # the metric on screen moved: redraw it
 
     def _fill_artifacts(self) -> None:
@@ -366,50 +352,10 @@ class RunScreen(ChartKeys, Screen[None]):
         name = self.detail.run.name if self.detail else self.run_id
         self.chart.set_series(message.key, [(self.run_id, name, message.series)])
 
-    @on(MetricGrid.DataWanted)
     @on(MetricChart.DataWanted, ".grid-chart")
-    def _grid_wants_data(self, event: MetricGrid.DataWanted | MetricChart.DataWanted) -> None:
+    def _grid_chart_wants_data(self, event: MetricChart.DataWanted) -> None:
         event.stop()
         self._load_grid()
-
-    def _load_grid(self) -> None:
-        grid = self.query_one(MetricGrid)
-        keys = grid.shown_keys
-        self.query_one("#grid-note", Static).update(Content(grid.title))
-        if keys and self.grid_shown:
-            charts = grid.charts
-            self.load_grid(self._next("grid"), keys, self.chart.x_axis, charts[0].buckets)
-
-    def on_grid_loaded(self, message: GridLoaded) -> None:
-        if message.generation != self._generation["grid"]:
-            return
-        name = self.detail.run.name if self.detail else self.run_id
-        grid = self.query_one(MetricGrid)
-        for chart in grid.charts:
-            self._copy_chart_settings(chart)
-        grid.set_series(self.run_id, name, message.series)
-
-    @property
-    def grid_shown(self) -> bool:
-        return self.query_one("#metrics-tab").has_class("-grid")
-
-    def _copy_chart_settings(self, chart: MetricChart) -> None:
-        """A small chart draws like the big one: smoothing, log y, x-axis."""
-        main = self.chart
-        for name in ("smoothing_auto", "smoothing", "log_y", "x_axis"):
-            if hasattr(main, name):
-                chart.set_reactive(getattr(MetricChart, name), getattr(main, name))
-        chart.redraw()
-
-    def _sync_grid(self) -> None:
-        if not self.grid_shown:
-            return
-        grid = self.query_one(MetricGrid)
-        if any(c.key is not None and c.x_axis != self.chart.x_axis for c in grid.charts):
-            self._load_grid()  # another x-axis: the series are loaded again
-            return
-        for chart in grid.charts:
-            self._copy_chart_settings(chart)
 
     def on_console_read(self, message: ConsoleRead) -> None:
         if message.generation != self._generation["console"]:
@@ -538,35 +484,6 @@ class RunScreen(ChartKeys, Screen[None]):
         self.action_show_tab("metrics")
         self.metric = key
 
-    def action_toggle_grid(self) -> None:
-        """Small charts of the key metrics, or the one chart with its picker."""
-        self.query_one("#metrics-tab").toggle_class("-grid")
-        if self.grid_shown:
-            self.query_one(MetricGrid).focus()
-            self._load_grid()
-        else:
-            self.query_one("#metric-picker", MetricPicker).focus()
-
-    def action_more_smoothing(self) -> None:
-        super().action_more_smoothing()
-        self._sync_grid()
-
-    def action_less_smoothing(self) -> None:
-        super().action_less_smoothing()
-        self._sync_grid()
-
-    def action_cycle_smoothing(self) -> None:
-        super().action_cycle_smoothing()
-        self._sync_grid()
-
-    def action_cycle_x_axis(self) -> None:
-        super().action_cycle_x_axis()
-        self._sync_grid()
-
-    def action_toggle_log_y(self) -> None:
-        super().action_toggle_log_y()
-        self._sync_grid()
-
     def action_step_metric(self, step: int) -> None:
         if self.grid_shown:
             self.query_one(MetricGrid).step_page(step)
@@ -576,20 +493,3 @@ class RunScreen(ChartKeys, Screen[None]):
             return
         index = keys.index(self.metric) if self.metric in keys else -1
         self.metric = keys[(index + step) % len(keys)]
-
-
-def _find(metrics: Sequence[MetricSummary], key: str) -> MetricSummary | None:
-    return next((m for m in metrics if m.key == key), None)
-
-
-def _summary_cells(m: MetricSummary) -> tuple[Text, str, str, str, str, str, str, str]:
-    return (
-        literal(m.key),
-        fmt.number(m.last),
-        fmt.number(m.min),
-        fmt.number(m.step_min),
-        fmt.number(m.max),
-        fmt.number(m.step_max),
-        fmt.number(m.first),
-        fmt.number(m.count),
-    )

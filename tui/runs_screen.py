@@ -13,8 +13,7 @@ group; ``space`` on a header marks every loaded run of that project.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from rich.text import Text
 from textual import on, work
@@ -33,10 +32,13 @@ from trackui.store.queries import Store
 from . import names
 from .column_picker import ColumnPicker
 from .config import ColumnMemory
+from .filter_help import FILTER_EXAMPLES, filter_help
 from .messages import StoreRefreshed
 from .primary_column import primary_columns
+from .runs_query import RunsPage, RunsQuery, fetch_runs, page_margin
 from .runs_table import (
     GROUP_PREFIX,
+    NAME_INDEX,
     Row,
     RowTag,
     RunsTable,
@@ -49,65 +51,7 @@ from .runs_table import (
 )
 from .safe import clean
 
-#: rows from the end of what is loaded at which the next page is fetched
-PAGE_MARGIN = 20
-
-
-def page_margin(page_size: int) -> int:
-    return max(1, min(PAGE_MARGIN, page_size // 5))
-
-
-@dataclass(frozen=True)
-class RunsQuery:
-    where: str = ""
-    sort: str | None = None  # a column spec; None: newest first
-    descending: bool = True
-    grouped: bool = False
-    columns: tuple[str, ...] = ()
-    #: nobody chose columns: the worker picks the primary metrics' best values
-    auto: bool = False
-
-
-@dataclass(frozen=True)
-class RunsPage:
-    runs: tuple[RunSummary, ...]
-    total: int
-    offset: int
-    #: (project, runs matching) in display order, when grouped
-    groups: tuple[tuple[str, int], ...] = ()
-    #: (column spec, short header) of the columns chosen for the user
-    labels: tuple[tuple[str, str], ...] = ()
-
-
-def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsPage:
-    """One page of the run list. Grouped, the list is the projects' lists one
-    after another, and the page is cut from that concatenation."""
-    where = query.where or None
-    order: dict[str, Any] = {"sort": query.sort or "created"}
-    if query.sort:
-        order["descending"] = query.descending
-    if not query.grouped:
-        runs = store.list_runs(
-            where=where, limit=limit, offset=offset, columns=query.columns, **order
-        )
-        return RunsPage(tuple(runs), store.count_runs(where=where), offset)
-    groups = [(p, store.count_runs(project=p, where=where)) for p in store.projects()]
-    groups = [(p, n) for p, n in groups if n]
-    runs: list[RunSummary] = []
-    start = 0
-    for project, count in groups:
-        lo, hi = max(start, offset), min(start + count, offset + limit)
-        if lo < hi:
-            runs += store.list_runs(
-                project=project,
-                where=where,
-                limit=hi - lo,
-                offset=lo - start,
-                columns=query.columns,
-                **order,
-            )
-        start += count
-    return RunsPage(tuple(runs), start, offset, tuple(groups))
+__all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen"]
 
 
 class RunsLoaded(Message):
@@ -133,37 +77,6 @@ class ColumnChoicesLoaded(Message):
     def __init__(self, choices: list[str]) -> None:
         super().__init__()
         self.choices = choices
-
-
-#: the filter language by example (each is tested to parse): what `?` shows
-FILTER_EXAMPLES: tuple[tuple[str, str], ...] = (
-    ("yolo", "name, project or a tag contains yolo"),
-    ('"yolo adamw"', "... with a space in it"),
-    ("status:running", "status (finished, failed, killed…)"),
-    ("status:failed,crashed", "any of several (also tag:, host:…)"),
-    ("project:det*", "project by name; * is a wildcard"),
-    ("tag:baseline", "has this tag"),
-    ("name:yolo", "the name contains yolo"),
-    ("id:20261126", "the run id starts with this"),
-    ("lr0<0.01", "a param, as a number"),
-    ("optimizer=AdamW", "a param, as text (any case)"),
-    ("optimizer.name!=SGD", "a nested param, by dotted key"),
-    ("model~^yolo", "a regular expression (!~ negates)"),
-    ("max(metrics/mAP50-95(B))>0.3", "a metric: first/last/min/max/count"),
-    ("loss<0.3", "not a param: the metric's last value"),
-    ("yolo lr0<0.01", "side by side: both must match"),
-    ("not tag:baseline or lr0<0.01", "and, or, not"),
-    ("(lr0<0.01 or batch>=32) and yolo", "parentheses group"),
-)
-
-
-def filter_help() -> str:
-    width = max(len(example) for example, _ in FILTER_EXAMPLES) + 2
-    lines = ["Filter (/), by example:"]
-    lines += [f"  {example.ljust(width)}{meaning}" for example, meaning in FILTER_EXAMPLES]
-    lines.append("A comparison never matches a run that lacks the key.")
-    lines.append("enter applies; esc closes the bar, then clears the filter.")
-    return "\n".join(lines)
 
 
 class RunsScreen(Screen):
@@ -387,7 +300,10 @@ class RunsScreen(Screen):
         available = (table.size.width or self.app.size.width) - 1  # the scrollbar
         width = name_width(available, columns, rows, longest)
         shown = dict(zip((r.id for r in self.runs), names.distinct(full, width)))
-        rows = self._rows(self.runs, shown)
+        for _key, cells in rows:
+            cell = cells[NAME_INDEX]
+            if _key in shown and cell.plain != shown[_key]:
+                cells[NAME_INDEX] = Text(shown[_key], no_wrap=True)
         self._shown_names, before = shown, self._shown_names
         if rebuild or width != table.name_width:
             table.rebuild(columns, rows, width)

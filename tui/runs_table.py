@@ -38,6 +38,8 @@ LEADING_COLUMNS = BUILTIN_COLUMNS[:2]
 TRAILING_COLUMNS = BUILTIN_COLUMNS[2:]
 #: mark, status and name stay on screen while the table scrolls sideways
 PINNED_COLUMNS = 3
+#: where the name cell is in a row (after the mark and the status)
+NAME_INDEX = 2
 GROUP_PREFIX = "group:"
 USER_PREFIX = "col:"
 VALUE_WIDTH = 24

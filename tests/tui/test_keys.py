@@ -18,8 +18,10 @@ from textual.widgets import Input, TabbedContent
 
 import trackui
 import trackui.tui
+from trackui.store.filters import compile_filter
 from trackui.store.queries import Store
 from trackui.tui.app import TrackuiApp
+from trackui.tui.filter_help import FILTER_EXAMPLES
 from trackui.tui.help_screen import HelpScreen
 from trackui.tui.run_screen import RunScreen
 from trackui.tui.runs_screen import RunsScreen
@@ -217,3 +219,29 @@ async def test_help_scrolls_at_80x24(store: Store) -> None:
         await settle(pilot)
         assert isinstance(app.screen, HelpScreen)
         await scrolls(pilot, app.screen.query_one("#help-body", ViScroll))
+
+
+# -- `?` explains the filter language ----------------------------------------
+
+
+@pytest.mark.parametrize("example", [e for e, _ in FILTER_EXAMPLES])
+def test_every_filter_example_in_help_parses(example: str) -> None:
+    sql, _ = compile_filter(example)
+    assert sql
+
+
+async def test_help_on_the_run_list_shows_the_filter_examples(store: Store) -> None:
+    app = build(store)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        notes = str(app.screen.query_one("#help-notes").render())
+        for example, meaning in FILTER_EXAMPLES:
+            assert example in notes and meaning in notes
+        # an example typed into the filter bar filters (here: the detect runs)
+        await pilot.press("escape", "slash")
+        app.screen.query_one("#filter-input", Input).value = "project:det*"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "3 runs" in str(app.screen.query_one("#runs-status").render())

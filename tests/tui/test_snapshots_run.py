@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from trackui.store.queries import Store
 from trackui.tui.run_screen import RunScreen
@@ -27,10 +28,21 @@ class RunSnapshotApp(RunApp):
         self.theme = SNAPSHOT_THEME
 
 
+async def tables_measured(pilot: Pilot[None]) -> None:
+    """DataTable sizes its columns on an Idle event, which a loaded machine
+    may not have sent by the time the workers settle."""
+    for _ in range(50):
+        if not any(t._require_update_dimensions for t in pilot.app.screen.query(DataTable)):
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("a table never measured its rows")
+
+
 async def open_metrics(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("3")  # the Metrics tab, on the primary metric
     await settle(pilot)
+    await tables_measured(pilot)
     screen = pilot.app.screen
     assert isinstance(screen, RunScreen) and screen.metric == PRIMARY
     assert screen.chart.last_plot is not None and screen.chart.last_plot.key == PRIMARY

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 from trackui.store.queries import Store
 from trackui.tui.app import TrackuiApp
 from trackui.tui.config import ColumnMemory
+from trackui.tui.runs_table import RunsTable
 
 from ..conftest import FIXED_NOW
 from .helpers import SNAPSHOT_CONFIG, build, settle
@@ -31,14 +32,26 @@ def app(fixture_store: Path, store: Store) -> TrackuiApp:
     return build(store, SNAPSHOT_CONFIG)
 
 
+async def measured(pilot: Pilot[None]) -> None:
+    """Settled, and the run table has measured its rows: DataTable sizes its
+    columns on an Idle event, which a loaded machine may not have sent yet."""
+    await settle(pilot)
+    table = pilot.app.screen_stack[0].query_one(RunsTable)  # the run list, below any other
+    for _ in range(50):
+        if not table._require_update_dimensions:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the run table never measured its rows")
+
+
 async def mark_one(pilot: Pilot[None]) -> None:
     await settle(pilot)
     await pilot.press("j", "space")  # mark resnet-kill; the cursor moves on to yolo-oom
-    await settle(pilot)
+    await measured(pilot)
 
 
 async def open_help(pilot: Pilot[None]) -> None:
-    await settle(pilot)
+    await measured(pilot)
     await pilot.press("question_mark")
     await settle(pilot)
 
@@ -104,4 +117,4 @@ def twenty(fixture_store: Path) -> Iterator[TrackuiApp]:
 def test_twenty_runs_with_hard_names(
     twenty: TrackuiApp, snap_compare: Any, size: tuple[int, int]
 ) -> None:
-    assert snap_compare(twenty, terminal_size=size, run_before=settle)
+    assert snap_compare(twenty, terminal_size=size, run_before=measured)

@@ -1,0 +1,71 @@
+"""What the run list asks the store for: the query (filter, sort, grouping,
+columns), one page of the answer, and how a page is fetched (grouped, the
+projects' lists one after another)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from trackui.store.models import RunSummary
+from trackui.store.queries import Store
+
+#: rows from the end of what is loaded at which the next page is fetched
+PAGE_MARGIN = 20
+
+
+def page_margin(page_size: int) -> int:
+    return max(1, min(PAGE_MARGIN, page_size // 5))
+
+
+@dataclass(frozen=True)
+class RunsQuery:
+    where: str = ""
+    sort: str | None = None  # a column spec; None: newest first
+    descending: bool = True
+    grouped: bool = False
+    columns: tuple[str, ...] = ()
+    #: nobody chose columns: the worker picks the primary metrics' best values
+    auto: bool = False
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    runs: tuple[RunSummary, ...]
+    total: int
+    offset: int
+    #: (project, runs matching) in display order, when grouped
+    groups: tuple[tuple[str, int], ...] = ()
+    #: (column spec, short header) of the columns chosen for the user
+    labels: tuple[tuple[str, str], ...] = ()
+
+
+def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsPage:
+    """One page of the run list. Grouped, the list is the projects' lists one
+    after another, and the page is cut from that concatenation."""
+    where = query.where or None
+    order: dict[str, Any] = {"sort": query.sort or "created"}
+    if query.sort:
+        order["descending"] = query.descending
+    if not query.grouped:
+        runs = store.list_runs(
+            where=where, limit=limit, offset=offset, columns=query.columns, **order
+        )
+        return RunsPage(tuple(runs), store.count_runs(where=where), offset)
+    groups = [(p, store.count_runs(project=p, where=where)) for p in store.projects()]
+    groups = [(p, n) for p, n in groups if n]
+    runs: list[RunSummary] = []
+    start = 0
+    for project, count in groups:
+        lo, hi = max(start, offset), min(start + count, offset + limit)
+        if lo < hi:
+            runs += store.list_runs(
+                project=project,
+                where=where,
+                limit=hi - lo,
+                offset=lo - start,
+                columns=query.columns,
+                **order,
+            )
+        start += count
+    return RunsPage(tuple(runs), start, offset, tuple(groups))
