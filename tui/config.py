@@ -8,6 +8,9 @@ or under ``$XDG_CONFIG_HOME``)::
     animations = false            # Textual animations; off by default over SSH
     page_size = 200               # run-list rows fetched per page
     columns = ["lr0", "max(metrics/mAP50-95(B))"]   # for stores with no remembered choice
+                                  # (none: each project's primary metric at its best)
+    primary = "val/acc"           # the metric screens open on (or a [primary] table by
+                                  # project, "*" for the rest); read by store/primary.py
 
     [keys]                        # binding id -> keys, applied with App.set_keymap
     "runs.mark" = "space,m"
@@ -80,6 +83,14 @@ class TuiConfig:
             values["columns"] = tuple(columns)
         else:
             problems.append(f"{path}: columns should be a list of strings")
+        primary = doc.get("primary")
+        if primary is not None and not (
+            isinstance(primary, str)
+            or (isinstance(primary, dict) and all(isinstance(v, str) for v in primary.values()))
+        ):
+            problems.append(
+                f"{path}: primary should be a metric key, or a table of them by project"
+            )
         keys = doc.get("keys", {})
         if isinstance(keys, dict) and all(isinstance(v, str) for v in keys.values()):
             values["keys"] = dict(keys)

@@ -47,6 +47,14 @@ def test_values_from_the_file() -> None:
     assert config.problems == ()
 
 
+@pytest.mark.parametrize(
+    "text", ['primary = "val/acc"\n', '[primary]\ndetect = "mAP"\n"*" = "loss"\n']
+)
+def test_primary_in_either_form_is_no_problem(text: str) -> None:
+    write_config(text)
+    assert TuiConfig.load().problems == ()
+
+
 def test_the_environment_wins_for_the_theme(monkeypatch: pytest.MonkeyPatch) -> None:
     write_config('theme = "nord"\n')
     monkeypatch.setenv("TRACKUI_THEME", "gruvbox")
@@ -62,6 +70,8 @@ def test_the_environment_wins_for_the_theme(monkeypatch: pytest.MonkeyPatch) -> 
         ("page_size = 3", "page_size below 10"),
         ("columns = 'lr0'", "columns should be a list"),
         ("keys = 3", "[keys] should map"),
+        ("primary = 3", "primary should be a metric key"),
+        ("[primary]\ndetect = 1", "primary should be a metric key"),
     ],
 )
 def test_a_bad_file_gives_defaults_and_says_why(text: str, problem: str) -> None:
