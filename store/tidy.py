@@ -55,6 +55,91 @@ def run_dir(root: str | os.PathLike[str], location: str) -> Path:
     return path
 
 
+# -- what may be changed ------------------------------------------------------------
+
+_RUN_FIELDS = ("id", "project", "name", "status", "dir", "kind", "origin")
+
+
+def run_rows(catalog: Any, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What deciding a change needs, per run id the catalog lists."""
+    if not run_ids:
+        return {}
+    marks = ", ".join("?" for _ in run_ids)
+    rows = catalog.query(
+        "SELECT run_id, project, name, status, dir, source_kind, source_path "
+        f"FROM runs WHERE run_id IN ({marks})",
+        list(run_ids),
+    )
+    return {row[0]: dict(zip(_RUN_FIELDS, row)) for row in rows}
+
+
+def refusal(verb: str, run: dict[str, Any], root: str | os.PathLike[str]) -> str | None:
+    """Why ``verb`` (rm, tag, rename) must leave this run alone, in one line;
+    None when it may go ahead. Runs of other tools are theirs to change, and
+    a running run stays where its writer is writing."""
+    who = f"{run['project']}/{run['name']}"
+    if run.get("kind") or imported_store(root):
+        where = f" ({run['origin']})" if run.get("origin") else ""
+        return (
+            f"cannot {verb} {who}: it was imported from {run.get('kind') or 'another tool'}"
+            f"{where}; trackui {verb} changes trackui's own runs only "
+            "(change it where it came from)"
+        )
+    if verb == "rm" and run.get("status") == "running":
+        return f"cannot rm {who}: it is running (its heartbeat is fresh); stop it first"
+    return None
+
+
+def imported_store(root: str | os.PathLike[str]) -> bool:
+    """Whether ``root`` is a private store of runs imported from a folder."""
+    base = os.path.realpath(paths.cache_dir() / "imported")
+    return os.path.realpath(root).startswith(base + os.sep)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a change to several runs did: the runs changed, and one line
+    per run it left alone."""
+
+    done: tuple[str, ...]
+    refused: tuple[str, ...]
+
+
+def tag_runs(
+    store: Any, run_ids: Sequence[str], add: Sequence[str], remove: Sequence[str]
+) -> Outcome:
+    """``retag`` each run of ``store`` (a ``Store``) that may be changed."""
+    return _each(store, run_ids, "tag", lambda path: retag(store.root, path, add, remove))
+
+
+def trash_runs(store: Any, run_ids: Sequence[str]) -> Outcome:
+    """Move each run of ``store`` that may go to its trash."""
+    return _each(store, run_ids, "rm", lambda path: trash(store.root, path))
+
+
+def _each(store: Any, run_ids: Sequence[str], verb: str, change: Any) -> Outcome:
+    rows = run_rows(store.catalog, run_ids)
+    done: list[str] = []
+    refused: list[str] = []
+    for run_id in run_ids:
+        run = rows.get(run_id)
+        if run is None:
+            refused.append(f"no run {run_id} in the store any more")
+            continue
+        why = refusal(verb, run, store.root)
+        if why is None:
+            try:
+                change(run_dir(store.root, run["dir"] or ""))
+                done.append(run_id)
+                continue
+            except TidyError as exc:
+                why = str(exc)
+            except OSError as exc:
+                why = f"cannot {verb} {run['project']}/{run['name']}: {exc.strerror or exc}"
+        refused.append(why)
+    return Outcome(tuple(done), tuple(refused))
+
+
 # -- the trash ----------------------------------------------------------------------
 
 
@@ -270,8 +355,8 @@ def prunable(entry: CacheEntry, *, imported: bool = False, older_than: float | N
     """Whether ``prune`` removes it: a catalog of a store that is gone (or of
     no runs at all), one not written for ``older_than`` seconds, an imported
     store whose folder is gone (only when ``imported``). Never one in use."""
-    if entry.in_use:
-        return False
+    if entry.in_use or (entry.kind == "catalog" and entry.runs is None):
+        return False  # held by a trackui, or not read (damaged, or being written)
     if entry.kind == "imported":
         return imported and entry.present is False
     if entry.present is False or entry.runs == 0:
@@ -329,14 +414,22 @@ def _catalog_entry(path: Path) -> CacheEntry:
             "SELECT dir, rel_dir FROM runs WHERE dir IS NOT NULL AND rel_dir IS NOT NULL "
             "AND ends_with(dir, '/' || rel_dir) LIMIT 1"
         ).fetchone()
-    except duckdb.Error:  # an older schema, or a damaged file: rebuilt when opened
-        return CacheEntry("catalog", path, size, modified, None, None)
+    except duckdb.Error:  # damaged, or an older schema: rebuilt when opened
+        runs = _count(con)
+        return CacheEntry("catalog", path, size, modified, None, None, runs or None)
     finally:
         con.close()
     if row is None:
         return CacheEntry("catalog", path, size, modified, None, None, runs)
     store = row[0][: -len(row[1]) - 1]
     return CacheEntry("catalog", path, size, modified, store, os.path.isdir(store), runs)
+
+
+def _count(con: Any) -> int | None:
+    try:
+        return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
+    except Exception:
+        return None
 
 
 def _imported_entry(path: Path) -> CacheEntry:

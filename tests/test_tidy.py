@@ -291,3 +291,25 @@ def test_prune_imported_copies_only_when_asked(
     assert "removed imported" in out and "removed catalog" in out
     code, out, _ = run_cli(capsys, "cache", "ls", "--json")
     assert json.loads(out) == []
+
+
+def test_store_level_changes_report_what_they_left_alone(tmp_path: Path) -> None:
+    from trackui.store import tidy
+    from trackui.store.queries import Store
+
+    root = tmp_path / "mixed"
+    done = trackui.init(project="p", name="done", dir=root, console=False, system_interval=0)
+    done.finish()
+    live = trackui.init(project="p", name="live", dir=root, console=False, system_interval=0)
+    try:
+        with Store(root) as store:
+            ids = {r.name: r.id for r in store.list_runs()}
+            tagged = tidy.tag_runs(store, [ids["live"], ids["done"]], ["x"], [])
+            assert tagged == tidy.Outcome((ids["live"], ids["done"]), ())
+            out = tidy.trash_runs(store, [ids["live"], ids["done"], "gone-id"])
+            assert out.done == (ids["done"],)
+            assert len(out.refused) == 2 and "p/live: it is running" in out.refused[0]
+            store.refresh()
+            assert [(r.name, r.tags) for r in store.list_runs()] == [("live", ("x",))]
+    finally:
+        live.finish()

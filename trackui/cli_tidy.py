@@ -120,8 +120,10 @@ def add_parsers(sub: argparse._SubParsersAction, sources_arg: Any) -> None:
 
 
 def _runs(stores: list[tuple[Any, Any]], refs: Sequence[str], verb: str) -> list[dict[str, Any]]:
-    """Each run named, with what deciding a change needs; a UsageError for an
-    imported run, or one named twice."""
+    """Each run named, with what deciding a change needs; a UsageError for
+    one ``verb`` must leave alone (``tidy.refusal``), or one named twice."""
+    from trackui.store import tidy
+
     out: list[dict[str, Any]] = []
     seen = set()
     for ref in refs:
@@ -129,32 +131,13 @@ def _runs(stores: list[tuple[Any, Any]], refs: Sequence[str], verb: str) -> list
         if (id(found.store), found.run_id) in seen:
             raise UsageError(f"{verb}: run '{line(ref)}' named twice")
         seen.add((id(found.store), found.run_id))
-        row = found.store.catalog.query(
-            "SELECT run_id, project, name, status, dir, source_kind, source_path "
-            "FROM runs WHERE run_id = ?",
-            [found.run_id],
-        )[0]
-        run = dict(zip(("id", "project", "name", "status", "dir", "kind", "origin"), row))
+        run = tidy.run_rows(found.store.catalog, [found.run_id])[found.run_id]
+        why = tidy.refusal(verb, run, found.store.root)
+        if why is not None:
+            raise UsageError(why)
         run["store"] = found.store
-        if run["kind"] or _imported_store(found.store.root):
-            where = f" ({line(run['origin'])})" if run["origin"] else ""
-            raise UsageError(
-                f"cannot {verb} {line(run['project'])}/{line(run['name'])}: it was imported "
-                f"from {line(run['kind'] or 'another tool')}{where}; trackui {verb} changes "
-                "trackui's own runs only (change it where it came from)"
-            )
         out.append(run)
     return out
-
-
-def _imported_store(root: Path) -> bool:
-    from trackui.store import paths
-
-    imported = Path(paths.cache_dir()) / "imported"
-    try:
-        return Path(root).resolve().is_relative_to(imported.resolve())
-    except OSError:
-        return False
 
 
 def _dir(run: dict[str, Any]) -> Path:
@@ -186,12 +169,6 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
     with open_stores(sources(args.store or [])) as stores:
         runs = _runs(stores, args.runs, "rm")
-        for run in runs:
-            if run["status"] == "running":
-                raise UsageError(
-                    f"cannot rm {line(run['project'])}/{line(run['name'])}: it is running "
-                    "(its heartbeat is fresh); stop it first"
-                )
         moved = [(run, _tidy(tidy.trash, run["store"].root, _dir(run))) for run in runs]
     for run, _ in moved:
         print(f"trashed {line(run['project'])}/{line(run['name'])} ({line(run['id'])})")
