@@ -216,6 +216,11 @@ class TrackuiApp(App[None]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
+    def action_back(self) -> None:
+        """Esc: back to the screen below; on the run list it never quits."""
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
+
     def action_leave(self) -> None:
         if len(self.screen_stack) > 1:
             self.pop_screen()

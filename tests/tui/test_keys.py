@@ -245,3 +245,21 @@ async def test_help_on_the_run_list_shows_the_filter_examples(store: Store) -> N
         await pilot.press("enter")
         await settle(pilot)
         assert "3 runs" in str(app.screen.query_one("#runs-status").render())
+
+
+async def test_esc_on_a_screen_without_its_own_goes_back_through_the_app(store: Store) -> None:
+    from textual.screen import Screen as PlainScreen
+
+    app = build(store)
+    exits: list[bool] = []
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        app.exit = lambda *a, **k: exits.append(True)  # type: ignore[method-assign]
+        await app.push_screen(PlainScreen())
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen)
+        app.screen.set_focus(None)
+        await pilot.press("escape")  # on the run list: never quits
+        await settle(pilot)
+        assert isinstance(app.screen, RunsScreen) and exits == []
