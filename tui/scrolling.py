@@ -19,6 +19,8 @@ GG_SECONDS = 1.5
 class ViKeys:
     """The vi keys for any scrollable widget (``scroll_*`` methods)."""
 
+    HELP_SECTION = "Scrolling"
+
     BINDINGS = [
         Binding("j", "scroll_down", "Down", show=False, id="scroll.down"),
         Binding("k", "scroll_up", "Up", show=False, id="scroll.up"),
