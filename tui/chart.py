@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from plotext._figure import _figure_class
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Span, Text
 from textual import events
@@ -53,6 +54,8 @@ X_AXIS_LABELS = {"step": "step", "relative": "relative time", "wall": "wall time
 MIN_BUCKETS = 20
 #: Below this many logged points (the longest series), smoothing starts off.
 AUTO_SMOOTHING_POINTS = 50
+#: More runs than this: only the focused run's raw line is drawn under its smoothed one.
+RAW_LINES_UP_TO = 6
 #: More runs than this: the runs other than the focused one are dimmed.
 HIGHLIGHT_ABOVE = 12
 
@@ -269,7 +272,7 @@ class MetricChart(Widget):
         width, height = self.content_region.width, self.content_region.height
         self.last_plot = self._draw(self.key, self.series, max(width, 10), max(height, 4))
         title = self.last_plot.title
-        if len(title) > self.size.width - 6:  # corners, padding, room for the border line
+        if cell_len(title) > self.size.width - 6:  # corners, padding, room for the border line
             title = self.last_plot.short_title
         self.border_title = Content(title)
         self.refresh()
@@ -430,7 +433,10 @@ class MetricChart(Widget):
                         all_x.extend(bx)
                         all_y.extend(edge)
             raw_y = ys(run.y)
-            if weight > 0 and raw_y:
+            # many runs: the faint raw lines of all would hide the smoothed
+            # ones (and double the drawing time): only the focused run's
+            few = len(runs) <= RAW_LINES_UP_TO or run.run_id == focused
+            if weight > 0 and raw_y and few:
                 if depth == MONO:
                     styles[RAW_BASE + slot] = Style(dim=True)
                 elif depth == "16":
