@@ -648,3 +648,21 @@ async def test_twenty_runs_at_80x24_are_rows_and_every_run_reachable(tmp_path: P
         # the run column stays pinned while the metrics scroll sideways
         assert summary.scroll_x > 0 and summary.fixed_columns == 1
         assert "▶ 20H run-19" in screen_text(screen)  # the cursor's run, on the detail line
+
+
+async def test_runs_with_the_same_name_are_told_apart_by_number_and_marker(
+    tmp_path: Path,
+) -> None:
+    async with compare_sweep(tmp_path, 3, names=["seed", "seed", "seed"]) as (_p, screen, ids):
+        lines = legend(screen).splitlines()
+        assert [line.strip() for line in lines] == ["1⣿ seed ◆", "2• seed", "3+ seed"]
+        assert [header(screen.summary_table, i) for i in (2, 3, 4)] == [
+            "1⣿ seed ◆",
+            "2• seed",
+            "3+ seed",
+        ]
+        assert [header(screen.params_table, i) for i in (1, 2, 3)] == [
+            "1⣿ seed ◆",
+            "2• seed",
+            "3+ seed",
+        ]
