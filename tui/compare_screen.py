@@ -33,6 +33,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Label, Static
 from textual.worker import Worker, WorkerState
 
@@ -56,6 +57,8 @@ if TYPE_CHECKING:
 #: the legend's width: what its names need, within these bounds (the chart
 #: keeps at least LEGEND_CHART_MIN + half the rest)
 LEGEND_MIN, LEGEND_MAX, LEGEND_CHART_MIN = 16, 40, 40
+#: seconds the table cursor rests on a run before the chart redraws it on top
+CURSOR_REDRAW_DELAY = 0.15
 
 
 class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
@@ -187,6 +190,8 @@ class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
         self.metric_keys: list[str] = []
         self.comparison: MetricComparison | None = None
         self.diff: ParamDiff | None = None
+        self._focus_from_cursor = False
+        self._focus_timer: Timer | None = None
         # Tokens of the latest request per kind: an older answer is dropped.
         self._tokens = {"metrics": 0, "params": 0, "series": 0}
 
@@ -310,7 +315,9 @@ class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
         if isinstance(table, RunColumnsTable) and table.has_focus:
             run_id = table.run_at_cursor()
             if run_id is not None:
+                self._focus_from_cursor = True
                 self.focused_run = run_id
+                self._focus_from_cursor = False
             self._update_detail()
 
     @on(Worker.StateChanged)
@@ -349,8 +356,19 @@ class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
             self.params_table.show(self.diff, self.baseline, self.labels)
 
     def watch_focused_run(self, run_id: str | None) -> None:
-        self.chart.focused_run = run_id
         self._update_legend()
+        if self._focus_timer is not None:
+            self._focus_timer.stop()
+            self._focus_timer = None
+        if self._focus_from_cursor:
+            # A cursor running down the table redraws the chart once it rests.
+            self._focus_timer = self.set_timer(CURSOR_REDRAW_DELAY, self._focus_chart)
+        else:
+            self._focus_chart()
+
+    def _focus_chart(self) -> None:
+        self._focus_timer = None
+        self.chart.focused_run = self.focused_run
 
     def watch_show_all_params(self) -> None:
         self.reload_params()
