@@ -1,0 +1,257 @@
+"""Reading one run's files into the catalog, incrementally: per file the
+inode, size, mtime and byte offset already read; whole JSON files read again
+when they change, line files from where the last read stopped. Every read
+goes through the bounded opener; a file it refuses, or a document that does
+not parse, becomes one of the run's ``problems`` (which make it
+``unreadable``), never an exception out of the refresh.
+
+A mixin of ``Catalog``: it uses ``opener``, ``_state``, ``_bad``, ``_tmp``
+and ``_ingest``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from . import bounded_json, paths, run_sync
+from .catalog_schema import FILE_COLUMNS, TABLES, FileState, RunState
+from .fmt import repair
+from .ingest import Chunk, temp_table
+from .opener import UnsafeFile
+from .run_dirs import RunDir
+
+_WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
+_LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS)
+_SHOWN_FILES = (paths.CONSOLE, paths.CODE_DIFF)
+_MISSING_META = "missing: the run died while starting, or this is not a run"
+
+
+class Batch:
+    """What one batch of runs read, before it is written out."""
+
+    def __init__(self, python_only: set[str]):
+        self.python_only = python_only
+        self.chunks: list[Chunk] = []
+        self.pending = 0
+        self.points = 0
+        self.file_rows: list[tuple[str, str, FileState | None]] = []
+
+
+def problems_of(text: str | None) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return {"run": text}
+    return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+
+
+class RunSync:
+    def _signature(self, run: RunDir) -> tuple[Any, ...]:
+        out = []
+        for name in (*_LINE_FILES, *_WHOLE_FILES):
+            try:
+                out.append(self.opener.stat(os.path.join(run.path, name)))
+            except (UnsafeFile, OSError) as exc:
+                out.append(str(exc))
+        return tuple(out)
+
+    def _sync_run(self, cur: Any, run: RunDir, batch: Batch) -> bool:
+        key = run.key
+        if key in self._bad:
+            if self._signature(run) == self._bad[key]:
+                return False
+            del self._bad[key]
+            self._delete_run(cur, key)
+            self._state.pop(key, None)
+        state = self._state.get(key)
+        is_new = state is None
+        if state is None:
+            state = self._state[key] = RunState(dir=run.shown)
+            self._insert_run(cur, run)
+        problems_before = dict(state.problems)
+        if not run.has_meta:
+            state.problems[paths.META] = _MISSING_META
+        changed = is_new
+        names = _LINE_FILES + _WHOLE_FILES
+        if state.finished and not is_new:
+            names = (paths.METRICS, paths.EVENTS, paths.SOURCE, paths.META)
+        for name in names:
+            rel = os.path.join(run.path, name)
+            try:
+                st = self.opener.stat(rel)
+            except UnsafeFile as exc:
+                state.problems[name] = exc.reason
+                continue
+            old = state.files.get(name)
+            if st is None:
+                state.problems.pop(name, None)
+                if name == paths.META and run.has_meta is False:
+                    state.problems[name] = _MISSING_META
+                if old is not None and name == paths.METRICS:
+                    self._reset_metrics(cur, key)
+                    del state.files[name]
+                    batch.file_rows.append((key, name, None))
+                    changed = True
+                continue
+            if old is not None and (old.ino, old.size, old.mtime_ns) == (
+                st.ino,
+                st.size,
+                st.mtime_ns,
+            ):
+                continue
+            changed = True
+            fresh = FileState(st.ino, st.size, st.mtime_ns)
+            if name in _WHOLE_FILES:
+                fresh.offset = st.size
+                self._read_whole(cur, run, name, state)
+            else:
+                if old is not None and (old.ino != st.ino or st.size < old.offset):
+                    # Replaced by atomic rename (importers do): read it again.
+                    self._reset_lines(cur, key, name)
+                    old = None
+                fresh.offset = old.offset if old else 0
+                fresh.lines = old.lines if old else 0
+                self._read_lines(cur, run, name, fresh, state, batch)
+            state.files[name] = fresh
+            batch.file_rows.append((key, name, fresh))
+        if is_new or not state.finished:
+            shown = []
+            for name in _SHOWN_FILES:
+                try:
+                    shown.append(self.opener.stat(os.path.join(run.path, name)) is not None)
+                    state.problems.pop(name, None)
+                except UnsafeFile as exc:
+                    shown.append(False)
+                    state.problems[name] = exc.reason
+            if shown != state.shown:
+                cur.execute(
+                    "UPDATE runs SET has_console = ?, has_diff = ? WHERE run_id = ?",
+                    [*shown, key],
+                )
+                state.shown = shown
+            state.heartbeat_mtime = self._heartbeat(run)
+        if state.problems != problems_before:
+            cur.execute(
+                "UPDATE runs SET problems = ? WHERE run_id = ?",
+                [json.dumps(state.problems) if state.problems else None, key],
+            )
+            changed = True
+        return changed
+
+    def _heartbeat(self, run: RunDir) -> float | None:
+        # Only its mtime is used, so a lstat is enough (it is never read).
+        try:
+            return os.lstat(os.path.join(run.path, paths.HEARTBEAT)).st_mtime_ns / 1e9
+        except OSError:
+            return None
+
+    def _read_whole(self, cur: Any, run: RunDir, name: str, state: RunState) -> None:
+        try:
+            data, _ = self.opener.read(os.path.join(run.path, name))
+            doc = bounded_json.loads_object(data)
+        except FileNotFoundError:
+            return
+        except UnsafeFile as exc:
+            state.problems[name] = exc.reason
+            return
+        except (OSError, ValueError) as exc:
+            state.problems[name] = f"not readable as JSON ({repair(str(exc))[:200]})"
+            return
+        state.problems.pop(name, None)
+        run_sync.write_document(cur, run.key, run.shown, name, doc)
+
+    def _read_lines(
+        self,
+        cur: Any,
+        run: RunDir,
+        name: str,
+        st: FileState,
+        state: RunState,
+        batch: Batch,
+    ) -> None:
+        rel = os.path.join(run.path, name)
+        while True:
+            try:
+                got = self.opener.read_lines(rel, st.offset)
+            except FileNotFoundError:
+                return
+            except UnsafeFile as exc:
+                state.problems[name] = exc.reason
+                return
+            if not got.data:
+                return
+            state.problems.pop(name, None)
+            first, st.offset = st.lines, got.end
+            st.lines += got.data.count(b"\n")
+            if name == paths.METRICS:
+                batch.chunks.append((run.key, got.data, first))
+                batch.pending += len(got.data)
+            elif name == paths.EVENTS:
+                if run_sync.write_events(cur, run.key, got.data, first):
+                    state.finished = True
+            else:
+                run_sync.write_artifacts(cur, run.key, got.data, first)
+
+    def _save_file_states(self, cur: Any, rows: list[tuple[str, str, FileState | None]]) -> None:
+        """What was read of each file, in a few statements however many files
+        changed (None: the file is gone)."""
+        if not rows:
+            return
+        lines = []
+        for run_id, name, st in rows:
+            st = st or FileState(ino=-1)
+            record = [run_id, name, st.ino, st.size, st.mtime_ns, st.offset, st.lines]
+            lines.append(json.dumps(dict(zip(FILE_COLUMNS, record))) + "\n")
+        temp_table(cur, self._tmp.name, "file_rows", FILE_COLUMNS, lines)
+        cur.execute(
+            "DELETE FROM files WHERE (run_id, name) IN (SELECT run_id, name FROM file_rows)"
+        )
+        cur.execute("INSERT INTO files SELECT * FROM file_rows WHERE ino >= 0")
+        cur.execute("DROP TABLE file_rows")
+
+    def _insert_run(self, cur: Any, run: RunDir) -> None:
+        cur.execute("DELETE FROM runs WHERE run_id = ?", [run.key])
+        cur.execute(
+            "INSERT INTO runs (run_id, run_no, dir, rel_dir, project, name, has_console, has_diff) "
+            "VALUES (?, (SELECT coalesce(max(run_no), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?)",
+            [
+                run.key,
+                run.shown,
+                run.rel,
+                run.rel.rsplit("/", 1)[0],
+                run.rel.rsplit("/", 1)[-1],
+                self.opener.exists(os.path.join(run.path, paths.CONSOLE)),
+                self.opener.exists(os.path.join(run.path, paths.CODE_DIFF)),
+            ],
+        )
+
+    def _reset_lines(self, cur: Any, run_id: str, name: str) -> None:
+        if name == paths.METRICS:
+            self._reset_metrics(cur, run_id)
+        elif name == paths.EVENTS:
+            cur.execute("DELETE FROM events WHERE run_id = ?", [run_id])
+            cur.execute(
+                "UPDATE runs SET finish_status = NULL, finish_reason = NULL, ended = NULL "
+                "WHERE run_id = ?",
+                [run_id],
+            )
+            self._state[run_id].finished = False
+        else:
+            cur.execute("DELETE FROM artifacts WHERE run_id = ?", [run_id])
+
+    def _reset_metrics(self, cur: Any, run_id: str) -> None:
+        cur.execute(
+            "DELETE FROM metrics WHERE run_no = (SELECT run_no FROM runs WHERE run_id = ?)",
+            [run_id],
+        )
+        cur.execute("DELETE FROM summaries WHERE run_id = ?", [run_id])
+
+    def _delete_run(self, cur: Any, run_id: str) -> None:
+        self._reset_metrics(cur, run_id)
+        for table in TABLES:
+            if table not in ("metrics", "metric_keys"):
+                cur.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])

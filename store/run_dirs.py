@@ -1,0 +1,126 @@
+"""Finding the runs of a store and keying them: the catalog's ``run_id`` is
+the run directory's name, or ``<project dir>/<name>`` for a second directory
+of the same name (a run copied into another project). Of several directories
+with one name, the bare name stays with the one already keyed so, else with
+the one in the project its meta.json names (the original of a copy), else
+with the first by project, so live refreshes and rebuilds agree.
+
+A mixin of ``Catalog``: it uses ``root``, ``clock``, ``opener`` and ``_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from . import bounded_json, paths
+from .catalog_schema import CatalogError
+from .fmt import repair
+from .opener import UnsafeFile
+
+#: A run directory without meta.json younger than this may be one being made.
+INIT_GRACE_S = 60.0
+
+
+@dataclass(frozen=True)
+class RunDir:
+    """A run directory found in the store, under the key the catalog gives it."""
+
+    key: str
+    path: str  # as the file system spells it
+    rel: str  # relative to the store root
+    shown: str  # the path as valid UTF-8
+    has_meta: bool
+
+
+class RunDirs:
+    def run_dirs(self) -> Iterable[tuple[str, str]]:
+        """``(key, directory path)`` of every run in the store."""
+        return [(r.key, r.path) for r in self._scan()]
+
+    def _scan(self) -> list[RunDir]:
+        """Every run directory, keyed (see ``catalog_schema``). A directory
+        not seen before counts once it has its ``meta.json``, or once it is
+        ``INIT_GRACE_S`` old without one (then it is listed ``unreadable``)."""
+        known = self._state
+        by_dir = {state.dir: key for key, state in known.items()}
+        try:
+            projects = list(os.scandir(self.root))
+        except OSError as exc:
+            raise CatalogError(
+                f"cannot read store {repair(str(self.root), path=True)}: {exc.strerror}"
+            ) from None
+        found: list[tuple[str, str, str, bool]] = []
+        names: dict[str, int] = {}
+        old = self.clock() - INIT_GRACE_S
+        for project in projects:
+            if project.name.startswith(".") or not _is_dir(project):
+                continue
+            try:
+                entries = list(os.scandir(project.path))
+            except OSError:
+                continue
+            for entry in entries:
+                if entry.name.startswith(".") or not _is_dir(entry):
+                    continue
+                shown = repair(entry.path, path=True)
+                if shown in by_dir:
+                    has_meta = True  # checked when it is read
+                elif os.path.lexists(os.path.join(entry.path, paths.META)):
+                    has_meta = True
+                else:
+                    has_meta = False
+                    try:
+                        if entry.stat(follow_symlinks=False).st_mtime > old:
+                            continue  # maybe being made right now
+                    except OSError:
+                        continue
+                found.append((project.name, entry.name, entry.path, has_meta))
+                names[entry.name] = names.get(entry.name, 0) + 1
+        runs = []
+        for project_name, name, path, has_meta in found:
+            shown = repair(path, path=True)
+            key = repair(name, path=True)
+            if names[name] > 1 and not self._owns_name(key, shown, project_name, name, found):
+                key = repair(f"{project_name}/{name}", path=True)
+            rel = repair(f"{project_name}/{name}", path=True)
+            runs.append(RunDir(key, path, rel, shown, has_meta))
+        return runs
+
+    def _owns_name(
+        self,
+        key: str,
+        shown: str,
+        project_name: str,
+        name: str,
+        found: list[tuple[str, str, str, bool]],
+    ) -> bool:
+        """Of several directories called ``name``, the one keyed by the bare
+        name: the one already keyed so, else the one in the project its
+        meta.json names (the original of a copy), else the first by project."""
+        state = self._state.get(key)
+        twins = sorted(f for f in found if f[1] == name)
+        paths_ = {repair(f[2], path=True) for f in twins}
+        if state is not None and state.dir in paths_:
+            return state.dir == shown
+        homes = [f for f in twins if self._home(f[0], f[2])]
+        pick = homes[0] if homes else twins[0]
+        return pick[0] == project_name
+
+    def _home(self, project_name: str, path: str) -> bool:
+        try:
+            data, _ = self.opener.read(os.path.join(path, paths.META), limit=1 << 20)
+            meta = bounded_json.loads_object(data)
+        except (OSError, UnsafeFile, ValueError):
+            return False
+        project = meta.get("project")
+        return isinstance(project, str) and paths.safe_segment(project) == project_name
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    # A symlinked directory is not followed: it could lead out of the store.
+    try:
+        return entry.is_dir(follow_symlinks=False)
+    except OSError:
+        return False
