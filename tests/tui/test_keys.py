@@ -84,9 +84,8 @@ def test_no_screen_binds_one_key_twice(screen: type[Screen[Any]]) -> None:
     for b in bindings:
         for key in keys_of(b):
             if key in app_keys:
-                assert b.action in BACK_ACTIONS, (
-                    f"{screen.__name__} takes {key!r} from the app for {b.action!r}"
-                )
+                says_no = b.action.split("(")[0] in BACK_ACTIONS or b.action == "answer(False)"
+                assert says_no, f"{screen.__name__} takes {key!r} from the app for {b.action!r}"
 
 
 def test_the_app_binds_no_key_twice() -> None:
