@@ -70,71 +70,7 @@ class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
         (110, "-wide"),
     ]
 
-    DEFAULT_CSS = """
-    CompareScreen {
-        layout: vertical;
-    }
-    CompareScreen #compare-detail {
-        height: auto;
-        max-height: 2;
-        padding: 0 1;
-        background: $panel;
-        color: $text;
-    }
-    CompareScreen #compare-top {
-        height: 1fr;
-        min-height: 8;
-    }
-    CompareScreen #compare-chart {
-        width: 1fr;
-        height: 1fr;
-        min-height: 8;
-    }
-    CompareScreen #compare-tables {
-        height: 1fr;
-        min-height: 8;
-    }
-    CompareScreen.-narrow #compare-tables {
-        layout: vertical;
-    }
-    CompareScreen .compare-pane {
-        width: 1fr;
-        height: 1fr;
-    }
-    CompareScreen.-wide #compare-summary-pane {
-        width: 3fr;
-    }
-    CompareScreen.-wide #compare-params-pane {
-        width: 2fr;
-    }
-    /* Stacked tables: the one in use takes most of the room. */
-    CompareScreen.-narrow .compare-pane:focus-within {
-        height: 2fr;
-    }
-    CompareScreen .compare-title {
-        height: 1;
-        width: 1fr;
-        padding: 0 1;
-        color: $text-muted;
-        text-style: bold;
-    }
-    CompareScreen .compare-pane:focus-within .compare-title {
-        color: $accent;
-    }
-    CompareScreen .compare-pane DataTable {
-        height: 1fr;
-    }
-    /* z: one pane takes the whole screen */
-    CompareScreen.-zoom-chart #compare-tables {
-        display: none;
-    }
-    CompareScreen.-zoom-summary #compare-top, CompareScreen.-zoom-summary #compare-params-pane {
-        display: none;
-    }
-    CompareScreen.-zoom-params #compare-top, CompareScreen.-zoom-params #compare-summary-pane {
-        display: none;
-    }
-    """
+    CSS_PATH = "compare_screen.tcss"
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="compare.back"),
