@@ -38,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-STATUSES = ("running", "finished", "failed", "killed", "crashed")
+STATUSES = ("running", "finished", "failed", "killed", "crashed", "unreadable")
 STATS = ("first", "last", "min", "max", "count")
 KEYWORDS = ("and", "or", "not")
 MAX_LENGTH = 4000

@@ -28,7 +28,6 @@ from .catalog_schema import quote
 SMALL_CHUNK_BYTES = 64 * 1024
 _BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r\f\v]*\n")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
-_BEYOND_FLOAT = re.compile(rb"[0-9]{309}")
 _RENAMED = re.compile(r"^(.*)_\d+$")
 _BUILTIN_COLUMNS = {"_step", "_t", "ordinality"}
 _INTEGER_TYPES = {"BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER"}  # fit a BIGINT
@@ -80,11 +79,15 @@ class MetricIngest:
         parsed = ParsedPoints(self.notes)
         points = 0
         for run_id, chunk, first_line in chunks:
-            if len(chunk) < small_bytes or run_id in python_only or not _fast_path_safe(chunk):
+            if len(chunk) < small_bytes or run_id in python_only:
+                parsed.parse(run_id, chunk, first_line)
+                continue
+            lines = chunk.count(b"\n")
+            if not _fast_path_safe(chunk, lines):
                 parsed.parse(run_id, chunk, first_line)
             else:
                 self.current = run_id
-                points += self._ingest_chunk(cur, run_id, chunk, first_line, parsed)
+                points += self._ingest_chunk(cur, run_id, chunk, first_line, lines, parsed)
                 self.current = None
         points += self._insert_parsed(cur, parsed)
         merge_summaries(cur)
@@ -93,7 +96,7 @@ class MetricIngest:
         return points
 
     def _ingest_chunk(
-        self, cur: Any, run_id: str, chunk: bytes, first_line: int, parsed: ParsedPoints
+        self, cur: Any, run_id: str, chunk: bytes, first_line: int, lines: int, parsed: ParsedPoints
     ) -> int:
         """Points of one chunk of complete lines, read by DuckDB, or left to
         ``parsed`` when DuckDB's reader would get them wrong."""
@@ -104,7 +107,7 @@ class MetricIngest:
             "CREATE OR REPLACE TEMP TABLE chunk AS SELECT * FROM read_json(?, "
             "format='newline_delimited', sample_size=-1, ignore_errors=true, "
             "maximum_object_size=67108864) WITH ORDINALITY WHERE ordinality <= ?",
-            [source, chunk.count(b"\n")],
+            [source, lines],
         )
         described = cur.execute("DESCRIBE chunk").fetchall()
         columns = [row[0] for row in described]
@@ -172,7 +175,19 @@ class MetricIngest:
                     ) a JOIN metric_keys k ON k.key_no = a.key_no""",
                 [run_id],
             )
+            self._note_overflow(cur, run_id, chunk)
         return points
+
+    def _note_overflow(self, cur: Any, run_id: str, chunk: bytes) -> None:
+        """An infinite value where the chunk spells no ``Infinity`` came from
+        an integer past float64's range (DuckDB's reader makes it ±inf too)."""
+        (n,) = cur.execute(
+            "SELECT count(*) FROM chunk_summaries WHERE run_id = ? AND (isinf(min) OR isinf(max))",
+            [run_id],
+        ).fetchall()[0]
+        if n and not any(word in chunk for word in (b"Infinity", b"inf", b"Inf", b"INF")):
+            # (an infinity spelled out, as a number or a string, is no overflow)
+            self.notes.setdefault(run_id, set()).add(OVERFLOW_NOTE)
 
     def _insert_parsed(self, cur: Any, parsed: ParsedPoints) -> int:
         """Points parsed in Python, in three statements however many."""
@@ -369,31 +384,28 @@ def _json_number(value: float | None) -> str:
     return repr(value)
 
 
-def _fast_path_safe(chunk: bytes) -> bool:
+def _fast_path_safe(chunk: bytes, lines: int) -> bool:
     """Whether DuckDB's reader reads this chunk as the Python path would: no
     blank lines (it skips them without counting), nothing nested (a metric
     line is flat), only ASCII or valid UTF-8, no escaped surrogates and no
-    integer past float64 (which gets a note)."""
-    lines = chunk.count(b"\n")
+    integer past float64 (``_note_overflow`` notes those after the read)."""
     if chunk.count(b"{") + chunk.count(b"[") > lines:
         return False
-    if _has_blank_line(chunk):
+    if _has_blank_line(chunk, lines):
         return False
     if not chunk.isascii():
         try:
             chunk.decode("utf-8")
         except UnicodeDecodeError:
             return False
-    if b"\\u" in chunk and _SURROGATE.search(chunk):
-        return False
-    return _BEYOND_FLOAT.search(chunk) is None
+    return not (b"\\u" in chunk and _SURROGATE.search(chunk))
 
 
-def _has_blank_line(chunk: bytes) -> bool:
+def _has_blank_line(chunk: bytes, lines: int) -> bool:
     """Whether a chunk of complete lines has a whitespace-only line."""
     # Lines the shim writes start with "{"; counting those runs at memory
     # speed, so the slower regex only looks at chunks with other lines.
-    if (chunk[:1] == b"{") + chunk.count(b"\n{") == chunk.count(b"\n"):
+    if (chunk[:1] == b"{") + chunk.count(b"\n{") == lines:
         return False
     return _BLANK_LINE.search(chunk) is not None
 

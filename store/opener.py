@@ -101,6 +101,7 @@ class Opener:
         self.max_file = max_file
         self.max_line = max_line
         self.max_chunk = max(max_chunk, max_line + 1)
+        self._direct_dirs: set[str] = set()
 
     # -- paths -------------------------------------------------------------
 
@@ -116,6 +117,25 @@ class Opener:
         if not _within(real, self.real_root):
             raise UnsafeFile(path, "resolves outside the source root")
         return path, real
+
+    def _direct(self, path: str) -> bool:
+        """Whether ``path``'s directory is inside the root with no symlink on
+        the way (checked once per directory), so only the last component
+        needs checking: a file there that is not a symlink is inside too.
+        Reads check again after opening (see ``_open``)."""
+        parent = os.path.dirname(path)
+        if parent in self._direct_dirs:
+            return True
+        rel = os.path.relpath(parent, self.root)
+        if rel.startswith(".."):
+            return False
+        expected = os.path.normpath(os.path.join(self.real_root, rel))
+        if os.path.realpath(parent) != expected:
+            return False
+        if len(self._direct_dirs) > 100_000:
+            self._direct_dirs.clear()
+        self._direct_dirs.add(parent)
+        return True
 
     # -- operations --------------------------------------------------------
 
@@ -144,6 +164,18 @@ class Opener:
     def stat(self, rel: str | os.PathLike[str]) -> Stat | None:
         """The file's Stat, None when it does not exist; UnsafeFile when it is
         not a regular file or resolves outside the root."""
+        if self._direct(self.path(rel)):
+            try:
+                st = os.lstat(self.path(rel))
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as exc:
+                raise UnsafeFile(self.path(rel), exc.strerror or str(exc)) from None
+            if not stat_mod.S_ISLNK(st.st_mode):
+                kind = _kind(st.st_mode)
+                if kind is not None:
+                    raise UnsafeFile(self.path(rel), f"{kind}, not read")
+                return Stat(st.st_ino, st.st_size, st.st_mtime_ns)
         path, real = self._resolve(rel)
         try:
             st = os.stat(real)
@@ -166,22 +198,25 @@ class Opener:
             return False
 
     def _open(self, rel: str | os.PathLike[str]) -> tuple[int, str, Stat]:
-        path, real = self._resolve(rel)
-        try:
-            fd = os.open(real, _FLAGS)
-        except FileNotFoundError:
-            raise
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise UnsafeFile(path, "symlink swapped in while opening") from None
-            raise UnsafeFile(path, exc.strerror or str(exc)) from None
+        path = self.path(rel)
+        fd = -1
+        if self._direct(path):
+            try:
+                fd = os.open(path, _FLAGS)
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:  # a symlink: resolved below
+                    if isinstance(exc, FileNotFoundError):
+                        raise
+                    raise UnsafeFile(path, exc.strerror or str(exc)) from None
+        if fd < 0:
+            fd = self._open_resolved(rel)
         try:
             st = os.fstat(fd)
             kind = _kind(st.st_mode)
             if kind is not None:
                 raise UnsafeFile(path, f"{kind}, not read")
-            # A directory on the way swapped for a symlink after realpath:
-            # what was opened must still be inside the root.
+            # A directory on the way swapped for a symlink after it was
+            # checked: what was opened must still be inside the root.
             proc = f"/proc/self/fd/{fd}"
             if os.path.exists(proc) and not _within(os.readlink(proc), self.real_root):
                 raise UnsafeFile(path, "resolves outside the source root")
@@ -189,6 +224,17 @@ class Opener:
             os.close(fd)
             raise
         return fd, path, Stat(st.st_ino, st.st_size, st.st_mtime_ns)
+
+    def _open_resolved(self, rel: str | os.PathLike[str]) -> int:
+        path, real = self._resolve(rel)
+        try:
+            return os.open(real, _FLAGS)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise UnsafeFile(path, "symlink swapped in while opening") from None
+            raise UnsafeFile(path, exc.strerror or str(exc)) from None
 
     def read(self, rel: str | os.PathLike[str], *, limit: int | None = None) -> tuple[bytes, Stat]:
         """A whole file; FileTooLarge over ``limit`` (default ``max_file``),
