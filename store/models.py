@@ -100,6 +100,11 @@ class RunDetail:
     parent_id: str | None = None
     console_path: str | None = None
     diff_path: str | None = None
+    #: where the run lives under the store (``<project dir>/<run dir>``)
+    rel_dir: str | None = None
+    #: what the catalog read differently from what was written (e.g. integers
+    #: past float64's range read as ±inf), "; "-separated
+    read_notes: str | None = None
 
     @property
     def metric_keys(self) -> tuple[str, ...]:

@@ -286,7 +286,7 @@ class Store:
         (row,) = self._rows(
             """SELECT dir, meta_json, notes, exit_code, signal, exc_type, exc_message,
                       exc_traceback, dropped, source_kind, source_path, source_id, parent_id,
-                      has_console, has_diff
+                      has_console, has_diff, rel_dir, read_notes
                FROM runs WHERE run_id = ?""",
             [run_id],
         )
@@ -332,6 +332,8 @@ class Store:
             parent_id=row[12],
             console_path=os.path.join(run_dir, paths.CONSOLE) if row[13] else None,
             diff_path=os.path.join(run_dir, paths.CODE_DIFF) if row[14] else None,
+            rel_dir=row[15],
+            read_notes=row[16],
         )
 
     def metric_summaries(self, run_id: str) -> list[MetricSummary]:

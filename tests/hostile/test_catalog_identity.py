@@ -36,7 +36,7 @@ def test_copied_run_is_a_second_run_live_and_after_reindex(tmp_path: Path) -> No
         assert store.resolve(f"b/{RUN}") == f"b/{RUN}"
         copy = store.get_run(f"b/{RUN}")
         assert copy.run.project == "a"  # as its meta.json says
-        assert copy.dir.endswith(f"b/{RUN}")
+        assert copy.dir.endswith(f"b/{RUN}") and copy.rel_dir == f"b/{RUN}"
     with Store(root) as store:  # a fresh catalog keys them the same way
         assert counts(store) == {RUN: 1000, f"b/{RUN}": 1000}
 
