@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
@@ -276,3 +277,21 @@ def test_a_run_that_fails_to_ingest_is_listed_unreadable_and_retried_when_it_cha
         store.refresh()
         assert statuses(store)[BAD][0] == "finished"
         assert_good_pair(store)
+
+
+def test_undecodable_bytes_in_directory_names(tmp_path: Path) -> None:
+    """A project or run directory named with bytes that are not UTF-8 (made
+    under a Latin-1 locale): listed, its id and project shown with \\xNN."""
+    root = tmp_path / "store"
+    good_pair(root)
+    project = os.fsdecode(b"caf\xe9")
+    run_id = os.fsdecode(b"20260101-000000000-b\xff")
+    write_run(root, run_id, project=project, meta={"project": None, "name": None})
+    with Store(root) as store:
+        assert_good_pair(store)
+        (run,) = [r for r in store.list_runs() if r.id.startswith("20260101-000000000-b\\")]
+        assert run.id == "20260101-000000000-b\\xff" and run.status == "finished"
+        assert run.project == "caf\\xe9"
+        assert len(store.history(run.id, "m0")) == 5
+        store.reindex()
+        assert len(store.history(run.id, "m0")) == 5
