@@ -79,6 +79,13 @@ class ColumnChoicesLoaded(Message):
         self.choices = choices
 
 
+def _shorten(rows: list[Row], shown: dict[str, str]) -> None:
+    """Put each run's shortened name in its row's name cell."""
+    for key, cells in rows:
+        if key in shown and cells[NAME_INDEX].plain != shown[key]:
+            cells[NAME_INDEX] = Text(shown[key], no_wrap=True)
+
+
 class RunsScreen(Screen):
     HELP_SECTION = "Runs"
     HELP = filter_help()
@@ -125,7 +132,10 @@ class RunsScreen(Screen):
         #: short headers of the columns chosen for the user (spec -> header)
         self.short_labels: dict[str, str] = {}
         self._auto_columns = False
-        self._shown_names: dict[str, str] = {}  # run id -> the name as the column shows it
+        self._shown_names: dict[str, str] = {}
+        self._last_rows: list[Row] | None = (
+            None  # what the table was last given  # run id -> the name as the column shows it
+        )
 
     @property
     def store(self) -> Store:
@@ -291,35 +301,49 @@ class RunsScreen(Screen):
     def _show(self, *, rebuild: bool = False, appended: int = 0) -> None:
         """Put ``self.runs`` in the table. The names are shortened together to
         the width the terminal leaves them; when that width or any name already
-        shown changes, the table is rebuilt or merged, else rows are appended."""
+        shown changes, the table is rebuilt or merged, else the ``appended``
+        runs' rows are added (and only they are built: paging stays linear)."""
         table = self.query_one(RunsTable)
         columns = self._columns()
-        rows = self._rows(self.runs, {})
+        cached = (
+            appended and self._last_rows is not None and len(self._last_rows) == table.row_count
+        )
+        if cached:
+            before_page = self.runs[-appended - 1].project if len(self.runs) > appended else None
+            new = self._rows(self.runs[-appended:], before_page)
+            rows = [*(self._last_rows or []), *new]
+        else:
+            rows = self._rows(self.runs)
         full = [clean(run.name) for run in self.runs]
         longest = max((names.cells(n) for n in full), default=4)
         available = (table.size.width or self.app.size.width) - 1  # the scrollbar
         width = name_width(available, columns, rows, longest)
         shown = dict(zip((r.id for r in self.runs), names.distinct(full, width)))
-        for _key, cells in rows:
-            cell = cells[NAME_INDEX]
-            if _key in shown and cell.plain != shown[_key]:
-                cells[NAME_INDEX] = Text(shown[_key], no_wrap=True)
         self._shown_names, before = shown, self._shown_names
+        unchanged = cached and all(shown.get(k) == v for k, v in before.items())
+        if unchanged and width == table.name_width and not rebuild:
+            _shorten(new, shown)
+            table.append(new)
+            self._last_rows = rows
+            return
+        if cached:  # the cached rows may hold stale marks: build them all anew
+            rows = self._rows(self.runs)
+        _shorten(rows, shown)
+        self._last_rows = rows
         if rebuild or width != table.name_width:
             table.rebuild(columns, rows, width)
-        elif appended and all(before.get(k) == shown[k] for k in before):
-            table.append(rows[table.row_count :])
         else:
             table.merge(rows)
 
     def _rows(
-        self, runs: list[RunSummary] | tuple[RunSummary, ...], shown: dict[str, str]
+        self, runs: list[RunSummary] | tuple[RunSummary, ...], previous: str | None = None
     ) -> list[Row]:
+        """The rows of ``runs`` (with project headers when grouped; ``previous``
+        is the project of the run above them), names whole."""
         now = self.app.clock()  # type: ignore[attr-defined]
         styles = status_styles(self.app.get_css_variables())
         specs = self.query_state.columns
         rows: list[Row] = []
-        previous: str | None = None
         for run in runs:
             if self.query_state.grouped and run.project != previous:
                 count = self.groups.get(run.project, 0)
@@ -331,7 +355,6 @@ class RunsScreen(Screen):
                 now=now,
                 marked=run.id in self.marked,
                 styles=styles,
-                name=shown.get(run.id),
             )
             rows.append((run.id, cells))
         return rows

@@ -188,3 +188,27 @@ async def test_a_run_that_appears_keeps_the_cursor_on_its_run(
         assert table.current_key == before
         assert table.cursor_row == row + 1  # the new run came in above it
         assert "name" in labels(app)
+
+
+async def test_a_new_page_builds_only_its_own_rows(
+    fixture_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackui.tui.config import TuiConfig
+    from trackui.tui.runs_screen import RunsScreen
+
+    add_runs(fixture_store, [f"bulk-{i:02d}" for i in range(25)])
+    built: list[int] = []
+    original = RunsScreen._rows
+
+    def spy(self: RunsScreen, runs: Any, previous: Any = None) -> Any:
+        built.append(len(runs))
+        return original(self, runs, previous)
+
+    monkeypatch.setattr(RunsScreen, "_rows", spy)
+    with Store(fixture_store, clock=lambda: FIXED_NOW) as store:
+        app = build(store, TuiConfig(page_size=10))
+        async with running(app, (80, 24)) as pilot:
+            assert built == [10]
+            await press(pilot, *["j"] * 8)  # near the end of the first page
+            assert len(column(app, "name")) == 20
+            assert built == [10, 10]  # the second page alone, not all twenty
