@@ -295,9 +295,14 @@ def _metric_line(raw: bytes) -> dict[str, Any] | None:
     """One metric line as ``bounded_json`` reads it, a repeated key keeping
     its first value (as DuckDB's reader does); None when not an object."""
     try:
-        obj = bounded_json.loads(raw)
-    except ValueError:
-        return None
+        if b"\\u" in raw or raw.count(b"{") + raw.count(b"[") > bounded_json.MAX_DEPTH:
+            raise ValueError("escapes or nesting: the careful parser")
+        obj = json.loads(raw)  # what the shim writes, fast
+    except ValueError:  # includes invalid UTF-8
+        try:
+            obj = bounded_json.loads(raw)
+        except ValueError:
+            return None
     if not isinstance(obj, dict):
         return None
     if raw.count(b'":') > len(obj):  # maybe a repeated key: read it again, slowly
