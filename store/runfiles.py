@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+#: The most ``read_json`` and ``complete_lines`` read of one file.
+MAX_DOCUMENT = 64 * 1024 * 1024
 
 
 def umask() -> int:
@@ -61,13 +65,38 @@ def atomic_write_json(path: Path, obj: Any) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object file, or None when missing or unreadable."""
+    """A JSON object file, or None when missing or unreadable. Bounded like
+    every reader: a regular file only (opened non-blocking, so a FIFO cannot
+    hang it), at most ``MAX_DOCUMENT`` bytes, nesting and strings checked by
+    ``bounded_json``."""
+    data = _read_regular(path, MAX_DOCUMENT)
+    if data is None:
+        return None
+    from .bounded_json import loads  # not at import: the shim never reads
+
     try:
-        with open(path, "rb") as fh:
-            obj = json.loads(fh.read())
-    except (OSError, ValueError):
+        obj = loads(data)
+    except ValueError:
         return None
     return obj if isinstance(obj, dict) else None
+
+
+def _read_regular(path: Path, cap: int, offset: int = 0) -> bytes | None:
+    """Up to ``cap`` bytes of a regular file from ``offset``; None when it is
+    missing, not a regular file, or longer than ``cap`` from there."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size - offset > cap:
+            return None
+        return os.pread(fd, cap, offset)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def append_line(path: Path, obj: Any) -> None:
@@ -91,12 +120,11 @@ def _last_byte(path: Path) -> bytes:
 
 def complete_lines(path: Path, offset: int = 0) -> tuple[bytes, int]:
     """The bytes from ``offset`` up to and including the last newline, and the
-    offset just past them. A torn last line stays for the next call."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read()
-    except OSError:
+    offset just past them. A torn last line stays for the next call; a file
+    that is not regular, or more than ``MAX_DOCUMENT`` bytes past ``offset``,
+    reads as nothing (the catalog reads big files through ``opener.py``)."""
+    data = _read_regular(path, MAX_DOCUMENT, offset)
+    if not data:
         return b"", offset
     end = data.rfind(b"\n")
     if end < 0:
@@ -105,15 +133,12 @@ def complete_lines(path: Path, offset: int = 0) -> tuple[bytes, int]:
 
 
 def parse_lines(chunk: bytes) -> Iterator[dict[str, Any]]:
-    """JSON objects of a chunk of complete lines; corrupt lines are skipped."""
-    for raw in chunk.splitlines():
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
+    """JSON objects of a chunk of complete lines; corrupt, too deep and
+    non-object lines are skipped."""
+    from .bounded_json import parse_lines as parse  # not at import: the shim never reads
+
+    for obj in parse(chunk):
+        if obj is not None:
             yield obj
 
 

@@ -178,3 +178,17 @@ def test_opener_caps_whole_files_and_lines(tmp_path: Path) -> None:
     assert skipped == 1 and end == len(b"short\n" + b"y" * 500 + b"\nlast\n")
     chunk, st = opener.read_range("lines", 0, 5)
     assert chunk == b"short" and st.size == os.path.getsize(root / "lines")
+
+
+def test_read_json_of_runfiles_is_bounded_too(tmp_path: Path) -> None:
+    """The helper importers use to read a store's meta.json and source.json."""
+    from trackui.store.runfiles import complete_lines, read_json
+
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "deep").write_bytes(b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
+    (tmp_path / "latin1").write_bytes(b'{"name": "caf\xe9"}')
+    with deadline(10):
+        assert read_json(tmp_path / "fifo") is None
+        assert complete_lines(tmp_path / "fifo") == (b"", 0)
+    assert read_json(tmp_path / "deep") is None
+    assert read_json(tmp_path / "latin1") == {"name": "caf\ufffd"}
