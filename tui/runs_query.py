@@ -25,8 +25,6 @@ class RunsQuery:
     descending: bool = True
     grouped: bool = False
     columns: tuple[str, ...] = ()
-    #: nobody chose columns: the worker picks the primary metrics' best values
-    auto: bool = False
 
 
 @dataclass(frozen=True)
@@ -36,8 +34,6 @@ class RunsPage:
     offset: int
     #: (project, runs matching) in display order, when grouped
     groups: tuple[tuple[str, int], ...] = ()
-    #: (column spec, short header) of the columns chosen for the user
-    labels: tuple[tuple[str, str], ...] = ()
 
 
 def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsPage:

@@ -73,6 +73,14 @@ class FilterRejected(Message):
         self.error = error
 
 
+class PrimaryColumnsChosen(Message):
+    """(column spec, short header) of each project's primary metric at its best."""
+
+    def __init__(self, labels: tuple[tuple[str, str], ...]) -> None:
+        super().__init__()
+        self.labels = labels
+
+
 class ColumnChoicesLoaded(Message):
     def __init__(self, choices: list[str]) -> None:
         super().__init__()
@@ -165,7 +173,9 @@ class RunsScreen(Screen):
         config = getattr(self.app, "config", None)
         columns = remembered if remembered is not None else getattr(config, "columns", ())
         self._auto_columns = remembered is None and not columns
-        self.request(replace(self.wanted, columns=tuple(columns), auto=self._auto_columns))
+        self.request(replace(self.wanted, columns=tuple(columns)))
+        if self._auto_columns:
+            self.load_primary_columns()
         self.query_one(RunsTable).focus()
 
     # -- loading -------------------------------------------------------------
@@ -179,19 +189,21 @@ class RunsScreen(Screen):
 
     @work(thread=True, exclusive=True, group="runs", exit_on_error=False)
     def load_runs(self, query: RunsQuery, serial: int, limit: int) -> None:
-        labels: tuple[tuple[str, str], ...] = ()
-        if query.auto:
-            labels = primary_columns(self.store)
-            # Chosen once: sorting or filtering later keeps these columns.
-            query = replace(query, columns=tuple(spec for spec, _ in labels), auto=False)
         try:
-            page = replace(fetch_runs(self.store, query, 0, limit), labels=labels)
+            page = fetch_runs(self.store, query, 0, limit)
         except FilterError as exc:
             message: Message = FilterRejected(query, serial, exc)
         else:
             message = RunsLoaded(query, serial, page, "replace")
         if not get_current_worker().is_cancelled:
             self.post_message(message)
+
+    @work(thread=True, exclusive=True, group="primary-columns", exit_on_error=False)
+    def load_primary_columns(self) -> None:
+        """Behind the first paint: the columns of each project's primary metric."""
+        labels = primary_columns(self.store)
+        if not get_current_worker().is_cancelled:
+            self.post_message(PrimaryColumnsChosen(labels))
 
     @work(thread=True, exclusive=True, group="runs-page", exit_on_error=False)
     def load_more(self, query: RunsQuery, offset: int) -> None:
@@ -218,8 +230,6 @@ class RunsScreen(Screen):
             if message.serial != self._serial:
                 return  # a newer request is on its way
             self.query_state = self.wanted = message.query
-            if page.labels:
-                self.short_labels = dict(page.labels)
             self.runs = list(page.runs)
             self.total, self.groups = page.total, dict(page.groups)
             self.loading_more = False
@@ -257,7 +267,7 @@ class RunsScreen(Screen):
                 return
             ColumnMemory().save(self.store.root, columns)
             self._auto_columns = False
-            self.request(replace(self.wanted, columns=tuple(columns), auto=False))
+            self.request(replace(self.wanted, columns=tuple(columns)))
 
         self.app.push_screen(ColumnPicker(message.choices, self.wanted.columns), chosen)
 
@@ -272,9 +282,17 @@ class RunsScreen(Screen):
     def on_store_refreshed(self, message: StoreRefreshed) -> None:
         message.stop()
         if self._auto_columns and not self.wanted.columns:
-            self.request(replace(self.wanted, auto=True))  # no metrics at first: choose again
-        elif self._loaded_once:
+            self.load_primary_columns()  # the store had no metrics at first: choose again
+        if self._loaded_once:
             self.load_live(self.query_state, max(self.page_size, len(self.runs)))
+
+    def on_primary_columns_chosen(self, message: PrimaryColumnsChosen) -> None:
+        if not self._auto_columns:
+            return  # the user chose columns meanwhile
+        self.short_labels = dict(message.labels)
+        specs = tuple(spec for spec, _ in message.labels)
+        if specs != self.wanted.columns:
+            self.request(replace(self.wanted, columns=specs))
 
     def on_resize(self) -> None:
         if self._loaded_once:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from rich.text import Text
 from textual.command import CommandPalette
-from textual.widgets import Input, Static
+from textual.widgets import DataTable, Input, Static
 
 import trackui
 from trackui.store.catalog import RefreshStats
@@ -36,17 +36,33 @@ MARKUP_NAME = "opt[/x] [bold]red\x1b[31m"
 MARKUP_SHOWN = "opt[/x] [bold]red\\x1b[31m"  # the escape made visible, never sent
 
 
+async def measured(pilot: Any) -> None:
+    """Settled, and every table on screen has sized its columns for its rows:
+    DataTable measures on an Idle event, which a loaded machine sends late.
+    Three quiet checks in a row, since a late resize may rebuild the table."""
+    await settle(pilot)
+    quiet = 0
+    for _ in range(100):
+        tables = [t for s in pilot.app.screen_stack for t in s.query(DataTable)]
+        busy = any(t._require_update_dimensions or t._updated_cells for t in tables)
+        quiet = 0 if busy else quiet + 1
+        if quiet >= 3:
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("a table never measured its rows")
+
+
 @asynccontextmanager
 async def running(app: TrackuiApp, size: tuple[int, int] = (120, 40)) -> AsyncIterator[Any]:
     async with app.run_test(size=size) as pilot:
-        await settle(pilot)
+        await measured(pilot)
         yield pilot
 
 
 async def press(pilot: Any, *keys: str) -> None:
     for key in keys:
         await pilot.press(key)
-        await settle(pilot)
+        await measured(pilot)
 
 
 def text_of(cell: Any) -> str:

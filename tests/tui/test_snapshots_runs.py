@@ -18,10 +18,10 @@ from textual.pilot import Pilot
 from trackui.store.queries import Store
 from trackui.tui.app import TrackuiApp
 from trackui.tui.config import ColumnMemory
-from trackui.tui.runs_table import RunsTable
 
 from ..conftest import FIXED_NOW
 from .helpers import SNAPSHOT_CONFIG, build, settle
+from .test_runs_screen import measured
 
 COLUMNS = ["lr0", "max(metrics/mAP50-95(B))"]
 
@@ -30,18 +30,6 @@ COLUMNS = ["lr0", "max(metrics/mAP50-95(B))"]
 def app(fixture_store: Path, store: Store) -> TrackuiApp:
     ColumnMemory().save(fixture_store, COLUMNS)
     return build(store, SNAPSHOT_CONFIG)
-
-
-async def measured(pilot: Pilot[None]) -> None:
-    """Settled, and the run table has measured its rows: DataTable sizes its
-    columns on an Idle event, which a loaded machine may not have sent yet."""
-    await settle(pilot)
-    table = pilot.app.screen_stack[0].query_one(RunsTable)  # the run list, below any other
-    for _ in range(50):
-        if not table._require_update_dimensions:
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the run table never measured its rows")
 
 
 async def mark_one(pilot: Pilot[None]) -> None:
