@@ -101,23 +101,67 @@ def test_unwritable_cache_falls_back_to_memory(
     assert err.count("\n") == 1 and "in-memory catalog" in err
 
 
-@pytest.mark.skipif(
-    os.geteuid() == 0, reason="root ignores modes; the not-a-directory test covers root (CI)"
-)
-def test_cache_directory_without_write_permission(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    root = tmp_path / "store"
-    expected = build(root)
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    cache.chmod(0o500)
+TEAMMATE = "trackuser"  # .ci/run creates it
+
+
+def test_cache_directory_without_write_permission(tmp_path: Path) -> None:
+    """As an unprivileged user (root ignores modes): a cache directory that
+    user cannot write gives an in-memory catalog, a notice, every run."""
+    import json
+    import pwd
+    import signal
+    import tempfile
+    import traceback
+
+    if os.geteuid() != 0:
+        pytest.skip("acting as another user needs root to switch users; CI runs the tests as root")
     try:
-        with Store(root, catalog_path=cache / "c.duckdb") as store:
-            assert listing(store) == expected
-        assert "in-memory catalog" in capsys.readouterr().err
+        user = pwd.getpwnam(TEAMMATE)
+    except KeyError:
+        pytest.skip(
+            f"user {TEAMMATE!r} is missing; .ci/run creates it (useradd -m) before the tests"
+        )
+    top = Path(tempfile.mkdtemp(prefix="trackui-shared-", dir="/tmp"))
+    try:
+        os.chmod(top, 0o755)
+        root = top / "store"
+        expected = build(root)
+        cache = top / "cache"
+        cache.mkdir(mode=0o755)  # root's: the user may read it, not write it
+        # A forked child that becomes the user (an exec'd interpreter may sit
+        # where that user cannot reach), reporting back through a pipe.
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into pytest
+            code = 1
+            try:
+                os.close(read)
+                signal.alarm(60)  # a hang fails, not blocks
+                os.setgroups([user.pw_gid])
+                os.setgid(user.pw_gid)
+                os.setuid(user.pw_uid)
+                notices: list[str] = []
+                with Store(root, catalog_path=cache / "c.duckdb") as store:
+                    got = listing(store)
+                    notices = store.catalog.notices
+                    private = store.catalog.private
+                report = {"got": got, "notices": notices, "private": private}
+                os.write(write, json.dumps(report).encode())
+                code = 0
+            except BaseException:
+                os.write(write, traceback.format_exc().encode())
+            finally:
+                os._exit(code)
+        os.close(write)
+        with os.fdopen(read, "rb") as fh:
+            out = fh.read().decode()
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, out
+        report = json.loads(out)
+        assert report["got"] == expected and report["private"]
+        assert len(report["notices"]) == 1 and "in-memory catalog" in report["notices"][0]
     finally:
-        cache.chmod(0o700)
+        shutil.rmtree(top, ignore_errors=True)
 
 
 @pytest.fixture
