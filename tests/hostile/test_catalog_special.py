@@ -192,3 +192,17 @@ def test_read_json_of_runfiles_is_bounded_too(tmp_path: Path) -> None:
         assert complete_lines(tmp_path / "fifo") == (b"", 0)
     assert read_json(tmp_path / "deep") is None
     assert read_json(tmp_path / "latin1") == {"name": "caf\ufffd"}
+
+
+def test_opener_lists_without_following_links_out(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "proj" / "run").mkdir(parents=True)
+    (root / ".hidden").mkdir()
+    (root / "file").write_text("x")
+    os.symlink(tmp_path, root / "out")  # a directory, but outside
+    os.symlink(root / "proj", root / "alias")  # a directory inside
+    listed = dict(Opener(root).list())
+    assert listed == {"proj": True, "file": False, "out": False, "alias": True}
+    assert Opener(root).list("proj") == [("run", True)]
+    with pytest.raises(UnsafeFile):
+        Opener(root).list("out")
