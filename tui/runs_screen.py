@@ -43,6 +43,7 @@ from .runs_table import (
     RowTag,
     RunsTable,
     column_spec,
+    column_widths,
     columns_for,
     header_cells,
     name_width,
@@ -335,11 +336,14 @@ class RunsScreen(Screen):
         full = [clean(run.name) for run in self.runs]
         longest = max((names.cells(n) for n in full), default=4)
         available = (table.size.width or self.app.size.width) - 1  # the scrollbar
-        width = name_width(available, columns, rows, longest)
+        widths = column_widths(columns, rows)
+        headers = (c[NAME_INDEX].cell_len for k, c in rows if k.startswith(GROUP_PREFIX))
+        width = max(name_width(available, widths, longest), *headers, 4)  # "12 runs" whole
+        widths[NAME_INDEX] = width
         shown = dict(zip((r.id for r in self.runs), names.distinct(full, width)))
         self._shown_names, before = shown, self._shown_names
         unchanged = cached and all(shown.get(k) == v for k, v in before.items())
-        if unchanged and width == table.name_width and not rebuild:
+        if unchanged and widths == table.widths and not rebuild:
             _shorten(new, shown)
             table.append(new)
             self._last_rows = rows
@@ -348,8 +352,8 @@ class RunsScreen(Screen):
             rows = self._rows(self.runs)
         _shorten(rows, shown)
         self._last_rows = rows
-        if rebuild or width != table.name_width:
-            table.rebuild(columns, rows, width)
+        if rebuild or widths != table.widths:
+            table.rebuild(columns, rows, widths)
         else:
             table.merge(rows)
 

@@ -216,23 +216,27 @@ class RunsTable(DataTable):
         return [row.key.value for row in self.ordered_rows if row.key.value is not None]
 
     @property
+    def widths(self) -> list[int]:
+        """The width of each column, as given to ``rebuild``."""
+        return [c.content_width for c in self.ordered_columns]
+
+    @property
     def name_width(self) -> int | None:
         column = self.columns.get("name")  # type: ignore[call-overload]
-        return column.width if column is not None else None
+        return column.content_width if column is not None else None
 
     def rebuild(
         self,
         columns: Sequence[tuple[str, Text]],
         rows: Iterable[Row],
-        name_width: int | None = None,
+        widths: Sequence[int] | None = None,
     ) -> None:
-        """Everything anew (the query or the width changed); the cursor stays
+        """Everything anew (the query or a width changed); the cursor stays
         on its run and column when they are still there."""
         key, column = self.current_key, self.current_column
         self.clear(columns=True)
-        for ckey, label in columns:
-            width = name_width if ckey == "name" else None
-            self.add_column(label, key=ckey, width=width)
+        for i, (ckey, label) in enumerate(columns):
+            self.add_column(label, key=ckey, width=widths[i] if widths else None)
         for rkey, cells in rows:
             self.add_row(*cells, key=rkey)
         self._restore(key, column or "name", fallback_row=0)
@@ -256,7 +260,7 @@ class RunsTable(DataTable):
                 continue
             for ckey, cell in zip(keys, cells):
                 if self.get_cell(rkey, ckey) != cell:
-                    self.update_cell(rkey, ckey, cell, update_width=True)
+                    self.update_cell(rkey, ckey, cell)  # the widths were checked first
         if self.row_keys() != wanted:
             position = {rkey: i for i, rkey in enumerate(wanted)}
             self.sort(MARK, key=lambda tag: position[tag.key])
@@ -287,19 +291,24 @@ def _cell_width(cell: Any) -> int:
     return names.cells(str(cell))
 
 
-def name_width(
-    available: int, columns: Sequence[tuple[str, Text]], rows: Sequence[Row], longest: int
-) -> int:
+def column_widths(columns: Sequence[tuple[str, Text]], rows: Sequence[Row]) -> list[int]:
+    """Each column's width: its widest cell or its label. The table is given
+    these widths (it never measures on its own, so what it shows does not
+    depend on when it got round to measuring, and no cell is ever cut)."""
+    widths = [label.cell_len for _, label in columns]
+    for _, cells in rows:
+        for index, cell in enumerate(cells):
+            width = _cell_width(cell)
+            if width > widths[index]:
+                widths[index] = width
+    return widths
+
+
+def name_width(available: int, widths: Sequence[int], longest: int) -> int:
     """Cells for the name column: what ``available`` leaves after every other
-    column (each sized from its widest cell), never below ``NAME_FLOOR`` or a
-    third of the width (the other columns scroll sideways instead), never above
-    the ``longest`` name."""
-    others = 0
-    for index, (key, label) in enumerate(columns):
-        if key == "name":
-            continue
-        widest = max((_cell_width(cells[index]) for _, cells in rows), default=0)
-        others += max(label.cell_len, widest) + 2  # a cell's padding on each side
+    column (``widths``), never below ``NAME_FLOOR`` or a third of the width (the
+    other columns scroll sideways instead), never above the ``longest`` name."""
+    others = sum(w + 2 for i, w in enumerate(widths) if i != NAME_INDEX)  # + padding
     left = available - others - 2
     floor = min(longest, max(NAME_FLOOR, available // 3))
     return max(4, floor, min(longest, left))
