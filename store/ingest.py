@@ -89,6 +89,11 @@ class MetricIngest:
                 self.current = run_id
                 points += self._ingest_chunk(cur, run_id, chunk, first_line, lines, parsed)
                 self.current = None
+                # A big file comes in several chunks of one run: each chunk's
+                # summaries are merged before the next, or the run would get
+                # one summary row per chunk.
+                merge_summaries(cur)
+                cur.execute("DELETE FROM chunk_summaries")
         points += self._insert_parsed(cur, parsed)
         merge_summaries(cur)
         cur.execute("DROP TABLE chunk_summaries")
