@@ -22,6 +22,7 @@ def test_a_file_read_in_several_chunks_has_one_summary_row(tmp_path, monkeypatch
 
     def small_chunks(self, *args, **kwargs):
         kwargs["max_chunk"] = 256 * 1024
+        kwargs["max_line"] = 64 * 1024
         original(self, *args, **kwargs)
 
     monkeypatch.setattr(Opener, "__init__", small_chunks)
