@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from . import bounded_json, paths
 from .catalog_schema import CatalogError
@@ -23,9 +23,9 @@ from .opener import UnsafeFile
 INIT_GRACE_S = 60.0
 
 
-@dataclass(frozen=True)
-class RunDir:
-    """A run directory found in the store, under the key the catalog gives it."""
+class RunDir(NamedTuple):
+    """A run directory found in the store, under the key the catalog gives it
+    (a tuple: ten thousand are made per refresh)."""
 
     key: str
     path: str  # as the file system spells it
@@ -51,7 +51,7 @@ class RunDirs:
             raise CatalogError(
                 f"cannot read store {repair(str(self.root), path=True)}: {exc.strerror}"
             ) from None
-        found: list[tuple[str, str, str, bool]] = []
+        found: list[tuple[str, str, str, str, bool]] = []
         names: dict[str, int] = {}
         old = self.clock() - INIT_GRACE_S
         for project in projects:
@@ -61,30 +61,29 @@ class RunDirs:
                 entries = list(os.scandir(project.path))
             except OSError:
                 continue
+            project_name = project.name
             for entry in entries:
-                if entry.name.startswith(".") or not _is_dir(entry):
+                name = entry.name
+                if name[0] == "." or not entry.is_dir(follow_symlinks=False):
                     continue
-                shown = repair(entry.path, path=True)
-                if shown in by_dir:
-                    has_meta = True  # checked when it is read
-                elif os.path.lexists(os.path.join(entry.path, paths.META)):
-                    has_meta = True
-                else:
-                    has_meta = False
+                path = entry.path
+                shown = path if path.isascii() else repair(path, path=True)
+                has_meta = True  # a known run's meta.json is checked when it is read
+                if shown not in by_dir and not os.path.lexists(os.path.join(path, paths.META)):
                     try:
                         if entry.stat(follow_symlinks=False).st_mtime > old:
                             continue  # maybe being made right now
                     except OSError:
                         continue
-                found.append((project.name, entry.name, entry.path, has_meta))
-                names[entry.name] = names.get(entry.name, 0) + 1
+                    has_meta = False
+                found.append((project_name, name, path, shown, has_meta))
+                names[name] = names.get(name, 0) + 1
         runs = []
-        for project_name, name, path, has_meta in found:
-            shown = repair(path, path=True)
-            key = repair(name, path=True)
+        for project_name, name, path, shown, has_meta in found:
+            rel = _valid(f"{project_name}/{name}")
+            key = name if name.isascii() else repair(name, path=True)
             if names[name] > 1 and not self._owns_name(key, shown, project_name, name, found):
-                key = repair(f"{project_name}/{name}", path=True)
-            rel = repair(f"{project_name}/{name}", path=True)
+                key = rel
             runs.append(RunDir(key, path, rel, shown, has_meta))
         return runs
 
@@ -94,14 +93,14 @@ class RunDirs:
         shown: str,
         project_name: str,
         name: str,
-        found: list[tuple[str, str, str, bool]],
+        found: list[tuple[str, str, str, str, bool]],
     ) -> bool:
         """Of several directories called ``name``, the one keyed by the bare
         name: the one already keyed so, else the one in the project its
         meta.json names (the original of a copy), else the first by project."""
         state = self._state.get(key)
         twins = sorted(f for f in found if f[1] == name)
-        paths_ = {repair(f[2], path=True) for f in twins}
+        paths_ = {f[3] for f in twins}
         if state is not None and state.dir in paths_:
             return state.dir == shown
         homes = [f for f in twins if self._home(f[0], f[2])]
@@ -116,6 +115,11 @@ class RunDirs:
             return False
         project = meta.get("project")
         return isinstance(project, str) and paths.safe_segment(project) == project_name
+
+
+def _valid(text: str) -> str:
+    """A path as valid UTF-8 (undecodable bytes as \\xNN), cheaply when ASCII."""
+    return text if text.isascii() else repair(text, path=True)
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:
