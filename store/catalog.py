@@ -61,6 +61,7 @@ from .fmt import repair
 from .ingest import SMALL_CHUNK_BYTES, MetricIngest
 from .opener import Opener
 from .run_dirs import INIT_GRACE_S, RunDir, RunDirs
+from .sources import sources_of
 from .status import derive
 
 __all__ = [
@@ -100,6 +101,8 @@ class Catalog(RunDirs, RunSync):
         self.path = Path(path) if path is not None else paths.catalog_path(self.root)
         self.private = private
         self.opener = Opener(self.root)
+        #: Folders of other tools' runs read through beside the run directories.
+        self.sources = sources_of(self.root, clock)
         #: One-line notices (a rebuilt or in-memory catalog), newest last.
         self.notices: list[str] = []
         self._notify = notify
@@ -223,6 +226,8 @@ class Catalog(RunDirs, RunSync):
                 )
             close_quietly(self.con)
             self._bad.clear()
+            for source in self.sources:
+                source.forget()
             try:
                 if self.private:
                     raise OSError("in memory")
@@ -255,7 +260,8 @@ class Catalog(RunDirs, RunSync):
     def _load_state(self, con: Any = None) -> None:
         cur = (con or self.con).cursor()
         for run_id, finished, hb, run_dir, problems in cur.execute(
-            "SELECT run_id, finish_status IS NOT NULL, heartbeat_mtime, dir, problems FROM runs"
+            "SELECT run_id, finish_status IS NOT NULL, heartbeat_mtime, dir, problems FROM runs "
+            "WHERE rel_dir IS NOT NULL"  # the rest are read through by a source
         ).fetchall():
             self._state[run_id] = RunState(
                 finished=finished,
@@ -305,6 +311,8 @@ class Catalog(RunDirs, RunSync):
                     raise CatalogError(f"catalog failed: {why(exc)}") from None
             self._state.clear()
             self._bad.clear()
+            for source in self.sources:
+                source.forget()
             return self.refresh()
 
     def _refresh(self, *, full: bool = True) -> RefreshStats:
@@ -333,6 +341,10 @@ class Catalog(RunDirs, RunSync):
                 self._state.pop(key, None)
                 self._bad.pop(key, None)
         changed, points = self._sync_isolated(todo)
+        for source in self.sources:
+            more, added = source.refresh(self)
+            changed, points = changed + more, points + added
+            seen.update(source.runs)
         self._transaction(lambda cur: self._derive_statuses(cur, now))
         return RefreshStats(len(seen), changed + len(gone), points, time.perf_counter() - started)
 
@@ -436,7 +448,11 @@ class Catalog(RunDirs, RunSync):
                   OR status IS DISTINCT FROM finish_status"""
         ).fetchall()
         for run_id, fstatus, freason, interval, host, pid, old, old_reason, old_hb, bad in rows:
-            hb = self._state[run_id].heartbeat_mtime if run_id in self._state else None
+            hb = (
+                self._state[run_id].heartbeat_mtime
+                if run_id in self._state
+                else next((s.heartbeat(run_id) for s in self.sources if run_id in s.runs), None)
+            )
             problems = problems_of(bad)
             status, reason = derive(
                 finish_status=fstatus,

@@ -40,8 +40,8 @@ class Source:
 
 def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
     """The store for one SOURCE: a trackui store as it is; a folder (or file)
-    of other tools' runs imported into a private store (never into the
-    source); an empty or not yet written folder as an empty store.
+    of other tools' runs read through by a catalog of its own (never writing
+    into the source); an empty or not yet written folder as an empty store.
 
     A file that no importer reads, or a folder holding files but no runs,
     is a ``UsageError``. A missing path is one too, unless it is the default
@@ -58,7 +58,7 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
         return Source(name, path)
     kinds = detect_kinds(path)
     if kinds:
-        return Source(name, imported_store(path))
+        return Source(name, read_through(path))
     if not path.is_dir():
         raise UsageError(
             f"{line(name)} is a file, not a trackui store or a folder of runs "
@@ -130,6 +130,15 @@ def _holds_files(path: Path) -> bool:
             except OSError:
                 continue
     return False
+
+
+def read_through(path: Path) -> Path:
+    """The store ``trackui PATH`` browses for a folder of other tools' runs:
+    an empty store under the cache dir whose catalog reads PATH through (its
+    files stay the truth; nothing is copied, nothing written into PATH)."""
+    from trackui.store.sources import read_through_store
+
+    return read_through_store(path)
 
 
 def imported_store(path: Path) -> Path:

@@ -11,6 +11,9 @@ line that costs only its own run.
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,6 +23,59 @@ from ..opener import Opener, UnsafeFile
 TEXT_CAP = 256 * 1024 * 1024
 #: Bytes asked of the opener per range read when streaming.
 CHUNK = 1 << 20
+
+
+class Seen:
+    """What a reader read of one file, while ``recording``: the file's stat
+    when opened, the bytes read from its start, and the end of its last
+    complete line among them (where reading more should resume)."""
+
+    __slots__ = ("ino", "size", "mtime_ns", "read", "line_end", "end")
+
+    def __init__(self, ino: int, size: int, mtime_ns: int) -> None:
+        self.ino, self.size, self.mtime_ns = ino, size, mtime_ns
+        self.read = 0
+        self.line_end = 0
+        self.end: int | None = None  # set by a record reader: after the last whole record
+
+
+_LOCAL = threading.local()
+
+
+@contextmanager
+def recording() -> Iterator[dict[str, Seen]]:
+    """While inside, every file read through this module in this thread is
+    noted (absolute path -> ``Seen``): the sources layer learns from it which
+    files a reader used and where to resume. Nesting is not supported."""
+    seen: dict[str, Seen] = {}
+    _LOCAL.seen = seen
+    try:
+        yield seen
+    finally:
+        _LOCAL.seen = None
+
+
+def _note(name: str, st: object, start: int, data: bytes) -> None:
+    seen = getattr(_LOCAL, "seen", None)
+    if seen is None:
+        return
+    entry = seen.get(name)
+    if entry is None or start == 0:
+        entry = seen[name] = Seen(st.ino, st.size, st.mtime_ns)  # type: ignore[attr-defined]
+    if start == entry.read:  # contiguous reads from the start
+        entry.read = start + len(data)
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            entry.line_end = start + cut + 1
+
+
+def note_end(path: Path, end: int) -> None:
+    """A record reader says where its last whole record of ``path`` ended."""
+    seen = getattr(_LOCAL, "seen", None)
+    if seen is not None:
+        entry = seen.get(os.path.abspath(path))
+        if entry is not None:
+            entry.end = end
 
 
 class Refused(OSError):
@@ -36,28 +92,30 @@ def read_bytes(path: Path, *, root: Path | None = None, cap: int = TEXT_CAP) -> 
     directory); ``Refused`` (an ``OSError``) otherwise."""
     opener, name = _opener(path, root)
     try:
-        data, _ = opener.read(name, limit=cap)
+        data, st = opener.read(name, limit=cap)
     except UnsafeFile as exc:
         raise Refused(exc.reason) from None
+    _note(name, st, 0, data)
     return data
 
 
 class _RangeFile:
     """A read-only, forward-reading file object over ``Opener.read_range``."""
 
-    def __init__(self, opener: Opener, name: str) -> None:
+    def __init__(self, opener: Opener, name: str, start: int = 0) -> None:
         self._opener = opener
         self._name = name
-        self._pos = 0
+        self._pos = start
 
     def read(self, n: int = -1) -> bytes:
         want = CHUNK if n is None or n < 0 else n
         out = []
         while want > 0:
             try:
-                data, _ = self._opener.read_range(self._name, self._pos, min(want, CHUNK))
+                data, st = self._opener.read_range(self._name, self._pos, min(want, CHUNK))
             except UnsafeFile as exc:
                 raise Refused(exc.reason) from None
+            _note(self._name, st, self._pos, data)
             if not data:
                 break
             self._pos += len(data)
@@ -74,7 +132,7 @@ class _RangeFile:
         return None
 
 
-def open_regular(path: Path, *, root: Path | None = None) -> BinaryIO:
+def open_regular(path: Path, *, root: Path | None = None, start: int = 0) -> BinaryIO:
     """A binary file object on a regular file below ``root`` (for readers that
     stream a big file in chunks); ``Refused`` (an ``OSError``) when the file
     is special, missing or leaves the root. Every read goes through the
@@ -85,7 +143,7 @@ def open_regular(path: Path, *, root: Path | None = None) -> BinaryIO:
             raise FileNotFoundError(2, "No such file or directory", name)
     except UnsafeFile as exc:
         raise Refused(exc.reason) from None
-    return _RangeFile(opener, name)  # type: ignore[return-value]
+    return _RangeFile(opener, name, start)  # type: ignore[return-value]
 
 
 def read_text(path: Path, *, root: Path | None = None, cap: int = TEXT_CAP) -> str:

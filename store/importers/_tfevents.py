@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from trackui.store.importers import _protobuf as pb
+from trackui.store.importers import _read
 from trackui.store.importers._read import open_regular
 from trackui.store.importers.base import Point
 
@@ -191,6 +192,7 @@ class _FileData:
     first_t: float | None = None
     last_t: float | None = None
     torn_at: int | None = None  # byte offset where the last record was cut short
+    end: int = 0  # byte offset just after the last intact record read
     not_events: bool = False  # the file is not an event file at all
 
     def merge(self, other: _FileData) -> None:
@@ -293,7 +295,9 @@ class _Torn(Exception):
 _CACHE_MAX = 1 << 16
 
 
-def read_event_file(path: Path, problems: list[str], *, root: Path | None = None) -> _FileData:
+def read_event_file(
+    path: Path, problems: list[str], *, root: Path | None = None, start: int = 0
+) -> _FileData:
     """Decode one event file as far as it is intact. Never raises.
 
     Nearly every record of a scalar log is ``Event{wall_time, step,
@@ -301,8 +305,11 @@ def read_event_file(path: Path, problems: list[str], *, root: Path | None = None
     decoded here with a few direct byte reads. Any other shape, and anything
     this path does not expect, goes to the general decoder, which gives the
     same points for the common shape (a test holds the two together).
+
+    ``start`` (a record boundary, e.g. a previous read's ``end``) reads only
+    what follows it: how the sources layer follows a file being written.
     """
-    out = _FileData()
+    out = _FileData(end=start)
     bad: list[int] = []
     points = out.points
     tags: dict[bytes, str] = {}
@@ -310,8 +317,9 @@ def read_event_file(path: Path, problems: list[str], *, root: Path | None = None
     unpack_f64 = _F64.unpack_from
     first_t = last_t = None
     try:
-        with open_regular(path, root=root) as f:
+        with open_regular(path, root=root, start=start) as f:
             for offset, data in iter_records(f, path, problems):
+                out.end = start + offset + len(data) + 16
                 try:
                     scalar = _common_scalar(data)
                 except (IndexError, ValueError):  # short, or a bad varint: let the
@@ -348,12 +356,13 @@ def read_event_file(path: Path, problems: list[str], *, root: Path | None = None
                     bad.append(offset)
                 first_t, last_t = out.first_t, out.last_t
     except _Torn as torn:
-        out.torn_at = torn.offset
+        out.torn_at = start + torn.offset
     except _NotEvents:
         out.not_events = True
     except OSError as exc:
         problems.append(f"{path}: unreadable ({exc.strerror or exc})")
     out.first_t, out.last_t = first_t, last_t
+    _read.note_end(path, out.end)
     if bad:
         problems.append(
             f"{path}: {len(bad)} event(s) not decodable, skipped, first at byte {bad[0]}"

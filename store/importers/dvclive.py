@@ -127,7 +127,11 @@ def read_tsv(path: Path, key: str, problems: list[str]) -> tuple[list[Point], bo
     except OSError as exc:
         problems.append(f"{path}: unreadable ({exc.strerror or exc})")
         return [], False
-    text = raw.decode("utf-8", errors="replace")
+    return parse_tsv(raw.decode("utf-8", errors="replace"), path, key, problems)
+
+
+def parse_tsv(text: str, path: Path, key: str, problems: list[str]) -> tuple[list[Point], bool]:
+    """``read_tsv`` of the file's text (or its header line and rows appended since)."""
     cut = bool(text) and not text.endswith("\n")
     if cut:
         text = text[: text.rfind("\n") + 1]

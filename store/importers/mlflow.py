@@ -383,6 +383,13 @@ def _read_metric_file(f: Path, key: str, problems: list[str], *, ended: bool) ->
     except OSError as exc:
         problems.append(f"{f}: cannot read ({exc.strerror or exc})")
         return []
+    return parse_metric_text(text, key, f, problems, ended=ended)
+
+
+def parse_metric_text(
+    text: str, key: str, f: Path, problems: list[str], *, ended: bool
+) -> list[Point]:
+    """The points of metric file lines (all of a file, or what was appended)."""
     lines = text.split("\n")
     tail = lines.pop()  # "" when the file ends with a newline
     if tail.strip() and ended:

@@ -262,7 +262,13 @@ def _read_results(
     except UnicodeDecodeError as exc:
         problems.append(f"{csv_path}: not UTF-8: {exc.reason}")
         return []
+    return parse_results(text, csv_path, problems, times)
 
+
+def parse_results(
+    text: str, csv_path: Path, problems: list[str], times: list[float] | None = None
+) -> list[Row]:
+    """``_read_results`` of the file's text (or its header line and rows appended since)."""
     lines = text.splitlines()
     if not lines:
         return []

@@ -1,0 +1,413 @@
+"""A folder of another tool's runs, read through: its files stay the truth,
+the catalog holds the only other copy of its points.
+
+The first read runs the tool's reader (``store/importers``) while noting,
+per file, what it read (``_read.recording``); each run goes into the
+catalog's tables beside native runs (``rel_dir`` NULL, ``source_kind``,
+``source_path``, and ``box``/``location`` in its meta), its points through
+the same metric ingest as native runs. Then every file the reader used has
+a cursor (``cursor.py``, kept in the catalog's ``files`` table, so a reopen
+reads only what changed): the files that runs append to (event files,
+metric files, TSVs, ``results.csv``) are followed from their cursor
+(``streams.py``); any other file the readers use, a new file a reader would
+read, or a followed file rewritten or truncated, makes the source be read
+again. A run still ``running`` that went quiet is read again once, so it
+settles to the status its tool's reader gives it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import run_sync
+from ..importers import _metric_rows, detect_kinds, reader
+from ..importers._read import recording
+from ..importers._tfevents import is_event_file
+from ..importers.base import ForeignRun
+from ..ingest import SMALL_CHUNK_BYTES, Chunk
+from ..opener import Opener
+from ..status import STALE_INTERVALS
+from .cursor import GROWN, REWRITTEN, SAME, Cursor, Progress
+from .streams import STREAMS, Rewritten, classify, read_appended
+
+#: Metric bytes held before they are written out during a first read.
+FLUSH_BYTES = 64 * 1024 * 1024
+#: A reader's run that looks alive turns stale after this long without news.
+STALE_AFTER = 900.0
+_TEXT = (".wandb", ".tsv", ".csv", ".json", ".yaml", ".yml", ".db", ".sqlite", ".sqlite3")
+_SQLITE = (".db", ".sqlite", ".sqlite3", ".db-wal", ".sqlite-wal", ".sqlite3-wal")
+_RUN = "run"  # the ``how`` of a run's own row in ``files``
+
+
+def interesting(rel: str) -> bool:
+    """Whether a new file named so may be one a reader reads (then the
+    source is read again); checkpoints, images and the like are not."""
+    name = rel.rsplit("/", 1)[-1]
+    if is_event_file(name) or name.endswith(_TEXT + _SQLITE) or name == "meta.yaml":
+        return True
+    return any(f"/{d}/" in f"/{rel}" for d in ("metrics", "params", "tags"))
+
+
+class ForeignSource:
+    """One folder (or file) of foreign runs, on this box."""
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        *,
+        kind: str | None = None,
+        box: str = "local",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = Path(os.path.abspath(root))
+        self.top = self.root if self.root.is_dir() else self.root.parent
+        self.kind = kind
+        self.box = box
+        self.location = str(self.root)
+        self.clock = clock
+        self.key = "source:" + self.location  # its rows in ``files`` that no run owns
+        self.opener = Opener(str(self.top))
+        self.cursors: dict[str, Cursor] = {}  # relative path -> cursor
+        self.runs: dict[str, Cursor] = {}  # run id -> its own row (lines, heartbeat)
+        self.progress = Progress()
+        self.problems: list[str] = []
+        self._loaded = False
+
+    # -- what the catalog asks ------------------------------------------------
+
+    def heartbeat(self, run_id: str) -> float | None:
+        row = self.runs.get(run_id)
+        return row.spec.get("hb") if row is not None else None
+
+    def forget(self) -> None:
+        """The catalog was emptied: read everything again."""
+        self.cursors.clear()
+        self.runs.clear()
+        self._loaded = True
+
+    def refresh(self, catalog: Any) -> tuple[int, int]:
+        """Read what changed: ``(runs changed, points added)``."""
+        if not self._loaded:
+            self._load(catalog)
+        files = self._list()
+        if self._needs_full(files):
+            return self._read_all(catalog)
+        return self._read_appends(catalog, files)
+
+    # -- state ------------------------------------------------------------------
+
+    def _load(self, catalog: Any) -> None:
+        self._loaded = True
+        cur = catalog.cursor()
+        mine = {self.key}
+        for run_id, meta in cur.execute(
+            "SELECT run_id, meta_json FROM runs WHERE rel_dir IS NULL"
+        ).fetchall():
+            try:
+                doc = json.loads(meta or "{}")
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and doc.get("location") == self.location:
+                mine.add(run_id)
+        rows = cur.execute(
+            'SELECT run_id, name, ino, size, mtime_ns, "offset" FROM files '
+            "WHERE starts_with(name, '{')"
+        ).fetchall()
+        for run_id, name, ino, size, mtime_ns, offset in rows:
+            if run_id not in mine:
+                continue
+            try:
+                c = Cursor.from_row(run_id, name, ino, size, mtime_ns, offset)
+            except (ValueError, KeyError):
+                continue
+            if c.how == _RUN:
+                self.runs[run_id] = c
+            else:
+                self.cursors[c.rel] = c
+
+    def _list(self) -> dict[str, tuple[int, int, int]]:
+        """Every regular file under the source (hidden folders and links skipped)."""
+        out: dict[str, tuple[int, int, int]] = {}
+        if not self.root.is_dir():
+            try:
+                st = os.stat(self.root, follow_symlinks=False)
+            except OSError:
+                return out
+            out[self.root.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+            return out
+        stack = [("", str(self.root))]
+        while stack:
+            rel, folder = stack.pop()
+            try:
+                entries = list(os.scandir(folder))
+            except OSError:
+                continue
+            for entry in entries:
+                name = f"{rel}/{entry.name}" if rel else entry.name
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        if not entry.name.startswith("."):
+                            stack.append((name, entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        st = entry.stat(follow_symlinks=False)
+                        out[name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue
+        return out
+
+    def _needs_full(self, files: dict[str, tuple[int, int, int]]) -> bool:
+        if not self.cursors and not self.runs:
+            return True
+        for rel, c in self.cursors.items():
+            if c.how in ("ignore", "seen"):
+                continue
+            st = files.get(rel)
+            if st is None or c.change(*st) == REWRITTEN:
+                return True
+        for rel in files:
+            if rel not in self.cursors and interesting(rel):
+                return True
+        now = self.clock()
+        for row in self.runs.values():
+            hb, iv = row.spec.get("hb"), row.spec.get("iv")
+            if (
+                not row.spec.get("fin")
+                and hb is not None
+                and iv
+                and now - hb > iv * STALE_INTERVALS
+            ):
+                return True  # went quiet: let its reader say how it ended
+        return False
+
+    # -- the first read (and any read again) -----------------------------------------
+
+    def _read_all(self, catalog: Any) -> tuple[int, int]:
+        problems: list[str] = []
+        kinds = [self.kind] if self.kind else detect_kinds(self.root)
+        old = list(self.runs)
+        self.progress.phase = "reading"
+        self.progress.runs_done = 0
+        runs: dict[str, Cursor] = {}
+        found: list[tuple[str, ForeignRun, set[str], int]] = []
+        pending: list[tuple[str, ForeignRun, Chunk | None]] = []
+        size = 0
+        points = 0
+
+        def clear(cur: Any) -> None:
+            for key in old:
+                catalog._delete_run(cur, key)
+            cur.execute("DELETE FROM files WHERE run_id = ?", [self.key])
+
+        catalog._transaction(clear)
+        self.runs.clear()
+        self.cursors.clear()
+        with recording() as seen:
+            for kind in kinds:
+                module = reader(kind)
+                options: dict[str, Any] = {"defer": False} if self.kind == "tensorboard" else {}
+                for run in module.read(self.root, problems, **options):
+                    key = run_key(run)
+                    if key in runs:
+                        continue
+                    data, rows = _metric_rows(run)
+                    steps = [p.step for p in run.points]
+                    found.append((key, run, {p.key for p in run.points}, max(steps, default=-1)))
+                    run.points = []  # written below; not held for the whole read
+                    runs[key] = Cursor("", _RUN, key, offset=len(rows), spec=self._run_spec(run))
+                    pending.append((key, run, (key, data, 0) if data else None))
+                    size += len(data)
+                    self.progress.runs_done += 1
+                    if size > FLUSH_BYTES:
+                        points += self._flush(catalog, pending)
+                        pending, size = [], 0
+            if pending:
+                points += self._flush(catalog, pending)
+        self.runs = runs
+        self._cursors_from(seen, found)
+        catalog._transaction(self._save_all)
+        self.problems = problems
+        self.progress.phase = ""
+        self.progress.bytes_read += sum(s.read for s in seen.values())
+        return len(runs) + len(old), points
+
+    def _run_spec(self, run: ForeignRun) -> dict[str, Any]:
+        stale = float((run.extra or {}).get("stale_after", STALE_AFTER))
+        return {
+            "hb": run.last_activity or run.ended or run.created,
+            "iv": stale / STALE_INTERVALS,
+            "fin": run.status != "running",
+        }
+
+    def _flush(self, catalog: Any, pending: list[tuple[str, ForeignRun, Any]]) -> int:
+        return int(catalog._transaction(lambda cur: self._write(cur, catalog, pending)))
+
+    def _write(self, cur: Any, catalog: Any, pending: list[tuple[str, ForeignRun, Any]]) -> int:
+        for key, run, _ in pending:
+            self._insert(cur, key, run)
+        chunks = [chunk for _, _, chunk in pending if chunk is not None]
+        return catalog._ingest.ingest(cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set())
+
+    def _insert(self, cur: Any, key: str, run: ForeignRun) -> None:
+        extra = run.extra or {}
+        project = run.project or run.kind
+        cur.execute(
+            "INSERT INTO runs (run_id, run_no, dir, rel_dir, project, name, has_console, has_diff) "
+            "VALUES (?, (SELECT coalesce(max(run_no), 0) + 1 FROM runs), ?, NULL, ?, ?, FALSE, FALSE)",
+            [key, run.source_path, project, run.name],
+        )
+        meta = {
+            "id": key,
+            "project": project,
+            "name": run.name,
+            "group": run.group,
+            "tags": list(run.tags),
+            "notes": run.notes,
+            "created": run.created,
+            "host": extra.get("host"),
+            "user": extra.get("user"),
+            "argv": extra.get("argv") or [],
+            "cwd": extra.get("cwd"),
+            "python": extra.get("python"),
+            "git": extra.get("git"),
+            "heartbeat_interval": self._run_spec(run)["iv"],
+            "box": self.box,
+            "location": self.location,
+        }
+        run_sync.write_meta(cur, key, run.source_path, json.loads(json.dumps(meta, default=str)))
+        run_sync.write_config(cur, key, run.params)
+        run_sync.write_source(
+            cur,
+            key,
+            {
+                "kind": run.kind,
+                "path": run.source_path,
+                "id": run.source_id,
+                "parent_id": run.parent_id,
+            },
+        )
+        events: list[dict[str, Any]] = [{"event": "start", "t": run.created}]
+        if run.status != "running":
+            finish: dict[str, Any] = {"event": "finish", "t": run.ended, "status": run.status}
+            if run.status_reason:
+                finish["reason"] = run.status_reason
+            events.append(finish)
+        run_sync.write_events(cur, key, _jsonl(events), 0)
+        artifacts = [
+            {"name": a.name, "path": a.path, "size": a.size, "sha256": a.sha256, "copied": False}
+            for a in run.artifacts
+        ]
+        if artifacts:
+            run_sync.write_artifacts(cur, key, _jsonl(artifacts), 0)
+
+    def _cursors_from(
+        self, seen: dict[str, Any], found: list[tuple[str, ForeignRun, set[str], int]]
+    ) -> None:
+        """A cursor for every file the readers used, and for the files a
+        reader might use that none did (so they do not count as new)."""
+        by_dir = sorted(
+            ((run.source_path, key, run, keys, last) for key, run, keys, last in found),
+            key=lambda r: -len(r[0]),
+        )
+        top = str(self.top)
+        for path, s in seen.items():
+            rel = os.path.relpath(path, top).replace(os.sep, "/")
+            if rel.startswith("../"):
+                continue
+            owner = next(
+                (r for r in by_dir if path == r[0] or path.startswith(r[0] + os.sep)), None
+            )
+            how, spec, run_id = "whole", {}, self.key
+            if owner is not None:
+                src, run_id, run, keys, last = owner
+                in_run = os.path.relpath(path, src).replace(os.sep, "/")
+                how, spec = classify(run, keys, last, in_run, Path(path), self.opener)
+            offset = s.size
+            if how == "tfevents":
+                offset = s.end if s.end is not None else s.read
+            elif how in STREAMS:
+                offset = s.line_end
+            self.cursors[rel] = Cursor(rel, how, run_id, s.ino, s.size, s.mtime_ns, offset, spec)
+        for rel, st in self._list().items():
+            if rel not in self.cursors and interesting(rel):
+                # SQLite is read through its own library, not noted: a change
+                # to a database (or its WAL) is read again
+                how = "whole" if rel.endswith(_SQLITE) else "seen"
+                self.cursors[rel] = Cursor(rel, how, self.key, *st, offset=st[1])
+
+    def _save_all(self, cur: Any) -> None:
+        rows = [c.row() for c in (*self.cursors.values(), *self.runs.values())]
+        if rows:
+            cur.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    # -- following appends --------------------------------------------------------------
+
+    def _read_appends(
+        self, catalog: Any, files: dict[str, tuple[int, int, int]]
+    ) -> tuple[int, int]:
+        problems: list[str] = []
+        new: dict[str, list[Any]] = {}
+        moved: list[Cursor] = []
+        for rel, c in self.cursors.items():
+            if c.how not in STREAMS:
+                continue
+            st = files[rel]
+            what = c.change(*st)
+            if what == SAME:
+                continue
+            c.ino, c.size, c.mtime_ns = st
+            if what != GROWN:
+                continue
+            try:
+                got, end, read = read_appended(self.opener, self.top, c, problems)
+            except (Rewritten, OSError):
+                return self._read_all(catalog)
+            c.offset = end
+            self.progress.bytes_read += read
+            moved.append(c)
+            new.setdefault(c.run, []).extend(got)
+            row = self.runs.get(c.run)
+            if row is not None:
+                times = [p.t for p in got if p.t is not None]
+                hb = max(times) if times else st[2] / 1e9
+                row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
+        if not moved:
+            return 0, 0
+        self.problems = problems
+
+        def work(cur: Any) -> int:
+            chunks = []
+            for run_id, got in new.items():
+                row = self.runs.get(run_id)
+                if row is None or not got:
+                    continue
+                data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=got))
+                chunks.append((run_id, data, row.offset))
+                row.offset += len(rows)
+            points = catalog._ingest.ingest(
+                cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
+            )
+            touched = {c.run for c in moved} | set(new)
+            rows = [
+                c.row() for c in (*self.cursors.values(), *self.runs.values()) if c.run in touched
+            ]
+            cur.executemany("DELETE FROM files WHERE run_id = ?", [[r] for r in touched])
+            cur.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            return points
+
+        return len(new), catalog._transaction(work)
+
+
+def run_key(run: ForeignRun) -> str:
+    """The catalog id of a foreign run: its tool and a digest of where it is."""
+    raw = f"{run.kind}\0{os.path.realpath(run.source_path)}\0{run.source_id}"
+    return f"{run.kind}-{hashlib.sha256(raw.encode()).hexdigest()[:10]}"
+
+
+def _jsonl(records: list[dict[str, Any]]) -> bytes:
+    return "".join(json.dumps(r, default=str) + "\n" for r in records).encode()

@@ -1,0 +1,137 @@
+"""Reading what was appended to one file of a foreign run, by the file's
+kind, with the importers' own parsers: TFRecord event files from the end of
+the last whole record, MLflow metric files and dvclive TSVs by complete
+lines, Ultralytics ``results.csv`` by complete rows.
+
+``classify`` says, after a first read, how each file a reader used is
+followed; ``read_appended`` reads one grown file from its cursor. Anything
+these cannot follow (another kind's files, a config, a state file rewritten
+whole) is ``whole``: when it changes, its runs are read again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..importers import _system
+from ..importers._tfevents import is_event_file, read_event_file
+from ..importers.base import ForeignRun, Point
+from ..opener import Opener, UnsafeFile
+from .cursor import Cursor
+
+#: Kinds of file followed by appends.
+STREAMS = ("tfevents", "mlflow", "tsv", "results_csv")
+
+
+class Rewritten(Exception):
+    """The appended part does not continue what was read: read the run again."""
+
+
+def classify(
+    run: ForeignRun, keys: set[str], last_step: int, rel_in_run: str, path: Path, opener: Opener
+) -> tuple[str, dict[str, Any]]:
+    """``(how, spec)`` for a file of ``run`` (whose points had ``keys``, up to
+    ``last_step``) that a reader used (see the module doc)."""
+    name = os.path.basename(rel_in_run)
+    parts = rel_in_run.split("/")
+    if run.kind == "tensorboard" and is_event_file(name):
+        return "tfevents", _tb_spec(keys, parts[:-1])
+    if run.kind == "mlflow" and parts[0] == "metrics" and len(parts) > 1:
+        key = "/".join(parts[1:])
+        if _system.is_mlflow_system(key):
+            return "ignore", {}  # system metrics: read again with the run, not followed
+        return "mlflow", {"k": key}
+    if run.kind == "dvclive" and name.endswith(".tsv") and "/plots/metrics/" in f"/{rel_in_run}":
+        head = f"/{rel_in_run}".split("/plots/metrics/", 1)[1]
+        return "tsv", {"k": head[: -len(".tsv")], "hdr": _first_line(opener, path)}
+    if run.kind == "ultralytics" and rel_in_run == "results.csv":
+        return "results_csv", {"hdr": _first_line(opener, path), "last": last_step}
+    return "whole", {}
+
+
+def _tb_spec(keys: set[str], dirs: list[str]) -> dict[str, Any]:
+    """How a writer's tags become the run's keys (see ``tensorboard._keys``)."""
+    if not dirs:
+        return {}
+    sub = "/".join(dirs)
+    child = dirs[-1]
+    for key in keys:
+        main, _, leaf = key.rpartition("/")
+        if main and child == main.replace("/", "_") + "_" + leaf:
+            return {"s": key}
+    if any(k.startswith(sub + "/") for k in keys):
+        return {"p": sub + "/"}
+    return {}
+
+
+def _first_line(opener: Opener, path: Path) -> str:
+    try:
+        data, _ = opener.read_range(str(path), 0, 64 * 1024)
+    except (OSError, UnsafeFile):
+        return ""
+    return data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+
+
+def read_appended(
+    opener: Opener, root: Path, cursor: Cursor, problems: list[str]
+) -> tuple[list[Point], int, int]:
+    """``(points, new offset, bytes read)`` of what ``cursor``'s file gained.
+    ``Rewritten`` when it does not continue what was read."""
+    path = root / cursor.rel
+    if cursor.how == "tfevents":
+        got = read_event_file(path, problems, root=root, start=cursor.offset)
+        if got.not_events:
+            raise Rewritten(cursor.rel)
+        read = max(0, cursor.size - cursor.offset)
+        return _tb_keys(cursor.spec, got.points), got.end, read
+    data, end, read = _complete_lines(opener, path, cursor.offset, cursor.size)
+    text = data.decode("utf-8", "replace")
+    if cursor.how == "mlflow":
+        from ..importers.mlflow import parse_metric_text
+
+        points = parse_metric_text(text, cursor.spec["k"], path, problems, ended=False)
+    elif cursor.how == "tsv":
+        from ..importers.dvclive import parse_tsv
+
+        points, _ = parse_tsv(cursor.spec["hdr"] + "\n" + text, path, cursor.spec["k"], problems)
+    elif cursor.how == "results_csv":
+        from ..importers.ultralytics import parse_results
+
+        rows = parse_results(cursor.spec["hdr"] + "\n" + text, path, problems)
+        if rows and rows[0][0] <= cursor.spec.get("last", -1):
+            raise Rewritten(cursor.rel)  # a resume re-did an epoch: the later row wins
+        points = [Point(k, step, v) for step, values in rows for k, v in values]
+        if rows:
+            cursor.spec["last"] = rows[-1][0]
+    else:
+        raise Rewritten(cursor.rel)
+    return points, end, read
+
+
+def _complete_lines(opener: Opener, path: Path, offset: int, size: int) -> tuple[bytes, int, int]:
+    """The complete lines from ``offset`` to (at most) ``size``, where they
+    end, and how many bytes were read."""
+    parts = []
+    pos = offset
+    while pos < size:
+        try:
+            data, _ = opener.read_range(str(path), pos, size - pos)
+        except UnsafeFile as exc:
+            raise OSError(exc.reason) from None
+        if not data:
+            break
+        parts.append(data)
+        pos += len(data)
+    data = b"".join(parts)
+    cut = data.rfind(b"\n") + 1
+    return data[:cut], offset + cut, len(data)
+
+
+def _tb_keys(spec: dict[str, Any], points: list[Point]) -> list[Point]:
+    if "s" in spec:
+        return [Point(spec["s"], p.step, p.value, p.t) for p in points]
+    if "p" in spec:
+        return [Point(spec["p"] + p.key, p.step, p.value, p.t) for p in points]
+    return points
