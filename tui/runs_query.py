@@ -1,12 +1,15 @@
 """What the run list asks the store for: the query (filter, sort, grouping,
-columns), one page of the answer, and how a page is fetched (grouped, the
-projects' lists one after another)."""
+columns), one page of the answer, how a page is fetched (grouped, the
+projects' lists one after another), and the messages its workers post."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from textual.message import Message
+
+from trackui.store.filters import FilterError
 from trackui.store.models import RunSummary
 from trackui.store.queries import Store
 
@@ -65,3 +68,36 @@ def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsP
             )
         start += count
     return RunsPage(tuple(runs), start, offset, tuple(groups))
+
+
+class RunsLoaded(Message):
+    """A page of runs for ``query``: ``reason`` is "replace", "more" or "live"."""
+
+    def __init__(self, query: RunsQuery, serial: int, page: RunsPage, reason: str) -> None:
+        super().__init__()
+        self.query = query
+        self.serial = serial
+        self.page = page
+        self.reason = reason
+
+
+class FilterRejected(Message):
+    def __init__(self, query: RunsQuery, serial: int, error: FilterError) -> None:
+        super().__init__()
+        self.query = query
+        self.serial = serial
+        self.error = error
+
+
+class PrimaryColumnsChosen(Message):
+    """(column spec, short header) of each project's primary metric at its best."""
+
+    def __init__(self, labels: tuple[tuple[str, str], ...]) -> None:
+        super().__init__()
+        self.labels = labels
+
+
+class ColumnChoicesLoaded(Message):
+    def __init__(self, choices: list[str]) -> None:
+        super().__init__()
+        self.choices = choices

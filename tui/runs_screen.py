@@ -35,7 +35,16 @@ from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
 from .messages import StoreRefreshed
 from .primary_column import primary_columns
-from .runs_query import RunsPage, RunsQuery, fetch_runs, page_margin
+from .runs_query import (
+    ColumnChoicesLoaded,
+    FilterRejected,
+    PrimaryColumnsChosen,
+    RunsLoaded,
+    RunsPage,
+    RunsQuery,
+    fetch_runs,
+    page_margin,
+)
 from .runs_table import (
     GROUP_PREFIX,
     NAME_INDEX,
@@ -48,51 +57,12 @@ from .runs_table import (
     header_cells,
     name_width,
     run_cells,
+    shorten_names,
     status_styles,
 )
 from .safe import clean
 
 __all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen"]
-
-
-class RunsLoaded(Message):
-    """A page of runs for ``query``: ``reason`` is "replace", "more" or "live"."""
-
-    def __init__(self, query: RunsQuery, serial: int, page: RunsPage, reason: str) -> None:
-        super().__init__()
-        self.query = query
-        self.serial = serial
-        self.page = page
-        self.reason = reason
-
-
-class FilterRejected(Message):
-    def __init__(self, query: RunsQuery, serial: int, error: FilterError) -> None:
-        super().__init__()
-        self.query = query
-        self.serial = serial
-        self.error = error
-
-
-class PrimaryColumnsChosen(Message):
-    """(column spec, short header) of each project's primary metric at its best."""
-
-    def __init__(self, labels: tuple[tuple[str, str], ...]) -> None:
-        super().__init__()
-        self.labels = labels
-
-
-class ColumnChoicesLoaded(Message):
-    def __init__(self, choices: list[str]) -> None:
-        super().__init__()
-        self.choices = choices
-
-
-def _shorten(rows: list[Row], shown: dict[str, str]) -> None:
-    """Put each run's shortened name in its row's name cell."""
-    for key, cells in rows:
-        if key in shown and cells[NAME_INDEX].plain != shown[key]:
-            cells[NAME_INDEX] = Text(shown[key], no_wrap=True)
 
 
 class RunsScreen(Screen):
@@ -344,13 +314,13 @@ class RunsScreen(Screen):
         self._shown_names, before = shown, self._shown_names
         unchanged = cached and all(shown.get(k) == v for k, v in before.items())
         if unchanged and widths == table.widths and not rebuild:
-            _shorten(new, shown)
+            shorten_names(new, shown)
             table.append(new)
             self._last_rows = rows
             return
         if cached:  # the cached rows may hold stale marks: build them all anew
             rows = self._rows(self.runs)
-        _shorten(rows, shown)
+        shorten_names(rows, shown)
         self._last_rows = rows
         if rebuild or widths != table.widths:
             table.rebuild(columns, rows, widths)

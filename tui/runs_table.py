@@ -312,3 +312,10 @@ def name_width(available: int, widths: Sequence[int], longest: int) -> int:
     left = available - others - 2
     floor = min(longest, max(NAME_FLOOR, available // 3))
     return max(4, floor, min(longest, left))
+
+
+def shorten_names(rows: list[Row], shown: dict[str, str]) -> None:
+    """Put each run's shortened name in its row's name cell."""
+    for key, cells in rows:
+        if key in shown and cells[NAME_INDEX].plain != shown[key]:
+            cells[NAME_INDEX] = Text(shown[key], no_wrap=True)
