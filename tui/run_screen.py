@@ -477,11 +477,15 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
 
     def action_pick_metric(self) -> None:
         self.action_show_tab("metrics")
+        if self.grid_shown:
+            self.action_toggle_grid()  # the picker belongs to the single chart
         self.query_one("#metric-picker", MetricPicker).focus()
 
     def action_show_metric(self, key: str) -> None:
         """Open the Metrics tab on ``key`` (the command palette calls this)."""
         self.action_show_tab("metrics")
+        if self.grid_shown:
+            self.action_toggle_grid()
         self.metric = key
 
     def action_step_metric(self, step: int) -> None:

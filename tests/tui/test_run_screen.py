@@ -472,3 +472,7 @@ async def test_v_shows_a_grid_of_the_key_metrics(
         await settle(pilot)
         assert not screen.grid_shown and screen.chart.last_plot is not None
         assert screen.chart.last_plot.key == PRIMARY
+        await pilot.press("v", "m")  # picking a metric goes back to the single chart
+        await settle(pilot)
+        assert not screen.grid_shown
+        assert screen.focused is screen.query_one("#metric-picker")
