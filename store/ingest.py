@@ -355,14 +355,23 @@ class ParsedPoints:
             for key, value in obj.items():
                 if key in ("_step", "_t"):
                     continue
-                num = _num(value) if not isinstance(value, bool) else float(value)
-                if num is not None:
-                    if type(value) is int and math.isinf(num):
+                kind = type(value)
+                if kind is float:  # what the shim writes: the common case first
+                    text = repr(value) if value - value == 0 else _json_number(value)
+                elif kind is int or kind is bool:
+                    num = _num(value) if kind is int else float(value)
+                    if num in (math.inf, -math.inf):
                         self.notes.setdefault(run_id, set()).add(OVERFLOW_NOTE)
-                    name = keys.get(key)
-                    if name is None:
-                        name = keys[key] = json.dumps(key)
-                    out.append(f'{head}"key":{name},"value":{_json_number(num)}}}\n')
+                    text = _json_number(num)
+                else:
+                    num = _num(value)
+                    if num is None:
+                        continue
+                    text = _json_number(num)
+                name = keys.get(key)
+                if name is None:
+                    name = keys[key] = json.dumps(key)
+                out.append(f'{head}"key":{name},"value":{text}}}\n')
 
     def __len__(self) -> int:
         return len(self.lines)
