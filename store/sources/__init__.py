@@ -23,6 +23,7 @@ from .foreign import ForeignSource, run_key
 
 __all__ = [
     "SOURCES_FILE",
+    "bind",
     "Cursor",
     "ForeignSource",
     "Progress",
@@ -56,8 +57,14 @@ def read_through_store(path: Path, kind: str | None = None) -> Path:
     real = os.path.realpath(path)
     digest = hashlib.sha256(f"{real}\0{kind or ''}".encode()).hexdigest()[:16]
     root = paths.cache_dir() / "sources" / f"{paths.safe_segment(os.path.basename(real))}-{digest}"
+    bind(root, Path(real), kind)
+    return root
+
+
+def bind(root: Path, path: Path, kind: str | None = None) -> None:
+    """Make the store ``root`` read ``path`` through (written only when it changes)."""
     root.mkdir(parents=True, exist_ok=True)
-    doc = {"sources": [{"path": real, "kind": kind, "box": "local"}]}
+    doc = {"sources": [{"path": os.path.abspath(path), "kind": kind, "box": "local"}]}
     target = root / SOURCES_FILE
     try:
         same = json.loads(target.read_text(encoding="utf-8")) == doc
@@ -67,4 +74,3 @@ def read_through_store(path: Path, kind: str | None = None) -> Path:
         tmp = root / f".{SOURCES_FILE}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(doc), encoding="utf-8")
         os.replace(tmp, target)
-    return root

@@ -1,0 +1,263 @@
+"""Foreign runs read through and followed live (DESIGN §9): a folder holding
+TensorBoard, MLflow (file store), dvclive, Ultralytics and Trackio runs is
+browsed with the app open; points appended to each tool's own files show
+after one refresh the test drives, and each refresh of a followed file reads
+only the bytes appended (``Progress.bytes_read``). Nothing is written into
+the folder."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import struct
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from trackui.store.queries import Store
+from trackui.store.sources import bind
+from trackui.tui.messages import StoreRefreshed
+from trackui.tui.run_screen import RunScreen
+
+from ..importers.helpers import f32, hashes, listing, materialized, record, varint
+from ..tui.helpers import RunApp, settle
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+NOW = 1_900_000_000.0
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    src = tmp_path / "runs"
+    shutil.copytree(
+        FIXTURES / "tensorboard", src / "tb", ignore=shutil.ignore_patterns("*.md", "*.json")
+    )
+    shutil.copytree(FIXTURES / "mlflow" / "file" / "mlruns", src / "mlruns")
+    shutil.copytree(
+        FIXTURES / "dvclive", src / "dvc", ignore=shutil.ignore_patterns("*.md", "EXPECTED.json")
+    )
+    shutil.copytree(FIXTURES / "ultralytics" / "runs", src / "yolo")
+    shutil.copytree(materialized(FIXTURES / "trackio"), src / "trackio")
+    return src
+
+
+def store_for(tmp_path: Path, src: Path) -> Store:
+    root = tmp_path / "store"
+    bind(root, src)
+    return Store(root, clock=lambda: NOW, private=True)
+
+
+def tb_event(tag: str, step: int, value: float, t: float) -> bytes:
+    value_msg = b"\x0a" + varint(len(tag)) + tag.encode() + b"\x15" + f32(value)
+    summary = b"\x0a" + varint(len(value_msg)) + value_msg
+    event = b"\x09" + struct.pack("<d", t) + b"\x10" + varint(step) + b"\x2a"
+    return record(event + varint(len(summary)) + summary)
+
+
+def append(path: Path, data: bytes) -> int:
+    with open(path, "ab") as fh:
+        fh.write(data)
+    return len(data)
+
+
+def run_id(store: Store, kind: str, name: str) -> str:
+    rows = store.catalog.query(
+        "SELECT run_id FROM runs WHERE source_kind = ? AND name = ?", [kind, name]
+    )
+    assert len(rows) == 1, rows
+    return rows[0][0]
+
+
+def summary_row(screen: RunScreen, key: str) -> list[str]:
+    table = screen.query_one("#metric-summary", DataTable)
+    for i in range(table.row_count):
+        row = [str(c) for c in table.get_row_at(i)]
+        if row[0] == key:
+            return row
+    raise AssertionError(f"{key} not in the metric summary")
+
+
+async def test_appended_points_show_after_one_refresh_reading_only_what_was_appended(
+    tmp_path: Path, folder: Path
+) -> None:
+    with store_for(tmp_path, folder) as store:
+        source = store.catalog.sources[0]
+        kinds = dict(store.catalog.query("SELECT source_kind, count(*) FROM runs GROUP BY 1"))
+        assert kinds == {
+            "tensorboard": 3,
+            "mlflow": 5,
+            "dvclive": 3,
+            "ultralytics": 6,
+            "trackio": 5,
+        }
+        assert list((tmp_path / "store").iterdir()) == [tmp_path / "store" / ".sources.json"]
+
+        tb_run = folder / "tb" / "yolo26n-lr0.01-b16-sgd"
+        tb_file = next(tb_run.glob("events.out.tfevents.*"))
+        (ml_dir,) = store.catalog.query(
+            "SELECT source_path FROM runs WHERE source_kind = 'mlflow' AND name = ?",
+            ["yolo26n-lr0.01-b16-sgd"],
+        )[0]
+        metrics_dir = Path(ml_dir) / "metrics"
+        ml_key_file = sorted(
+            f for f in metrics_dir.rglob("*") if f.is_file() and "system" not in f.parts
+        )[0]
+        ml_key = ml_key_file.relative_to(metrics_dir).as_posix()
+        dvc_tsv = next((folder / "dvc" / "yolo26n-lr0.01-b16-sgd").rglob("mAP50(B).tsv"))
+        csv = folder / "yolo" / "detect" / "exp_a" / "results.csv"
+
+        cases = []
+        # TensorBoard: one more event record
+        cases.append(
+            (
+                "tensorboard",
+                "yolo26n-lr0.01-b16-sgd",
+                "train/box_loss",
+                lambda: append(tb_file, tb_event("train/box_loss", 999, 0.125, NOW - 5)),
+                "0.125",
+            )
+        )
+        # MLflow: one more metric line
+        ml_name = "yolo26n-lr0.01-b16-sgd"
+        cases.append(
+            (
+                "mlflow",
+                ml_name,
+                ml_key,
+                lambda: append(ml_key_file, f"{int((NOW - 5) * 1000)} 0.375 999\n".encode()),
+                "0.375",
+            )
+        )
+        # dvclive: one more TSV row, in the header's column order
+        header = dvc_tsv.read_text().split("\n", 1)[0].split("\t")
+        cells = {"timestamp": str(int((NOW - 5) * 1000)), "step": "999"}
+        tsv_row = "\t".join(cells.get(h, "0.625") for h in header) + "\n"
+        cases.append(
+            (
+                "dvclive",
+                "yolo26n-lr0.01-b16-sgd",
+                "metrics/mAP50(B)",
+                lambda: append(dvc_tsv, tsv_row.encode()),
+                "0.625",
+            )
+        )
+        # Ultralytics: one more epoch row
+        names = csv.read_text().split("\n", 1)[0].split(",")
+        last_epoch = int(csv.read_text().strip().rsplit("\n", 1)[-1].split(",")[0])
+        yolo_row = (
+            ",".join(str(last_epoch + 1) if n.strip() == "epoch" else "0.875" for n in names) + "\n"
+        )
+        cases.append(
+            (
+                "ultralytics",
+                "exp_a",
+                "metrics/mAP50(B)",
+                lambda: append(csv, yolo_row.encode()),
+                "0.875",
+            )
+        )
+
+        for kind, name, key, grow, shown in cases:
+            rid = run_id(store, kind, name)
+            app = RunApp(store, rid, tab="metrics")
+            async with app.run_test(size=(160, 50)) as pilot:
+                await settle(pilot)
+                screen = app.screen
+                assert isinstance(screen, RunScreen)
+                count = int(summary_row(screen, key)[-1].replace(",", ""))
+                before = source.progress.bytes_read
+                appended = grow()
+                stats = store.refresh(full=False)
+                assert source.progress.bytes_read - before == appended, kind
+                assert stats.points == (len(names) - 1 if kind == "ultralytics" else 1), kind
+                screen.post_message(StoreRefreshed(stats))
+                await settle(pilot)
+                row = summary_row(screen, key)
+                assert row[1] == shown, (kind, row)
+                assert int(row[-1].replace(",", "")) == count + 1, (kind, row)
+                # a refresh with nothing new reads nothing
+                before = source.progress.bytes_read
+                assert store.refresh(full=False).points == 0
+                assert source.progress.bytes_read == before
+
+        # Trackio: a row past the last row id shows after one refresh too
+        db = next((folder / "trackio").glob("*.db"))
+        rid = run_id(store, "trackio", "yolo26n-lr0.01-b16-sgd")
+        with sqlite3.connect(db) as con:
+            (run_uuid,) = con.execute(
+                "SELECT run_id FROM metrics WHERE run_name = 'yolo26n-lr0.01-b16-sgd' LIMIT 1"
+            ).fetchone()
+            con.execute(
+                "INSERT INTO metrics (run_id, timestamp, run_name, step, metrics) VALUES (?, ?, ?, ?, ?)",
+                [
+                    run_uuid,
+                    "2030-03-17T17:46:35+00:00",
+                    "yolo26n-lr0.01-b16-sgd",
+                    99999,
+                    '{"train/loss": 0.0625}',
+                ],
+            )
+        con.close()
+        app = RunApp(store, rid, tab="metrics")
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(pilot)
+            stats = store.refresh(full=False)
+            app.screen.post_message(StoreRefreshed(stats))
+            await settle(pilot)
+            assert summary_row(app.screen, "train/loss")[1] == "0.0625"
+
+
+def test_reopening_reads_nothing_when_nothing_changed(tmp_path: Path, folder: Path) -> None:
+    root = tmp_path / "store"
+    bind(root, folder)
+    with Store(root, catalog_path=tmp_path / "cat.duckdb", clock=lambda: NOW) as store:
+        first = store.catalog.sources[0].progress.bytes_read
+        points = store.catalog.query("SELECT count(*) FROM metrics")[0][0]
+    assert first > 0 and points > 0
+    with Store(root, catalog_path=tmp_path / "cat.duckdb", clock=lambda: NOW) as store:
+        assert store.catalog.sources[0].progress.bytes_read == 0
+        assert store.catalog.query("SELECT count(*) FROM metrics")[0][0] == points
+
+
+def test_a_rewritten_file_is_read_again(tmp_path: Path, folder: Path) -> None:
+    csv = folder / "yolo" / "detect" / "exp_a" / "results.csv"
+    with store_for(tmp_path, folder) as store:
+        rid = run_id(store, "ultralytics", "exp_a")
+        lines = csv.read_text().splitlines(keepends=True)
+        csv.write_text("".join(lines[:3]))  # truncated: two epochs left
+        store.refresh(full=False)
+        (count,) = store.catalog.query("SELECT max(count) FROM summaries WHERE run_id = ?", [rid])[
+            0
+        ]
+        assert count == 2
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "tensorboard",
+        "mlflow",
+        "dvclive",
+        "ultralytics",
+        "trackio",
+        "wandb",
+        "lightning",
+        "hf",
+        "tensorboard-layouts",
+        "wandb-resumed",
+    ],
+)
+def test_nothing_is_ever_written_into_the_source(tmp_path: Path, fixture: str) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(materialized(FIXTURES / fixture), src)
+    before = (listing(src), hashes(src))
+    root = tmp_path / "store"
+    bind(root, src)
+    for _ in range(2):
+        with Store(root, catalog_path=tmp_path / "cat.duckdb", clock=lambda: NOW) as store:
+            assert store.catalog.query("SELECT count(*) FROM runs")[0][0] > 0
+            store.refresh(full=False)
+            store.reindex()
+    assert (listing(src), hashes(src)) == before
