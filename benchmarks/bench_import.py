@@ -1,10 +1,16 @@
-"""Points per second importing TensorBoard event files and an MLflow file store,
+"""Points per second reading TensorBoard event files and an MLflow file store,
 scaled up from the shapes of the fixtures (default 100 runs x 100 k points each).
 
-    python benchmarks/bench_import.py [--runs 100] [--points 100000]
+    python benchmarks/bench_import.py [--runs 100] [--points 100000] [--mode read|import|both]
+                                      [--profile]
 
-Prints one figure per line: the import (foreign files -> trackui run files),
-the catalog ingest of what was imported, and both together, per tool.
+Prints one figure per line, per tool. ``read`` (read-through, what
+``trackui PATH`` does): the first read end to end (files -> catalog), a
+reopen with nothing new, a refresh after one new point per run, and the
+catalog's disk per point beside the source's bytes per point. ``import``:
+the import (foreign files -> trackui run files), the catalog ingest of what
+was imported, both together, and a re-import with nothing new. ``--profile``
+prints where the first read spends its time.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from trackui.store.importers import _protobuf, import_path
 from trackui.store.importers._protobuf import masked_crc32c
 from trackui.store.queries import Store
+from trackui.store.sources import bind
 
 KEYS = (
     "train/loss",
@@ -148,10 +155,76 @@ def measure(kind: str, source: Path, work: Path) -> None:
     print(f"{kind}_reimport_no_change_s {reimport:.2f} (new points: {again.new_points})")
 
 
+def _append_one(kind: str, source: Path, step: int) -> None:
+    """One new point in every run."""
+    if kind == "tensorboard":
+        for f in sorted(source.glob("run-*/events.out.tfevents.*")):
+            with open(f, "ab") as fh:
+                fh.write(_record(_event(1_795_800_000.0, step, KEYS[0], 0.5)))
+    else:
+        for f in sorted(source.glob(f"mlruns/1/*/metrics/{KEYS[0]}")):
+            with open(f, "a") as fh:
+                fh.write(f"1795800000000 0.5 {step}\n")
+
+
+def _disk(path: Path) -> int:
+    return sum(os.path.getsize(p) for p in (path, Path(f"{path}.wal")) if p.exists())
+
+
+def _source_bytes(source: Path) -> int:
+    return sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
+
+
+def measure_read(kind: str, source: Path, work: Path, *, profile: bool) -> None:
+    root = work / f"read-{kind}"
+    bind(root, source, kind)
+    db = work / f"read-{kind}.duckdb"
+    started = time.perf_counter()
+    if profile:
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        prof.enable()
+    store = Store(root, catalog_path=db)
+    first = time.perf_counter() - started
+    if profile:
+        prof.disable()
+        stats = pstats.Stats(prof, stream=sys.stderr)
+        stats.sort_stats("tottime").print_stats(18)
+    (points,) = store.catalog.query("SELECT count(*) FROM metrics")[0]
+    runs = store.count_runs()
+    store.close()
+    started = time.perf_counter()
+    store = Store(root, catalog_path=db)
+    reopen = time.perf_counter() - started
+    reopen_read = store.catalog.sources[0].progress.bytes_read
+    _append_one(kind, source, 10_000_000)
+    before = store.catalog.sources[0].progress.bytes_read
+    started = time.perf_counter()
+    stats = store.refresh(full=False)
+    refresh = time.perf_counter() - started
+    read = store.catalog.sources[0].progress.bytes_read - before
+    store.close()
+    print(f"{kind}_read_runs {runs}")
+    print(f"{kind}_read_points {points}")
+    print(f"{kind}_read_first_s {first:.2f}")
+    print(f"{kind}_read_first_points_per_s {points / first:,.0f}")
+    print(f"{kind}_read_reopen_no_change_s {reopen:.3f} (bytes read: {reopen_read})")
+    print(
+        f"{kind}_read_refresh_one_point_per_run_s {refresh:.3f} "
+        f"(points: {stats.points}, bytes read: {read})"
+    )
+    print(f"{kind}_catalog_bytes_per_point {_disk(db) / points:.1f}")
+    print(f"{kind}_source_bytes_per_point {_source_bytes(source) / points:.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--points", type=int, default=100_000, help="points per run")
+    parser.add_argument("--mode", choices=("read", "import", "both"), default="both")
+    parser.add_argument("--profile", action="store_true", help="profile the first read")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="trackui-bench-import-"))
     os.environ["TRACKUI_CACHE_DIR"] = str(work / "cache")
@@ -160,9 +233,15 @@ def main() -> None:
         crc = "C module" if getattr(_protobuf, "_C_CRC32C", None) else "pure Python"
         print(f"# CRC32C: {crc}", file=sys.stderr)
         make_tensorboard(work / "tb", args.runs, args.points)
-        measure("tensorboard", work / "tb", work)
+        if args.mode in ("import", "both"):
+            measure("tensorboard", work / "tb", work)
+        if args.mode in ("read", "both"):
+            measure_read("tensorboard", work / "tb", work, profile=args.profile)
         make_mlflow(work / "mlflow", args.runs, args.points)
-        measure("mlflow", work / "mlflow", work)
+        if args.mode in ("import", "both"):
+            measure("mlflow", work / "mlflow", work)
+        if args.mode in ("read", "both"):
+            measure_read("mlflow", work / "mlflow", work, profile=args.profile)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

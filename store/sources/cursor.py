@@ -33,6 +33,10 @@ class Cursor:
     def change(self, ino: int, size: int, mtime_ns: int) -> str:
         if (ino, size, mtime_ns) == (self.ino, self.size, self.mtime_ns):
             return SAME
+        if self.how == "sqlite_rows":  # offset is a row id: any change may be new rows
+            return GROWN if ino == self.ino and self.offset >= 0 else REWRITTEN
+        if self.how == "sidecar":
+            return GROWN
         if ino != self.ino or size < self.offset:
             return REWRITTEN
         if self.how == "whole":

@@ -34,7 +34,15 @@ from ..ingest import SMALL_CHUNK_BYTES, Chunk
 from ..opener import Opener
 from ..status import STALE_INTERVALS
 from .cursor import GROWN, REWRITTEN, SAME, Cursor, Progress
-from .streams import STREAMS, Rewritten, classify, read_appended
+from .streams import (
+    STREAMS,
+    Rewritten,
+    classify,
+    max_row_id,
+    read_appended,
+    read_rows,
+    trackio_spec,
+)
 
 #: Metric bytes held before they are written out during a first read.
 FLUSH_BYTES = 64 * 1024 * 1024
@@ -165,7 +173,7 @@ class ForeignSource:
         if not self.cursors and not self.runs:
             return True
         for rel, c in self.cursors.items():
-            if c.how in ("ignore", "seen"):
+            if c.how in ("ignore", "seen", "sidecar"):
                 continue
             st = files.get(rel)
             if st is None or c.change(*st) == REWRITTEN:
@@ -207,6 +215,11 @@ class ForeignSource:
         catalog._transaction(clear)
         self.runs.clear()
         self.cursors.clear()
+        before = {
+            os.path.join(str(self.top), rel): max_row_id(self.top / rel)
+            for rel in self._list()
+            if rel.endswith(_SQLITE) and not rel.endswith("-wal")
+        }
         with recording() as seen:
             for kind in kinds:
                 module = reader(kind)
@@ -229,7 +242,7 @@ class ForeignSource:
             if pending:
                 points += self._flush(catalog, pending)
         self.runs = runs
-        self._cursors_from(seen, found)
+        self._cursors_from(seen, found, before)
         catalog._transaction(self._save_all)
         self.problems = problems
         self.progress.phase = ""
@@ -306,7 +319,10 @@ class ForeignSource:
             run_sync.write_artifacts(cur, key, _jsonl(artifacts), 0)
 
     def _cursors_from(
-        self, seen: dict[str, Any], found: list[tuple[str, ForeignRun, set[str], int]]
+        self,
+        seen: dict[str, Any],
+        found: list[tuple[str, ForeignRun, set[str], int]],
+        before: dict[str, int | None],
     ) -> None:
         """A cursor for every file the readers used, and for the files a
         reader might use that none did (so they do not count as new)."""
@@ -317,8 +333,8 @@ class ForeignSource:
         top = str(self.top)
         for path, s in seen.items():
             rel = os.path.relpath(path, top).replace(os.sep, "/")
-            if rel.startswith("../"):
-                continue
+            if rel.startswith("../") or rel.endswith(_SQLITE):
+                continue  # databases: below
             owner = next(
                 (r for r in by_dir if path == r[0] or path.startswith(r[0] + os.sep)), None
             )
@@ -333,17 +349,48 @@ class ForeignSource:
             elif how in STREAMS:
                 offset = s.line_end
             self.cursors[rel] = Cursor(rel, how, run_id, s.ino, s.size, s.mtime_ns, offset, spec)
+        trackio: dict[str, dict[str, str]] = {}
+        for key, run, _, _ in found:
+            if run.kind == "trackio":
+                trackio.setdefault(os.path.realpath(run.source_path), {})[run.name] = key
+        dbs: dict[str, str] = {}
         for rel, st in self._list().items():
-            if rel not in self.cursors and interesting(rel):
-                # SQLite is read through its own library, not noted: a change
-                # to a database (or its WAL) is read again
-                how = "whole" if rel.endswith(_SQLITE) else "seen"
-                self.cursors[rel] = Cursor(rel, how, self.key, *st, offset=st[1])
+            if rel in self.cursors or not interesting(rel):
+                continue
+            # SQLite is read through its own library, not noted: a Trackio
+            # database is followed by row id, any other read again on change
+            how, spec, offset, run_id = "seen", {}, st[1], self.key
+            if rel.endswith(_SQLITE):
+                how = "whole"
+                path = os.path.join(top, rel)
+                names = trackio.get(os.path.realpath(path))
+                if names is not None and len(names) == sum(
+                    1
+                    for _, run, _, _ in found
+                    if os.path.realpath(run.source_path) == os.path.realpath(path)
+                ):
+                    how, spec, offset = trackio_spec(Path(path), names)
+                    if before.get(path) != offset:
+                        offset = -1  # rows came while it was read: read it again
+                    dbs[rel] = rel
+            self.cursors[rel] = Cursor(rel, how, run_id, *st, offset=offset, spec=spec)
+        for rel, c in self.cursors.items():
+            base = rel[: -len("-wal")] if rel.endswith("-wal") else None
+            if base in dbs and self.cursors[base].how == "sqlite_rows":
+                c.how, c.spec = "sidecar", {"db": base}
 
     def _save_all(self, cur: Any) -> None:
         rows = [c.row() for c in (*self.cursors.values(), *self.runs.values())]
         if rows:
             cur.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+
+    def _beat(self, run_id: str, got: list[Any], st: tuple[int, int, int]) -> None:
+        """News of a run: its heartbeat is the newest time in what came, else the file's mtime."""
+        row = self.runs.get(run_id)
+        if row is not None and got:
+            times = [p.t for p in got if p.t is not None]
+            hb = max(times) if times else st[2] / 1e9
+            row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
 
     # -- following appends --------------------------------------------------------------
 
@@ -353,17 +400,31 @@ class ForeignSource:
         problems: list[str] = []
         new: dict[str, list[Any]] = {}
         moved: list[Cursor] = []
+        dbs: set[str] = set()
+        for rel, c in self.cursors.items():
+            if c.how == "sidecar" and c.change(*files.get(rel, (0, 0, 0))) != SAME:
+                c.ino, c.size, c.mtime_ns = files.get(rel, (0, 0, 0))
+                dbs.add(c.spec["db"])
+                moved.append(c)
         for rel, c in self.cursors.items():
             if c.how not in STREAMS:
                 continue
             st = files[rel]
             what = c.change(*st)
-            if what == SAME:
+            if what == SAME and rel not in dbs:
                 continue
             c.ino, c.size, c.mtime_ns = st
-            if what != GROWN:
-                continue
             try:
+                if c.how == "sqlite_rows":
+                    by_run, c.offset, rows = read_rows(self.top, c)
+                    self.progress.rows_read += rows
+                    moved.append(c)
+                    for run_id, got in by_run.items():
+                        new.setdefault(run_id, []).extend(got)
+                        self._beat(run_id, got, st)
+                    continue
+                if what != GROWN:
+                    continue
                 got, end, read = read_appended(self.opener, self.top, c, problems)
             except (Rewritten, OSError):
                 return self._read_all(catalog)
@@ -371,11 +432,7 @@ class ForeignSource:
             self.progress.bytes_read += read
             moved.append(c)
             new.setdefault(c.run, []).extend(got)
-            row = self.runs.get(c.run)
-            if row is not None:
-                times = [p.t for p in got if p.t is not None]
-                hb = max(times) if times else st[2] / 1e9
-                row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
+            self._beat(c.run, got, st)
         if not moved:
             return 0, 0
         self.problems = problems

@@ -21,8 +21,8 @@ from ..importers.base import ForeignRun, Point
 from ..opener import Opener, UnsafeFile
 from .cursor import Cursor
 
-#: Kinds of file followed by appends.
-STREAMS = ("tfevents", "mlflow", "tsv", "results_csv")
+#: Kinds of file followed by appends (a database: by rows past a row id).
+STREAMS = ("tfevents", "mlflow", "tsv", "results_csv", "sqlite_rows")
 
 
 class Rewritten(Exception):
@@ -135,3 +135,69 @@ def _tb_keys(spec: dict[str, Any], points: list[Point]) -> list[Point]:
     if "p" in spec:
         return [Point(spec["p"] + p.key, p.step, p.value, p.t) for p in points]
     return points
+
+
+# -- SQLite: rows past a row id (Trackio) ---------------------------------------------
+
+
+def trackio_spec(db: Path, names: dict[str, str]) -> tuple[str, dict[str, Any], int]:
+    """``(how, spec, last row id)`` for a Trackio database whose runs (by
+    name -> catalog id) were just read; ``whole`` when its rows cannot be
+    told apart by run name."""
+    last = max_row_id(db)
+    if last is None or not names:
+        return "whole", {}, 0
+    return "sqlite_rows", {"runs": names}, last
+
+
+def max_row_id(db: Path) -> int | None:
+    import sqlite3
+
+    from ..importers import _sqlite
+
+    try:
+        with _sqlite.connect(db) as conn:
+            (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM metrics").fetchone()
+    except (sqlite3.Error, OSError):
+        return None
+    return int(last)
+
+
+def read_rows(root: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int, int]:
+    """Trackio metric rows past ``cursor.offset``: ``(points by catalog run
+    id, last row id, rows read)``. ``Rewritten`` for a run not seen before
+    (or when the database cannot be read: read it again whole)."""
+    import sqlite3
+
+    from ..importers import _sqlite
+    from ..importers.trackio import _json_obj, _number, _parse_time
+
+    db = root / cursor.rel
+    runs: dict[str, str] = cursor.spec["runs"]
+    out: dict[str, list[Point]] = {}
+    last = cursor.offset
+    count = 0
+    try:
+        with _sqlite.connect(db) as conn:
+            rows = conn.execute(
+                "SELECT id, run_name, timestamp, step, metrics FROM metrics WHERE id > ? "
+                "ORDER BY id",
+                [cursor.offset],
+            ).fetchall()
+    except (sqlite3.Error, OSError):
+        raise Rewritten(cursor.rel) from None
+    for row_id, name, ts, step, blob in rows:
+        count += 1
+        last = max(last, int(row_id))
+        run = runs.get(name)
+        if run is None:
+            raise Rewritten(cursor.rel)  # a new run: read the database again
+        values = _json_obj(blob)
+        if values is None or not isinstance(step, int):
+            continue
+        t = _parse_time(ts)
+        for key, value in values.items():
+            number = _number(value)
+            if number is not None:
+                out.setdefault(run, []).append(Point(key, step, number, t))
+    return out, last, count

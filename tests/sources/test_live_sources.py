@@ -203,7 +203,11 @@ async def test_appended_points_show_after_one_refresh_reading_only_what_was_appe
         app = RunApp(store, rid, tab="metrics")
         async with app.run_test(size=(160, 50)) as pilot:
             await settle(pilot)
+            rows, before = source.progress.rows_read, source.progress.bytes_read
             stats = store.refresh(full=False)
+            assert source.progress.rows_read - rows == 1  # the one row past the last row id
+            assert source.progress.bytes_read == before  # nothing read again
+            assert stats.points == 1
             app.screen.post_message(StoreRefreshed(stats))
             await settle(pilot)
             assert summary_row(app.screen, "train/loss")[1] == "0.0625"
