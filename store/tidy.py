@@ -6,20 +6,14 @@ Run directories are the truth, so every change here is a change to them:
 refresh, and comes back when ``restore`` moves it home); ``retag`` and
 ``rename`` replace ``meta.json`` atomically (temp file + rename) with every
 other field kept as it was.
-
-The cache (``cache_entries``, ``prune``) lists the catalogs under the cache
-directory with the store each indexes (read from the catalog itself,
-read-only), and the private stores made for folders of other tools' runs,
-so the ones whose store or folder is gone can be removed.
+The catalog cache (``trackui cache``) is ``cache.py``'s.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +24,9 @@ from .opener import Opener, UnsafeFile
 from .runfiles import atomic_write_json, read_json
 
 TRASH = ".trash"
+#: Under the cache directory: the stores made to read a folder of other
+#: tools' runs through (each names it in its ``.sources.json``).
+READ_THROUGH = "sources"
 #: A meta.json larger than this is not one the writer made: left alone.
 META_LIMIT = 1 << 20
 
@@ -79,11 +76,11 @@ def refusal(verb: str, run: dict[str, Any], root: str | os.PathLike[str]) -> str
     a running run stays where its writer is writing."""
     who = f"{run['project']}/{run['name']}"
     if run.get("kind") or imported_store(root):
+        tool = run.get("kind") or "another tool"
         where = f" ({run['origin']})" if run.get("origin") else ""
         return (
-            f"cannot {verb} {who}: it was imported from {run.get('kind') or 'another tool'}"
-            f"{where}; trackui {verb} changes trackui's own runs only "
-            "(change it where it came from)"
+            f"cannot {verb} {who}: it is a run of {tool}{where}, read from its own files; "
+            f"trackui {verb} changes trackui's own runs only (change it in {tool})"
         )
     if verb == "rm" and run.get("status") == "running":
         return f"cannot rm {who}: it is running (its heartbeat is fresh); stop it first"
@@ -91,9 +88,13 @@ def refusal(verb: str, run: dict[str, Any], root: str | os.PathLike[str]) -> str
 
 
 def imported_store(root: str | os.PathLike[str]) -> bool:
-    """Whether ``root`` is a private store of runs imported from a folder."""
-    base = os.path.realpath(paths.cache_dir() / "imported")
-    return os.path.realpath(root).startswith(base + os.sep)
+    """Whether ``root`` is a store trackui made for a folder of other tools'
+    runs (a read-through store, or an imported copy)."""
+    real = os.path.realpath(root)
+    return any(
+        real.startswith(os.path.realpath(paths.cache_dir() / sub) + os.sep)
+        for sub in (READ_THROUGH, "imported")
+    )
 
 
 @dataclass(frozen=True)
@@ -319,134 +320,3 @@ def _meta_or_empty(path: Path) -> dict[str, Any]:
     except OSError:
         return {}
     return read_json(meta) or {}
-
-
-# -- the catalog cache ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """A catalog, or a private store of imported runs, in the cache directory."""
-
-    kind: str  # "catalog" or "imported"
-    path: Path
-    size: int  # bytes on disk
-    modified: float  # newest mtime of its files
-    store: str | None  # what it stands for: a store root, or an imported folder
-    present: bool | None  # whether that still exists (None: not known)
-    runs: int | None = None
-    in_use: bool = False
-
-
-def cache_entries(cache: Path | None = None) -> list[CacheEntry]:
-    """The catalogs and imported stores under the cache directory."""
-    base = cache if cache is not None else paths.cache_dir()
-    out = []
-    for path in sorted((base / "catalogs").glob("*.duckdb")):
-        if path.is_file() and not path.is_symlink():
-            out.append(_catalog_entry(path))
-    for path in sorted((base / "imported").glob("*")):
-        if path.is_dir() and not path.is_symlink():
-            out.append(_imported_entry(path))
-    return out
-
-
-def prunable(entry: CacheEntry, *, imported: bool = False, older_than: float | None = None) -> bool:
-    """Whether ``prune`` removes it: a catalog of a store that is gone (or of
-    no runs at all), one not written for ``older_than`` seconds, an imported
-    store whose folder is gone (only when ``imported``). Never one in use."""
-    if entry.in_use or (entry.kind == "catalog" and entry.runs is None):
-        return False  # held by a trackui, or not read (damaged, or being written)
-    if entry.kind == "imported":
-        return imported and entry.present is False
-    if entry.present is False or entry.runs == 0:
-        return True
-    return older_than is not None and time.time() - entry.modified > older_than
-
-
-def prune_plan(
-    entries: Sequence[CacheEntry], *, imported: bool = False, older_than: float | None = None
-) -> list[CacheEntry]:
-    """What ``prune`` removes (see ``prunable``): imported stores first, then
-    catalogs, with the catalog of each imported store that goes."""
-    going = [e for e in entries if prunable(e, imported=imported, older_than=older_than)]
-    stores = {str(e.path) for e in going if e.kind == "imported"}
-    going += [
-        e
-        for e in entries
-        if e.kind == "catalog" and e not in going and not e.in_use and e.store in stores
-    ]
-    return sorted(going, key=lambda e: e.kind != "imported")
-
-
-def remove(entry: CacheEntry) -> None:
-    if entry.kind == "imported":
-        shutil.rmtree(entry.path)
-        return
-    for suffix in ("", ".wal"):
-        Path(str(entry.path) + suffix).unlink(missing_ok=True)
-
-
-def _files_stat(paths_: Iterable[Path]) -> tuple[int, float]:
-    size, newest = 0, 0.0
-    for p in paths_:
-        try:
-            st = p.lstat()
-        except OSError:
-            continue
-        size += st.st_size
-        newest = max(newest, st.st_mtime)
-    return size, newest
-
-
-def _catalog_entry(path: Path) -> CacheEntry:
-    import duckdb
-
-    size, modified = _files_stat([path, Path(str(path) + ".wal")])
-    try:
-        con = duckdb.connect(str(path), read_only=True)
-    except duckdb.Error as exc:
-        in_use = "lock" in str(exc).lower()
-        return CacheEntry("catalog", path, size, modified, None, None, None, in_use)
-    try:
-        runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
-        row = con.execute(
-            "SELECT dir, rel_dir FROM runs WHERE dir IS NOT NULL AND rel_dir IS NOT NULL "
-            "AND ends_with(dir, '/' || rel_dir) LIMIT 1"
-        ).fetchone()
-    except duckdb.Error:  # damaged, or an older schema: rebuilt when opened
-        runs = _count(con)
-        return CacheEntry("catalog", path, size, modified, None, None, runs or None)
-    finally:
-        con.close()
-    if row is None:
-        return CacheEntry("catalog", path, size, modified, None, None, runs)
-    store = row[0][: -len(row[1]) - 1]
-    return CacheEntry("catalog", path, size, modified, store, os.path.isdir(store), runs)
-
-
-def _count(con: Any) -> int | None:
-    try:
-        return int(con.execute("SELECT count(*) FROM runs").fetchone()[0])
-    except Exception:
-        return None
-
-
-def _imported_entry(path: Path) -> CacheEntry:
-    files = [p for p in path.rglob("*") if p.is_file() and not p.is_symlink()]
-    size, modified = _files_stat(files)
-    origins = []
-    runs = 0
-    for source in sorted(path.glob(f"*/*/{paths.SOURCE}")):
-        runs += 1
-        doc = read_json(source) or {}
-        if isinstance(doc.get("path"), str) and os.path.isabs(doc["path"]):
-            origins.append(doc["path"])
-    if not origins:
-        return CacheEntry("imported", path, size, modified, None, None, runs)
-    try:
-        origin = os.path.commonpath(origins)
-    except ValueError:
-        origin = origins[0]
-    present = any(os.path.exists(o) for o in origins)
-    return CacheEntry("imported", path, size, modified, origin, present, runs)

@@ -53,7 +53,11 @@ VIEWS: dict[str, tuple[tuple[str, str], ...]] = {
         ("tags", "CAST(coalesce(r.tags, []) AS VARCHAR[])"),
         ("notes", "r.notes"),
         ("source", "coalesce(r.source_kind, 'trackui')"),
-        ("box", "'local'"),
+        (
+            "box",
+            "CASE WHEN r.rel_dir IS NULL THEN coalesce(json_extract_string("
+            "TRY_CAST(r.meta_json AS JSON), '$.box'), 'local') ELSE 'local' END",
+        ),
         ("host", "r.host"),
         ("username", "r.username"),
         ("pid", "CAST(r.pid AS BIGINT)"),

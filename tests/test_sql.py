@@ -140,6 +140,18 @@ def test_runs_carry_source_box_and_host(sweep: Path, capsys: pytest.CaptureFixtu
     assert rows == [{"source": "trackui", "box": "local", "host": socket.gethostname()}]
 
 
+def test_runs_of_other_tools_carry_their_tool_and_box(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    folder = shutil.copytree(DOC.parent.parent / "fixtures" / "ultralytics", tmp_path / "yolo")
+    rows = sql_json(capsys, folder, "SELECT DISTINCT source, box FROM runs")
+    assert rows == [{"source": "ultralytics", "box": "local"}]
+    rows = sql_json(capsys, folder, "SELECT count(*) AS n FROM runs WHERE location LIKE '%yolo%'")
+    assert rows[0]["n"] > 0
+
+
 # -- output formats ---------------------------------------------------------------------------
 
 

@@ -196,18 +196,20 @@ def test_a_meta_json_that_is_not_json_is_left_alone(
     assert meta.read_bytes() == before
 
 
-def test_imported_runs_are_refused_in_one_line(
+def test_runs_of_other_tools_are_refused_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     store = tmp_path / "store"
     code, _, err = run_cli(capsys, "import", str(FIXTURES / "ultralytics"), "--store", str(store))
     assert code == 0, err
-    runs = ls(capsys, store)
-    name = next(iter(runs))
-    for args in (["rm", name], ["tag", name, "+x"], ["rename", name, "other"]):
-        err = refused(capsys, *args, "-d", str(store))
-        assert "imported from ultralytics" in err
-    assert ls(capsys, store) == runs
+    folder = shutil.copytree(FIXTURES / "ultralytics", tmp_path / "yolo")
+    for source in (store, folder):  # imported, and read through
+        runs = ls(capsys, source)
+        name = next(iter(runs))
+        for args in (["rm", name], ["tag", name, "+x"], ["rename", name, "other"]):
+            err = refused(capsys, *args, "-d", str(source))
+            assert "is a run of ultralytics" in err
+        assert ls(capsys, source) == runs
 
 
 # -- cache ------------------------------------------------------------------------------------------
@@ -275,11 +277,34 @@ def test_cache_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "must be 0 or more" in refused(capsys, "cache", "prune", "--older-than", "-1")
 
 
-def test_prune_imported_copies_only_when_asked(
+def test_prune_read_through_catalogs_of_folders_that_are_gone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     folder = shutil.copytree(FIXTURES / "ultralytics", tmp_path / "yolo")
-    assert len(ls(capsys, folder)) > 0  # imported into a private store in the cache
+    assert len(ls(capsys, folder)) > 0  # a catalog over the folder, nothing copied
+    code, out, _ = run_cli(capsys, "cache", "ls", "--json")
+    entries = json.loads(out)
+    assert {e["kind"] for e in entries} == {"catalog", "source"}
+    assert all(e["store"] == str(folder) and e["state"] == "present" for e in entries)
+    code, out, _ = run_cli(capsys, "cache", "prune")
+    assert code == 0 and out == ""
+    shutil.rmtree(folder)
+    code, out, _ = run_cli(capsys, "cache", "prune")
+    assert code == 0 and "removed source" in out and "removed catalog" in out
+    assert all(not Path(e["path"]).exists() for e in entries)
+    code, out, _ = run_cli(capsys, "cache", "ls", "--json")
+    assert json.loads(out) == []
+
+
+def test_prune_imported_copies_only_when_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trackui.store.importers import import_path, private_store_for
+
+    folder = shutil.copytree(FIXTURES / "ultralytics", tmp_path / "yolo")
+    copy_root = private_store_for(folder)  # what older versions made for `trackui FOLDER`
+    import_path(copy_root, folder)
+    assert len(ls(capsys, copy_root)) > 0
     code, out, _ = run_cli(capsys, "cache", "ls", "--json")
     (copy,) = [e for e in json.loads(out) if e["kind"] == "imported"]
     assert copy["state"] == "present" and copy["store"].startswith(str(folder))

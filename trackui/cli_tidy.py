@@ -271,11 +271,11 @@ def cmd_rename(args: argparse.Namespace) -> int:
 
 
 def cmd_cache(args: argparse.Namespace) -> int:
-    from trackui.store import tidy
+    from trackui.store import cache
 
     if args.cache_command is None:
         raise UsageError("cache: say ls or prune")
-    entries = tidy.cache_entries()
+    entries = cache.cache_entries()
     if args.cache_command == "ls":
         if args.json:
             emit_json([_entry_record(e) for e in entries])
@@ -298,11 +298,11 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.older_than is not None and args.older_than < 0:
         raise UsageError(f"--older-than {args.older_than}: must be 0 or more days")
     older = None if args.older_than is None else args.older_than * 86400
-    doomed = tidy.prune_plan(entries, imported=args.imported, older_than=older)
+    doomed = cache.prune_plan(entries, imported=args.imported, older_than=older)
     freed = 0
     for entry in doomed:
         if not args.dry_run:
-            _tidy(tidy.remove, entry)
+            _tidy(cache.remove, entry)
         freed += entry.size
         verb = "would remove" if args.dry_run else "removed"
         print(f"{verb} {entry.kind} {line(entry.path)} ({line(entry.store or 'no runs')})")
