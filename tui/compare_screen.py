@@ -43,6 +43,7 @@ from trackui.store.models import MetricComparison, ParamDiff, RunSummary
 from .chart import MetricChart, x_axis_label
 from .chart_keys import ChartKeys, chart_bindings
 from .compare_loading import CompareLoading
+from .group_view import GroupMode, group_bindings
 from .legend import RunLegend, detail_text, needed_width, run_labels
 from .messages import StoreRefreshed
 from .metric_table import ARROWS, MetricTable, RunColumnsTable
@@ -61,7 +62,7 @@ LEGEND_MIN, LEGEND_MAX, LEGEND_CHART_MIN = 16, 40, 40
 CURSOR_REDRAW_DELAY = 0.15
 
 
-class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
+class CompareScreen(GroupMode, CompareLoading, ChartKeys, Screen[None]):
     """Compare two or more runs: chart and legend, summary table, params diff."""
 
     AUTO_FOCUS = "#compare-summary"
@@ -97,6 +98,7 @@ class CompareScreen(CompareLoading, ChartKeys, Screen[None]):
         Binding("b", "pin_baseline", "Baseline", id="compare.baseline"),
         Binding("a", "toggle_all_params", "All params", id="compare.all-params"),
         *chart_bindings("compare", show_less_smoothing=False),
+        *group_bindings("compare"),  # A: seed groups (tui/group_view.py)
     ]
 
     #: the metric drawn in the chart

@@ -13,8 +13,9 @@ is drawn as logged.
 
 ``K`` picks the params to group by instead (``--group-by`` of the CLI).
 
-The screen mixes in ``GroupMode`` and offers ``group_bindings``; its
-``reload_series`` hands over to ``reload_groups`` while ``grouped`` is on.
+The screen mixes in ``GroupMode`` (before its loading mixin) and offers
+``group_bindings``; ``GroupMode.reload_series`` hands the screen's series
+loads over to ``reload_groups`` while ``grouped`` is on.
 """
 
 from __future__ import annotations
@@ -310,6 +311,10 @@ class GroupMode:
             except NoMatches:
                 pass
         if self.grouped:
+            # A run series still loading must not land on the group chart.
+            next_token = getattr(screen, "_next_token", None)
+            if callable(next_token):
+                next_token("series")
             self.group_table.focus()
             self.reload_groups()
         else:
@@ -357,6 +362,13 @@ class GroupMode:
         legend.parent.mount(GroupLegend(id="compare-group-legend"), after=legend)
         summary = screen.query_one("#compare-summary")
         summary.parent.mount(GroupTable(id="compare-group-summary"), after=summary)
+
+    def reload_series(self) -> None:
+        """The screen's series load, or the groups' while ``grouped``."""
+        if self.grouped:
+            self.reload_groups()
+            return
+        super().reload_series()  # type: ignore[misc]
 
     def reload_groups(self) -> None:
         """Group, summarise and load the current metric per group."""
@@ -413,7 +425,7 @@ class GroupMode:
 
     def group_styles(self, count: int) -> list[RunStyle]:
         screen: Any = self
-        depth = depth_of(screen.app.console.color_system)
+        depth = depth_of(screen.app.console.color_system, no_color=screen.app.no_color)
         return [style_for(i, depth) for i in range(count)]
 
     def _set_summary_title(self, view: store_groups.GroupedComparison | None) -> None:
