@@ -181,3 +181,11 @@ async def test_pick_keys_groups_by_them(sweep: Store) -> None:
         # seed=1 is lr1-s1 and lr2-s1: at step 4 both (0.5, 0.2), at step 1 only lr1-s1.
         seed1 = plot.runs[0]
         assert dict(zip(seed1.x, seed1.y)) == pytest.approx({0: 1.5, 1: 0.8, 2: 0.85, 4: 0.35})
+
+
+async def test_help_lists_the_group_keys(sweep: Store) -> None:
+    async with compare(sweep) as (pilot, screen):
+        await pilot.press("question_mark")
+        await settle(pilot)
+        text = "\n".join(strip.text for strip in pilot.app.screen._compositor.render_strips())
+        assert "Seed groups" in text and "Group by…" in text
