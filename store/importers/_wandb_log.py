@@ -134,21 +134,30 @@ class LogEnd:
 
     damage: LogDamage | None = None
     partial_record_at: int | None = None  # a FIRST chunk never completed
+    resume_at: int = 0  # just after the last complete record: where reading more resumes
 
 
-def iter_records(f: BinaryIO, end: LogEnd) -> Iterator[tuple[int, bytes]]:
-    """Yield ``(offset, payload)`` of each complete record of a ``.wandb`` file."""
-    header = f.read(FILE_HEADER_SIZE)
-    if len(header) < FILE_HEADER_SIZE or header[:4] != FILE_MAGIC:
-        end.damage = LogDamage(0, "not a W&B run file (bad header)")
-        return
-    (magic,) = struct.unpack("<H", header[4:6])
-    if magic != FILE_MAGIC_NUMBER:
-        end.damage = LogDamage(4, f"unknown magic 0x{magic:04X}")
-        return
-    block_start = 0
-    pos = FILE_HEADER_SIZE
-    block = header + f.read(BLOCK_SIZE - FILE_HEADER_SIZE)
+def iter_records(f: BinaryIO, end: LogEnd, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(offset, payload)`` of each complete record of a ``.wandb`` file;
+    with ``start`` (a previous read's ``end.resume_at``, ``f`` positioned
+    there), only those after it: the bytes before it in its block are not read."""
+    end.resume_at = max(start, FILE_HEADER_SIZE)
+    if start > FILE_HEADER_SIZE:
+        block_start = start - start % BLOCK_SIZE
+        pos = start - block_start
+        block = bytes(pos) + f.read(BLOCK_SIZE - pos)  # never looked at below pos
+    else:
+        header = f.read(FILE_HEADER_SIZE)
+        if len(header) < FILE_HEADER_SIZE or header[:4] != FILE_MAGIC:
+            end.damage = LogDamage(0, "not a W&B run file (bad header)")
+            return
+        (magic,) = struct.unpack("<H", header[4:6])
+        if magic != FILE_MAGIC_NUMBER:
+            end.damage = LogDamage(4, f"unknown magic 0x{magic:04X}")
+            return
+        block_start = 0
+        pos = FILE_HEADER_SIZE
+        block = header + f.read(BLOCK_SIZE - FILE_HEADER_SIZE)
     pending: list[bytes] | None = None
     pending_at = 0
     while True:
@@ -173,6 +182,7 @@ def iter_records(f: BinaryIO, end: LogEnd) -> Iterator[tuple[int, bytes]]:
             pos = start + length
             if kind == CHUNK_FULL:
                 pending = None
+                end.resume_at = block_start + pos
                 yield at, payload
             elif kind == CHUNK_FIRST:
                 pending, pending_at = [payload], at
@@ -180,6 +190,7 @@ def iter_records(f: BinaryIO, end: LogEnd) -> Iterator[tuple[int, bytes]]:
                 pending.append(payload)
                 if kind == CHUNK_LAST:
                     record, pending = b"".join(pending), None
+                    end.resume_at = block_start + pos
                     yield pending_at, record
             else:
                 end.damage = LogDamage(at, f"corrupt (chunk type {kind} out of place)")

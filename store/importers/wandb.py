@@ -156,6 +156,7 @@ def read_run_file(
     except OSError as exc:
         problems.append(f"{wandb_file}: unreadable ({_read.why(exc)})")
         return None
+    _read.note_end(wandb_file, end.resume_at)
     if end.damage is not None and end.damage.offset == 0:
         problems.append(f"{wandb_file}: {end.damage.reason}")
         return None

@@ -344,7 +344,7 @@ class ForeignSource:
                 in_run = os.path.relpath(path, src).replace(os.sep, "/")
                 how, spec = classify(run, keys, last, in_run, Path(path), self.opener)
             offset = s.size
-            if how == "tfevents":
+            if how in ("tfevents", "wandb"):
                 offset = s.end if s.end is not None else s.read
             elif how in STREAMS:
                 offset = s.line_end

@@ -12,6 +12,7 @@ whole) is ``whole``: when it changes, its runs are read again.
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from ..opener import Opener, UnsafeFile
 from .cursor import Cursor
 
 #: Kinds of file followed by appends (a database: by rows past a row id).
-STREAMS = ("tfevents", "mlflow", "tsv", "results_csv", "sqlite_rows")
+STREAMS = ("tfevents", "mlflow", "tsv", "results_csv", "wandb", "sqlite_rows")
 
 
 class Rewritten(Exception):
@@ -46,6 +47,8 @@ def classify(
     if run.kind == "dvclive" and name.endswith(".tsv") and "/plots/metrics/" in f"/{rel_in_run}":
         head = f"/{rel_in_run}".split("/plots/metrics/", 1)[1]
         return "tsv", {"k": head[: -len(".tsv")], "hdr": _first_line(opener, path)}
+    if run.kind == "wandb" and name.endswith(".wandb"):
+        return "wandb", {}
     if run.kind == "ultralytics" and rel_in_run == "results.csv":
         return "results_csv", {"hdr": _first_line(opener, path), "last": last_step}
     return "whole", {}
@@ -86,6 +89,8 @@ def read_appended(
             raise Rewritten(cursor.rel)
         read = max(0, cursor.size - cursor.offset)
         return _tb_keys(cursor.spec, got.points), got.end, read
+    if cursor.how == "wandb":
+        return _wandb_appended(root, cursor)
     data, end, read = _complete_lines(opener, path, cursor.offset, cursor.size)
     text = data.decode("utf-8", "replace")
     if cursor.how == "mlflow":
@@ -108,6 +113,27 @@ def read_appended(
     else:
         raise Rewritten(cursor.rel)
     return points, end, read
+
+
+def _wandb_appended(root: Path, cursor: Cursor) -> tuple[list[Point], int, int]:
+    """History rows in the records after the cursor; an exit, config or run
+    record (the run's status or params changed): ``Rewritten``."""
+    from ..importers import _read
+    from ..importers._wandb_log import LogEnd, _decode_record, _RunState, iter_records
+
+    st = _RunState()
+    end = LogEnd()
+    with _read.open_regular(root / cursor.rel, root=root, start=cursor.offset) as f:
+        for _offset, payload in iter_records(f, end, start=cursor.offset):
+            try:
+                _decode_record(payload, st)
+            except (ValueError, TypeError, struct.error):
+                continue  # as the reader does: an undecodable record is skipped
+    if end.damage is not None:
+        raise Rewritten(cursor.rel)
+    if st.exit_code is not None or st.config or st.run_id is not None:
+        raise Rewritten(cursor.rel)
+    return st.points, end.resume_at, max(0, cursor.size - cursor.offset)
 
 
 def _complete_lines(opener: Opener, path: Path, offset: int, size: int) -> tuple[bytes, int, int]:

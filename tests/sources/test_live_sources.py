@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,7 @@ def folder(tmp_path: Path) -> Path:
     )
     shutil.copytree(FIXTURES / "ultralytics" / "runs", src / "yolo")
     shutil.copytree(materialized(FIXTURES / "trackio"), src / "trackio")
+    shutil.copytree(FIXTURES / "wandb", src / "wb", ignore=shutil.ignore_patterns("*.md", "*.json"))
     return src
 
 
@@ -54,6 +56,22 @@ def tb_event(tag: str, step: int, value: float, t: float) -> bytes:
     summary = b"\x0a" + varint(len(value_msg)) + value_msg
     event = b"\x09" + struct.pack("<d", t) + b"\x10" + varint(step) + b"\x2a"
     return record(event + varint(len(summary)) + summary)
+
+
+def wandb_history(path: Path, step: int, key: str, value: float) -> bytes:
+    """A W&B history record (``_step`` and one value) framed as one FULL chunk
+    at the end of ``path``, after zero padding when the block has no room."""
+
+    def item(k: str, v: str) -> bytes:
+        body = b"\x0a" + varint(len(k)) + k.encode() + b"\x82\x01" + varint(len(v)) + v.encode()
+        return b"\x0a" + varint(len(body)) + body
+
+    history = item("_step", str(step)) + item(key, repr(value))
+    payload = b"\x12" + varint(len(history)) + history  # Record.history = 2
+    used = path.stat().st_size % 32768
+    pad = bytes(32768 - used) if 32768 - used < 7 + len(payload) else b""
+    crc = zlib.crc32(payload, zlib.crc32(bytes([1])))
+    return pad + struct.pack("<IHB", crc, len(payload), 1) + payload
 
 
 def append(path: Path, data: bytes) -> int:
@@ -91,6 +109,7 @@ async def test_appended_points_show_after_one_refresh_reading_only_what_was_appe
             "dvclive": 3,
             "ultralytics": 6,
             "trackio": 5,
+            "wandb": 3,
         }
         assert list((tmp_path / "store").iterdir()) == [tmp_path / "store" / ".sources.json"]
 
@@ -159,6 +178,21 @@ async def test_appended_points_show_after_one_refresh_reading_only_what_was_appe
             )
         )
 
+        # W&B: one more history record in the run's .wandb log
+        (wb_dir,) = store.catalog.query(
+            "SELECT source_path FROM runs WHERE source_kind = 'wandb' AND name = ?",
+            ["yolo26n-lr0.01-b16-sgd"],
+        )[0]
+        wb_file = next(Path(wb_dir).glob("*.wandb"))
+        cases.append(
+            (
+                "wandb",
+                "yolo26n-lr0.01-b16-sgd",
+                "train/box_loss",
+                lambda: append(wb_file, wandb_history(wb_file, 9999, "train/box_loss", 0.25)),
+                "0.25",
+            )
+        )
         for kind, name, key, grow, shown in cases:
             rid = run_id(store, kind, name)
             app = RunApp(store, rid, tab="metrics")
