@@ -28,11 +28,11 @@ LOSS = {
     "b2": {0: 2.5, 5: 1.5},
 }
 CONFIGS = {
-    "a1": {"lr": 0.01, "seed": 1, "output_dir": "/out/a1", "device": "cuda:0"},
-    "a2": {"lr": 0.01, "seed": 2, "output_dir": "/out/a2", "device": "cuda:1"},
-    "a3": {"lr": 0.01, "seed": 3, "output_dir": "/out/a3", "device": "cpu"},
-    "b1": {"lr": 0.02, "seed": 1, "output_dir": "/out/b1", "device": "cuda:0"},
-    "b2": {"lr": 0.02, "seed": 2, "output_dir": "/out/b2", "device": "cuda:0"},
+    "a1": {"name": "a1", "lr": 0.01, "seed": 1, "output_dir": "/out/a1", "device": "cuda:0"},
+    "a2": {"name": "a2", "lr": 0.01, "seed": 2, "output_dir": "/out/a2", "device": "cuda:1"},
+    "a3": {"name": "a3", "lr": 0.01, "seed": 3, "output_dir": "/out/a3", "device": "cpu"},
+    "b1": {"name": "b1", "lr": 0.02, "seed": 1, "output_dir": "/out/b1", "device": "cuda:0"},
+    "b2": {"name": "b2", "lr": 0.02, "seed": 2, "output_dir": "/out/b2", "device": "cuda:0"},
 }
 
 
@@ -92,7 +92,7 @@ def test_auto_grouping_ignores_seed_name_and_output_dir_but_not_lr(sweep: Store)
     ]
     assert [g.n for g in grouping.groups] == [3, 2]
     assert grouping.groups[0].key_values == (("lr", 0.01),)
-    assert set(grouping.ignored) == {"seed", "output_dir", "device"}
+    assert set(grouping.ignored) == {"name", "seed", "output_dir", "device"}
     assert grouping.varying == ("lr",)
 
 
@@ -298,7 +298,7 @@ def test_cli_diff_group_json(sweep: Store, capsys: pytest.CaptureFixture[str]) -
     assert code == 0, err
     doc = json.loads(out)
     assert doc["mode"] == "auto" and doc["group_by"] is None
-    assert set(doc["ignored_keys"]) == {"seed", "output_dir", "device"}
+    assert set(doc["ignored_keys"]) == {"name", "seed", "output_dir", "device"}
     assert [g["label"] for g in doc["groups"]] == ["lr=0.01", "lr=0.02"]
     assert [g["n"] for g in doc["groups"]] == [3, 2]
     assert doc["groups"][0]["key_values"] == {"lr": 0.01}
