@@ -58,7 +58,7 @@ from .catalog_schema import (
 )
 from .catalog_sync import Batch, RunSync, problems_of
 from .fmt import repair
-from .ingest import SMALL_CHUNK_BYTES, MetricIngest
+from .ingest import SMALL_CHUNK_BYTES, MetricIngest, temp_table
 from .opener import Opener
 from .run_dirs import INIT_GRACE_S, RunDir, RunDirs
 from .sources import sources_of
@@ -80,6 +80,14 @@ __all__ = [
 ROTATION = 16
 #: Metric bytes held before they are written out, within one refresh.
 FLUSH_BYTES = 256 * 1024 * 1024
+#: Status changes written one statement each; more go in one statement.
+FEW_UPDATES = 8
+_STATUS_COLUMNS = (
+    ("status", "VARCHAR"),
+    ("status_reason", "VARCHAR"),
+    ("heartbeat_mtime", "DOUBLE"),
+    ("run_id", "VARCHAR"),
+)
 
 
 class Catalog(RunDirs, RunSync):
@@ -410,6 +418,7 @@ class Catalog(RunDirs, RunSync):
         return changed, batch.points
 
     def _flush(self, cur: Any, batch: Batch) -> None:
+        batch.new.write(cur, self._tmp.name)  # the points join their runs rows
         batch.points += self._ingest.ingest(
             cur, batch.chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=batch.python_only
         )
@@ -447,6 +456,7 @@ class Catalog(RunDirs, RunSync):
                FROM runs WHERE finish_status IS NULL OR status IS NULL
                   OR status IS DISTINCT FROM finish_status"""
         ).fetchall()
+        updates = []
         for run_id, fstatus, freason, interval, host, pid, old, old_reason, old_hb, bad in rows:
             hb = (
                 self._state[run_id].heartbeat_mtime
@@ -466,11 +476,24 @@ class Catalog(RunDirs, RunSync):
                 unreadable="; ".join(f"{k}: {v}" for k, v in problems.items()) or None,
             )
             if (status, reason, hb) != (old, old_reason, old_hb):
+                updates.append((status, reason, hb, run_id))
+        if len(updates) <= FEW_UPDATES:
+            for update in updates:
                 cur.execute(
                     "UPDATE runs SET status = ?, status_reason = ?, heartbeat_mtime = ? "
                     "WHERE run_id = ?",
-                    [status, reason, hb, run_id],
+                    list(update),
                 )
+            return
+        # Many (a cold catalog: every run): one statement, not one per run.
+        columns = dict(_STATUS_COLUMNS)
+        lines = [json.dumps(dict(zip(columns, update))) + "\n" for update in updates]
+        temp_table(cur, self._tmp.name, "new_statuses", columns, lines)
+        cur.execute(
+            "UPDATE runs SET status = n.status, status_reason = n.status_reason, "
+            "heartbeat_mtime = n.heartbeat_mtime FROM new_statuses n WHERE runs.run_id = n.run_id"
+        )
+        cur.execute("DROP TABLE new_statuses")
 
 
 def open_catalog(root: str | os.PathLike[str] | None = None, **kwargs: Any) -> Catalog:

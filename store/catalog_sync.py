@@ -19,6 +19,7 @@ from . import bounded_json, paths, run_sync
 from .catalog_schema import FILE_COLUMNS, TABLES, FileState, RunState
 from .fmt import repair
 from .ingest import Chunk, temp_table
+from .new_runs import NewRuns
 from .opener import UnsafeFile
 from .run_dirs import RunDir
 
@@ -37,6 +38,8 @@ class Batch:
         self.pending = 0
         self.points = 0
         self.file_rows: list[tuple[str, str, FileState | None]] = []
+        #: Runs first seen in this batch: their rows, written with the points.
+        self.new = NewRuns()
 
 
 def problems_of(text: str | None) -> dict[str, str]:
@@ -71,7 +74,7 @@ class RunSync:
         is_new = state is None
         if state is None:
             state = self._state[key] = RunState(dir=run.shown)
-            self._insert_run(cur, run)
+            batch.new.add(cur, self._run_fields(run, probe=False))
         problems_before = dict(state.problems)
         if not run.has_meta:
             state.problems[paths.META] = _MISSING_META
@@ -107,7 +110,7 @@ class RunSync:
             fresh = FileState(st.ino, st.size, st.mtime_ns)
             if name in _WHOLE_FILES:
                 fresh.offset = st.size
-                self._read_whole(cur, run, name, state)
+                self._read_whole(cur, run, name, state, batch)
             else:
                 if old is not None and (old.ino != st.ino or st.size < old.offset):
                     # Replaced by atomic rename (importers do): read it again.
@@ -127,7 +130,10 @@ class RunSync:
                 except UnsafeFile as exc:
                     shown.append(False)
                     state.problems[name] = exc.reason
-            if shown != state.shown:
+            if shown != state.shown and key in batch.new:
+                batch.new.set(key, {"has_console": shown[0], "has_diff": shown[1]})
+                state.shown = shown
+            elif shown != state.shown:
                 cur.execute(
                     "UPDATE runs SET has_console = ?, has_diff = ? WHERE run_id = ?",
                     [*shown, key],
@@ -135,10 +141,11 @@ class RunSync:
                 state.shown = shown
             state.heartbeat_mtime = self._heartbeat(run)
         if state.problems != problems_before:
-            cur.execute(
-                "UPDATE runs SET problems = ? WHERE run_id = ?",
-                [json.dumps(state.problems) if state.problems else None, key],
-            )
+            problems = json.dumps(state.problems) if state.problems else None
+            if key in batch.new:
+                batch.new.set(key, {"problems": problems})
+            else:
+                cur.execute("UPDATE runs SET problems = ? WHERE run_id = ?", [problems, key])
             changed = True
         return changed
 
@@ -149,7 +156,7 @@ class RunSync:
         except OSError:
             return None
 
-    def _read_whole(self, cur: Any, run: RunDir, name: str, state: RunState) -> None:
+    def _read_whole(self, cur: Any, run: RunDir, name: str, state: RunState, batch: Batch) -> None:
         try:
             data, _ = self.opener.read(os.path.join(run.path, name))
             doc = bounded_json.loads_object(data)
@@ -162,7 +169,10 @@ class RunSync:
             state.problems[name] = f"not readable as JSON ({repair(str(exc))[:200]})"
             return
         state.problems.pop(name, None)
-        run_sync.write_document(cur, run.key, run.shown, name, doc)
+        if run.key in batch.new:
+            batch.new.document(run.key, run.shown, name, doc)
+        else:
+            run_sync.write_document(cur, run.key, run.shown, name, doc)
 
     def _read_lines(
         self,
@@ -191,8 +201,14 @@ class RunSync:
                 batch.chunks.append((run.key, got.data, first))
                 batch.pending += len(got.data)
             elif name == paths.EVENTS:
-                if run_sync.write_events(cur, run.key, got.data, first):
+                if run.key in batch.new:
+                    finished = batch.new.events(run.key, got.data, first)
+                else:
+                    finished = run_sync.write_events(cur, run.key, got.data, first)
+                if finished:
                     state.finished = True
+            elif run.key in batch.new:
+                batch.new.artifacts(run.key, got.data, first)
             else:
                 run_sync.write_artifacts(cur, run.key, got.data, first)
 
@@ -213,20 +229,29 @@ class RunSync:
         cur.execute("INSERT INTO files SELECT * FROM file_rows WHERE ino >= 0")
         cur.execute("DROP TABLE file_rows")
 
+    def _run_fields(self, run: RunDir, *, probe: bool = True) -> dict[str, Any]:
+        """A new run's ``runs`` columns before any of its files is read
+        (``probe=False``: console and diff are looked at later, by ``_sync_run``)."""
+        fields = {
+            "run_id": run.key,
+            "dir": run.shown,
+            "rel_dir": run.rel,
+            "project": run.rel.rsplit("/", 1)[0],
+            "name": run.rel.rsplit("/", 1)[-1],
+        }
+        if probe:
+            fields["has_console"] = self.opener.exists(os.path.join(run.path, paths.CONSOLE))
+            fields["has_diff"] = self.opener.exists(os.path.join(run.path, paths.CODE_DIFF))
+        return fields
+
     def _insert_run(self, cur: Any, run: RunDir) -> None:
         cur.execute("DELETE FROM runs WHERE run_id = ?", [run.key])
+        fields = self._run_fields(run)
         cur.execute(
-            "INSERT INTO runs (run_id, run_no, dir, rel_dir, project, name, has_console, has_diff) "
-            "VALUES (?, (SELECT coalesce(max(run_no), 0) + 1 FROM runs), ?, ?, ?, ?, ?, ?)",
-            [
-                run.key,
-                run.shown,
-                run.rel,
-                run.rel.rsplit("/", 1)[0],
-                run.rel.rsplit("/", 1)[-1],
-                self.opener.exists(os.path.join(run.path, paths.CONSOLE)),
-                self.opener.exists(os.path.join(run.path, paths.CODE_DIFF)),
-            ],
+            f"INSERT INTO runs ({', '.join(fields)}, run_no) "
+            f"VALUES ({', '.join('?' for _ in fields)}, "
+            "(SELECT coalesce(max(run_no), 0) + 1 FROM runs))",
+            list(fields.values()),
         )
 
     def _reset_lines(self, cur: Any, run_id: str, name: str) -> None:

@@ -53,73 +53,84 @@ def value_json(value: Any) -> str:
         return json.dumps(repr(value))
 
 
-def write_meta(cur: Any, run_id: str, run_dir: str, meta: dict[str, Any]) -> None:
+def meta_fields(run_id: str, run_dir: str, meta: dict[str, Any]) -> dict[str, Any]:
+    """The ``runs`` columns meta.json fills."""
     git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
     tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
     argv = meta.get("argv") if isinstance(meta.get("argv"), list) else []
     folder = repair(os.path.basename(os.path.dirname(run_dir)), path=True)
+    return {
+        "project": text(meta.get("project") or None) or folder,
+        "name": text(meta.get("name") or None) or run_id,
+        "grp": text(meta.get("group")),
+        "tags": [text(t) or "" for t in tags],
+        "notes": text(meta.get("notes")),
+        "created": number(meta.get("created")),
+        "host": text(meta.get("host")),
+        "username": text(meta.get("user")),
+        "pid": bounded_json.int64(meta.get("pid")),
+        "argv": [text(a) or "" for a in argv],
+        "cwd": text(meta.get("cwd")),
+        "python": text(meta.get("python")),
+        "git_commit": text(git.get("commit")),
+        "git_branch": text(git.get("branch")),
+        "git_dirty": boolean(git.get("dirty")),
+        "git_remote": text(git.get("remote")),
+        "heartbeat_interval": number(meta.get("heartbeat_interval")),
+        "meta_json": value_json(meta),
+    }
+
+
+def update_run(cur: Any, run_id: str, fields: dict[str, Any]) -> None:
     cur.execute(
-        """UPDATE runs SET project = ?, name = ?, grp = ?, tags = ?, notes = ?,
-           created = ?, host = ?, username = ?, pid = ?, argv = ?, cwd = ?, python = ?,
-           git_commit = ?, git_branch = ?, git_dirty = ?, git_remote = ?,
-           heartbeat_interval = ?, meta_json = ?
-           WHERE run_id = ?""",
-        [
-            text(meta.get("project") or None) or folder,
-            text(meta.get("name") or None) or run_id,
-            text(meta.get("group")),
-            [text(t) or "" for t in tags],
-            text(meta.get("notes")),
-            number(meta.get("created")),
-            text(meta.get("host")),
-            text(meta.get("user")),
-            bounded_json.int64(meta.get("pid")),
-            [text(a) or "" for a in argv],
-            text(meta.get("cwd")),
-            text(meta.get("python")),
-            text(git.get("commit")),
-            text(git.get("branch")),
-            boolean(git.get("dirty")),
-            text(git.get("remote")),
-            number(meta.get("heartbeat_interval")),
-            value_json(meta),
-            run_id,
-        ],
+        f"UPDATE runs SET {', '.join(f'{c} = ?' for c in fields)} WHERE run_id = ?",
+        [*fields.values(), run_id],
     )
+
+
+def write_meta(cur: Any, run_id: str, run_dir: str, meta: dict[str, Any]) -> None:
+    update_run(cur, run_id, meta_fields(run_id, run_dir, meta))
+
+
+def config_rows(run_id: str, doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (run_id, repair(key), value_json(value), number(value), text(value))
+        for key, value in flatten(doc).items()
+    ]
+
+
+def summary_rows(run_id: str, doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (run_id, repair(key), value_json(value), number(value))
+        for key, value in flatten(doc).items()
+    ]
+
+
+def source_fields(src: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "source_kind": text(src.get("kind")),
+        "source_path": text(src.get("path")),
+        "source_id": text(src.get("id")),
+        "parent_id": text(src.get("parent_id")),
+    }
 
 
 def write_config(cur: Any, run_id: str, doc: dict[str, Any]) -> None:
     cur.execute("DELETE FROM params WHERE run_id = ?", [run_id])
-    rows = [
-        (run_id, repair(key), value_json(value), number(value), text(value))
-        for key, value in flatten(doc).items()
-    ]
+    rows = config_rows(run_id, doc)
     if rows:
         cur.executemany("INSERT INTO params VALUES (?, ?, ?, ?, ?)", rows)
 
 
 def write_summary(cur: Any, run_id: str, doc: dict[str, Any]) -> None:
     cur.execute("DELETE FROM summary_overrides WHERE run_id = ?", [run_id])
-    rows = [
-        (run_id, repair(key), value_json(value), number(value))
-        for key, value in flatten(doc).items()
-    ]
+    rows = summary_rows(run_id, doc)
     if rows:
         cur.executemany("INSERT INTO summary_overrides VALUES (?, ?, ?, ?)", rows)
 
 
 def write_source(cur: Any, run_id: str, src: dict[str, Any]) -> None:
-    cur.execute(
-        "UPDATE runs SET source_kind = ?, source_path = ?, source_id = ?, parent_id = ? "
-        "WHERE run_id = ?",
-        [
-            text(src.get("kind")),
-            text(src.get("path")),
-            text(src.get("id")),
-            text(src.get("parent_id")),
-            run_id,
-        ],
-    )
+    update_run(cur, run_id, source_fields(src))
 
 
 def write_document(cur: Any, run_id: str, run_dir: str, name: str, doc: dict[str, Any]) -> None:
@@ -134,10 +145,13 @@ def write_document(cur: Any, run_id: str, run_dir: str, name: str, doc: dict[str
         write_source(cur, run_id, doc)
 
 
-def write_events(cur: Any, run_id: str, chunk: bytes, first_line: int) -> bool:
-    """The events of a chunk of complete lines; True when one is a finish."""
+def event_rows(
+    run_id: str, chunk: bytes, first_line: int
+) -> tuple[list[tuple[Any, ...]], dict[str, Any] | None]:
+    """The events of a chunk of complete lines, and the ``runs`` columns its
+    last finish event fills (None: no finish)."""
     rows = []
-    finished = False
+    finish = None
     for i, event in enumerate(bounded_json.parse_lines(chunk)):
         if event is None:
             continue
@@ -156,31 +170,32 @@ def write_events(cur: Any, run_id: str, chunk: bytes, first_line: int) -> bool:
                 reason = finish_reason(event)
             except Exception:  # a hostile event: the reason is only a nicety
                 reason = None
-            cur.execute(
-                """UPDATE runs SET finish_status = ?, finish_reason = ?, ended = ?,
-                   exit_code = ?, signal = ?, exc_type = ?, exc_message = ?,
-                   exc_traceback = ?, dropped = ? WHERE run_id = ?""",
-                [
-                    text(event.get("status") or "finished"),
-                    text(reason),
-                    number(event.get("t")),
-                    bounded_json.int64(event.get("exit_code")),
-                    text(event.get("signal")),
-                    text(exc.get("type")),
-                    text(exc.get("message")),
-                    text(exc.get("traceback")),
-                    bounded_json.int64(event.get("dropped")),
-                    run_id,
-                ],
-            )
-            finished = True
+            finish = {
+                "finish_status": text(event.get("status") or "finished"),
+                "finish_reason": text(reason),
+                "ended": number(event.get("t")),
+                "exit_code": bounded_json.int64(event.get("exit_code")),
+                "signal": text(event.get("signal")),
+                "exc_type": text(exc.get("type")),
+                "exc_message": text(exc.get("message")),
+                "exc_traceback": text(exc.get("traceback")),
+                "dropped": bounded_json.int64(event.get("dropped")),
+            }
+    return rows, finish
+
+
+def write_events(cur: Any, run_id: str, chunk: bytes, first_line: int) -> bool:
+    """The events of a chunk of complete lines; True when one is a finish."""
+    rows, finish = event_rows(run_id, chunk, first_line)
+    if finish is not None:
+        update_run(cur, run_id, finish)
     if rows:
         cur.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
-    return finished
+    return finish is not None
 
 
-def write_artifacts(cur: Any, run_id: str, chunk: bytes, first_line: int) -> None:
-    rows = [
+def artifact_rows(run_id: str, chunk: bytes, first_line: int) -> list[tuple[Any, ...]]:
+    return [
         (
             run_id,
             first_line + i,
@@ -194,5 +209,9 @@ def write_artifacts(cur: Any, run_id: str, chunk: bytes, first_line: int) -> Non
         for i, a in enumerate(bounded_json.parse_lines(chunk))
         if a is not None
     ]
+
+
+def write_artifacts(cur: Any, run_id: str, chunk: bytes, first_line: int) -> None:
+    rows = artifact_rows(run_id, chunk, first_line)
     if rows:
         cur.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)

@@ -260,14 +260,14 @@ def test_a_run_that_fails_to_ingest_is_listed_unreadable_and_retried_when_it_cha
     root = tmp_path / "store"
     good_pair(root)
     run_dir = write_run(root, BAD, config={"boom": 1})
-    real = run_sync.write_config
+    real = run_sync.config_rows  # what both a new run's batch and an update use
 
-    def exploding(cur, run_id, doc):  # type: ignore[no-untyped-def]
+    def exploding(run_id, doc):  # type: ignore[no-untyped-def]
         if "boom" in doc:
             raise RuntimeError("simulated failure")
-        return real(cur, run_id, doc)
+        return real(run_id, doc)
 
-    monkeypatch.setattr(run_sync, "write_config", exploding)
+    monkeypatch.setattr(run_sync, "config_rows", exploding)
     with Store(root) as store:
         assert_good_pair(store)
         status, reason = statuses(store)[BAD]
