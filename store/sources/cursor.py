@@ -43,16 +43,34 @@ class Cursor:
             return REWRITTEN
         return GROWN if size > self.offset else SAME
 
-    # stored in the catalog's ``files`` table: name holds the rest as JSON
+    # Stored in the catalog's ``files`` table: ``name`` holds the path, how
+    # and the spec that never changes (JSON), so a row is replaced by its
+    # (run, name); what changes as it is read goes in the number columns: a
+    # run row's heartbeat in ``mtime_ns``, the last epoch of a results.csv in
+    # ``lines``.
     def row(self) -> list[Any]:
-        name = json.dumps({"f": self.rel, "h": self.how, **self.spec}, sort_keys=True)
-        return [self.run, name, self.ino, self.size, self.mtime_ns, self.offset, 0]
+        static = {k: v for k, v in self.spec.items() if k not in _MUTABLE}
+        name = json.dumps({"f": self.rel, "h": self.how, **static}, sort_keys=True)
+        mtime, lines = self.mtime_ns, int(self.spec.get("last", 0))
+        if self.how == "run":
+            hb = self.spec.get("hb")
+            mtime = int(hb * 1e9) if hb else 0
+        return [self.run, name, self.ino, self.size, mtime, self.offset, lines]
 
     @classmethod
-    def from_row(cls, run: str, name: str, ino: int, size: int, mtime: int, offset: int) -> Cursor:
+    def from_row(
+        cls, run: str, name: str, ino: int, size: int, mtime: int, offset: int, lines: int
+    ) -> Cursor:
         doc = json.loads(name)
         rel, how = doc.pop("f"), doc.pop("h")
+        if how == "run":
+            doc["hb"] = mtime / 1e9 if mtime else None
+        elif how == "results_csv":
+            doc["last"] = lines
         return cls(rel, how, run, ino, size, mtime, offset, doc)
+
+
+_MUTABLE = ("hb", "last")
 
 
 @dataclass

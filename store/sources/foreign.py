@@ -124,14 +124,14 @@ class ForeignSource:
             if isinstance(doc, dict) and doc.get("location") == self.location:
                 mine.add(run_id)
         rows = cur.execute(
-            'SELECT run_id, name, ino, size, mtime_ns, "offset" FROM files '
+            'SELECT run_id, name, ino, size, mtime_ns, "offset", lines FROM files '
             "WHERE starts_with(name, '{')"
         ).fetchall()
-        for run_id, name, ino, size, mtime_ns, offset in rows:
+        for run_id, name, ino, size, mtime_ns, offset, lines in rows:
             if run_id not in mine:
                 continue
             try:
-                c = Cursor.from_row(run_id, name, ino, size, mtime_ns, offset)
+                c = Cursor.from_row(run_id, name, ino, size, mtime_ns, offset, lines)
             except (ValueError, KeyError):
                 continue
             if c.how == _RUN:
@@ -380,9 +380,7 @@ class ForeignSource:
                 c.how, c.spec = "sidecar", {"db": base}
 
     def _save_all(self, cur: Any) -> None:
-        rows = [c.row() for c in (*self.cursors.values(), *self.runs.values())]
-        if rows:
-            cur.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        _put_rows(cur, [c.row() for c in (*self.cursors.values(), *self.runs.values())])
 
     def _beat(self, run_id: str, got: list[Any], st: tuple[int, int, int]) -> None:
         """News of a run: its heartbeat is the newest time in what came, else the file's mtime."""
@@ -449,15 +447,28 @@ class ForeignSource:
             points = catalog._ingest.ingest(
                 cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
             )
-            touched = {c.run for c in moved} | set(new)
-            rows = [
-                c.row() for c in (*self.cursors.values(), *self.runs.values()) if c.run in touched
-            ]
-            cur.executemany("DELETE FROM files WHERE run_id = ?", [[r] for r in touched])
-            cur.executemany("INSERT INTO files VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            rows = [c.row() for c in moved] + [self.runs[r].row() for r in new if r in self.runs]
+            cur.execute(
+                "DELETE FROM files WHERE list_contains(?::VARCHAR[], run_id || chr(0) || name)",
+                [[f"{r[0]}\0{r[1]}" for r in rows]],
+            )
+            _put_rows(cur, rows)
             return points
 
         return len(new), catalog._transaction(work)
+
+
+def _put_rows(cur: Any, rows: list[list[Any]]) -> None:
+    """Rows into ``files`` in one statement (``executemany`` runs one per row)."""
+    if not rows:
+        return
+    cols = [list(c) for c in zip(*rows, strict=True)]
+    cur.execute(
+        "INSERT INTO files SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
+        "unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
+        "unnest(?::BIGINT[])",
+        cols,
+    )
 
 
 def run_key(run: ForeignRun) -> str:
