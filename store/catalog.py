@@ -80,6 +80,11 @@ __all__ = [
 ROTATION = 16
 #: Metric bytes held before they are written out, within one refresh.
 FLUSH_BYTES = 256 * 1024 * 1024
+#: Runs per committed batch when a refresh has many to read (a cold
+#: catalog): the first batch small so the run list fills soon, then bigger.
+BATCH_RUNS = (250, 1000, 4000)
+#: Called after each committed batch but the last, with (runs read, runs to read).
+Progress = Callable[[int, int], None]
 #: Status changes written one statement each; more go in one statement.
 FEW_UPDATES = 8
 _STATUS_COLUMNS = (
@@ -102,7 +107,9 @@ class Catalog(RunDirs, RunSync):
         private: bool = False,
         notify: Callable[[str], None] | None = None,
     ):
-        self.root = Path(root).expanduser()
+        # Absolute: run paths are made by joining onto it, and the opener
+        # joins a relative path onto its root again ("store/store/…").
+        self.root = Path(os.path.abspath(Path(root).expanduser()))
         if not self.root.is_dir():
             raise CatalogError(f"no trackui store at {repair(str(self.root), path=True)}")
         self.clock = clock
@@ -291,8 +298,13 @@ class Catalog(RunDirs, RunSync):
 
     # -- refresh -----------------------------------------------------------
 
-    def refresh(self, *, full: bool = True) -> RefreshStats:
+    def refresh(self, *, full: bool = True, progress: Progress | None = None) -> RefreshStats:
         """Read what was appended since the last refresh; derive statuses.
+
+        Many runs to read (a cold catalog) are read and committed in batches
+        (``BATCH_RUNS``), each listed with its status once committed;
+        ``progress(done, total)`` is called after each but the last (the
+        TUI shows the run list filling).
 
         A live refresh (``full=False``, what the TUI does every few seconds)
         looks at every unfinished run and at new run directories, but at only
@@ -301,7 +313,7 @@ class Catalog(RunDirs, RunSync):
         more than the budget of a refresh that finds nothing."""
         with self._lock:
             try:
-                return self._refresh(full=full)
+                return self._refresh(full=full, progress=progress)
             except duckdb.Error as exc:
                 if not is_damage(exc) or not self._recover(exc):
                     raise CatalogError(f"catalog failed: {why(exc)}") from None
@@ -323,7 +335,7 @@ class Catalog(RunDirs, RunSync):
                 source.forget()
             return self.refresh()
 
-    def _refresh(self, *, full: bool = True) -> RefreshStats:
+    def _refresh(self, *, full: bool = True, progress: Progress | None = None) -> RefreshStats:
         started = time.perf_counter()
         now = self.clock()
         self._round += 1
@@ -348,7 +360,14 @@ class Catalog(RunDirs, RunSync):
             for key in gone:
                 self._state.pop(key, None)
                 self._bad.pop(key, None)
-        changed, points = self._sync_isolated(todo)
+        changed = points = done = 0
+        for part in _batches(todo):
+            c, p = self._sync_isolated(part)
+            changed, points, done = changed + c, points + p, done + len(part)
+            if done < len(todo):
+                self._transaction(lambda cur: self._derive_statuses(cur, now))
+                if progress is not None:
+                    progress(done, len(todo))
         for source in self.sources:
             more, added = source.refresh(self)
             changed, points = changed + more, points + added
@@ -494,6 +513,17 @@ class Catalog(RunDirs, RunSync):
             "heartbeat_mtime = n.heartbeat_mtime FROM new_statuses n WHERE runs.run_id = n.run_id"
         )
         cur.execute("DROP TABLE new_statuses")
+
+
+def _batches(runs: list[RunDir]) -> list[list[RunDir]]:
+    """``runs`` cut as ``BATCH_RUNS`` says (the last size repeats)."""
+    out: list[list[RunDir]] = []
+    start = 0
+    while start < len(runs) or not out:
+        size = BATCH_RUNS[min(len(out), len(BATCH_RUNS) - 1)]
+        out.append(runs[start : start + size])
+        start += size
+    return out
 
 
 def open_catalog(root: str | os.PathLike[str] | None = None, **kwargs: Any) -> Catalog:

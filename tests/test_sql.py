@@ -428,3 +428,17 @@ def test_export_errors_are_one_line_exit_2(
     code, out, err = run_cli(capsys, "export", *args, "-d", str(sweep))
     assert code == 2 and out == "", err
     assert len(err.splitlines()) == 1 and words in err
+
+
+def test_a_relative_store_path_reads_its_runs(
+    fixture_store: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(fixture_store.parent)
+    rows = sql_json(capsys, Path(fixture_store.name), "SELECT name FROM runs ORDER BY name")
+    assert [r["name"] for r in rows] == [
+        "resnet-crash",
+        "resnet-kill",
+        "yolo-adamw",
+        "yolo-oom",
+        "yolo-sgd",
+    ]
