@@ -43,6 +43,15 @@ class CatalogRefreshed(Message):
         self.stats = stats
 
 
+class CatalogProgress(Message):
+    """A batch of a big refresh was committed (internal to the app)."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total
+
+
 def _palette_entries(
     store: Store, run_ids: Sequence[str]
 ) -> tuple[list[tuple[str, str]], list[str]]:
@@ -59,7 +68,7 @@ def _screen_run_ids(screen: Screen) -> list[str]:
 
 
 class TrackuiCommands(Provider):
-    """ctrl+p: open a run, compare the marked runs, show a metric."""
+    """ctrl+p: open a run, compare, tag or trash the marked runs, show a metric."""
 
     async def startup(self) -> None:
         self.runs: list[tuple[str, str]] = []
@@ -89,6 +98,9 @@ class TrackuiCommands(Provider):
         compare = getattr(screen, "action_compare", None)
         if callable(compare):
             out.append(("Compare marked runs", compare, "Open the compare screen"))
+        from .tidy_actions import tidy_commands
+
+        out.extend(tidy_commands(screen))  # tag / trash the marked runs (run list only)
         show_metric = getattr(screen, "action_show_metric", None)
         if callable(show_metric):
             for key in self.metrics:
@@ -141,6 +153,8 @@ class TrackuiApp(App[None]):
         self.live_interval = live_interval
         self.animation_level = "full" if self.config.animations else "none"
         self._force_broadcast = False
+        #: (runs read, runs to read) while a big refresh fills the catalog.
+        self.reading: tuple[int, int] | None = None
         self._problems = list(self.config.problems)
         if self.config.theme:
             if self.config.theme in self.available_themes:
@@ -181,11 +195,25 @@ class TrackuiApp(App[None]):
 
     @work(thread=True, exclusive=True, group="refresh", exit_on_error=False)
     def load_changes(self, full: bool = False) -> None:
-        stats = self.store.refresh(full=full)
-        if not get_current_worker().is_cancelled:
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if not worker.is_cancelled:
+                self.post_message(CatalogProgress(done, total))
+
+        stats = self.store.refresh(full=full, progress=progress)
+        if not worker.is_cancelled:
             self.post_message(CatalogRefreshed(stats))
 
+    def on_catalog_progress(self, message: CatalogProgress) -> None:
+        """A cold catalog commits in batches: the screens show each as it lands."""
+        self.reading = (message.done, message.total)
+        stats = RefreshStats(message.done, message.done, 0, 0.0)
+        for screen in self.screen_stack:
+            screen.post_message(StoreRefreshed(stats))
+
     def on_catalog_refreshed(self, message: CatalogRefreshed) -> None:
+        self.reading = None
         force, self._force_broadcast = self._force_broadcast, False
         stats = message.stats
         if force or stats.runs_changed or stats.points:

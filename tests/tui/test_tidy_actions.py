@@ -96,3 +96,25 @@ async def test_what_is_left_alone_is_said(store: Store) -> None:
         assert any("Moved to the trash: 1 run" in m for m in messages)
         assert any("no run no-such-run" in m for m in messages)
         assert ids["yolo-sgd"] not in screen.marked
+
+
+async def test_the_palette_tags_the_marked_runs(store: Store) -> None:
+    from textual.command import CommandPalette
+
+    ids = ids_by_name(store)
+    app = build(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        screen.marked.update({ids["yolo-oom"]: None})
+        await press(pilot, "ctrl+p")
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"tag marked runs")
+        await settle(pilot)
+        await press(pilot, "enter")
+        assert isinstance(app.screen, TagPrompt)
+        await press(pilot, *"+paper", "enter")
+        await settle(pilot)
+        assert app.screen is screen
+    store.refresh()
+    assert [r.name for r in store.list_runs(where="tag:paper")] == ["yolo-oom"]
