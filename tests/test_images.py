@@ -231,3 +231,21 @@ def test_artifact_fields_for_show_json():
         "step": None,
     }
     assert images.artifact_fields("weights/best.pt") == {"kind": "file"}
+
+
+def test_show_json_lists_images_with_key_and_step(run, tmp_path, capsys):
+    from trackui import cli
+
+    run.log_image("samples", [[1, 2]], step=3)
+    (tmp_path / "best.pt").write_bytes(b"weights")
+    run.log_artifact(tmp_path / "best.pt")
+    run.log({"loss": 1.0})
+    run.finish()
+    code = cli.main(["show", "--store", str(tmp_path / "store"), run.id, "--json"])
+    assert code in (0, None)
+    shown = json.loads(capsys.readouterr().out)
+    artifact, weights = shown["artifacts"]
+    assert weights["name"] == "best.pt" and weights["kind"] == "file" and "step" not in weights
+    assert artifact["name"] == "media/samples/3.png"
+    assert artifact.get("kind") == "image"
+    assert artifact.get("key") == "samples" and artifact.get("step") == 3

@@ -14,7 +14,7 @@ from typing import Any
 from trackui.cli_commands import NUMBER_WIDTH, number_text, value_text
 from trackui.cli_output import Table, emit_json, emit_table, is_terminal
 from trackui.cli_resolve import Found, UsageError, open_stores, resolve, sources
-from trackui.store import fmt
+from trackui.store import fmt, images
 
 
 def _text(value: Any) -> str:
@@ -85,7 +85,13 @@ def cmd_show(args: argparse.Namespace) -> int:
                     for m in detail.metrics
                 },
                 "artifacts": [
-                    {"name": a.name, "path": a.path, "size": a.size, "sha256": a.sha256}
+                    {
+                        "name": a.name,
+                        "path": a.path,
+                        "size": a.size,
+                        "sha256": a.sha256,
+                        **images.artifact_fields(a.name),  # kind; key and step of an image
+                    }
                     for a in detail.artifacts
                 ],
             }

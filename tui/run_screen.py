@@ -40,6 +40,7 @@ from trackui.store.primary import choose
 from . import names
 from .chart import MetricChart
 from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
+from .image_screen import ImageScreen, image_items
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
 from .picker import KeyList
@@ -329,6 +330,17 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self._sync_metric_cursor(self.metric)
         if find_metric(before, self.metric) != find_metric(metrics, self.metric):
             self._load_series()  # the metric on screen moved: redraw it
+
+    @on(DataTable.RowSelected, "#artifacts-table")
+    def _artifact_chosen(self, event: DataTable.RowSelected) -> None:
+        """Enter on an image (logged, or a plot a tool wrote) opens the image viewer."""
+        if self.detail is None or event.row_key.value is None:
+            return
+        chosen = self.detail.artifacts[int(event.row_key.value)]
+        items = image_items(self.detail.artifacts, self.detail.dir)
+        at = next((i for i, item in enumerate(items) if item.name == chosen.name), None)
+        if at is not None:
+            self.app.push_screen(ImageScreen(items, at))
 
     def _fill_artifacts(self) -> None:
         assert self.detail is not None

@@ -239,3 +239,52 @@ def test_fit_keeps_the_aspect_and_never_exceeds_a_column_per_pixel(monkeypatch):
     assert image_view.fit(1200, 2400, 80, 21) == (21, 21)  # height-bound
     assert image_view.fit(4, 4, 80, 21) == (4, 2)  # tiny: one column per pixel
     assert image_view.fit(1, 1, 80, 21) == (1, 1)
+
+
+@needs_extra
+async def test_enter_on_an_image_in_the_artifacts_tab_opens_the_viewer(tmp_path, monkeypatch):
+    """The Run screen's Artifacts tab: enter on a logged image opens the viewer
+    on it, [ ] step, esc comes back; an Ultralytics plot (by reference) opens
+    too; enter on a file that is no image stays on the Run screen."""
+    import shutil
+
+    import trackui
+    from trackui.store.importers import import_path
+    from trackui.store.queries import Store
+    from trackui.tui.run_screen import RunScreen
+
+    from .helpers import RunApp
+
+    monkeypatch.setenv("TRACKUI_SYSTEM_INTERVAL", "0")
+    root = tmp_path / "store"
+    with trackui.init(project="img", name="pics", dir=root, console=False) as run:
+        (tmp_path / "best.pt").write_bytes(b"w")
+        run.log_artifact(tmp_path / "best.pt")
+        for step in (0, 5, 10):
+            run.log_image("samples", [[(step * 20, 0, 0)] * 4] * 4, step=step)
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures"
+    shutil.copytree(fixtures / "ultralytics", tmp_path / "yolo")
+    import_path(root, tmp_path / "yolo", kind="ultralytics")
+    with Store(root) as store:
+        for name, row, want in (("img/pics", 2, "step 5"), ("detect/exp_a", 0, "BoxF1_curve")):
+            app = RunApp(store, store.resolve(name), tab="artifacts")
+            async with app.run_test(size=(100, 30)) as pilot:
+                await settle(pilot)
+                assert isinstance(app.screen, RunScreen)
+                for _ in range(row):
+                    await pilot.press("down")
+                await pilot.press("enter")
+                await settle(pilot)
+                assert isinstance(app.screen, ImageScreen), name
+                assert want in title(app)
+                if name == "img/pics":
+                    await pilot.press("right_square_bracket")
+                    await settle(pilot)
+                    assert "step 10" in title(app) and "(3/3" in title(app)
+                await pilot.press("escape")
+                await settle(pilot)
+                assert isinstance(app.screen, RunScreen)
+                await pilot.press("up", "up", "up", "enter")  # the first row
+                await settle(pilot)
+                first_is_image = name == "detect/exp_a"  # BoxF1_curve.png; best.pt for pics
+                assert isinstance(app.screen, ImageScreen) is first_is_image
