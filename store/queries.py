@@ -101,10 +101,13 @@ class Store:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def refresh(self, *, full: bool = True) -> RefreshStats:
+    def refresh(
+        self, *, full: bool = True, progress: Callable[[int, int], None] | None = None
+    ) -> RefreshStats:
         """Bring the catalog up to date; ``full=False`` is the cheaper live
-        refresh (see ``Catalog.refresh``)."""
-        return self.catalog.refresh(full=full)
+        refresh, ``progress(done, total)`` hears of each committed batch of a
+        big one (see ``Catalog.refresh``)."""
+        return self.catalog.refresh(full=full, progress=progress)
 
     def reindex(self) -> RefreshStats:
         return self.catalog.reindex()

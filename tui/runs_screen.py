@@ -380,6 +380,9 @@ class RunsScreen(Screen):
         text.append(
             f"{self.total} {noun}" if shown >= self.total else f"{shown} of {self.total} {noun}"
         )
+        reading = getattr(self.app, "reading", None)
+        if reading:
+            text.append(f" · reading the store: {reading[0]:,} of {reading[1]:,} runs")
         if q.sort:
             text.append(f" · sorted by {clean(q.sort)} {'▼' if q.descending else '▲'}")
         if q.grouped:

@@ -28,3 +28,51 @@ async def test_a_cold_catalog_fills_in_after_the_first_paint(
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(pilot)
             assert app.screen.query_one(RunsTable).row_count == rows
+
+
+async def test_a_cold_build_paints_each_batch_before_it_ends(
+    fixture_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first refresh of a big store commits runs in batches: the list
+    shows each batch, with a count, while the rest is still being read
+    (here the ingest is held after its first batch until the test lets go)."""
+    import threading
+
+    from trackui.store import catalog
+    from trackui.store.catalog import Catalog
+
+    monkeypatch.setattr(catalog, "BATCH_RUNS", (2,))
+    held, go = threading.Event(), threading.Event()
+    real = Catalog.refresh
+
+    def paused(self, *, full=True, progress=None):  # type: ignore[no-untyped-def]
+        def hold(done: int, total: int) -> None:
+            progress(done, total)
+            if done == 2:
+                held.set()
+                go.wait(30)
+
+        return real(self, full=full, progress=hold if progress else None)
+
+    monkeypatch.setattr(Catalog, "refresh", paused)
+    with Store(fixture_store, clock=lambda: FIXED_NOW, refresh=False) as store:
+        app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
+        async with app.run_test(size=(120, 40)) as pilot:
+            try:
+                for _ in range(200):
+                    await pilot.pause(0.05)
+                    if held.is_set() and app.screen.query_one(RunsTable).row_count == 2:
+                        break
+                assert held.is_set()  # the build is paused mid-way ...
+                assert app.screen.query_one(RunsTable).row_count == 2  # ... its rows shown
+                status = str(app.screen.query_one("#runs-status").render())
+                assert "reading the store: 2 of 5 runs" in status
+            finally:
+                go.set()
+            for _ in range(200):
+                await pilot.pause(0.05)
+                if app.screen.query_one(RunsTable).row_count == 5 and app.reading is None:
+                    break
+            await settle(pilot)
+            assert app.screen.query_one(RunsTable).row_count == 5
+            assert "reading" not in str(app.screen.query_one("#runs-status").render())
