@@ -12,6 +12,7 @@ from textual.content import Content
 
 from trackui.store import fmt
 from trackui.store.models import MetricSummary, RunDetail
+from trackui.store.opener import Opener, UnsafeFile
 
 from .safe import clean, literal
 
@@ -36,18 +37,30 @@ def read_console(
     Only complete lines are taken unless ``whole`` (the run has ended), so a
     line being written is read once it is done. Each line shows what a terminal
     would: the text after its last carriage return, escape sequences removed."""
+    # Through the one bounded opener, like every reader: a console.log that
+    # became a FIFO, a device or a link out of its run is never opened.
+    opener = Opener(os.path.dirname(os.fspath(path)) or ".")
+    name = os.path.basename(os.fspath(path))
     try:
-        size = os.path.getsize(path)
-    except OSError:
+        st = opener.stat(name)
+    except (OSError, UnsafeFile):
         return [], offset or 0, False
+    if st is None:
+        return [], offset or 0, False
+    size = st.size
     reset = offset is None or size < offset  # first read, or the file was replaced
     start = max(0, size - CONSOLE_TAIL_BYTES) if reset else offset
     assert start is not None
     if start >= size:
         return [], start, reset
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        data = fh.read(size - start)
+    # A log that grew by more than the tail since the last look: show its
+    # tail, as a terminal scrolled that far would.
+    if size - start > CONSOLE_TAIL_BYTES:
+        start, reset = size - CONSOLE_TAIL_BYTES, True
+    try:
+        data, _ = opener.read_range(name, start, size - start)
+    except (OSError, UnsafeFile):
+        return [], offset or 0, False
     if reset and start > 0:  # began mid-file: drop the partial first line
         cut = data.find(b"\n") + 1
         data, start = data[cut:], start + cut
