@@ -8,11 +8,19 @@ running. Then measures, against a fresh catalog file:
 - ingest from cold (one refresh that reads everything), in points/s;
 - a refresh when nothing changed (median of several), in ms;
 - an incremental refresh after appending 100 lines to each of the 10
-  running runs (median of several), in ms.
+  running runs (median of several), in ms;
+- one chart's query (``Store.series`` sized for a chart) and the 20 queries
+  of a compare of 20 runs, medians; the catalog's bytes on disk per point.
 
-Prints one figure per line; asserts nothing.
+With ``--small-runs 1000,10000`` it also writes stores of that many small runs
+(the run list store of bench_tui.py: 5 params, 3 metrics x 20 steps) and
+times a cold catalog build of each beside the floor: one plain Python pass
+that opens every file of the store and parses every JSON line.
+
+Prints one figure per line, with its budget; asserts nothing.
 
     python benchmarks/bench_ingest.py [--runs 100] [--metrics 10] [--steps 10000]
+        [--small-runs 1000,10000] [--skip-big]
 """
 
 from __future__ import annotations
@@ -20,10 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_tui import write_run_list  # noqa: E402
 
 RUNNING = 10
 APPEND_LINES = 100
@@ -85,12 +98,76 @@ def append_lines(run_dirs: list[Path], first: int, metrics: int) -> int:
     return len(run_dirs) * APPEND_LINES * metrics
 
 
+def read_and_parse(root: Path) -> float:
+    """The floor: open every file of the store, parse every JSON line."""
+    started = time.perf_counter()
+    for project in os.scandir(root):
+        for run in os.scandir(project.path):
+            for entry in os.scandir(run.path):
+                with open(entry.path, "rb") as fh:
+                    data = fh.read()
+                if entry.name.endswith(".jsonl"):
+                    for raw in data.splitlines():
+                        json.loads(raw)
+                elif entry.name.endswith(".json"):
+                    json.loads(data)
+    return time.perf_counter() - started
+
+
+def small_runs(tmp: Path, count: int, repeats: int) -> None:
+    """Cold catalog of ``count`` small runs beside the read-and-parse floor."""
+    from trackui.store.queries import Store
+
+    root = tmp / f"small{count}"
+    t0 = time.perf_counter()
+    write_run_list(root, count)
+    print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
+    floors, colds, warms = [], [], []
+    for i in range(repeats):
+        floors.append(read_and_parse(root))
+        catalog = tmp / f"small{count}-{i}.duckdb"
+        with Store(root, catalog_path=catalog, refresh=False) as store:
+            t0 = time.perf_counter()
+            store.refresh()
+            colds.append(time.perf_counter() - t0)
+            assert store.count_runs() == count
+        t0 = time.perf_counter()
+        Store(root, catalog_path=catalog).close()
+        warms.append(time.perf_counter() - t0)
+        for suffix in ("", ".wal"):
+            Path(f"{catalog}{suffix}").unlink(missing_ok=True)
+    floor, cold = statistics.median(floors), statistics.median(colds)
+    budget = {10_000: "budget 5", 100_000: "budget 60"}.get(count, "budget 5 at 10k")
+    label = f"small_{count // 1000}k" if count >= 1000 else f"small_{count}"
+    print(f"{label}_floor_s {floor:.2f} (one pass: open and parse every file)")
+    print(f"{label}_cold_s {cold:.2f} ({budget}; all {count} runs listed)")
+    print(f"{label}_cold_to_floor {cold / floor:.1f} (budget 4)")
+    print(
+        f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
+    )
+    print(f"# medians of {repeats}: floor {floors}, cold {colds}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--metrics", type=int, default=10)
     parser.add_argument("--steps", type=int, default=10_000)
+    parser.add_argument(
+        "--small-runs",
+        default="",
+        help="comma-separated store sizes of small runs, e.g. 1000,10000",
+    )
+    parser.add_argument("--repeats", type=int, default=2, help="cold builds per small store")
+    parser.add_argument("--skip-big", action="store_true", help="only the small-run stores")
     args = parser.parse_args()
+    print(f"# {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
+    for count in filter(None, args.small_runs.split(",")):
+        with tempfile.TemporaryDirectory(prefix="trackui-bench-") as tmp:
+            os.environ["TRACKUI_CACHE_DIR"] = str(Path(tmp) / "cache")
+            small_runs(Path(tmp), int(count), args.repeats)
+    if args.skip_big:
+        return
 
     with tempfile.TemporaryDirectory(prefix="trackui-bench-") as tmp:
         os.environ["TRACKUI_CACHE_DIR"] = str(Path(tmp) / "cache")
@@ -125,15 +202,45 @@ def main() -> None:
                 incr_ms.append((time.perf_counter() - t0) * 1000)
                 assert points == expect, (points, expect)
 
+            ids = [r.id for r in store.list_runs(limit=args.runs)]
+            rng = random.Random(1)
+            chart_s = []
+            for _ in range(REPEATS * 3):
+                run, key = rng.choice(ids), f"train/m{rng.randrange(args.metrics)}"
+                t0 = time.perf_counter()
+                series = store.series(run, key)
+                chart_s.append(time.perf_counter() - t0)
+                assert series.total == args.steps or run in [p.name for p in running]
+            compare_s = []
+            for _ in range(REPEATS):
+                chosen, key = (
+                    rng.sample(ids, min(20, len(ids))),
+                    f"train/m{rng.randrange(args.metrics)}",
+                )
+                t0 = time.perf_counter()
+                for run in chosen:
+                    store.series(run, key)
+                compare_s.append(time.perf_counter() - t0)
+        disk = sum(
+            os.path.getsize(f"{Path(tmp) / 'catalog.duckdb'}{suffix}")
+            for suffix in ("", ".wal")
+            if os.path.exists(f"{Path(tmp) / 'catalog.duckdb'}{suffix}")
+        )
+
     print(f"ingest_runs {args.runs}")
     print(f"ingest_points {total}")
     print(f"ingest_store_write_s {written_s:.1f}")
     print(f"ingest_cold_s {cold_s:.2f}")
-    print(f"ingest_points_per_s {total / cold_s:,.0f}".replace(",", ""))
-    print(f"refresh_unchanged_median_ms {statistics.median(idle_ms):.1f}")
+    print(f"ingest_points_per_s {total / cold_s:.0f} (budget 2000000)")
+    print(f"refresh_unchanged_median_ms {statistics.median(idle_ms):.1f} (budget 50)")
     print(
         f"refresh_append_{len(running)}x{APPEND_LINES}_median_ms {statistics.median(incr_ms):.1f}"
     )
+    print(f"chart_query_median_s {statistics.median(chart_s):.3f} (budget 0.1, query only)")
+    print(
+        f"compare_20_runs_query_median_s {statistics.median(compare_s):.3f} (budget 0.3, query only)"
+    )
+    print(f"catalog_bytes_per_point {disk / total:.2f} ({disk / 1e6:.0f} MB)")
 
 
 if __name__ == "__main__":
