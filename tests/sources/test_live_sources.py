@@ -299,3 +299,33 @@ def test_nothing_is_ever_written_into_the_source(tmp_path: Path, fixture: str) -
             store.refresh(full=False)
             store.reindex()
     assert (listing(src), hashes(src)) == before
+
+
+def count_of(store: Store, run_name: str, key: str) -> int:
+    rows = store.catalog.query(
+        "SELECT s.count FROM summaries s JOIN runs r USING (run_id) WHERE r.name = ? AND s.key = ?",
+        [run_name, key],
+    )
+    return rows[0][0] if rows else 0
+
+
+def test_sub_directory_writers_are_followed_under_their_run_keys(tmp_path: Path) -> None:
+    """Keras' ``validation/`` writer and torch's ``add_scalars`` child
+    (``loss_val/``, tag ``loss``) append into their run as ``validation/...``
+    and ``loss/val``, as the first read named them."""
+    src = tmp_path / "logs"
+    shutil.copytree(FIXTURES / "tensorboard-layouts" / "logs", src)
+    with store_for(tmp_path, src) as store:
+        keras = count_of(store, "keras_fit", "validation/epoch_loss")
+        torch = count_of(store, "torch_scalars", "loss/val")
+        assert keras > 0 and torch > 0
+        source = store.catalog.sources[0]
+        before = source.progress.bytes_read
+        val_file = next((src / "keras_fit" / "validation").glob("*tfevents*"))
+        child = next((src / "torch_scalars" / "loss_val").glob("*tfevents*"))
+        grown = append(val_file, tb_event("epoch_loss", 50, 0.5, NOW - 5))
+        grown += append(child, tb_event("loss", 50, 0.5, NOW - 5))
+        assert store.refresh(full=False).points == 2
+        assert source.progress.bytes_read - before == grown
+        assert count_of(store, "keras_fit", "validation/epoch_loss") == keras + 1
+        assert count_of(store, "torch_scalars", "loss/val") == torch + 1
