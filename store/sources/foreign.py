@@ -189,6 +189,7 @@ class ForeignSource:
                 and hb is not None
                 and iv
                 and now - hb > iv * STALE_INTERVALS
+                and row.spec.get("quiet") != hb  # not read again for the same silence
             ):
                 return True  # went quiet: let its reader say how it ended
         return False
@@ -251,11 +252,11 @@ class ForeignSource:
 
     def _run_spec(self, run: ForeignRun) -> dict[str, Any]:
         stale = float((run.extra or {}).get("stale_after", STALE_AFTER))
-        return {
-            "hb": run.last_activity or run.ended or run.created,
-            "iv": stale / STALE_INTERVALS,
-            "fin": run.status != "running",
-        }
+        hb = run.last_activity or run.ended or run.created
+        spec = {"hb": hb, "iv": stale / STALE_INTERVALS, "fin": run.status != "running"}
+        if hb is not None and run.status == "running" and self.clock() - hb > stale:
+            spec["quiet"] = hb  # its reader still says running: wait for news
+        return spec
 
     def _flush(self, catalog: Any, pending: list[tuple[str, ForeignRun, Any]]) -> int:
         return int(catalog._transaction(lambda cur: self._write(cur, catalog, pending)))

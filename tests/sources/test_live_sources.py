@@ -329,3 +329,30 @@ def test_sub_directory_writers_are_followed_under_their_run_keys(tmp_path: Path)
         assert source.progress.bytes_read - before == grown
         assert count_of(store, "keras_fit", "validation/epoch_loss") == keras + 1
         assert count_of(store, "torch_scalars", "loss/val") == torch + 1
+
+
+def test_a_quiet_running_run_is_read_again_once_not_on_every_refresh(tmp_path: Path) -> None:
+    import time
+
+    src = tmp_path / "tb"
+    run = src / "live"
+    run.mkdir(parents=True)
+    t = time.time() - 10  # written just now: its reader says running
+    (run / "events.out.tfevents.1.host").write_bytes(
+        b"".join(tb_event("loss", step, 1.0 / (step + 1), t) for step in range(3))
+    )
+    clock = [t]
+    root = tmp_path / "store"
+    bind(root, src)
+    with Store(root, clock=lambda: clock[0], private=True) as store:
+        source = store.catalog.sources[0]
+        (status,) = store.catalog.query("SELECT status FROM runs")[0]
+        assert status == "running"
+        clock[0] = t + 10_000  # the catalog's clock says it went quiet
+        first = source.progress.bytes_read
+        store.refresh(full=False)  # read again once: its reader decides
+        again = source.progress.bytes_read
+        assert again > first
+        store.refresh(full=False)
+        store.refresh(full=False)
+        assert source.progress.bytes_read == again  # not on every refresh
