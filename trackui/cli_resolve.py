@@ -199,7 +199,44 @@ def open_stores(found: Sequence[Source]) -> Iterator[list[tuple[Source, Any]]]:
     from trackui.store.queries import Store
 
     with ExitStack() as stack:
-        yield [(s, stack.enter_context(Store(s.root))) for s in found if s.exists]
+        opened = []
+        for s in found:
+            if s.exists:
+                store = stack.enter_context(Store(s.root, refresh=False))
+                _first_read(s, store)
+                opened.append((s, store))
+        yield opened
+
+
+def _first_read(src: Source, store: Any) -> None:
+    """Bring a store up to date; where its catalog reads other tools' runs
+    through, with a spinner saying how far the read got (on a terminal)."""
+    sources = store.catalog.sources
+    if not sources or not sys.stderr.isatty():
+        store.refresh()
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from trackui.cli_output import console
+
+    shown = line(src.name)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}", markup=False),
+        TimeElapsedColumn(),
+        transient=True,
+        console=console(stderr=True),
+    ) as progress:
+        task = progress.add_task(f"reading {shown}", total=None)
+        for source in sources:
+            source.on_progress = lambda p: progress.update(
+                task, description=f"reading {shown}: {p.runs_done} runs"
+            )
+        try:
+            store.refresh()
+        finally:
+            for source in sources:
+                source.on_progress = None
 
 
 # -- runs ---------------------------------------------------------------------------

@@ -84,6 +84,8 @@ class ForeignSource:
         self.cursors: dict[str, Cursor] = {}  # relative path -> cursor
         self.runs: dict[str, Cursor] = {}  # run id -> its own row (lines, heartbeat)
         self.progress = Progress()
+        #: Called after each run of a first read (a spinner's line, say).
+        self.on_progress: Callable[[Progress], None] | None = None
         self.problems: list[str] = []
         self._loaded = False
 
@@ -237,6 +239,8 @@ class ForeignSource:
                     pending.append((key, run, (key, data, 0) if data else None))
                     size += len(data)
                     self.progress.runs_done += 1
+                    if self.on_progress is not None:
+                        self.on_progress(self.progress)
                     if size > FLUSH_BYTES:
                         points += self._flush(catalog, pending)
                         pending, size = [], 0
