@@ -15,7 +15,7 @@ import json
 import os
 from typing import Any
 
-from . import bounded_json, paths, run_sync
+from . import bounded_json, paths, run_sync, system_lines
 from .catalog_schema import FILE_COLUMNS, TABLES, FileState, RunState
 from .fmt import repair
 from .ingest import Chunk, temp_table
@@ -24,7 +24,8 @@ from .opener import UnsafeFile
 from .run_dirs import RunDir
 
 _WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
-_LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS)
+# system.jsonl after metrics.jsonl: a reset of the metrics re-reads it (``_reset_lines``).
+_LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS, paths.SYSTEM)
 _SHOWN_FILES = (paths.CONSOLE, paths.CODE_DIFF)
 _MISSING_META = "missing: the run died while starting, or this is not a run"
 
@@ -81,7 +82,7 @@ class RunSync:
         changed = is_new
         names = _LINE_FILES + _WHOLE_FILES
         if state.finished and not is_new:
-            names = (paths.METRICS, paths.EVENTS, paths.SOURCE, paths.META)
+            names = (paths.METRICS, paths.EVENTS, paths.SOURCE, paths.META, paths.SYSTEM)
         for name in names:
             rel = os.path.join(run.path, name)
             try:
@@ -94,8 +95,8 @@ class RunSync:
                 state.problems.pop(name, None)
                 if name == paths.META and run.has_meta is False:
                     state.problems[name] = _MISSING_META
-                if old is not None and name == paths.METRICS:
-                    self._reset_metrics(cur, key)
+                if old is not None and name in (paths.METRICS, paths.SYSTEM):
+                    self._reset_lines(cur, key, name)
                     del state.files[name]
                     batch.file_rows.append((key, name, None))
                     changed = True
@@ -200,6 +201,10 @@ class RunSync:
             if name == paths.METRICS:
                 batch.chunks.append((run.key, got.data, first))
                 batch.pending += len(got.data)
+            elif name == paths.SYSTEM:
+                # Sampled series go in as metrics (keys ``system/...``, step = line number).
+                batch.chunks.append((run.key, system_lines.as_metric_lines(got.data, first), first))
+                batch.pending += len(got.data)
             elif name == paths.EVENTS:
                 if run.key in batch.new:
                     finished = batch.new.events(run.key, got.data, first)
@@ -257,6 +262,13 @@ class RunSync:
     def _reset_lines(self, cur: Any, run_id: str, name: str) -> None:
         if name == paths.METRICS:
             self._reset_metrics(cur, run_id)
+            # That removed the system series too: read system.jsonl again.
+            if self._state[run_id].files.pop(paths.SYSTEM, None) is not None:
+                cur.execute(
+                    "DELETE FROM files WHERE run_id = ? AND name = ?", [run_id, paths.SYSTEM]
+                )
+        elif name == paths.SYSTEM:
+            self._reset_metrics(cur, run_id, system_only=True)
         elif name == paths.EVENTS:
             cur.execute("DELETE FROM events WHERE run_id = ?", [run_id])
             cur.execute(
@@ -268,12 +280,18 @@ class RunSync:
         else:
             cur.execute("DELETE FROM artifacts WHERE run_id = ?", [run_id])
 
-    def _reset_metrics(self, cur: Any, run_id: str) -> None:
+    def _reset_metrics(self, cur: Any, run_id: str, *, system_only: bool = False) -> None:
+        keys, only = "", ""
+        if system_only:
+            keys = (
+                " AND key_no IN (SELECT key_no FROM metric_keys WHERE starts_with(key, 'system/'))"
+            )
+            only = " AND starts_with(key, 'system/')"
         cur.execute(
-            "DELETE FROM metrics WHERE run_no = (SELECT run_no FROM runs WHERE run_id = ?)",
+            "DELETE FROM metrics WHERE run_no = (SELECT run_no FROM runs WHERE run_id = ?)" + keys,
             [run_id],
         )
-        cur.execute("DELETE FROM summaries WHERE run_id = ?", [run_id])
+        cur.execute("DELETE FROM summaries WHERE run_id = ?" + only, [run_id])
 
     def _delete_run(self, cur: Any, run_id: str) -> None:
         self._reset_metrics(cur, run_id)

@@ -201,6 +201,7 @@ class MetricIngest:
         temp_table(cur, self.tmpdir, "parsed_points", ParsedPoints.COLUMNS, parsed.lines)
         register_keys(cur, "SELECT DISTINCT key FROM parsed_points", [])
         cur.execute(
+                        AND key_no IN ({", ".join(str(int(n)) for n in ids.values())})
             """INSERT INTO metrics
                SELECT r.run_no, k.key_no, p.seq, p.step, p.t, p.value
                FROM parsed_points p JOIN runs r ON r.run_id = p.run_id

@@ -23,6 +23,7 @@ HEARTBEAT = "heartbeat"
 CONSOLE = "console.log"
 CODE_DIFF = "code.diff"
 SOURCE = "source.json"  # written by importers: where a foreign run came from
+SYSTEM = "system.jsonl"  # sampled system readings (store/system.py, importers)
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"  # Crockford base32, lower case
 
