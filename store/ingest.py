@@ -176,6 +176,7 @@ class MetricIngest:
                         arg_max(step, value) FILTER (WHERE NOT isnan(value)) AS step_hi
                       FROM metrics
                       WHERE run_no = {int(run_no)} AND seq >= {int(first_line)}
+                        AND key_no IN ({", ".join(str(int(n)) for n in ids.values())})
                       GROUP BY key_no
                     ) a JOIN metric_keys k ON k.key_no = a.key_no""",
                 [run_id],
@@ -201,7 +202,6 @@ class MetricIngest:
         temp_table(cur, self.tmpdir, "parsed_points", ParsedPoints.COLUMNS, parsed.lines)
         register_keys(cur, "SELECT DISTINCT key FROM parsed_points", [])
         cur.execute(
-                        AND key_no IN ({", ".join(str(int(n)) for n in ids.values())})
             """INSERT INTO metrics
                SELECT r.run_no, k.key_no, p.seq, p.step, p.t, p.value
                FROM parsed_points p JOIN runs r ON r.run_id = p.run_id
