@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from trackui.cli import main
 from trackui.store import catalog, paths, system
 from trackui.store.queries import Store
 from trackui.store.writer import Run
@@ -212,3 +213,43 @@ def test_max_gpu_memory_as_a_run_list_column(tmp_path: Path) -> None:
         (row,) = store.run_summaries([run.id], ["max(system/gpu0.mem_used)"])
         assert row.columns["max(system/gpu0.mem_used)"] == 3e9
     run.finish()
+
+
+def test_show_json_lists_system_series_under_their_own_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "store"
+    run, _, _, rows = sample_run(root, 3)
+    run.finish()
+    assert main(["show", "--store", str(root), run.id, "--json"]) == 0
+    detail = json.loads(capsys.readouterr().out)
+    assert set(detail["metrics"]) == {"loss"}
+    assert all(k.startswith("system/") for k in detail["system"])
+    assert detail["system"]["system/gpu0.mem_used"] == {
+        "first": 3e9,
+        "last": 1e9,
+        "min": 1e9,
+        "max": 3e9,
+        "count": 3,
+        "step_min": 2,
+        "step_max": 0,
+        "last_step": 2,
+    }
+    assert set(detail["system"]["system/gpu1.util"]) == set(detail["metrics"]["loss"])
+    assert main(["show", "--store", str(root), run.id]) == 0  # the human form: its own table
+    out = capsys.readouterr().out
+    assert "system/gpu0.mem_used" in out and out.index("system/") > out.index("loss")
+
+
+def test_show_json_without_sampling_has_an_empty_system(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "store"
+    run = Run(
+        project="p", name="r", dir=root, console=False, handle_signals=False, system_interval=0
+    )
+    run.log({"loss": 1.0})
+    run.finish()
+    assert main(["show", "--store", str(root), run.id, "--json"]) == 0
+    detail = json.loads(capsys.readouterr().out)
+    assert detail["system"] == {} and set(detail["metrics"]) == {"loss"}

@@ -9,12 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from trackui.cli_commands import NUMBER_WIDTH, number_text, value_text
 from trackui.cli_output import Table, emit_json, emit_table, is_terminal
 from trackui.cli_resolve import Found, UsageError, open_stores, resolve, sources
 from trackui.store import fmt, images
+from trackui.store.models import MetricSummary
 
 
 def _text(value: Any) -> str:
@@ -71,19 +73,9 @@ def cmd_show(args: argparse.Namespace) -> int:
                 ),
                 "params": dict(detail.params),
                 "summary": detail.summary,
-                "metrics": {
-                    m.key: {
-                        "first": m.first,
-                        "last": m.last,
-                        "min": m.min,
-                        "max": m.max,
-                        "count": m.count,
-                        "step_min": m.step_min,
-                        "step_max": m.step_max,
-                        "last_step": m.last_step,
-                    }
-                    for m in detail.metrics
-                },
+                "metrics": _summaries_json(m for m in detail.metrics if not _is_system(m.key)),
+                # sampled system series (system.jsonl), the same fields as metrics
+                "system": _summaries_json(m for m in detail.metrics if _is_system(m.key)),
                 "artifacts": [
                     {
                         "name": a.name,
@@ -133,25 +125,39 @@ def cmd_show(args: argparse.Namespace) -> int:
         ),
         args.fmt,
     )
-    emit_table(
-        Table(
-            ["metric", "last", "min", "max", "count", "last step"],
-            [
+    system = [m for m in detail.metrics if _is_system(m.key)]
+    for title, rows in (
+        ("metrics", [m for m in detail.metrics if not _is_system(m.key)]),
+        ("system", system),
+    ):
+        if title == "system" and not rows:
+            continue
+        emit_table(
+            Table(
                 [
-                    m.key,
-                    number_text(m.last),
-                    number_text(m.min),
-                    number_text(m.max),
-                    str(m.count),
-                    "" if m.last_step is None else str(m.last_step),
-                ]
-                for m in detail.metrics
-            ],
-            title="metrics",
-            numeric=frozenset({1, 2, 3, 4, 5}),
-        ),
-        args.fmt,
-    )
+                    title[:-1] if title == "metrics" else "series",
+                    "last",
+                    "min",
+                    "max",
+                    "count",
+                    "last step",
+                ],
+                [
+                    [
+                        m.key,
+                        number_text(m.last),
+                        number_text(m.min),
+                        number_text(m.max),
+                        str(m.count),
+                        "" if m.last_step is None else str(m.last_step),
+                    ]
+                    for m in rows
+                ],
+                title=title,
+                numeric=frozenset({1, 2, 3, 4, 5}),
+            ),
+            args.fmt,
+        )
     if detail.summary:
         emit_table(
             Table(
@@ -334,3 +340,24 @@ def _compare_details(details: list[Any], only_changed: bool) -> tuple[Any, Any]:
             best = (min if way == "min" else max)(candidates, key=lambda c: c[0])[1]
         out.append(MetricComparisonRow(key, way, lasts, bests, best))
     return ParamDiff(runs, tuple(rows), len(keys)), MetricComparison(runs, tuple(out))
+
+
+def _is_system(key: str) -> bool:
+    """A sampled system series (``system/gpu0.util``...), shown apart from metrics."""
+    return key.startswith("system/")
+
+
+def _summaries_json(summaries: Iterable[MetricSummary]) -> dict[str, dict[str, Any]]:
+    return {
+        m.key: {
+            "first": m.first,
+            "last": m.last,
+            "min": m.min,
+            "max": m.max,
+            "count": m.count,
+            "step_min": m.step_min,
+            "step_max": m.step_max,
+            "last_step": m.last_step,
+        }
+        for m in summaries
+    }
