@@ -59,6 +59,7 @@ from .catalog_schema import (
 from .catalog_sync import Batch, RunSync, problems_of
 from .fmt import repair
 from .ingest import SMALL_CHUNK_BYTES, MetricIngest, temp_table
+from .ingest_small import COMBINED
 from .opener import Opener
 from .run_dirs import INIT_GRACE_S, RunDir, RunDirs
 from .sources import sources_of
@@ -392,6 +393,12 @@ class Catalog(RunDirs, RunSync):
     def _sync_isolated(self, runs: list[RunDir]) -> tuple[int, int]:
         """Sync runs in one batch; when that fails, again with the failing
         run's metrics parsed in Python, then run by run (see the docstring)."""
+        try:
+            return self._sync_retried(runs)
+        finally:
+            self._ingest.combine = True
+
+    def _sync_retried(self, runs: list[RunDir]) -> tuple[int, int]:
         python_only: set[str] = set()
         while True:
             try:
@@ -402,6 +409,9 @@ class Catalog(RunDirs, RunSync):
                     raise
                 failed = self._ingest.current
                 self._ingest.current = None
+                if failed == COMBINED and self._ingest.combine:
+                    self._ingest.combine = False  # again, each run's small chunks on their own
+                    continue
                 if failed is None or failed in python_only or len(runs) == 1:
                     break
                 python_only.add(failed)

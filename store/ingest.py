@@ -61,6 +61,8 @@ class MetricIngest:
         self.tmpdir = tmpdir
         self.current: str | None = None
         self.notes: dict[str, set[str]] = {}
+        #: Small chunks of many runs read by DuckDB in one pass (``ingest_small``).
+        self.combine = True
 
     def ingest(
         self,
@@ -76,9 +78,15 @@ class MetricIngest:
         if not chunks:
             return 0
         cur.execute("CREATE OR REPLACE TEMP TABLE chunk_summaries AS FROM summaries LIMIT 0")
+        from .ingest_small import COMBINED, ingest_small, one_object_per_line
+
         parsed = ParsedPoints(self.notes)
         points = 0
+        small: list[tuple[str, bytes, int, int]] = []
         for run_id, chunk, first_line in chunks:
+            if len(chunk) < small_bytes and run_id not in python_only and self.combine:
+                small.append((run_id, chunk, first_line, chunk.count(b"\n")))
+                continue
             if len(chunk) < small_bytes or run_id in python_only:
                 parsed.parse(run_id, chunk, first_line)
                 continue
@@ -94,6 +102,23 @@ class MetricIngest:
                 # one summary row per chunk.
                 merge_summaries(cur)
                 cur.execute("DELETE FROM chunk_summaries")
+        # A run goes in with the others only when each of its small chunks can.
+        unsafe = {
+            run_id
+            for run_id, chunk, _, lines in small
+            if not (one_object_per_line(chunk, lines) and _fast_path_safe(chunk, lines))
+        }
+        group = [c for c in small if c[0] not in unsafe]
+        if len(group) > 1:
+            self.current = COMBINED
+            got = ingest_small(cur, self.tmpdir, group)
+            self.current = None
+            if got is not None:
+                points += got
+                self._note_overflows(cur, group)
+                group = []
+        for run_id, chunk, first_line, _ in group + [c for c in small if c[0] in unsafe]:
+            parsed.parse(run_id, chunk, first_line)
         points += self._insert_parsed(cur, parsed)
         merge_summaries(cur)
         cur.execute("DROP TABLE chunk_summaries")
@@ -183,6 +208,20 @@ class MetricIngest:
             )
             self._note_overflow(cur, run_id, chunk)
         return points
+
+    def _note_overflows(self, cur: Any, group: list[tuple[str, bytes, int, int]]) -> None:
+        """``_note_overflow`` for the runs of a combined read, in one query."""
+        inf = {
+            run_id
+            for (run_id,) in cur.execute(
+                "SELECT DISTINCT run_id FROM chunk_summaries WHERE isinf(min) OR isinf(max)"
+            ).fetchall()
+        }
+        for run_id, chunk, _, _ in group:
+            if run_id in inf and not any(
+                word in chunk for word in (b"Infinity", b"inf", b"Inf", b"INF")
+            ):
+                self.notes.setdefault(run_id, set()).add(OVERFLOW_NOTE)
 
     def _note_overflow(self, cur: Any, run_id: str, chunk: bytes) -> None:
         """An infinite value where the chunk spells no ``Infinity`` came from
