@@ -180,8 +180,8 @@ class ForeignSource:
             st = files.get(rel)
             if st is None or c.change(*st) == REWRITTEN:
                 return True
-        for rel in files:
-            if rel not in self.cursors and interesting(rel):
+        for rel, st in files.items():
+            if rel not in self.cursors and interesting(rel) and not self._adopt(rel, st):
                 return True
         now = self.clock()
         for row in self.runs.values():
@@ -195,6 +195,35 @@ class ForeignSource:
             ):
                 return True  # went quiet: let its reader say how it ended
         return False
+
+    def _adopt(self, rel: str, st: tuple[int, int, int]) -> bool:
+        """Follow a new file of a run already read from its start, when it is
+        one that run's writer appends to in its own folder (a new MLflow
+        metric, a new dvclive TSV with its header, a new event file beside
+        the run's others); False when the source must be read again."""
+        path = os.path.realpath(os.path.join(str(self.top), rel))
+        owners = [
+            (run_id, row.spec["src"], row.spec.get("kind", ""))
+            for run_id, row in self.runs.items()
+            if row.spec.get("src") and path.startswith(row.spec["src"] + os.sep)
+        ]
+        if not owners:
+            return False
+        run_id, src, kind = max(owners, key=lambda o: len(o[1]))
+        in_run = os.path.relpath(path, src).replace(os.sep, "/")
+        if kind == "tensorboard" and "/" in in_run:
+            return False  # a writer in a sub-folder: how it folds in is the reader's to say
+        stub = ForeignRun(kind, src, "", "", "")
+        how, spec = classify(stub, set(), -1, in_run, Path(path), self.opener)
+        offset = 0
+        if how == "tsv":
+            if not spec["hdr"] or st[1] <= len(spec["hdr"].encode()):
+                return False
+            offset = len(spec["hdr"].encode()) + 1
+        elif how not in ("tfevents", "mlflow"):
+            return False
+        self.cursors[rel] = Cursor(rel, how, run_id, st[0], 0, 0, offset, spec)
+        return True
 
     # -- the first read (and any read again) -----------------------------------------
 
@@ -257,7 +286,13 @@ class ForeignSource:
     def _run_spec(self, run: ForeignRun) -> dict[str, Any]:
         stale = float((run.extra or {}).get("stale_after", STALE_AFTER))
         hb = run.last_activity or run.ended or run.created
-        spec = {"hb": hb, "iv": stale / STALE_INTERVALS, "fin": run.status != "running"}
+        spec = {
+            "hb": hb,
+            "iv": stale / STALE_INTERVALS,
+            "fin": run.status != "running",
+            "src": os.path.realpath(run.source_path),
+            "kind": run.kind,
+        }
         if hb is not None and run.status == "running" and self.clock() - hb > stale:
             spec["quiet"] = hb  # its reader still says running: wait for news
         return spec

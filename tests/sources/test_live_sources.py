@@ -356,3 +356,26 @@ def test_a_quiet_running_run_is_read_again_once_not_on_every_refresh(tmp_path: P
         store.refresh(full=False)
         store.refresh(full=False)
         assert source.progress.bytes_read == again  # not on every refresh
+
+
+def test_a_new_metric_file_of_a_run_is_followed_from_its_start_not_by_reading_all_again(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "mlruns"
+    shutil.copytree(FIXTURES / "mlflow" / "file" / "mlruns", src)
+    with store_for(tmp_path, src) as store:
+        source = store.catalog.sources[0]
+        (run_dir,) = store.catalog.query(
+            "SELECT source_path FROM runs WHERE name = 'yolo26n-lr0.01-b16-sgd'"
+        )[0]
+        new = Path(run_dir) / "metrics" / "extra" / "score"
+        new.parent.mkdir()
+        text = "".join(f"{int((NOW - 50 + s) * 1000)} {s / 10} {s}\n" for s in range(4))
+        new.write_text(text)
+        before = source.progress.bytes_read
+        assert store.refresh(full=False).points == 4
+        assert source.progress.bytes_read - before == len(text)  # that file alone
+        assert count_of(store, "yolo26n-lr0.01-b16-sgd", "extra/score") == 4
+        append(new, f"{int(NOW * 1000)} 0.9 4\n".encode())
+        assert store.refresh(full=False).points == 1
+        assert count_of(store, "yolo26n-lr0.01-b16-sgd", "extra/score") == 5
