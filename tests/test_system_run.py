@@ -118,13 +118,16 @@ def test_without_nvml_nothing_fails_and_no_gpu_series(store, monkeypatch):
 @pytest.mark.parametrize("how", ["argument", "environment"])
 def test_interval_zero_writes_no_file_and_starts_no_thread(store, monkeypatch, how):
     monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml())
+    # Runs of other tests (never finished) may still have their samplers.
+    before = {t for t in threading.enumerate() if t.name == "trackui-system"}
     if how == "environment":
         monkeypatch.setenv("TRACKUI_SYSTEM_INTERVAL", "0")
         run = trackui.init(project="p", dir=store, console=False)
     else:
         monkeypatch.setenv("TRACKUI_SYSTEM_INTERVAL", "0.05")  # the argument wins
         run = trackui.init(project="p", dir=store, console=False, system_interval=0)
-    assert not any(t.name == "trackui-system" for t in threading.enumerate())
+    assert {t for t in threading.enumerate() if t.name == "trackui-system"} <= before
+    assert run._sampler is None
     threading.Event().wait(0.2)
     run.finish()
     assert not (run.dir / system.SYSTEM_FILE).exists()
