@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from .. import run_sync
-from ..importers import _metric_rows, detect_kinds, reader
+from ..importers import _metric_rows, _system_lines, detect_kinds, reader
 from ..importers._read import recording
 from ..importers._tfevents import is_event_file
 from ..importers.base import ForeignRun
 from ..ingest import SMALL_CHUNK_BYTES, Chunk
 from ..opener import Opener
 from ..status import STALE_INTERVALS
+from ..system_lines import as_metric_lines
 from .cursor import GROWN, REWRITTEN, SAME, Cursor, Progress
 from .streams import (
     STREAMS,
@@ -235,7 +236,7 @@ class ForeignSource:
         self.progress.runs_done = 0
         runs: dict[str, Cursor] = {}
         found: list[tuple[str, ForeignRun, set[str], int]] = []
-        pending: list[tuple[str, ForeignRun, Chunk | None]] = []
+        pending: list[tuple[str, ForeignRun, list[Chunk]]] = []
         size = 0
         points = 0
 
@@ -265,7 +266,13 @@ class ForeignSource:
                     found.append((key, run, {p.key for p in run.points}, max(steps, default=-1)))
                     run.points = []  # written below; not held for the whole read
                     runs[key] = Cursor("", _RUN, key, offset=len(rows), spec=self._run_spec(run))
-                    pending.append((key, run, (key, data, 0) if data else None))
+                    chunks = [(key, data, 0)] if data else []
+                    if run.system:  # sampled series, as the catalog reads system.jsonl
+                        sampled = as_metric_lines(_system_lines(run.system), 0)
+                        chunks.append((key, sampled, 0))
+                        size += len(sampled)
+                        run.system = []
+                    pending.append((key, run, chunks))
                     size += len(data)
                     self.progress.runs_done += 1
                     if self.on_progress is not None:
@@ -303,7 +310,7 @@ class ForeignSource:
     def _write(self, cur: Any, catalog: Any, pending: list[tuple[str, ForeignRun, Any]]) -> int:
         for key, run, _ in pending:
             self._insert(cur, key, run)
-        chunks = [chunk for _, _, chunk in pending if chunk is not None]
+        chunks = [chunk for _, _, some in pending for chunk in some]
         return catalog._ingest.ingest(cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set())
 
     def _insert(self, cur: Any, key: str, run: ForeignRun) -> None:

@@ -379,3 +379,21 @@ def test_a_new_metric_file_of_a_run_is_followed_from_its_start_not_by_reading_al
         append(new, f"{int(NOW * 1000)} 0.9 4\n".encode())
         assert store.refresh(full=False).points == 1
         assert count_of(store, "yolo26n-lr0.01-b16-sgd", "extra/score") == 5
+
+
+def test_system_metrics_read_through_like_imported_ones(tmp_path: Path) -> None:
+    """W&B stats records reach the catalog under trackui's system names, as
+    an import of the same run gives them (tests/importers/test_system_catalog.py)."""
+    src = tmp_path / "wbr"
+    shutil.copytree(FIXTURES / "wandb-resumed", src)
+    with store_for(tmp_path, src) as store:
+        (run_id,) = store.catalog.query("SELECT run_id FROM runs")[0]
+        got = {m.key: m for m in store.metric_summaries(run_id) if m.key.startswith("system/")}
+        util = got["system/gpu0.util"]
+        assert (util.first, util.last, util.max, util.count) == (90.0, 97.0, 97.0, 3)
+        assert [(p.step, p.value) for p in store.history(run_id, "system/gpu0.util")] == [
+            (0, 90.0),
+            (1, 95.0),
+            (2, 97.0),
+        ]
+        assert got["system/proc.rss"].first == 1024.0 * 1024**2
