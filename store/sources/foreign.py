@@ -25,7 +25,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .. import run_sync
 from ..importers import _metric_rows, _system_lines, detect_kinds, reader
 from ..importers._read import recording
 from ..importers._tfevents import is_event_file
@@ -35,6 +34,7 @@ from ..opener import Opener
 from ..status import STALE_INTERVALS
 from ..system_lines import as_metric_lines
 from .cursor import GROWN, REWRITTEN, SAME, Cursor, Progress
+from .rows import insert_run, put_rows
 from .streams import (
     STREAMS,
     Rewritten,
@@ -309,61 +309,9 @@ class ForeignSource:
 
     def _write(self, cur: Any, catalog: Any, pending: list[tuple[str, ForeignRun, Any]]) -> int:
         for key, run, _ in pending:
-            self._insert(cur, key, run)
+            insert_run(cur, key, run, self._run_spec(run)["iv"], self.box, self.location)
         chunks = [chunk for _, _, some in pending for chunk in some]
         return catalog._ingest.ingest(cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set())
-
-    def _insert(self, cur: Any, key: str, run: ForeignRun) -> None:
-        extra = run.extra or {}
-        project = run.project or run.kind
-        cur.execute(
-            "INSERT INTO runs (run_id, run_no, dir, rel_dir, project, name, has_console, has_diff) "
-            "VALUES (?, (SELECT coalesce(max(run_no), 0) + 1 FROM runs), ?, NULL, ?, ?, FALSE, FALSE)",
-            [key, run.source_path, project, run.name],
-        )
-        meta = {
-            "id": key,
-            "project": project,
-            "name": run.name,
-            "group": run.group,
-            "tags": list(run.tags),
-            "notes": run.notes,
-            "created": run.created,
-            "host": extra.get("host"),
-            "user": extra.get("user"),
-            "argv": extra.get("argv") or [],
-            "cwd": extra.get("cwd"),
-            "python": extra.get("python"),
-            "git": extra.get("git"),
-            "heartbeat_interval": self._run_spec(run)["iv"],
-            "box": self.box,
-            "location": self.location,
-        }
-        run_sync.write_meta(cur, key, run.source_path, json.loads(json.dumps(meta, default=str)))
-        run_sync.write_config(cur, key, run.params)
-        run_sync.write_source(
-            cur,
-            key,
-            {
-                "kind": run.kind,
-                "path": run.source_path,
-                "id": run.source_id,
-                "parent_id": run.parent_id,
-            },
-        )
-        events: list[dict[str, Any]] = [{"event": "start", "t": run.created}]
-        if run.status != "running":
-            finish: dict[str, Any] = {"event": "finish", "t": run.ended, "status": run.status}
-            if run.status_reason:
-                finish["reason"] = run.status_reason
-            events.append(finish)
-        run_sync.write_events(cur, key, _jsonl(events), 0)
-        artifacts = [
-            {"name": a.name, "path": a.path, "size": a.size, "sha256": a.sha256, "copied": False}
-            for a in run.artifacts
-        ]
-        if artifacts:
-            run_sync.write_artifacts(cur, key, _jsonl(artifacts), 0)
 
     def _cursors_from(
         self,
@@ -427,7 +375,7 @@ class ForeignSource:
                 c.how, c.spec = "sidecar", {"db": base}
 
     def _save_all(self, cur: Any) -> None:
-        _put_rows(cur, [c.row() for c in (*self.cursors.values(), *self.runs.values())])
+        put_rows(cur, [c.row() for c in (*self.cursors.values(), *self.runs.values())])
 
     def _beat(self, run_id: str, got: list[Any], st: tuple[int, int, int]) -> None:
         """News of a run: its heartbeat is the newest time in what came, else the file's mtime."""
@@ -499,30 +447,13 @@ class ForeignSource:
                 "DELETE FROM files WHERE list_contains(?::VARCHAR[], run_id || chr(0) || name)",
                 [[f"{r[0]}\0{r[1]}" for r in rows]],
             )
-            _put_rows(cur, rows)
+            put_rows(cur, rows)
             return points
 
         return len(new), catalog._transaction(work)
-
-
-def _put_rows(cur: Any, rows: list[list[Any]]) -> None:
-    """Rows into ``files`` in one statement (``executemany`` runs one per row)."""
-    if not rows:
-        return
-    cols = [list(c) for c in zip(*rows, strict=True)]
-    cur.execute(
-        "INSERT INTO files SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), "
-        "unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), unnest(?::BIGINT[]), "
-        "unnest(?::BIGINT[])",
-        cols,
-    )
 
 
 def run_key(run: ForeignRun) -> str:
     """The catalog id of a foreign run: its tool and a digest of where it is."""
     raw = f"{run.kind}\0{os.path.realpath(run.source_path)}\0{run.source_id}"
     return f"{run.kind}-{hashlib.sha256(raw.encode()).hexdigest()[:10]}"
-
-
-def _jsonl(records: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(r, default=str) + "\n" for r in records).encode()
