@@ -1,5 +1,5 @@
-"""``RunScreen``: one run in five tabs — overview, params, metrics, console,
-artifacts.
+"""``RunScreen``: one run in six tabs — overview, params, metrics, console,
+artifacts, system (``system_tab``).
 
 Every store call runs in a thread worker that makes one call and posts one
 message; only the handlers touch widgets, and a result from a superseded worker
@@ -48,8 +48,9 @@ from .run_details import STATUS_STYLES, find_metric, overview, read_console, sum
 from .run_grid import GridTab
 from .safe import clean, literal
 from .scrolling import ViLog, ViScroll
+from .system_tab import SystemTab, is_system
 
-TABS = ("overview", "params", "metrics", "console", "artifacts")
+TABS = ("overview", "params", "metrics", "console", "artifacts", "system")
 CONSOLE_MAX_LINES = 10_000
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
 CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
@@ -61,6 +62,7 @@ TAB_FOCUS = {
     "metrics": "#metric-picker",
     "console": "#console-log",
     "artifacts": "#artifacts-table",
+    "system": "#system-grid",
 }
 
 
@@ -131,6 +133,7 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         Binding("3", "show_tab('metrics')", "Metrics", show=False, id="run.tab.metrics"),
         Binding("4", "show_tab('console')", "Console", show=False, id="run.tab.console"),
         Binding("5", "show_tab('artifacts')", "Artifacts", show=False, id="run.tab.artifacts"),
+        Binding("6", "show_tab('system')", "System", show=False, id="run.tab.system"),
         Binding("slash", "filter_params", "Filter", id="run.filter-params"),
         Binding("m", "pick_metric", "Metric", id="run.pick-metric"),
         Binding("left_square_bracket", "step_metric(-1)", "Prev metric", id="run.prev-metric"),
@@ -186,6 +189,8 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             with TabPane("5 Artifacts", id="artifacts"):
                 yield Static(Content(""), id="artifacts-note", classes="note")
                 yield DataTable(id="artifacts-table", cursor_type="row")
+            with TabPane("6 System", id="system"):
+                yield SystemTab(self.run_id, id="system-tab")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -255,7 +260,9 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         if old is None or old.params != detail.params:
             self._fill_params()
         if old is None or old.metrics != detail.metrics:
-            self._fill_metrics(detail.metrics, old.metrics if old else ())
+            # system/ series have their own tab
+            self._fill_metrics(_results(detail.metrics), _results(old.metrics) if old else ())
+            self.query_one(SystemTab).set_summaries(detail.metrics)
         if old is None or old.artifacts != detail.artifacts:
             self._fill_artifacts()
         self._load_console()
@@ -465,6 +472,8 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         return self.query_one("#run-tabs", TabbedContent).active
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "step_metric" and self.is_mounted and self.active_tab == "system":
+            return True  # [ ] page the system charts
         if action in CHART_ACTIONS:
             return self.is_mounted and self.active_tab == "metrics"
         return True
@@ -501,11 +510,19 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self.metric = key
 
     def action_step_metric(self, step: int) -> None:
+        if self.active_tab == "system":
+            self.query_one(SystemTab).step_page(step)
+            return
         if self.grid_shown:
             self.query_one(MetricGrid).step_page(step)
             return
-        keys = self.detail.metric_keys if self.detail else ()
+        keys = [k for k in self.detail.metric_keys if not is_system(k)] if self.detail else []
         if not keys:
             return
         index = keys.index(self.metric) if self.metric in keys else -1
         self.metric = keys[(index + step) % len(keys)]
+
+
+def _results(metrics: Sequence[MetricSummary]) -> list[MetricSummary]:
+    """The metrics the Metrics tab shows: all but the sampled system series."""
+    return [m for m in metrics if not is_system(m.key)]
