@@ -278,7 +278,8 @@ def colours_of(line: str, text: str) -> set[str]:
 #: lr0 of each detect run in fixtures/store, as the diff table prints it.
 DETECT_LR0 = {"yolo-sgd": "0.01", "yolo-adamw": "0.002", "yolo-oom": "0.02"}
 CLS_RUNS = ("resnet-kill", "resnet-crash")
-_POINTS = re.compile(r"\d+ of \d+ points")
+#: The chart title's point count: "52 of 52 points", or "52/52 pts" where the pane is narrow.
+_POINTS = re.compile(r"\d+ of \d+ points|\d+/\d+ pts")
 _FILTER_LINE = re.compile(r"^\s{0,2}/(\s|$)")
 _MARKED = re.compile(r"(\d+) marked")
 #: The glyph the run list puts in front of a marked run.

@@ -25,8 +25,9 @@ pytestmark = pytest.mark.e2e
 
 #: Markup, an SGR colour and an OSC window title inside one run name.
 EVIL_NAME = "opt[/x] [bold]\x1b[31mred\x1b]0;pwned\x07 end"
-#: What the user must see: the text as typed, the escape sequences dropped.
-EVIL_SHOWN = "opt[/x] [bold]red end"
+#: What the user must see: the text as typed, each control character shown as
+#: visible text (``\x1b``), so nothing reaches the terminal and nothing is hidden.
+EVIL_SHOWN = "opt[/x] [bold]\\x1b[31mred\\x1b]0;pwned\\x07 end"
 RED = "31"
 #: Only the Run screen shows its tab names.
 RUN_SCREEN_MARK = "1 Overview"
