@@ -154,3 +154,25 @@ def test_panels_keep_other_tools_series_under_their_names() -> None:
         ("GPU util % · gpu0⣿ gpu1•", (("gpu0", "system/gpu0.util"), ("gpu1", "system/gpu1.util"))),
         ("disk_usage_percentage", (("disk_usage_percentage", "system/disk_usage_percentage"),)),
     ]
+
+
+@pytest.mark.anyio
+async def test_new_samples_of_a_live_run_are_drawn_after_a_refresh(fixture_store: Path) -> None:
+    from trackui.tui.messages import StoreRefreshed
+
+    run_id = write_samples(fixture_store, RUN, n=5)
+    with Store(fixture_store, clock=lambda: FIXED_NOW) as store:
+        app = RunApp(store, run_id, tab="system")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await all_drawn(pilot)
+            grid = app.screen.query_one(SystemGrid)
+            util = grid.charts[0]
+            assert [s.total for _, _, s in util.series] == [5, 5]
+            detail = store.get_run(run_id)
+            later = detail.run.created + 1000
+            with open(Path(detail.dir) / paths.SYSTEM, "a") as fh:
+                fh.write(json.dumps({"_t": later, "system/gpu0.util": 99.0}) + "\n")
+            app.screen.post_message(StoreRefreshed(store.refresh()))
+            await all_drawn(pilot)
+            assert [s.total for _, _, s in util.series] == [6, 5]
+            assert util.series[0][2].y[-1] == 99.0
