@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from . import bounded_json
 
 PREFIX = "system/"
+_NUM = rb"-?(?:\d{1,18}|\d{1,300}\.\d+(?:[eE][+-]?\d{1,2})?|\d{1,300}[eE][+-]?\d{1,2})"
+#: a line as the sampler and the importers write it: ``_t`` first, then only
+#: ``system/`` keys (no quote or backslash in them) with plain numbers; such a
+#: line gets its ``_step`` spliced in without being parsed
+_PLAIN = re.compile(
+    rb'\{\s*"_t"\s*:\s*'
+    + _NUM
+    + rb'(?:\s*,\s*"system/[^"\\\x00-\x1f]*"\s*:\s*'
+    + _NUM
+    + rb")*\s*\}\s*"
+)
 
 
 def as_metric_lines(data: bytes, first_line: int) -> bytes:
@@ -23,6 +35,9 @@ def as_metric_lines(data: bytes, first_line: int) -> bytes:
     first is line ``first_line``, as metric lines with ``_step`` = line number."""
     out = []
     for i, raw in enumerate(data.split(b"\n")[:-1]):
+        if _PLAIN.fullmatch(raw):
+            out.append(b'{"_step":%d,' % (first_line + i) + raw.lstrip()[1:].rstrip())
+            continue
         try:
             obj = bounded_json.loads(raw, first_wins=True) if raw.strip() else None
         except (ValueError, RecursionError):
@@ -36,8 +51,8 @@ def as_metric_lines(data: bytes, first_line: int) -> bytes:
             for key, value in obj.items():
                 if isinstance(key, str) and key.startswith(PREFIX) and _finite(value):
                     line[key] = float(value)
-        out.append(json.dumps(line) if len(line) > 1 else "{}")
-    return ("\n".join(out) + "\n").encode() if out else b""
+        out.append((json.dumps(line) if len(line) > 1 else "{}").encode())
+    return b"\n".join(out) + b"\n" if out else b""
 
 
 def _finite(value: object) -> bool:

@@ -253,3 +253,40 @@ def test_show_json_without_sampling_has_an_empty_system(
     assert main(["show", "--store", str(root), run.id, "--json"]) == 0
     detail = json.loads(capsys.readouterr().out)
     assert detail["system"] == {} and set(detail["metrics"]) == {"loss"}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"_t":1764630000.5,"system/proc.cpu":97.1,"system/gpu0.mem_used":20401094656}',
+        b'{"_t": 1.5, "system/host.cpu": 5, "system/disk./.usagePercent": 40.0}',
+        b'{"_t":2,"system/gpu0.temp":-1.5e2,"system/gpu0.temp":7}',  # first wins
+        b'{"_t":2,"system/a":NaN,"system/b":1}',
+        b'{"_t":2,"system/a":1e400,"system/b":1}',
+        b'{"_t":2,"loss":1,"system/b":1}',
+        b'{"system/b":1,"_t":2}',
+        b'{"_t":2,"system/\\u00e9":1}',
+        b"[1]",
+        b"",
+    ],
+)
+def test_spliced_and_parsed_lines_read_alike(line: bytes) -> None:
+    """A plain line gets its ``_step`` spliced in unparsed; any other is
+    parsed and rewritten: both give the same points."""
+    from trackui.store import bounded_json, system_lines
+
+    got = system_lines.as_metric_lines(b"x\n" + line + b"\n", 6)
+    first, second = got.split(b"\n")[:2]
+    assert first == b"{}"
+    obj = bounded_json.loads(line, first_wins=True) if line.strip() else None
+    want: dict[str, float] = {}
+    if isinstance(obj, dict):
+        want = {"_step": 7, "_t": obj["_t"]}
+        for k, v in obj.items():
+            finite = isinstance(v, (int, float)) and v == v and abs(v) != float("inf")
+            if k.startswith("system/") and finite:
+                want[k] = v
+    read = bounded_json.loads(second, first_wins=True)
+    if len(want) <= 2:
+        want = {}
+    assert read == want
