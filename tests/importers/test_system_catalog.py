@@ -9,6 +9,7 @@ from pathlib import Path
 
 from trackui.store.importers import import_path
 from trackui.store.queries import Store
+from trackui.store.sources import bind
 
 from .helpers import aged_copy
 from .test_faithful import T0_MS, mlflow_store
@@ -73,3 +74,46 @@ def test_mlflow_system_metrics_in_the_catalog(tmp_path: Path) -> None:
         assert got["system/disk_usage_percentage"].last == 40.1
         assert store.history(run_id, "system/gpu0.util")[0].t == T0_MS / 1000 + 10
         assert not any(k.startswith("system/gpu_") for k in got)  # only trackui's names
+
+
+def _mlflow_lines(run_dir: Path, key: str) -> list[tuple[float, float, int]]:
+    """(timestamp s, value, step) of one MLflow metric file, split by hand."""
+    out = []
+    for line in (run_dir / "metrics" / key).read_text().splitlines():
+        ts, value, step = line.split()
+        out.append((int(ts) / 1000, float(value), int(step)))
+    return out
+
+
+def test_real_mlflow_system_metrics_imported_and_read_through(tmp_path: Path) -> None:
+    """MLflow's own system-metrics monitor wrote fixtures/mlflow/system (see its
+    make_system.py): CPU and memory land under trackui's names and units, the
+    rest under MLflow's, imported and read in place alike."""
+    src = aged_copy(ROOT / "mlflow" / "system" / "mlruns", tmp_path / "mlruns", 3600)
+    (run_dir,) = [p.parent for p in src.glob("*/*/meta.yaml")]
+    cpu = _mlflow_lines(run_dir, "system/cpu_utilization_percentage")
+    mem = _mlflow_lines(run_dir, "system/system_memory_usage_megabytes")
+    assert cpu and mem
+    import_path(tmp_path / "store", src)
+    with Store(tmp_path / "store") as store:
+        ((run_id, got),) = system_summaries(store).items()
+        history = store.history(run_id, "system/host.cpu")
+        assert [(p.t, p.value) for p in history] == [(t, v) for t, v, _ in cpu]
+        assert [p.value for p in store.history(run_id, "system/host.mem_used")] == [
+            v * 1e6 for _, v, _ in mem
+        ]
+        assert "system/disk_usage_percentage" in got
+        assert "system/system_memory_usage_percentage" in got  # no trackui series means this
+        # the converted ones are not kept twice under MLflow's names
+        assert "system/cpu_utilization_percentage" not in got
+        assert "system/system_memory_usage_megabytes" not in got
+        metrics = [m.key for m in store.metric_summaries(run_id)]
+        assert "train/loss" in metrics
+    # Read in place (no copy): the same series under the same names.
+    bind(tmp_path / "through", src)
+    with Store(tmp_path / "through", private=True) as store:
+        ((run_id, got),) = system_summaries(store).items()
+        assert [(p.t, p.value) for p in store.history(run_id, "system/host.cpu")] == [
+            (t, v) for t, v, _ in cpu
+        ]
+        assert got["system/host.mem_used"].last == mem[-1][1] * 1e6
