@@ -476,3 +476,23 @@ async def test_v_shows_a_grid_of_the_key_metrics(
         await settle(pilot)
         assert not screen.grid_shown
         assert screen.focused is screen.query_one("#metric-picker")
+
+
+async def test_overview_says_how_many_points_were_dropped(tmp_path: Path, monkeypatch) -> None:
+    """A run that lost points (its metrics file deleted under it) says so."""
+    import warnings
+
+    monkeypatch.setenv("TRACKUI_HEARTBEAT_INTERVAL", "60")
+    root = tmp_path / "store"
+    run = trackui.init(project="p", name="lossy", dir=root, console=False)
+    run.log({"a": 1.0})
+    (run.dir / "metrics.jsonl").unlink()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        run.log({"a": 2.0, "b": 2.0})
+        run.log({"a": 3.0})
+        run.finish()
+    assert run.dropped >= 2
+    with Store(root) as store:
+        async with open_run(store, run.id) as (pilot, screen):
+            assert f"dropped   {run.dropped} points could not be written" in overview_of(screen)
