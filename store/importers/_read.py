@@ -87,6 +87,19 @@ def _opener(path: Path, root: Path | None) -> tuple[Opener, str]:
     return Opener(os.path.abspath(top)), os.path.abspath(path)
 
 
+def stat_regular(path: Path, *, root: Path | None = None) -> int:
+    """The size of a regular file under ``root`` (OSError for anything else:
+    missing, a FIFO, a device, a link out of the root)."""
+    opener, rel = _opener(path, root)
+    try:
+        st = opener.stat(rel)
+    except UnsafeFile as exc:
+        raise OSError(str(exc)) from None
+    if st is None:
+        raise FileNotFoundError(str(path))
+    return st.size
+
+
 def read_bytes(path: Path, *, root: Path | None = None, cap: int = TEXT_CAP) -> bytes:
     """The bytes of a regular file below ``root`` (default: the file's own
     directory); ``Refused`` (an ``OSError``) otherwise."""

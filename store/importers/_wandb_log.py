@@ -314,6 +314,8 @@ class _RunState:
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     version: str | None = None
     history_rows: int = 0
+    #: images logged with wandb.Image: (key, step, path relative to the run's files/)
+    media: list[tuple[str, int, str]] = field(default_factory=list)
     #: system stats samples: (time, key -> value)
     stats: list[tuple[float | None, dict[str, float]]] = field(default_factory=list)
     cpu_count: int | None = None
@@ -380,6 +382,7 @@ def _stats(raw: bytes, st: _RunState) -> None:
 def _history(raw: bytes, st: _RunState) -> None:
     rec = pb.fields(raw)
     row: list[tuple[str, float]] = []
+    images: list[tuple[str, str]] = []
     step: int | None = None
     t: float | None = None
     for item in rec.get(HISTORY_ITEM, []):
@@ -391,6 +394,9 @@ def _history(raw: bytes, st: _RunState) -> None:
             t = _number(value)
         elif key in _ROW_KEYS or key.startswith("_wandb"):
             continue
+        elif isinstance(value, dict) and value.get("_type") == "image-file":
+            if isinstance(value.get("path"), str):
+                images.append((key, value["path"]))
         else:
             num = _number(value)
             if num is not None:
@@ -402,6 +408,7 @@ def _history(raw: bytes, st: _RunState) -> None:
     st.history_rows += 1
     st.seen(t)
     st.points.extend(Point(key, step, value, t) for key, value in row)
+    st.media.extend((key, step, path) for key, path in images)
 
 
 def _run(raw: bytes, st: _RunState) -> None:

@@ -126,6 +126,27 @@ def _artifacts(st: _RunState, root: Path) -> tuple[list[Artifact], list[str]]:
     return found, missing
 
 
+def _media(st: _RunState, run_dir: Path, root: Path) -> list[Artifact]:
+    """Images logged with ``wandb.Image`` (a history value ``{"_type":
+    "image-file", "path": "media/images/…"}``), by reference, named
+    ``media/<key>/<step>.<ext>`` as trackui's own ``log_image`` names them, so
+    they are listed with their key and step and open in the image viewer."""
+    out: list[Artifact] = []
+    files = run_dir / "files"
+    for key, step, rel in st.media:
+        parts = Path(rel).parts
+        if not parts or Path(rel).is_absolute() or ".." in parts:
+            continue  # never a path out of the run's files
+        path = files / rel
+        try:
+            size = _read.stat_regular(path, root=root)
+        except OSError:
+            continue
+        ext = Path(rel).suffix.lower() or ".png"
+        out.append(Artifact(name=f"media/{key}/{step}{ext}", path=str(path), size=size))
+    return out
+
+
 def _console(st: _RunState, run_dir: Path, root: Path, problems: list[str]) -> str | None:
     from_records = "".join(st.console)
     log = run_dir / "files" / "output.log"
@@ -190,6 +211,7 @@ def read_run_file(
     run_dir = wandb_file.parent
     run_id = st.run_id or wandb_file.stem.removeprefix("run-")
     artifacts, missing = _artifacts(st, root)
+    artifacts.extend(_media(st, run_dir, root))
     extra: dict[str, Any] = {
         k: v
         for k, v in {
