@@ -21,10 +21,13 @@ imported runs show in ``ls``/``show``/``diff`` and the TUI like native ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from ._naming import dir_name
 
 _Found = TypeVar("_Found")
 
@@ -88,3 +91,38 @@ def find_runs(root: Path, problems: list[str], find: Callable[[Path], _Found]) -
     except OSError as exc:
         problems.append(f"{root}: unreadable ({exc.strerror or exc})")
         return None
+
+
+def each_run(
+    places: Iterable[Path],
+    problems: list[str],
+    read_one: Callable[[Path], ForeignRun | None],
+) -> Iterator[ForeignRun]:
+    """``read_one`` of each place a reader found: a place that cannot be read
+    costs its run, with one ``problems`` line, never the rest of the import."""
+    for place in places:
+        try:
+            run = read_one(place)
+        except OSError as exc:
+            problems.append(f"{place}: unreadable ({exc.strerror or exc})")
+            continue
+        except Exception as exc:  # noqa: BLE001 - one bad run must not stop the import
+            problems.append(f"{place}: skipped: {type(exc).__name__}: {exc}")
+            continue
+        if run is not None:
+            yield run
+
+
+def mtime(path: Path) -> float | None:
+    """A file's modification time, None when it cannot be stat-ed."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return None
+
+
+def source_id(root: Path, run_dir: Path) -> str:
+    """A run's id within its source: its folder relative to the root read,
+    or the folder's own name when the root is the run."""
+    rel = os.path.relpath(run_dir, root)
+    return dir_name(run_dir) if rel == "." else Path(rel).as_posix()

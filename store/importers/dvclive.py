@@ -68,7 +68,7 @@ import yaml
 from trackui.store.importers import _read
 from trackui.store.importers._evidence import epochs_short, newest_mtime
 from trackui.store.importers._naming import dir_name, project_for
-from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
+from trackui.store.importers.base import Artifact, ForeignRun, Point, each_run, find_runs
 
 KIND = "dvclive"
 DEFAULT_DIR = "dvclive"
@@ -385,13 +385,8 @@ def read(
     lives = find_runs(root, problems, _find_live_dirs)
     if lives is None:
         return
-    for live in lives:
-        try:
-            run = read_live_dir(root, live, problems, stale_after=stale_after, now=now)
-        except OSError as exc:
-            problems.append(f"{live}: unreadable ({exc.strerror or exc})")
-            continue
-        except Exception as exc:  # one bad run must not stop the import
-            problems.append(f"{live}: skipped: {type(exc).__name__}: {exc}")
-            continue
-        yield run
+    yield from each_run(
+        lives,
+        problems,
+        lambda place: read_live_dir(root, place, problems, stale_after=stale_after, now=now),
+    )

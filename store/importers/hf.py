@@ -53,7 +53,15 @@ from trackui.store.importers import _read
 from trackui.store.importers._evidence import newest_mtime
 from trackui.store.importers._naming import dir_name, project_for
 from trackui.store.importers._tfevents import is_event_file, read_event_file
-from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
+from trackui.store.importers.base import (
+    Artifact,
+    ForeignRun,
+    Point,
+    each_run,
+    find_runs,
+    mtime,
+    source_id,
+)
 
 KIND = "hf"
 STALE_AFTER_S = 900.0
@@ -299,7 +307,7 @@ def read_output_dir(
             if created is not None:
                 ended = created + runtime
             elif newest is not None:
-                ended = _mtime(state_file) or newest
+                ended = mtime(state_file) or newest
                 created = ended - runtime
         ended = ended if ended is not None else last_activity
     elif last_activity is not None and now - last_activity < stale_after:
@@ -319,7 +327,7 @@ def read_output_dir(
     return ForeignRun(
         kind=KIND,
         source_path=str(out.absolute()),
-        source_id=_source_id(root, out),
+        source_id=source_id(root, out),
         project=project_for(out, root),
         name=name,
         params=params,
@@ -332,18 +340,6 @@ def read_output_dir(
         artifacts=_artifacts(out),
         extra=extra,
     )
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-def _source_id(root: Path, run_dir: Path) -> str:
-    rel = os.path.relpath(run_dir, root)
-    return dir_name(run_dir) if rel == "." else Path(rel).as_posix()
 
 
 def read(
@@ -361,13 +357,8 @@ def read(
         return
     if root.is_file():
         root = root.parent
-    for out in outs:
-        try:
-            run = read_output_dir(root, out, problems, stale_after=stale_after, now=now)
-        except OSError as exc:
-            problems.append(f"{out}: unreadable ({_read.why(exc)})")
-            continue
-        except Exception as exc:  # one bad run must not stop the import
-            problems.append(f"{out}: skipped: {type(exc).__name__}: {exc}")
-            continue
-        yield run
+    yield from each_run(
+        outs,
+        problems,
+        lambda place: read_output_dir(root, place, problems, stale_after=stale_after, now=now),
+    )

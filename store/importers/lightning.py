@@ -51,7 +51,15 @@ from trackui.store.importers import _read, _yaml
 from trackui.store.importers._evidence import epochs_short, newest_mtime
 from trackui.store.importers._naming import dir_name, project_for
 from trackui.store.importers._tfevents import is_event_file, read_event_file
-from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
+from trackui.store.importers.base import (
+    Artifact,
+    ForeignRun,
+    Point,
+    each_run,
+    find_runs,
+    mtime,
+    source_id,
+)
 
 KIND = "lightning"
 STALE_AFTER_S = 900.0
@@ -226,7 +234,7 @@ def read_version_dir(
     created = first_t
     if created is None:
         created = min(
-            (t for t in (_mtime(version / HPARAMS), _mtime(version / CLI_CONFIG)) if t is not None),
+            (t for t in (mtime(version / HPARAMS), mtime(version / CLI_CONFIG)) if t is not None),
             default=None,
         )
     if last_activity is not None and now - last_activity < stale_after:
@@ -240,7 +248,7 @@ def read_version_dir(
     return ForeignRun(
         kind=KIND,
         source_path=str(version.absolute()),
-        source_id=_source_id(root, version),
+        source_id=source_id(root, version),
         project=project_for(version, root),
         name=dir_name(version),
         params=params,
@@ -253,18 +261,6 @@ def read_version_dir(
         artifacts=_artifacts(version),
         extra=extra,
     )
-
-
-def _mtime(path: Path) -> float | None:
-    try:
-        return path.stat().st_mtime
-    except OSError:
-        return None
-
-
-def _source_id(root: Path, run_dir: Path) -> str:
-    rel = os.path.relpath(run_dir, root)
-    return dir_name(run_dir) if rel == "." else Path(rel).as_posix()
 
 
 def read(
@@ -282,13 +278,8 @@ def read(
         return
     if root.is_file():
         root = root.parent
-    for version in versions:
-        try:
-            run = read_version_dir(root, version, problems, stale_after=stale_after, now=now)
-        except OSError as exc:
-            problems.append(f"{version}: unreadable ({_read.why(exc)})")
-            continue
-        except Exception as exc:  # one bad run must not stop the import
-            problems.append(f"{version}: skipped: {type(exc).__name__}: {exc}")
-            continue
-        yield run
+    yield from each_run(
+        versions,
+        problems,
+        lambda place: read_version_dir(root, place, problems, stale_after=stale_after, now=now),
+    )
