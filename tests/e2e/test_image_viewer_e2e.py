@@ -7,8 +7,6 @@ the picture is left behind."""
 from __future__ import annotations
 
 import re
-import shlex
-import shutil
 import time
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 
 import trackui
 
-from .conftest import POLL, REPO, Tmux, require_trackui, trackui_env
+from .conftest import POLL, Tmux, require_trackui, trackui_env
 from .test_ssh import SshServer, sshd  # noqa: F401 - the loopback sshd fixture
 
 pytestmark = pytest.mark.e2e
@@ -111,32 +109,8 @@ def test_viewer_over_ssh_in_16_colours(tmux: Tmux, sshd: SshServer, tmp_path: Pa
     store = tmp_path / "store"
     write_run(store)
     env = {"TERM": "xterm", **trackui_env(tmp_path)}
-    remote = f"cd {shlex.quote(str(REPO))} && " + shlex.join(
-        [*(f"{k}={v}" for k, v in env.items()), str(require_trackui()), str(store)]
-    )
-    ssh = shutil.which("ssh")
-    assert ssh is not None
     tmux.start(
-        [
-            ssh,
-            "-t",
-            "-p",
-            str(sshd.port),
-            "-i",
-            str(sshd.key),
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            f"{sshd.user}@127.0.0.1",
-            remote,
-        ],
+        sshd.run_trackui(env, str(store)),
         width=80,
         height=24,
         term="xterm",

@@ -38,6 +38,21 @@ class SshServer:
     user: str
     log: Path
 
+    def run_trackui(self, env: dict[str, str], *args: str) -> list[str]:
+        """``ssh -t`` to this server running the installed ``trackui ARGS``
+        from the repository with ``env`` set there."""
+        remote = f"cd {shlex.quote(str(REPO))} && " + shlex.join(
+            [*(f"{k}={v}" for k, v in env.items()), str(require_trackui()), *args]
+        )
+        ssh = shutil.which("ssh")
+        assert ssh is not None
+        return [
+            ssh, "-t", "-p", str(self.port), "-i", str(self.key),
+            "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=no",
+            "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "LogLevel=ERROR",
+            f"{self.user}@127.0.0.1", remote,
+        ]  # fmt: skip
+
 
 def _tools() -> tuple[str, str, str]:
     ssh, keygen = shutil.which("ssh"), shutil.which("ssh-keygen")
@@ -133,32 +148,8 @@ def sshd(tmp_path: Path) -> Iterator[SshServer]:
 def test_compare_walk_over_ssh(tmux: Tmux, sshd: SshServer, tmp_path: Path) -> None:
     store = copy_store(tmp_path / "store")
     env = {"TERM": "xterm", **trackui_env(tmp_path)}
-    remote = f"cd {shlex.quote(str(REPO))} && " + shlex.join(
-        [*(f"{k}={v}" for k, v in env.items()), str(require_trackui()), str(store)]
-    )
-    ssh = shutil.which("ssh")
-    assert ssh is not None
     tmux.start(
-        [
-            ssh,
-            "-t",
-            "-p",
-            str(sshd.port),
-            "-i",
-            str(sshd.key),
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-            "-o",
-            "UserKnownHostsFile=/dev/null",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "LogLevel=ERROR",
-            f"{sshd.user}@127.0.0.1",
-            remote,
-        ],
+        sshd.run_trackui(env, str(store)),
         width=80,
         height=24,
         term="xterm",
