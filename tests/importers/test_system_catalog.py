@@ -86,10 +86,10 @@ def _mlflow_lines(run_dir: Path, key: str) -> list[tuple[float, float, int]]:
 
 
 def test_real_mlflow_system_metrics_imported_and_read_through(tmp_path: Path) -> None:
-    """MLflow's own system-metrics monitor wrote fixtures/mlflow/system (see its
+    """MLflow's own system-metrics monitor wrote fixtures/mlflow-system (see its
     make_system.py): CPU and memory land under trackui's names and units, the
     rest under MLflow's, imported and read in place alike."""
-    src = aged_copy(ROOT / "mlflow" / "system" / "mlruns", tmp_path / "mlruns", 3600)
+    src = aged_copy(ROOT / "mlflow-system" / "mlruns", tmp_path / "mlruns", 3600)
     (run_dir,) = [p.parent for p in src.glob("*/*/meta.yaml")]
     cpu = _mlflow_lines(run_dir, "system/cpu_utilization_percentage")
     mem = _mlflow_lines(run_dir, "system/system_memory_usage_megabytes")
