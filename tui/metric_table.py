@@ -12,6 +12,7 @@ are never cut: a column is as wide as its widest formatted value.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.style import Style
@@ -241,7 +242,7 @@ class MetricTable(RunColumnsTable):
     def show(
         self, comparison: MetricComparison, baseline: str | None, labels: dict[str, Text]
     ) -> None:
-        self.comparison = comparison
+        self.comparison = _results_first(comparison)
         self.run_ids = [r.id for r in comparison.runs]
         self.baseline = baseline if baseline in self.run_ids else None
         self.labels = labels
@@ -303,3 +304,21 @@ class MetricTable(RunColumnsTable):
                     cell.append(shown, tone)
             cells.append(cell)
         return cells
+
+
+def _results_first(comparison: MetricComparison) -> MetricComparison:
+    """The rows a comparison is read for first: the primary metric, then the
+    metrics with a direction, then counters, schedules and the rest, each
+    group in the store's order."""
+    keys = [row.key for row in comparison.rows]
+    project = comparison.runs[0].project if comparison.runs else None
+    main = primary.choose(keys, project)
+
+    def rank(item: tuple[int, MetricComparisonRow]) -> tuple[int, int]:
+        index, row = item
+        if row.key == main:
+            return (0, index)
+        return (1 if primary.direction(row.key) is not None else 2, index)
+
+    rows = tuple(row for _, row in sorted(enumerate(comparison.rows), key=rank))
+    return comparison if rows == comparison.rows else replace(comparison, rows=rows)

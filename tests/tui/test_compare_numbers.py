@@ -103,3 +103,22 @@ async def test_every_number_in_summary_and_params_is_true(
                         assert table is screen.params_table or run_id == ids[base], text
             # 8 metrics × 2 rows × 3 runs (+ 2 deltas each) and 8 params × 3 runs
             assert checked == 8 * 2 * (3 + 2) + 8 * 3
+
+
+def test_the_summary_reads_the_primary_metric_first_counters_last() -> None:
+    from trackui.store.models import MetricComparison, MetricComparisonRow
+    from trackui.tui.metric_table import _results_first
+
+    def row(key: str) -> MetricComparisonRow:
+        return MetricComparisonRow(key=key, direction="max", last=(1.0,), best=(1.0,), best_run=0)
+
+    keys = ["epoch", "lr/pg0", "metrics/mAP50(B)", "metrics/mAP50-95(B)", "time", "train/box_loss"]
+    ordered = _results_first(MetricComparison(runs=(), rows=tuple(row(k) for k in keys)))
+    assert [r.key for r in ordered.rows] == [
+        "metrics/mAP50-95(B)",
+        "metrics/mAP50(B)",
+        "train/box_loss",
+        "epoch",
+        "lr/pg0",
+        "time",
+    ]
