@@ -7,6 +7,7 @@ the folder."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import struct
@@ -42,6 +43,11 @@ def folder(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURES / "ultralytics" / "runs", src / "yolo")
     shutil.copytree(materialized(FIXTURES / "trackio"), src / "trackio")
     shutil.copytree(FIXTURES / "wandb", src / "wb", ignore=shutil.ignore_patterns("*.md", "*.json"))
+    # Files as old as a finished training's: a fresh checkout's new mtimes
+    # would make readers that judge liveness by file times (Ultralytics) take
+    # the fixture runs as running.
+    for path in sorted(src.rglob("*"), reverse=True):
+        os.utime(path, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
     return src
 
 
