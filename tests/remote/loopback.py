@@ -44,7 +44,8 @@ def _tools() -> tuple[str, str, str]:
             PRIVSEP_DIR.mkdir(mode=0o755, parents=True)
         except OSError as exc:
             raise Unavailable(
-                f"sshd needs {PRIVSEP_DIR} and it cannot be made here: {exc}"
+                f"sshd needs {PRIVSEP_DIR} and it cannot be made here ({exc}); "
+                "runs as root, as CI does, or where openssh-server made it"
             ) from None
     return ssh, keygen, sshd
 
