@@ -72,13 +72,15 @@ class ForeignSource:
         *,
         kind: str | None = None,
         box: str = "local",
+        location: str | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.root = Path(os.path.abspath(root))
         self.top = self.root if self.root.is_dir() else self.root.parent
         self.kind = kind
         self.box = box
-        self.location = str(self.root)
+        #: how the user named it (``gpu1:~/runs`` for a remote box's mirror)
+        self.location = location or str(self.root)
         self.clock = clock
         self.key = "source:" + self.location  # its rows in ``files`` that no run owns
         self.opener = Opener(str(self.top))
