@@ -56,6 +56,7 @@ from .catalog_schema import (
     RefreshStats,
     RunState,
 )
+from .catalog_sources import SourceRuns
 from .catalog_status import Statuses
 from .catalog_sync import Batch, RunSync, problems_of
 from .fmt import repair
@@ -64,6 +65,7 @@ from .ingest_small import COMBINED
 from .opener import Opener
 from .run_dirs import INIT_GRACE_S, RunDir, RunDirs
 from .sources import sources_of
+from .sources.native import RootsOpener
 
 __all__ = [
     "ROTATION",
@@ -88,7 +90,7 @@ BATCH_RUNS = (250, 1000, 4000)
 Progress = Callable[[int, int], None]
 
 
-class Catalog(RunDirs, RunSync, Statuses):
+class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
     """The catalog of one store. Thread-safe for reads through ``cursor()``."""
 
     def __init__(
@@ -108,9 +110,13 @@ class Catalog(RunDirs, RunSync, Statuses):
         self.clock = clock
         self.path = Path(path) if path is not None else paths.catalog_path(self.root)
         self.private = private
-        self.opener = Opener(self.root)
-        #: Folders of other tools' runs read through beside the run directories.
+        self.opener = RootsOpener(Opener(self.root))
+        #: What is read beside the run directories: folders of other tools'
+        #: runs, other trackui stores, remote boxes (``sources/session.py``).
         self.sources = sources_of(self.root, clock)
+        for source in self.sources:
+            if getattr(source, "native_root", None) is not None:
+                self.opener.add(source.native_root)
         #: One-line notices (a rebuilt or in-memory catalog), newest last.
         self.notices: list[str] = []
         self._notify = notify
@@ -202,6 +208,9 @@ class Catalog(RunDirs, RunSync, Statuses):
                 con.execute(f"DROP TABLE IF EXISTS {table}")
             con.execute(SCHEMA)
             con.execute("INSERT INTO catalog_info VALUES ('schema', ?)", [SCHEMA_VERSION])
+        # Which source a run came from (filled after each refresh, ``_label_runs``).
+        con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS box VARCHAR")
+        con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS location VARCHAR")
         self._state.clear()
         self._load_state(con)
 
@@ -258,6 +267,8 @@ class Catalog(RunDirs, RunSync, Statuses):
                 self._tmp.cleanup()
                 if self._unclaim is not None:
                     self._unclaim()
+                for source in self.sources:  # a remote box's ssh
+                    getattr(source, "close", lambda: None)()
 
     def __enter__(self) -> Catalog:
         return self
@@ -333,6 +344,7 @@ class Catalog(RunDirs, RunSync, Statuses):
         now = self.clock()
         self._round += 1
         turn = None if full else self._round % ROTATION
+        self._prepare_sources()
         found = self._scan()
         seen = {r.key for r in found}
         todo: list[RunDir] = []
@@ -365,7 +377,7 @@ class Catalog(RunDirs, RunSync, Statuses):
             more, added = source.refresh(self)
             changed, points = changed + more, points + added
             seen.update(source.runs)
-        self._transaction(lambda cur: self._derive_statuses(cur, now))
+        self._transaction(lambda cur: (self._label_runs(cur), self._derive_statuses(cur, now)))
         return RefreshStats(len(seen), changed + len(gone), points, time.perf_counter() - started)
 
     def _transaction(self, work: Callable[[Any], Any]) -> Any:

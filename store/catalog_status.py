@@ -46,7 +46,7 @@ class Statuses:
                 heartbeat_mtime=hb,
                 heartbeat_interval=interval,
                 host=host,
-                pid=pid,
+                pid=None if self._remote_run(run_id) else pid,  # another box's pid
                 now=now,
                 this_host=self._host,
                 unreadable="; ".join(f"{k}: {v}" for k, v in problems.items()) or None,

@@ -6,7 +6,7 @@ mean ``and``)::
     yolo                      free text: a substring of the name, project or a tag
     "yolo adamw"              the same, with spaces
     status:running            status is one of running, finished, failed, killed, crashed
-    status:failed,crashed     any of several (also project:, tag:, host:, group:)
+    status:failed,crashed     any of several (also project:, tag:, host:, box:, group:)
     project:detect            project, exactly (case-insensitive); ``*`` is a wildcard
     tag:baseline              has this tag, exactly (case-insensitive); ``*`` wildcard
     name:yolo                 a substring of the name (with ``*``: the whole name)
@@ -296,8 +296,13 @@ class _Compiler:
                     )
             marks = ", ".join("?" for _ in choices)
             return f"(r.status IN ({marks}))", [c.lower() for c in choices]
-        if name in ("project", "host", "group"):
-            column = {"project": "r.project", "host": "r.host", "group": "r.grp"}[name]
+        if name in ("project", "host", "group", "box"):
+            column = {
+                "project": "r.project",
+                "host": "r.host",
+                "group": "r.grp",
+                "box": "coalesce(r.box, 'local')",
+            }[name]
             return _join([_exact(column, c) for c in choices], "OR")
         if name == "tag":
             return _join([_tag(c) for c in choices], "OR")
@@ -311,7 +316,7 @@ class _Compiler:
             return _join([("starts_with(r.run_id, ?)", [c]) for c in choices], "OR")
         raise FilterError(
             f"unknown field {key.text + ':'!r}: use status:, project:, tag:, name:, id:, "
-            f"host: or group: (or {key.text}=value for a param)",
+            f"host:, box: or group: (or {key.text}=value for a param)",
             key.pos,
         )
 

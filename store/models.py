@@ -61,6 +61,10 @@ class RunSummary:
     tags: tuple[str, ...] = ()
     host: str | None = None
     source_kind: str | None = None
+    #: the source's box: the ssh alias as typed, ``local`` for a local source
+    box: str = "local"
+    #: the source as typed (``gpu1:~/runs``), or the local store or folder
+    location: str | None = None
     #: the values of the columns asked for, keyed by column spec (``lr0``, ``max(mAP)``)
     columns: dict[str, Any] = field(default_factory=dict)
 
@@ -105,6 +109,9 @@ class RunDetail:
     #: what the catalog read differently from what was written (e.g. integers
     #: past float64's range read as ±inf), "; "-separated
     read_notes: str | None = None
+    #: as ``RunSummary.box`` and ``RunSummary.location``
+    box: str = "local"
+    location: str | None = None
 
     @property
     def metric_keys(self) -> tuple[str, ...]:
@@ -169,3 +176,20 @@ class MetricComparisonRow:
 class MetricComparison:
     runs: tuple[RunSummary, ...]
     rows: tuple[MetricComparisonRow, ...]
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """One source of a catalog as the user named it, and how reading it goes."""
+
+    location: str
+    box: str
+    kind: str | None
+    state: str  # "ok" | "reading" | "unreachable"
+    since: float | None  # unreachable since (epoch seconds)
+    error: str | None  # why, in one line
+    runs: int
+    #: bytes that crossed the wire from the box (remote); bytes read (local)
+    bytes_read: int
+    #: bytes sent to the box (requests, and the helper's source once per connection)
+    bytes_sent: int = 0

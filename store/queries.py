@@ -28,6 +28,7 @@ from .models import (
     RunDetail,
     RunSummary,
     Series,
+    SourceState,
 )
 
 BUILTIN_COLUMNS = {
@@ -41,6 +42,8 @@ BUILTIN_COLUMNS = {
     "group": "r.grp",
     "host": "r.host",
     "source": "r.source_kind",
+    "box": "coalesce(r.box, 'local')",
+    "location": "r.location",
 }
 STATS = ("last", "min", "max", "first", "count")
 _STAT_SPEC = re.compile(r"^(last|min|max|first|count)\((.+)\)$", re.S)
@@ -112,6 +115,13 @@ class Store:
     def reindex(self) -> RefreshStats:
         return self.catalog.reindex()
 
+    def sources(self) -> list[SourceState]:
+        """Each source the catalog reads besides its own run directories
+        (empty for a single store), with its state and the bytes read."""
+        from .sources.session import source_states
+
+        return source_states(self.catalog)
+
     def _rows(
         self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
     ) -> list[tuple[Any, ...]]:
@@ -173,7 +183,8 @@ class Store:
             order = f"{sort_expr} {'DESC' if descending else 'ASC'} NULLS LAST"
         sql = f"""
             SELECT r.run_id, r.project, r.name, r.status, r.status_reason, r.created, r.ended,
-                   {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind
+                   {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind,
+                   coalesce(r.box, 'local'), r.location
                    {"".join(", " + e for e in exprs[:-1])}
             FROM runs r {join_sql}
             {"WHERE " + " AND ".join(conds) if conds else ""}
@@ -220,7 +231,7 @@ class Store:
 
     def _summary(self, row: tuple[Any, ...], cols: Sequence[Column]) -> RunSummary:
         values: dict[str, Any] = {}
-        for col, value in zip(cols, row[12:]):
+        for col, value in zip(cols, row[14:]):
             if col.kind == "param" and value is not None:
                 value = json.loads(value)
             values[col.spec] = value
@@ -237,6 +248,8 @@ class Store:
             tags=tuple(row[9] or ()),
             host=row[10],
             source_kind=row[11],
+            box=row[12],
+            location=row[13],
             columns=values,
         )
 
@@ -274,7 +287,8 @@ class Store:
         marks = ", ".join("?" for _ in run_ids)
         sql = f"""
             SELECT r.run_id, r.project, r.name, r.status, r.status_reason, r.created, r.ended,
-                   {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind
+                   {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind,
+                   coalesce(r.box, 'local'), r.location
                    {"".join(", " + e for e in exprs)}
             FROM runs r {join_sql} WHERE r.run_id IN ({marks})"""
         by_id = {row[0]: self._summary(row, cols) for row in self._rows(sql, [*params, *run_ids])}
@@ -337,6 +351,8 @@ class Store:
             diff_path=os.path.join(run_dir, paths.CODE_DIFF) if row[14] else None,
             rel_dir=row[15],
             read_notes=row[16],
+            box=run.box,
+            location=run.location,
         )
 
     def metric_summaries(self, run_id: str) -> list[MetricSummary]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import bounded_json, paths
 from .catalog_schema import CatalogError
@@ -51,6 +51,13 @@ class RunDirs:
             raise CatalogError(
                 f"cannot read store {repair(str(self.root), path=True)}: {exc.strerror}"
             ) from None
+        # Other trackui stores among the catalog's sources (a remote box's
+        # mirror, a second local store): their run directories too.
+        for extra in self._native_roots():
+            try:
+                projects.extend(os.scandir(extra))
+            except OSError:
+                continue  # gone for now: its runs leave the list
         found: list[tuple[str, str, str, str, bool]] = []
         names: dict[str, int] = {}
         old = self.clock() - INIT_GRACE_S
@@ -79,13 +86,20 @@ class RunDirs:
                 found.append((project_name, name, path, shown, has_meta))
                 names[name] = names.get(name, 0) + 1
         runs = []
+        keys: set[str] = set()
         for project_name, name, path, shown, has_meta in found:
             rel = _valid(f"{project_name}/{name}")
             key = name if name.isascii() else repair(name, path=True)
             if names[name] > 1 and not self._owns_name(key, shown, project_name, name, found):
                 key = rel
+                if key in keys:  # the same project/run in two stores of the session
+                    key = _valid(shown)
+            keys.add(key)
             runs.append(RunDir(key, path, rel, shown, has_meta))
         return runs
+
+    def _native_roots(self) -> list[Any]:
+        return []  # overridden by the catalog when it reads other stores
 
     def _owns_name(
         self,
@@ -105,7 +119,7 @@ class RunDirs:
             return state.dir == shown
         homes = [f for f in twins if self._home(f[0], f[2])]
         pick = homes[0] if homes else twins[0]
-        return pick[0] == project_name
+        return pick[3] == shown  # by path: two stores may both hold project/name
 
     def _home(self, project_name: str, path: str) -> bool:
         try:

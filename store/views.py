@@ -55,8 +55,8 @@ VIEWS: dict[str, tuple[tuple[str, str], ...]] = {
         ("source", "coalesce(r.source_kind, 'trackui')"),
         (
             "box",
-            "CASE WHEN r.rel_dir IS NULL THEN coalesce(json_extract_string("
-            "TRY_CAST(r.meta_json AS JSON), '$.box'), 'local') ELSE 'local' END",
+            "coalesce(r.box, CASE WHEN r.rel_dir IS NULL THEN json_extract_string("
+            "TRY_CAST(r.meta_json AS JSON), '$.box') END, 'local')",
         ),
         ("host", "r.host"),
         ("username", "r.username"),

@@ -6,6 +6,10 @@ following its files with per-file cursors (``cursor.py``, ``streams.py``).
 ``trackui PATH`` on such a folder opens a catalog over an empty store of
 its own under the cache directory, whose ``.sources.json`` names PATH:
 ``sources_of`` reads it when the catalog opens. Nothing is written into PATH.
+Several sources, or a ``host:path`` one, go the same way (``session.py``):
+each entry then says its kind (``trackui`` for another native store, read
+by ``native.NativeStore``), its box and its location; a remote one is read
+through a mirror (``store/remote/source.py``).
 """
 
 from __future__ import annotations
@@ -16,16 +20,20 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .. import paths
 from .cursor import Cursor, Progress
 from .foreign import ForeignSource, run_key
+from .native import NativeStore
 
 __all__ = [
     "SOURCES_FILE",
     "bind",
+    "bind_all",
     "Cursor",
     "ForeignSource",
+    "NativeStore",
     "Progress",
     "read_through_store",
     "run_key",
@@ -36,18 +44,37 @@ __all__ = [
 SOURCES_FILE = ".sources.json"
 
 
-def sources_of(root: Path, clock: Callable[[], float] = time.time) -> list[ForeignSource]:
-    """The sources a store root names in its ``.sources.json`` (none when absent)."""
+def sources_of(root: Path, clock: Callable[[], float] = time.time) -> list[Any]:
+    """The sources a store root names in its ``.sources.json`` (none when absent):
+    ``ForeignSource``, ``NativeStore`` or ``RemoteSource`` objects."""
     try:
         with open(os.path.join(root, SOURCES_FILE), encoding="utf-8") as fh:
             doc = json.load(fh)
     except (OSError, ValueError):
         return []
-    out = []
+    out: list[Any] = []
+    connections: dict[str, Any] = {}  # several roots on one box share one ssh
     for item in doc.get("sources", []) if isinstance(doc, dict) else []:
-        if isinstance(item, dict) and isinstance(item.get("path"), str):
-            kind = item.get("kind") if isinstance(item.get("kind"), str) else None
-            out.append(ForeignSource(item["path"], kind=kind, clock=clock))
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("kind") if isinstance(item.get("kind"), str) else None
+        box = item.get("box") if isinstance(item.get("box"), str) else "local"
+        location = item.get("location") if isinstance(item.get("location"), str) else None
+        if isinstance(item.get("remote"), str):
+            from ..remote.source import RemoteSource
+
+            out.append(
+                RemoteSource.named(
+                    item["remote"], Path(root), kind=kind, clock=clock, connections=connections
+                )
+            )
+        elif isinstance(item.get("path"), str):
+            if kind == "trackui":
+                out.append(NativeStore(item["path"], location=location))
+            else:
+                out.append(
+                    ForeignSource(item["path"], kind=kind, box=box, location=location, clock=clock)
+                )
     return out
 
 
@@ -63,8 +90,14 @@ def read_through_store(path: Path, kind: str | None = None) -> Path:
 
 def bind(root: Path, path: Path, kind: str | None = None) -> None:
     """Make the store ``root`` read ``path`` through (written only when it changes)."""
+    bind_all(root, [{"path": os.path.abspath(path), "kind": kind, "box": "local"}])
+
+
+def bind_all(root: Path, entries: list[dict[str, Any]]) -> None:
+    """Make the store ``root`` read every source of ``entries`` (written only
+    when it changes)."""
     root.mkdir(parents=True, exist_ok=True)
-    doc = {"sources": [{"path": os.path.abspath(path), "kind": kind, "box": "local"}]}
+    doc = {"sources": entries}
     target = root / SOURCES_FILE
     try:
         same = json.loads(target.read_text(encoding="utf-8")) == doc

@@ -1,0 +1,56 @@
+"""The catalog's sources besides its own run directories (``store/sources``):
+remote mirrors brought up to date before a refresh, other trackui stores
+scanned beside the root, and each run's box and location.
+
+A mixin of ``Catalog``: it uses ``root``, ``sources``, ``opener`` and ``_state``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+
+class SourceRuns:
+    def _prepare_sources(self) -> None:
+        """Remote sources bring their mirrors up to date (a box that does not
+        answer is marked unreachable; its mirror stays as it was)."""
+        for source in self.sources:
+            prepare = getattr(source, "prepare", None)
+            if prepare is not None:
+                prepare()
+            root = getattr(source, "native_root", None)
+            if root is not None:
+                self.opener.add(root)
+
+    def _native_roots(self) -> list[Path]:
+        """Other trackui stores whose run directories are scanned beside the root's."""
+        roots = [getattr(s, "native_root", None) for s in self.sources]
+        return [r for r in roots if r is not None]
+
+    def _label_runs(self, cur: Any) -> None:
+        """Each new run's box and location (see ``RunSummary``)."""
+        for source in self.sources:
+            root = getattr(source, "native_root", None)
+            if root is not None:
+                cur.execute(
+                    "UPDATE runs SET box = ?, location = ? WHERE box IS NULL "
+                    "AND rel_dir IS NOT NULL AND starts_with(dir, ?)",
+                    [source.box, str(source.location), str(root) + os.sep],
+                )
+        cur.execute(
+            "UPDATE runs SET box = coalesce(json_extract_string(TRY_CAST(meta_json AS JSON), "
+            "'$.box'), 'local'), location = json_extract_string(TRY_CAST(meta_json AS JSON), "
+            "'$.location') WHERE box IS NULL AND rel_dir IS NULL"
+        )
+        cur.execute(
+            "UPDATE runs SET box = 'local', location = ? WHERE box IS NULL", [str(self.root)]
+        )
+
+    def _remote_run(self, run_id: str) -> bool:
+        """Whether a run was read from another box (its pid means nothing here)."""
+        state = self._state.get(run_id)
+        if state is not None:
+            return state.dir.startswith(str(self.root / ".mirror") + os.sep)
+        return any(getattr(s, "is_remote", False) and run_id in s.runs for s in self.sources)

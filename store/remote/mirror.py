@@ -1,0 +1,294 @@
+"""A local mirror of the files readers read under a remote root.
+
+``Mirror.sync()`` asks the box what changed (``RemoteBox.changes()``, one
+round trip), then fetches only what is new: the appended bytes of a file
+that grew (its last ``OVERLAP`` bytes fetched again and compared, so a file
+rewritten in place to a larger size is caught and fetched whole), the whole
+file when it was replaced, truncated or is not one that grows by appends
+(``meta.json``, ``*.yaml``, SQLite files). Files no reader reads
+(checkpoints, images, anything ``wanted`` turns down) never cross the wire.
+
+Each mirrored file's mtime is the box's mtime shifted by the box's clock
+offset (the helper's clock minus ours, measured at connect), so a heartbeat
+is judged fresh or stale on the box's clock. A table of what was fetched
+(per file: the box's inode, size, mtime and the bytes held) is kept beside
+the mirror, so a new process reads nothing it already has. Nothing is
+removed while the box cannot be reached: its runs stay readable offline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import paths
+from ..opener import FileTooLarge, UnsafeFile
+from .box import Entry, RemoteBox
+from .errors import FileChanged, RemoteError
+
+#: Bytes before a file's known end fetched again to check it was only appended to.
+OVERLAP = 64
+#: Bytes fetched per file per sync; a bigger backlog is caught up over refreshes.
+MAX_FETCH = 64 * 1024 * 1024
+#: A file bigger than this is not mirrored (noted as a problem).
+MAX_MIRRORED = 1024 * 1024 * 1024
+#: Files that only grow by appends (else a change refetches the whole file).
+APPENDED = (".jsonl", ".csv", ".tsv", ".log", ".txt")
+_STATE = "state.json"
+
+
+def appended(rel: str) -> bool:
+    name = rel.rsplit("/", 1)[-1]
+    return name.endswith(APPENDED) or ".tfevents." in name or name == paths.HEARTBEAT
+
+
+@dataclass
+class Held:
+    """What the mirror holds of one file: the box's stat when fetched, and
+    how many bytes of it are here (fewer while a backlog is caught up)."""
+
+    ino: int
+    size: int
+    mtime_ns: int
+    have: int
+
+
+class Mirror:
+    """The mirror of ``box``'s root under ``top`` (files in ``top/files``)."""
+
+    def __init__(self, box: RemoteBox, top: Path, wanted: Callable[[str], bool]) -> None:
+        self.box = box
+        self.top = top
+        self.files = top / "files"
+        self.wanted = wanted
+        self.held: dict[str, Held] = {}
+        self.kind: str | None = None
+        self.problems: list[str] = []
+        self._loaded = False
+        self._dirty = False
+
+    # -- the table of what is held -----------------------------------------------
+
+    def _load(self) -> None:
+        self._loaded = True
+        try:
+            doc = json.loads((self.top / _STATE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if not isinstance(doc, dict):
+            return
+        self.kind = doc.get("kind") if isinstance(doc.get("kind"), str) else None
+        for rel, row in (doc.get("files") or {}).items():
+            try:
+                held = Held(*(int(x) for x in row))
+            except (TypeError, ValueError):
+                continue
+            if _size(self.files / rel) == held.have:
+                self.held[rel] = held
+
+    def save(self) -> None:
+        if not self._dirty:
+            return
+        self.top.mkdir(parents=True, exist_ok=True)
+        doc = {
+            "kind": self.kind,
+            "files": {
+                rel: [h.ino, h.size, h.mtime_ns, h.have] for rel, h in sorted(self.held.items())
+            },
+        }
+        tmp = self.top / f".{_STATE}.{os.getpid()}.tmp"
+        tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+        os.replace(tmp, self.top / _STATE)
+        self._dirty = False
+
+    def set_kind(self, kind: str | None) -> None:
+        if kind != self.kind:
+            self.kind = kind
+            self._dirty = True
+
+    # -- one sync ------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Bring the mirror up to date; the files fetched or changed. Raises
+        RemoteError (Unreachable) when the box cannot be asked; what was
+        fetched before that is kept."""
+        if not self._loaded:
+            self._load()
+        self.files.mkdir(parents=True, exist_ok=True)
+        changes = self.box.changes()
+        offset_ns = round((self.box.hello.clock_offset if self.box.hello else 0.0) * 1e9)
+        touched = 0
+        if changes.full and not changes.truncated:
+            listed = {e.path for e in changes.added}
+            for rel in [r for r in self.held if r not in listed]:
+                touched += self._remove(rel)
+        for rel in changes.removed:
+            if rel in self.held:
+                touched += self._remove(rel)
+        grown: list[tuple[Entry, Held]] = []
+        whole: list[Entry] = []
+        for entry in (*changes.added, *changes.changed):
+            if entry.is_dir or not self.wanted(entry.path):
+                continue
+            held = self.held.get(entry.path)
+            if held is not None and (held.ino, held.size, held.mtime_ns) == (
+                entry.ino,
+                entry.size,
+                entry.mtime_ns,
+            ):
+                if held.have < held.size:
+                    grown.append((entry, held))  # a backlog still being caught up
+                continue
+            if entry.size > MAX_MIRRORED:
+                self._note(f"{entry.path}: {entry.size:,} bytes, over the mirror's cap")
+                continue
+            if (
+                held is not None
+                and held.ino == entry.ino
+                and entry.size >= held.have
+                and appended(entry.path)
+            ):
+                grown.append((entry, held))
+                continue
+            whole.append(entry)
+        try:
+            touched += self._fetch_grown(grown, offset_ns, whole)
+            touched += self._fetch_whole(whole, offset_ns)
+        finally:
+            self.save()
+        return touched
+
+    def _note(self, line: str) -> None:
+        if line not in self.problems:
+            self.problems.append(line)
+
+    def _remove(self, rel: str) -> int:
+        self.held.pop(rel, None)
+        self._dirty = True
+        path = self.files / rel
+        try:
+            path.unlink()
+        except OSError:
+            return 0
+        parent = path.parent
+        while parent != self.files:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+        return 1
+
+    def _fetch_grown(
+        self, grown: list[tuple[Entry, Held]], offset_ns: int, whole: list[Entry]
+    ) -> int:
+        """Appended bytes, with ``OVERLAP`` bytes before them checked against
+        what is held; a mismatch moves the file to ``whole``."""
+        ranges = []
+        todo = []
+        for entry, held in grown:
+            if entry.size == held.have:  # only its mtime moved (a heartbeat)
+                self._stamp(entry, held.have, offset_ns)
+                continue
+            start = max(0, held.have - OVERLAP)
+            ranges.append((entry.path, start, min(entry.size - start, MAX_FETCH)))
+            todo.append((entry, held, start))
+        touched = 0
+        for (entry, held, start), result in zip(todo, self._read(ranges)):
+            if isinstance(result, Exception):
+                whole.append(entry)
+                continue
+            data, st = result
+            path = self.files / entry.path
+            check = held.have - start
+            try:
+                with open(path, "r+b") as fh:
+                    fh.seek(start)
+                    if st.ino != entry.ino or fh.read(check) != data[:check]:
+                        whole.append(entry)  # rewritten, not appended to
+                        continue
+                    fh.seek(held.have)
+                    fh.truncate()
+                    fh.write(data[check:])
+            except OSError:
+                whole.append(entry)
+                continue
+            self._stamp(entry, held.have + len(data) - check, offset_ns)
+            touched += 1
+        return touched
+
+    def _fetch_whole(self, entries: list[Entry], offset_ns: int) -> int:
+        ranges = [(e.path, 0, min(e.size, MAX_FETCH)) for e in entries]
+        touched = 0
+        for entry, result in zip(entries, self._read(ranges)):
+            if isinstance(result, Exception):
+                if isinstance(result, FileNotFoundError):
+                    touched += self._remove(entry.path)  # gone since it was listed
+                else:
+                    self._note(f"{entry.path}: {result}")
+                continue
+            data, st = result
+            path = self.files / entry.path
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name(f".{path.name}.mirror.tmp")
+                tmp.write_bytes(data)
+                os.replace(tmp, path)
+            except OSError as exc:
+                self._note(f"{entry.path}: cannot write the mirror: {exc.strerror or exc}")
+                continue
+            fetched = Entry(entry.path, "f", st.ino, st.size, st.mtime_ns)
+            self._stamp(fetched, len(data), offset_ns)
+            touched += 1
+        return touched
+
+    def _read(self, ranges: list[tuple[str, int, int]]) -> list[tuple[bytes, object] | Exception]:
+        """Each range's bytes (batched; a range past the box's per-read cap
+        is finished with ``read_range``)."""
+        if not ranges:
+            return []
+        out = self.box.read_many(ranges)
+        for i, ((rel, offset, n), result) in enumerate(zip(ranges, out)):
+            if isinstance(result, Exception):
+                continue
+            data, st = result
+            if len(data) < n and offset + len(data) < st.size:
+                parts = [data]
+                pos = offset + len(data)
+                try:
+                    while pos < offset + n:
+                        more, again = self.box.read_range(rel, pos, offset + n - pos)
+                        if again.ino != st.ino:
+                            raise FileChanged(f"{rel}: replaced while read")
+                        if not more:
+                            break
+                        parts.append(more)
+                        pos += len(more)
+                except (OSError, UnsafeFile, FileTooLarge, FileChanged) as exc:
+                    out[i] = exc
+                    continue
+                out[i] = (b"".join(parts), st)
+        return out
+
+    def _stamp(self, entry: Entry, have: int, offset_ns: int) -> None:
+        """Note what is held, and give the mirrored file the box's mtime on our clock."""
+        self.held[entry.path] = Held(entry.ino, entry.size, entry.mtime_ns, have)
+        self._dirty = True
+        mtime = entry.mtime_ns - offset_ns
+        try:
+            os.utime(self.files / entry.path, ns=(mtime, mtime))
+        except OSError:
+            pass
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+__all__ = ["Held", "Mirror", "RemoteError", "appended"]

@@ -1,0 +1,210 @@
+"""A ``host:path`` source of a session: a remote box's runs, read through a
+local mirror (``mirror.py``) by the same readers as local runs.
+
+Before each refresh ``prepare()`` brings the mirror up to date (one
+``changes()`` round trip, then only the bytes that changed). The mirror is
+then a trackui store (its run directories are scanned beside the catalog's
+own, ``native_root``) or a folder of another tool's runs (read by a
+``ForeignSource`` over it, named by the spec as typed). A box that cannot be
+reached leaves its mirror as it was: its runs stay listed, the source says
+``unreachable`` (since when, and ssh's one line) and the refresh goes on;
+the connection's backoff decides when it is tried again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .. import paths
+from ..fmt import printable
+from ..opener import UnsafeFile
+from ..sources.foreign import ForeignSource, interesting
+from .box import RemoteBox
+from .errors import RemoteError
+from .mirror import Mirror
+from .spec import RemoteSpec, parse
+
+#: In a session root: the mirrors of its remote sources (hidden: not scanned as runs).
+MIRRORS = ".mirror"
+#: A trackui run's files the mirror holds (never artifacts, checkpoints, images).
+RUN_FILES = frozenset(
+    {
+        paths.META,
+        paths.CONFIG,
+        paths.SUMMARY,
+        paths.METRICS,
+        paths.EVENTS,
+        paths.ARTIFACTS,
+        paths.HEARTBEAT,
+        paths.CONSOLE,
+        paths.CODE_DIFF,
+        paths.SOURCE,
+        paths.SYSTEM,
+    }
+)
+NATIVE = "trackui"
+#: Seconds ssh gets to connect; a box slower than that is unreachable for now.
+CONNECT_TIMEOUT = 5.0
+#: Seconds one request may take once connected.
+REQUEST_TIMEOUT = 30.0
+
+
+def native_file(rel: str) -> bool:
+    """``<project>/<run>/<run file>``."""
+    parts = rel.split("/")
+    return len(parts) == 3 and parts[2] in RUN_FILES
+
+
+class RemoteSource:
+    """One ``host:path`` among a session's sources (see the module docstring)."""
+
+    is_remote = True
+
+    def __init__(
+        self,
+        spec: RemoteSpec,
+        location: str,
+        top: Path,
+        remote: RemoteBox,
+        *,
+        kind: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.spec = spec
+        self.box = spec.box
+        self.location = location
+        self.remote = remote
+        self.clock = clock
+        self.mirror = Mirror(remote, top, self._wanted)
+        self.files = self.mirror.files
+        self._kind = kind
+        self.foreign: ForeignSource | None = None
+        self.on_progress: Any = None
+        #: "ok", "reading" (never read yet) or "unreachable"
+        self.status = "reading"
+        self.since: float | None = None
+        self.error: str | None = None
+        #: Bytes that crossed the wire for this source: from the box, to it.
+        self.bytes_read = 0
+        self.bytes_sent = 0
+
+    @classmethod
+    def named(
+        cls,
+        text: str,
+        root: Path,
+        *,
+        kind: str | None = None,
+        clock: Callable[[], float] = time.time,
+        connections: dict[str, Any] | None = None,
+        ssh_command: list[str] | None = None,
+    ) -> RemoteSource:
+        """The source ``text`` (``gpu1:~/runs``) of the session root ``root``;
+        sources on one box share one connection through ``connections``."""
+        from ..sources.session import ssh_command as configured_ssh
+
+        spec = parse(text)
+        if spec is None:
+            raise ValueError(f"{text}: not a host:path source")
+        digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+        top = Path(root) / MIRRORS / f"{paths.safe_segment(spec.box)[:40]}-{digest}"
+        shared = (connections or {}).get(spec.destination)
+        remote = RemoteBox(
+            spec.destination,
+            spec.path,
+            ssh_command=ssh_command or configured_ssh(),
+            connect_timeout=CONNECT_TIMEOUT,
+            request_timeout=REQUEST_TIMEOUT,
+            connection=shared,
+        )
+        if connections is not None:
+            connections[spec.destination] = remote.connection
+        return cls(spec, text, top, remote, kind=kind, clock=clock)
+
+    # -- what it is --------------------------------------------------------------
+
+    @property
+    def kind(self) -> str | None:
+        return self._kind or (self.mirror.kind or None)
+
+    @property
+    def native(self) -> bool:
+        return self.kind == NATIVE
+
+    @property
+    def native_root(self) -> Path | None:
+        return self.files if self.native and self.files.is_dir() else None
+
+    def _wanted(self, rel: str) -> bool:
+        if self.native:
+            return native_file(rel)
+        return native_file(rel) or interesting(rel)
+
+    # -- before the catalog's refresh ----------------------------------------------
+
+    def prepare(self) -> None:
+        """Bring the mirror up to date; never raises for the box's sake."""
+        conn = self.remote.connection
+        got, sent = conn.bytes_received, conn.bytes_sent
+        try:
+            self.mirror.sync()
+            self._tell_kind()
+        except (RemoteError, OSError, UnsafeFile) as exc:
+            state = self.remote.state
+            if self.status != "unreachable":
+                self.since = state.since if state.status == "unreachable" else time.time()
+            self.status = "unreachable"
+            self.error = printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        else:
+            self.status, self.since, self.error = "ok", None, None
+        finally:
+            self.bytes_read += conn.bytes_received - got
+            self.bytes_sent += conn.bytes_sent - sent
+
+    def _tell_kind(self) -> None:
+        """Once files are there: a trackui store, or another tool's runs."""
+        if self._kind is None and self.mirror.kind is None and self.mirror.held:
+            from ..sources.session import looks_native
+
+            self.mirror.set_kind(NATIVE if looks_native(self.files) else "")
+            self.mirror.save()
+        if not self.native and self.mirror.held and self.foreign is None:
+            self.foreign = ForeignSource(
+                self.files,
+                kind=self.kind or None,
+                box=self.box,
+                location=self.location,
+                clock=self.clock,
+            )
+
+    # -- the catalog's source protocol -----------------------------------------------
+
+    @property
+    def problems(self) -> list[str]:
+        return self.mirror.problems + (self.foreign.problems if self.foreign else [])
+
+    @property
+    def runs(self) -> dict[str, Any]:
+        return self.foreign.runs if self.foreign is not None else {}
+
+    def heartbeat(self, run_id: str) -> float | None:
+        return self.foreign.heartbeat(run_id) if self.foreign is not None else None
+
+    def forget(self) -> None:
+        if self.foreign is not None:
+            self.foreign.forget()
+
+    def refresh(self, catalog: Any) -> tuple[int, int]:
+        if self.foreign is None and not self.native and self.mirror.held:
+            self._tell_kind()  # a mirror from an earlier session, box unreachable now
+        if self.foreign is None:
+            return 0, 0
+        self.foreign.on_progress = self.on_progress
+        return self.foreign.refresh(catalog)
+
+    def close(self) -> None:
+        self.remote.close()
