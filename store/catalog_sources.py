@@ -8,6 +8,7 @@ A mixin of ``Catalog``: it uses ``root``, ``sources``, ``opener`` and ``_state``
 from __future__ import annotations
 
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,14 @@ class SourceRuns:
     def _prepare_sources(self) -> None:
         """Remote sources bring their mirrors up to date (a box that does not
         answer is marked unreachable; its mirror stays as it was)."""
+        boxes = [s.prepare for s in self.sources if getattr(s, "prepare", None) is not None]
+        if len(boxes) == 1:
+            boxes[0]()
+        elif boxes:  # side by side: one slow box does not hold up the others
+            with ThreadPoolExecutor(max_workers=min(8, len(boxes))) as pool:
+                for future in [pool.submit(prepare) for prepare in boxes]:
+                    future.result()
         for source in self.sources:
-            prepare = getattr(source, "prepare", None)
-            if prepare is not None:
-                prepare()
             root = getattr(source, "native_root", None)
             if root is not None:
                 self.opener.add(root)

@@ -54,7 +54,7 @@ def run_dir(root: str | os.PathLike[str], location: str) -> Path:
 
 # -- what may be changed ------------------------------------------------------------
 
-_RUN_FIELDS = ("id", "project", "name", "status", "dir", "kind", "origin")
+_RUN_FIELDS = ("id", "project", "name", "status", "dir", "kind", "origin", "box", "location")
 
 
 def run_rows(catalog: Any, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -63,8 +63,8 @@ def run_rows(catalog: Any, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return {}
     marks = ", ".join("?" for _ in run_ids)
     rows = catalog.query(
-        "SELECT run_id, project, name, status, dir, source_kind, source_path "
-        f"FROM runs WHERE run_id IN ({marks})",
+        "SELECT run_id, project, name, status, dir, source_kind, source_path, "
+        f"coalesce(box, 'local'), location FROM runs WHERE run_id IN ({marks})",
         list(run_ids),
     )
     return {row[0]: dict(zip(_RUN_FIELDS, row)) for row in rows}
@@ -75,6 +75,11 @@ def refusal(verb: str, run: dict[str, Any], root: str | os.PathLike[str]) -> str
     None when it may go ahead. Runs of other tools are theirs to change, and
     a running run stays where its writer is writing."""
     who = f"{run['project']}/{run['name']}"
+    if run.get("box", "local") != "local":
+        return (
+            f"cannot {verb} {who}: it is a run on {run['box']} ({run.get('location')}), "
+            f"read over ssh; trackui {verb} changes runs on this machine only"
+        )
     if run.get("kind") or imported_store(root):
         tool = run.get("kind") or "another tool"
         where = f" ({run['origin']})" if run.get("origin") else ""

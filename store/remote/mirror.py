@@ -67,6 +67,8 @@ class Mirror:
         self.held: dict[str, Held] = {}
         self.kind: str | None = None
         self.problems: list[str] = []
+        #: Bytes of file content fetched (overlap checks included), all syncs.
+        self.fetched = 0
         self._loaded = False
         self._dirty = False
 
@@ -190,8 +192,8 @@ class Mirror:
         ranges = []
         todo = []
         for entry, held in grown:
-            if entry.size == held.have:  # only its mtime moved (a heartbeat)
-                self._stamp(entry, held.have, offset_ns)
+            if entry.size == held.have and (held.have == 0 or entry.path.endswith(paths.HEARTBEAT)):
+                self._stamp(entry, held.have, offset_ns)  # only its mtime moved
                 continue
             start = max(0, held.have - OVERLAP)
             ranges.append((entry.path, start, min(entry.size - start, MAX_FETCH)))
@@ -251,6 +253,7 @@ class Mirror:
         if not ranges:
             return []
         out = self.box.read_many(ranges)
+        self.fetched += sum(len(r[0]) for r in out if not isinstance(r, Exception))
         for i, ((rel, offset, n), result) in enumerate(zip(ranges, out)):
             if isinstance(result, Exception):
                 continue
@@ -267,6 +270,7 @@ class Mirror:
                             break
                         parts.append(more)
                         pos += len(more)
+                        self.fetched += len(more)
                 except (OSError, UnsafeFile, FileTooLarge, FileChanged) as exc:
                     out[i] = exc
                     continue

@@ -168,14 +168,19 @@ class RemoteSource:
     def _tell_kind(self) -> None:
         """Once files are there: a trackui store, or another tool's runs."""
         if self._kind is None and self.mirror.kind is None and self.mirror.held:
+            from ..importers import detect_kinds
             from ..sources.session import looks_native
 
-            self.mirror.set_kind(NATIVE if looks_native(self.files) else "")
+            if looks_native(self.files):
+                self.mirror.set_kind(NATIVE)
+            else:  # what is shown; the reader still reads every kind it finds
+                kinds = detect_kinds(self.files)
+                self.mirror.set_kind(kinds[0] if kinds else "")
             self.mirror.save()
         if not self.native and self.mirror.held and self.foreign is None:
             self.foreign = ForeignSource(
                 self.files,
-                kind=self.kind or None,
+                kind=self._kind,
                 box=self.box,
                 location=self.location,
                 clock=self.clock,
