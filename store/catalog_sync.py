@@ -28,6 +28,8 @@ _WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
 _LINE_FILES = (paths.METRICS, paths.EVENTS, paths.ARTIFACTS, paths.SYSTEM)
 _SHOWN_FILES = (paths.CONSOLE, paths.CODE_DIFF)
 _MISSING_META = "missing: the run died while starting, or this is not a run"
+#: A listed regular file not stat-ed yet: the read that opens it stats it.
+_READ: Any = object()
 
 
 class Batch:
@@ -83,13 +85,19 @@ class RunSync:
         names = _LINE_FILES + _WHOLE_FILES
         if state.finished and not is_new:
             names = (paths.METRICS, paths.EVENTS, paths.SOURCE, paths.META, paths.SYSTEM)
+        # A new run's directory is listed once: a file it lacks costs no
+        # stat, and a regular file is stat-ed by the read that opens it.
+        listing = self._listing(run) if is_new else None
         for name in names:
             rel = os.path.join(run.path, name)
-            try:
-                st = self.opener.stat(rel)
-            except UnsafeFile as exc:
-                state.problems[name] = exc.reason
-                continue
+            if listing is not None and listing.get(name, True) is not None:
+                st = _READ if name in listing else None
+            else:
+                try:
+                    st = self.opener.stat(rel)
+                except UnsafeFile as exc:
+                    state.problems[name] = exc.reason
+                    continue
             old = state.files.get(name)
             if st is None:
                 state.problems.pop(name, None)
@@ -108,6 +116,19 @@ class RunSync:
             ):
                 continue
             changed = True
+            if st is _READ:
+                read = (
+                    self._read_whole(cur, run, name, state, batch)
+                    if name in _WHOLE_FILES
+                    else self._read_lines(
+                        cur, run, name, FileState(0, 0, 0), state, batch, stated=False
+                    )
+                )
+                if read is None:
+                    continue  # gone since listed, or refused (a problem now)
+                state.files[name] = read
+                batch.file_rows.append((key, name, read))
+                continue
             fresh = FileState(st.ino, st.size, st.mtime_ns)
             if name in _WHOLE_FILES:
                 fresh.offset = st.size
@@ -125,6 +146,9 @@ class RunSync:
         if is_new or not state.finished:
             shown = []
             for name in _SHOWN_FILES:
+                if listing is not None and listing.get(name, True) is not None:
+                    shown.append(name in listing)
+                    continue
                 try:
                     shown.append(self.opener.stat(os.path.join(run.path, name)) is not None)
                     state.problems.pop(name, None)
@@ -140,7 +164,10 @@ class RunSync:
                     [*shown, key],
                 )
                 state.shown = shown
-            state.heartbeat_mtime = self._heartbeat(run)
+            if listing is not None and paths.HEARTBEAT not in listing:
+                state.heartbeat_mtime = None
+            else:
+                state.heartbeat_mtime = self._heartbeat(run)
         if state.problems != problems_before:
             problems = json.dumps(state.problems) if state.problems else None
             if key in batch.new:
@@ -150,6 +177,20 @@ class RunSync:
             changed = True
         return changed
 
+    def _listing(self, run: RunDir) -> dict[str, bool | None] | None:
+        """The run directory's entries: name -> True (a regular file, read
+        without a stat first), None (anything else: a link, a FIFO… go through
+        ``opener.stat``, which says why). A name not there is a missing file.
+        None: no listing (the directory could not be read, or reaches out of
+        the store); then every file is stat-ed as usual."""
+        try:
+            if not self.opener._direct(os.path.join(run.path, paths.META)):
+                return None
+            with os.scandir(run.path) as entries:
+                return {e.name: True if e.is_file(follow_symlinks=False) else None for e in entries}
+        except OSError:
+            return None
+
     def _heartbeat(self, run: RunDir) -> float | None:
         # Only its mtime is used, so a lstat is enough (it is never read).
         try:
@@ -157,23 +198,29 @@ class RunSync:
         except OSError:
             return None
 
-    def _read_whole(self, cur: Any, run: RunDir, name: str, state: RunState, batch: Batch) -> None:
+    def _read_whole(
+        self, cur: Any, run: RunDir, name: str, state: RunState, batch: Batch
+    ) -> FileState | None:
+        """Read one whole JSON file; what was read of it (None: missing or refused)."""
+        read = None
         try:
-            data, _ = self.opener.read(os.path.join(run.path, name))
+            data, st = self.opener.read(os.path.join(run.path, name))
+            read = FileState(st.ino, st.size, st.mtime_ns, st.size)
             doc = bounded_json.loads_object(data)
         except FileNotFoundError:
-            return
+            return None
         except UnsafeFile as exc:
             state.problems[name] = exc.reason
-            return
+            return None
         except (OSError, ValueError) as exc:
             state.problems[name] = f"not readable as JSON ({repair(str(exc))[:200]})"
-            return
+            return read
         state.problems.pop(name, None)
         if run.key in batch.new:
             batch.new.document(run.key, run.shown, name, doc)
         else:
             run_sync.write_document(cur, run.key, run.shown, name, doc)
+        return read
 
     def _read_lines(
         self,
@@ -183,18 +230,26 @@ class RunSync:
         st: FileState,
         state: RunState,
         batch: Batch,
-    ) -> None:
+        *,
+        stated: bool = True,
+    ) -> FileState | None:
+        """Read the complete lines from ``st.offset`` on, advancing ``st``
+        (``stated=False``: the file was not stat-ed, ``st`` takes the first
+        read's stat); None: missing or refused before anything was read."""
         rel = os.path.join(run.path, name)
         while True:
             try:
                 got = self.opener.read_lines(rel, st.offset)
             except FileNotFoundError:
-                return
+                return st if stated else None
             except UnsafeFile as exc:
                 state.problems[name] = exc.reason
-                return
+                return st if stated else None
+            if not stated:
+                st.ino, st.size, st.mtime_ns = got.stat.ino, got.stat.size, got.stat.mtime_ns
+                stated = True
             if not got.data:
-                return
+                return st
             state.problems.pop(name, None)
             first, st.offset = st.lines, got.end
             st.lines += got.data.count(b"\n")
@@ -216,6 +271,8 @@ class RunSync:
                 batch.new.artifacts(run.key, got.data, first)
             else:
                 run_sync.write_artifacts(cur, run.key, got.data, first)
+            if got.end >= got.stat.size:
+                return st  # all of it: no second open to find nothing more
 
     def _save_file_states(self, cur: Any, rows: list[tuple[str, str, FileState | None]]) -> None:
         """What was read of each file, in a few statements however many files
