@@ -121,6 +121,12 @@ def read_metrics_csv(path: Path, root: Path, problems: list[str]) -> list[Point]
     except OSError as exc:
         problems.append(f"{path}: unreadable ({_read.why(exc)})")
         return []
+    return parse_metrics_csv(text, path, problems)
+
+
+def parse_metrics_csv(text: str, path: Path, problems: list[str]) -> list[Point]:
+    """The points of metrics.csv text (a header, then rows; a last row
+    without its line end is cut mid-write and left for later)."""
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]  # a row cut mid-write
     rows = csv.reader(io.StringIO(text, newline=""))

@@ -70,7 +70,7 @@ class Cursor:
         return cls(rel, how, run, ino, size, mtime, offset, doc)
 
 
-_MUTABLE = ("hb", "last")
+_MUTABLE = ("hb", "last", "keep")
 
 
 @dataclass

@@ -27,19 +27,20 @@ from typing import Any
 
 from ..importers import _metric_rows, _system_lines, detect_kinds, reader
 from ..importers._read import recording
-from ..importers._tfevents import is_event_file
 from ..importers.base import ForeignRun
 from ..ingest import SMALL_CHUNK_BYTES, Chunk
 from ..opener import Opener
 from ..status import STALE_INTERVALS
 from ..system_lines import as_metric_lines
-from .cursor import GROWN, REWRITTEN, SAME, Cursor, Progress
+from .cursor import GROWN, SAME, Cursor, Progress
+from .partial import _SQLITE, PartialReads, interesting
 from .rows import insert_run, put_rows
 from .streams import (
     STREAMS,
     Rewritten,
     classify,
     max_row_id,
+    mlflow_db_spec,
     read_appended,
     read_rows,
     trackio_spec,
@@ -49,21 +50,13 @@ from .streams import (
 FLUSH_BYTES = 64 * 1024 * 1024
 #: A reader's run that looks alive turns stale after this long without news.
 STALE_AFTER = 900.0
-_TEXT = (".wandb", ".tsv", ".csv", ".json", ".yaml", ".yml", ".db", ".sqlite", ".sqlite3")
-_SQLITE = (".db", ".sqlite", ".sqlite3", ".db-wal", ".sqlite-wal", ".sqlite3-wal")
 _RUN = "run"  # the ``how`` of a run's own row in ``files``
+#: Kinds whose runs, read again, keep the points they had when the new ones
+#: continue them (a ``trainer_state.json`` rewritten with more history).
+PREFIX_KINDS = ("hf", "lightning")
 
 
-def interesting(rel: str) -> bool:
-    """Whether a new file named so may be one a reader reads (then the
-    source is read again); checkpoints, images and the like are not."""
-    name = rel.rsplit("/", 1)[-1]
-    if is_event_file(name) or name.endswith(_TEXT + _SQLITE) or name == "meta.yaml":
-        return True
-    return any(f"/{d}/" in f"/{rel}" for d in ("metrics", "params", "tags"))
-
-
-class ForeignSource:
+class ForeignSource(PartialReads):
     """One folder (or file) of foreign runs, on this box."""
 
     def __init__(
@@ -109,9 +102,19 @@ class ForeignSource:
         if not self._loaded:
             self._load(catalog)
         files = self._list()
-        if self._needs_full(files):
+        if not self.cursors and not self.runs:
             return self._read_all(catalog)
-        return self._read_appends(catalog, files)
+        plan = self._changes(files)
+        if plan is None:
+            return self._read_all(catalog)
+        changed = points = 0
+        if plan[0] or plan[1]:
+            got = self._read_some(catalog, files, *plan)
+            if got is None:
+                return self._read_all(catalog)
+            changed, points = got
+        more, added = self._read_appends(catalog, files)
+        return changed + more, points + added
 
     # -- state ------------------------------------------------------------------
 
@@ -174,60 +177,6 @@ class ForeignSource:
                     continue
         return out
 
-    def _needs_full(self, files: dict[str, tuple[int, int, int]]) -> bool:
-        if not self.cursors and not self.runs:
-            return True
-        for rel, c in self.cursors.items():
-            if c.how in ("ignore", "seen", "sidecar"):
-                continue
-            st = files.get(rel)
-            if st is None or c.change(*st) == REWRITTEN:
-                return True
-        for rel, st in files.items():
-            if rel not in self.cursors and interesting(rel) and not self._adopt(rel, st):
-                return True
-        now = self.clock()
-        for row in self.runs.values():
-            hb, iv = row.spec.get("hb"), row.spec.get("iv")
-            if (
-                not row.spec.get("fin")
-                and hb is not None
-                and iv
-                and now - hb > iv * STALE_INTERVALS
-                and row.spec.get("quiet") != hb  # not read again for the same silence
-            ):
-                return True  # went quiet: let its reader say how it ended
-        return False
-
-    def _adopt(self, rel: str, st: tuple[int, int, int]) -> bool:
-        """Follow a new file of a run already read from its start, when it is
-        one that run's writer appends to in its own folder (a new MLflow
-        metric, a new dvclive TSV with its header, a new event file beside
-        the run's others); False when the source must be read again."""
-        path = os.path.realpath(os.path.join(str(self.top), rel))
-        owners = [
-            (run_id, row.spec["src"], row.spec.get("kind", ""))
-            for run_id, row in self.runs.items()
-            if row.spec.get("src") and path.startswith(row.spec["src"] + os.sep)
-        ]
-        if not owners:
-            return False
-        run_id, src, kind = max(owners, key=lambda o: len(o[1]))
-        in_run = os.path.relpath(path, src).replace(os.sep, "/")
-        if kind == "tensorboard" and "/" in in_run:
-            return False  # a writer in a sub-folder: how it folds in is the reader's to say
-        stub = ForeignRun(kind, src, "", "", "")
-        how, spec = classify(stub, set(), -1, in_run, Path(path), self.opener)
-        offset = 0
-        if how == "tsv":
-            if not spec["hdr"] or st[1] <= len(spec["hdr"].encode()):
-                return False
-            offset = len(spec["hdr"].encode()) + 1
-        elif how not in ("tfevents", "mlflow"):
-            return False
-        self.cursors[rel] = Cursor(rel, how, run_id, st[0], 0, 0, offset, spec)
-        return True
-
     # -- the first read (and any read again) -----------------------------------------
 
     def _read_all(self, catalog: Any) -> tuple[int, int]:
@@ -263,19 +212,10 @@ class ForeignSource:
                     key = run_key(run)
                     if key in runs:
                         continue
-                    data, rows = _metric_rows(run)
-                    steps = [p.step for p in run.points]
-                    found.append((key, run, {p.key for p in run.points}, max(steps, default=-1)))
-                    run.points = []  # written below; not held for the whole read
-                    runs[key] = Cursor("", _RUN, key, offset=len(rows), spec=self._run_spec(run))
-                    chunks = [(key, data, 0)] if data else []
-                    if run.system:  # sampled series, as the catalog reads system.jsonl
-                        sampled = as_metric_lines(_system_lines(run.system), 0)
-                        chunks.append((key, sampled, 0))
-                        size += len(sampled)
-                        run.system = []
+                    chunks, found_one, runs[key] = self._prepare(key, run, None)
+                    found.append(found_one)
                     pending.append((key, run, chunks))
-                    size += len(data)
+                    size += sum(len(c[1]) for c in chunks)
                     self.progress.runs_done += 1
                     if self.on_progress is not None:
                         self.on_progress(self.progress)
@@ -291,6 +231,35 @@ class ForeignSource:
         self.progress.phase = ""
         self.progress.bytes_read += sum(s.read for s in seen.values())
         return len(runs) + len(old), points
+
+    def _prepare(
+        self, key: str, run: ForeignRun, old: Cursor | None
+    ) -> tuple[list[Chunk], tuple[str, ForeignRun, set[str], int], Cursor]:
+        """A run just read: its chunks of metric lines, what its files'
+        cursors need, and its own row. With ``old`` (the row of the same run
+        read before) whose points the new ones continue, only the lines
+        after those are in the chunks (``keep`` in the row's spec)."""
+        data, rows = _metric_rows(run)
+        steps = [p.step for p in run.points]
+        found = (key, run, {p.key for p in run.points}, max(steps, default=-1))
+        run.points = []  # written by the caller; not held for the whole read
+        spec = self._run_spec(run)
+        start, skip = 0, 0
+        if run.kind in PREFIX_KINDS and not run.system:
+            spec["dig"] = _digest(data)
+            spec["n"] = len(data)
+            if old is not None and old.spec.get("dig") and not run.system:
+                n = int(old.spec.get("n", 0))
+                if len(data) >= n and _digest(data[:n]) == old.spec["dig"]:
+                    skip, start = n, old.offset
+                    spec["keep"] = True
+        tail = data[skip:]
+        lines = start + sum(1 for off, _ in rows if off >= skip)
+        chunks = [(key, tail, start)] if tail else []
+        if run.system:  # sampled series, as the catalog reads system.jsonl
+            chunks.append((key, as_metric_lines(_system_lines(run.system), 0), 0))
+            run.system = []
+        return chunks, found, Cursor("", _RUN, key, offset=lines, spec=spec)
 
     def _run_spec(self, run: ForeignRun) -> dict[str, Any]:
         stale = float((run.extra or {}).get("stale_after", STALE_AFTER))
@@ -320,6 +289,7 @@ class ForeignSource:
         seen: dict[str, Any],
         found: list[tuple[str, ForeignRun, set[str], int]],
         before: dict[str, int | None],
+        files: dict[str, tuple[int, int, int]] | None = None,
     ) -> None:
         """A cursor for every file the readers used, and for the files a
         reader might use that none did (so they do not count as new)."""
@@ -346,12 +316,17 @@ class ForeignSource:
             elif how in STREAMS:
                 offset = s.line_end
             self.cursors[rel] = Cursor(rel, how, run_id, s.ino, s.size, s.mtime_ns, offset, spec)
+        # a database's runs by the name its rows give them (Trackio: the
+        # run's name; MLflow: its uuid) -> catalog id
         trackio: dict[str, dict[str, str]] = {}
+        mlflow: dict[str, dict[str, str]] = {}
         for key, run, _, _ in found:
             if run.kind == "trackio":
                 trackio.setdefault(os.path.realpath(run.source_path), {})[run.name] = key
+            elif run.kind == "mlflow" and run.extra.get("store") == "sqlite":
+                mlflow.setdefault(os.path.realpath(run.source_path), {})[run.source_id] = key
         dbs: dict[str, str] = {}
-        for rel, st in self._list().items():
+        for rel, st in (self._list() if files is None else files).items():
             if rel in self.cursors or not interesting(rel):
                 continue
             # SQLite is read through its own library, not noted: a Trackio
@@ -360,13 +335,13 @@ class ForeignSource:
             if rel.endswith(_SQLITE):
                 how = "whole"
                 path = os.path.join(top, rel)
-                names = trackio.get(os.path.realpath(path))
+                real = os.path.realpath(path)
+                names = trackio.get(real) or mlflow.get(real)
                 if names is not None and len(names) == sum(
-                    1
-                    for _, run, _, _ in found
-                    if os.path.realpath(run.source_path) == os.path.realpath(path)
+                    1 for _, run, _, _ in found if os.path.realpath(run.source_path) == real
                 ):
-                    how, spec, offset = trackio_spec(Path(path), names)
+                    spec_of = trackio_spec if real in trackio else mlflow_db_spec
+                    how, spec, offset = spec_of(Path(path), names)
                     if before.get(path) != offset:
                         offset = -1  # rows came while it was read: read it again
                     dbs[rel] = rel
@@ -396,6 +371,8 @@ class ForeignSource:
         new: dict[str, list[Any]] = {}
         moved: list[Cursor] = []
         dbs: set[str] = set()
+        redo: dict[str, None] = {}  # runs whose file does not continue: read them again
+        paths: dict[Path, None] = {}
         for rel, c in self.cursors.items():
             if c.how == "sidecar" and c.change(*files.get(rel, (0, 0, 0))) != SAME:
                 c.ino, c.size, c.mtime_ns = files.get(rel, (0, 0, 0))
@@ -422,37 +399,58 @@ class ForeignSource:
                     continue
                 got, end, read = read_appended(self.opener, self.top, c, problems)
             except (Rewritten, OSError):
-                return self._read_all(catalog)
+                if not self._redo(c, redo, paths):
+                    return self._read_all(catalog)
+                continue
             c.offset = end
             self.progress.bytes_read += read
             moved.append(c)
             new.setdefault(c.run, []).extend(got)
             self._beat(c.run, got, st)
-        if not moved:
-            return 0, 0
-        self.problems = problems
-
-        def work(cur: Any) -> int:
-            chunks = []
-            for run_id, got in new.items():
-                row = self.runs.get(run_id)
-                if row is None or not got:
-                    continue
-                data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=got))
-                chunks.append((run_id, data, row.offset))
-                row.offset += len(rows)
-            points = catalog._ingest.ingest(
-                cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
+        changed = points = 0
+        if moved:
+            self.problems = problems
+            changed, points = (
+                len(new),
+                catalog._transaction(lambda cur: self._add(cur, catalog, new, moved)),
             )
-            rows = [c.row() for c in moved] + [self.runs[r].row() for r in new if r in self.runs]
-            cur.execute(
-                "DELETE FROM files WHERE list_contains(?::VARCHAR[], run_id || chr(0) || name)",
-                [[f"{r[0]}\0{r[1]}" for r in rows]],
-            )
-            put_rows(cur, rows)
-            return points
+        if redo or paths:
+            got = self._read_some(catalog, files, redo, paths)
+            if got is None:
+                return self._read_all(catalog)
+            changed, points = changed + got[0], points + got[1]
+        return changed, points
 
-        return len(new), catalog._transaction(work)
+    def _add(self, cur: Any, catalog: Any, new: dict[str, list[Any]], moved: list[Cursor]) -> int:
+        """Points that files gained, and the cursors that moved, in one transaction."""
+        # a run that gained points no longer matches the digest of its first read
+        old = [self.runs[r].row() for r in new if r in self.runs and "dig" in self.runs[r].spec]
+        for r in new:
+            if r in self.runs:
+                self.runs[r].spec.pop("dig", None)
+                self.runs[r].spec.pop("n", None)
+        chunks = []
+        for run_id, got in new.items():
+            row = self.runs.get(run_id)
+            if row is None or not got:
+                continue
+            data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=got))
+            chunks.append((run_id, data, row.offset))
+            row.offset += len(rows)
+        points = catalog._ingest.ingest(
+            cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
+        )
+        rows = [c.row() for c in moved] + [self.runs[r].row() for r in new if r in self.runs]
+        cur.execute(
+            "DELETE FROM files WHERE list_contains(?::VARCHAR[], run_id || chr(0) || name)",
+            [[f"{r[0]}\0{r[1]}" for r in rows + old]],
+        )
+        put_rows(cur, rows)
+        return int(points)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 def run_key(run: ForeignRun) -> str:

@@ -23,7 +23,15 @@ from ..opener import Opener, UnsafeFile
 from .cursor import Cursor
 
 #: Kinds of file followed by appends (a database: by rows past a row id).
-STREAMS = ("tfevents", "mlflow", "tsv", "results_csv", "wandb", "sqlite_rows")
+STREAMS = (
+    "tfevents",
+    "mlflow",
+    "tsv",
+    "results_csv",
+    "lightning_csv",
+    "wandb",
+    "sqlite_rows",
+)
 
 
 class Rewritten(Exception):
@@ -49,6 +57,8 @@ def classify(
         return "tsv", {"k": head[: -len(".tsv")], "hdr": _first_line(opener, path)}
     if run.kind == "wandb" and name.endswith(".wandb"):
         return "wandb", {}
+    if run.kind == "lightning" and rel_in_run == "metrics.csv":
+        return "lightning_csv", {"hdr": _first_line(opener, path)}
     if run.kind == "ultralytics" and rel_in_run == "results.csv":
         return "results_csv", {"hdr": _first_line(opener, path), "last": last_step}
     return "whole", {}
@@ -91,7 +101,16 @@ def read_appended(
         return _tb_keys(cursor.spec, got.points), got.end, read
     if cursor.how == "wandb":
         return _wandb_appended(root, cursor)
+    head = 0
+    if cursor.how == "lightning_csv":
+        # Lightning writes the whole file again when a key appears: a
+        # header that changed says the rows before the cursor did too
+        hdr = cursor.spec.get("hdr", "")
+        data, head = _complete_lines(opener, path, 0, min(cursor.size, len(hdr.encode()) + 2))[::2]
+        if data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r") != hdr or not hdr:
+            raise Rewritten(cursor.rel)
     data, end, read = _complete_lines(opener, path, cursor.offset, cursor.size)
+    read += head
     text = data.decode("utf-8", "replace")
     if cursor.how == "mlflow":
         from ..importers.mlflow import parse_metric_text
@@ -110,6 +129,10 @@ def read_appended(
         points = [Point(k, step, v) for step, values in rows for k, v in values]
         if rows:
             cursor.spec["last"] = rows[-1][0]
+    elif cursor.how == "lightning_csv":
+        from ..importers.lightning import parse_metrics_csv
+
+        points = parse_metrics_csv(cursor.spec["hdr"] + "\n" + text, path, problems)
     else:
         raise Rewritten(cursor.rel)
     return points, end, read
@@ -163,7 +186,7 @@ def _tb_keys(spec: dict[str, Any], points: list[Point]) -> list[Point]:
     return points
 
 
-# -- SQLite: rows past a row id (Trackio) ---------------------------------------------
+# -- SQLite: rows past a row id (Trackio, MLflow) ---------------------------------------------
 
 
 def trackio_spec(db: Path, names: dict[str, str]) -> tuple[str, dict[str, Any], int]:
@@ -176,17 +199,68 @@ def trackio_spec(db: Path, names: dict[str, str]) -> tuple[str, dict[str, Any], 
     return "sqlite_rows", {"runs": names}, last
 
 
+def mlflow_db_spec(db: Path, names: dict[str, str]) -> tuple[str, dict[str, Any], int]:
+    """As ``trackio_spec``, for an MLflow database whose runs (by run uuid ->
+    catalog id) were just read: its ``metrics`` rows are followed by row id."""
+    how, spec, last = trackio_spec(db, names)
+    if how == "sqlite_rows":
+        spec["t"] = "mlflow"
+    return how, spec, last
+
+
 def max_row_id(db: Path) -> int | None:
+    """The last row id of a database's ``metrics`` table (Trackio's ``id``
+    is its row id; MLflow's table has only the implicit one)."""
     import sqlite3
 
     from ..importers import _sqlite
 
     try:
         with _sqlite.connect(db) as conn:
-            (last,) = conn.execute("SELECT coalesce(max(id), 0) FROM metrics").fetchone()
+            (last,) = conn.execute("SELECT coalesce(max(rowid), 0) FROM metrics").fetchone()
     except (sqlite3.Error, OSError):
         return None
     return int(last)
+
+
+def _mlflow_rows(db: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int, int]:
+    """MLflow metric rows past ``cursor.offset`` (as ``read_rows``); system
+    metrics are left to the next read of the database."""
+    import sqlite3
+
+    from ..importers import _sqlite
+    from ..importers._mlflow_sqlite import _db_value
+
+    runs: dict[str, str] = cursor.spec["runs"]
+    out: dict[str, list[Point]] = {}
+    last, count = cursor.offset, 0
+    try:
+        with _sqlite.connect(db) as conn:
+            cols = {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}
+            step = "step" if "step" in cols else "0"
+            nan = "is_nan" if "is_nan" in cols else "0"
+            rows = conn.execute(
+                f"SELECT rowid, run_uuid, key, value, timestamp, {step}, {nan} FROM metrics "
+                "WHERE rowid > ? ORDER BY rowid",
+                [cursor.offset],
+            ).fetchall()
+    except (sqlite3.Error, OSError):
+        raise Rewritten(cursor.rel) from None
+    for row_id, uuid, key, value, ts, st, is_nan in rows:
+        count += 1
+        last = max(last, int(row_id))
+        run = runs.get(str(uuid))
+        if run is None:
+            raise Rewritten(cursor.rel)  # a new run: read the database again
+        if _system.is_mlflow_system(str(key)):
+            continue
+        try:
+            point = Point(str(key), int(st or 0), _db_value(value, is_nan), None)
+        except (TypeError, ValueError):
+            continue
+        point.t = None if ts is None else int(ts) / 1000.0
+        out.setdefault(run, []).append(point)
+    return out, last, count
 
 
 def read_rows(root: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int, int]:
@@ -199,6 +273,8 @@ def read_rows(root: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int, 
     from ..importers.trackio import _json_obj, _number, _parse_time
 
     db = root / cursor.rel
+    if cursor.spec.get("t") == "mlflow":
+        return _mlflow_rows(db, cursor)
     runs: dict[str, str] = cursor.spec["runs"]
     out: dict[str, list[Point]] = {}
     last = cursor.offset

@@ -1,0 +1,176 @@
+"""Lightning's ``metrics.csv`` and MLflow's SQLite database are followed,
+not read again: rows appended to the CSV are read from the cursor (and the
+header, to see it did not change), rows added to the database are read past
+the last row id. A CSV whose header gained a column (Lightning writes the
+file again) reads that one run again; a new run in the database reads the
+database again. Every point matches the files, read here independently."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+from trackui.store.queries import Store
+from trackui.store.sources import bind
+
+from ..importers.helpers import materialized
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+NOW = 1_900_000_000.0
+
+
+def aged(src: Path) -> Path:
+    for path in sorted(src.rglob("*"), reverse=True):
+        os.utime(path, (1_700_000_000, 1_700_000_000), follow_symlinks=False)
+    return src
+
+
+def open_store(tmp_path: Path, src: Path) -> Store:
+    root = tmp_path / "store"
+    bind(root, src)
+    return Store(root, catalog_path=tmp_path / "cat.duckdb", clock=lambda: NOW, private=True)
+
+
+def points_of(store: Store, run_id: str) -> list[tuple[str, int, float]]:
+    return sorted(
+        store.catalog.query(
+            "SELECT k.key, m.step, m.value FROM metrics m JOIN metric_keys k USING (key_no) "
+            "JOIN runs r USING (run_no) WHERE r.run_id = ? AND NOT starts_with(k.key, 'system/')",
+            [run_id],
+        )
+    )
+
+
+def csv_points(path: Path) -> list[tuple[str, int, float]]:
+    """metrics.csv as Lightning's docs describe it: a header, a ``step``
+    column, every other non-empty cell one value at that step."""
+    rows = list(csv.DictReader(io.StringIO(path.read_text(), newline="")))
+    return sorted(
+        (key, int(row["step"]), float(cell))
+        for row in rows
+        for key, cell in row.items()
+        if key != "step" and cell
+    )
+
+
+def run_of(store: Store, folder: str) -> str:
+    rows = store.catalog.query("SELECT run_id, source_path FROM runs")
+    return next(rid for rid, path in rows if Path(path).name == folder)
+
+
+def test_lightning_metrics_csv_rows_are_followed_by_what_was_appended(tmp_path: Path) -> None:
+    src = aged(shutil.copytree(FIXTURES / "lightning", tmp_path / "src"))
+    metrics = src / "proj_a" / "lightning_logs" / "version_0" / "metrics.csv"
+    header = metrics.read_bytes().split(b"\n", 1)[0] + b"\n"  # with its \r
+    with open_store(tmp_path, src) as store:
+        source = store.catalog.sources[0]
+        rid = run_of(store, "version_0")
+        assert points_of(store, rid) == csv_points(metrics)
+        row = b"3,39,,0.05,,\r\n"
+        with open(metrics, "ab") as fh:
+            fh.write(row)
+        before = source.progress.bytes_read
+        stats = store.refresh(full=False)
+        # the appended row, and the header it is checked against
+        assert source.progress.bytes_read - before == len(row) + len(header)
+        assert stats.points == 2
+        assert points_of(store, rid) == csv_points(metrics)
+        # a row cut mid-write waits for its line end
+        with open(metrics, "ab") as fh:
+            fh.write(b"3,40,,0.0")
+        store.refresh(full=False)
+        assert ("train_loss_step", 40, 0.0) not in points_of(store, rid)
+        with open(metrics, "ab") as fh:
+            fh.write(b"1,,\r\n")
+        store.refresh(full=False)
+        assert points_of(store, rid) == csv_points(metrics)
+
+
+def test_a_lightning_csv_that_gained_a_column_reads_that_run_again(tmp_path: Path) -> None:
+    src = aged(shutil.copytree(FIXTURES / "lightning", tmp_path / "src"))
+    logs = src / "proj_a" / "lightning_logs"
+    metrics = logs / "version_0" / "metrics.csv"
+    with open_store(tmp_path, src) as store:
+        source = store.catalog.sources[0]
+        rid = run_of(store, "version_0")
+        other = points_of(store, run_of(store, "version_1"))
+        rows = list(csv.reader(io.StringIO(metrics.read_text(), newline="")))
+        rows = (
+            [rows[0] + ["lr"]]
+            + [r + [""] for r in rows[1:]]
+            + [["3", "39", "", "", "", "", "0.01"]]
+        )
+        out = io.StringIO()
+        csv.writer(out).writerows(rows)  # as Lightning writes it: \r\n line ends
+        metrics.write_text(out.getvalue(), newline="")
+        before = source.progress.bytes_read
+        store.refresh(full=False)
+        read = source.progress.bytes_read - before
+        assert read <= sum(p.stat().st_size for p in (logs / "version_0").rglob("*") if p.is_file())
+        assert points_of(store, rid) == csv_points(metrics)
+        assert ("lr", 39, 0.01) in points_of(store, rid)
+        assert points_of(store, run_of(store, "version_1")) == other
+
+
+def db_points(db: Path, uuid: str) -> list[tuple[str, int, float]]:
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute(
+            "SELECT key, step, value FROM metrics WHERE run_uuid = ? AND key NOT LIKE 'system/%'",
+            [uuid],
+        ).fetchall()
+    return sorted((k, int(s), float(v)) for k, s, v in rows)
+
+
+def test_mlflow_database_rows_are_followed_past_the_last_row_id(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(materialized(FIXTURES / "mlflow" / "sqlite"), src)
+    db = src / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        (uuid,) = conn.execute("SELECT run_uuid FROM runs ORDER BY run_uuid LIMIT 1").fetchone()
+    aged(src)
+    with open_store(tmp_path, src) as store:
+        source = store.catalog.sources[0]
+        rid = next(
+            r for r, sid in store.catalog.query("SELECT run_id, source_id FROM runs") if sid == uuid
+        )
+        assert points_of(store, rid) == db_points(db, uuid)
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "INSERT INTO metrics VALUES ('train/loss', 0.125, 1795703500000, ?, 9999, 0)",
+                [uuid],
+            )
+        rows, read = source.progress.rows_read, source.progress.bytes_read
+        stats = store.refresh(full=False)
+        assert source.progress.rows_read - rows == 1  # the one row past the last row id
+        assert source.progress.bytes_read == read  # nothing read again
+        assert stats.points == 1
+        assert points_of(store, rid) == db_points(db, uuid)
+        assert ("train/loss", 9999, 0.125) in points_of(store, rid)
+
+
+def test_a_new_run_in_an_mlflow_database_reads_the_database_again(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(materialized(FIXTURES / "mlflow" / "sqlite"), src)
+    db = src / "mlflow.db"
+    aged(src)
+    with open_store(tmp_path, src) as store:
+        (count,) = store.catalog.query("SELECT count(*) FROM runs")[0]
+        with sqlite3.connect(db) as conn:
+            row = conn.execute("SELECT * FROM runs LIMIT 1").fetchone()
+            new = ("f" * 32, "a-new-run", *row[2:])
+            conn.execute(f"INSERT INTO runs VALUES ({', '.join('?' for _ in new)})", new)
+            conn.execute(
+                "INSERT INTO metrics VALUES ('train/loss', 0.5, 1795703500000, ?, 0, 0)",
+                ["f" * 32],
+            )
+        store.refresh(full=False)
+        names = [n for (n,) in store.catalog.query("SELECT name FROM runs")]
+        assert len(names) == count + 1 and "a-new-run" in names
+        rid = next(
+            r for r, n in store.catalog.query("SELECT run_id, name FROM runs") if n == "a-new-run"
+        )
+        assert points_of(store, rid) == [("train/loss", 0, 0.5)]
