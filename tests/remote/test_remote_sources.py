@@ -184,10 +184,10 @@ def test_appends_cross_the_wire_and_nothing_else(
 
 
 def test_box_goes_away_and_comes_back(
-    sshd: LoopbackSshd, ssh_env: Path, live: trackui.Run, native: Path, tmp_path: Path
+    sshd: LoopbackSshd, ssh_env: Path, live: trackui.Run, foreign: Path, tmp_path: Path
 ) -> None:
     box_root = tmp_path / "box1-live"
-    root = session_root([f"box1:{box_root}", f"box2:{native}"])
+    root = session_root([f"box1:{box_root}", f"box2:{foreign}"])
     with Store(root) as store:
         clock = FakeClock()
         for source in store.catalog.sources:
@@ -203,14 +203,15 @@ def test_box_goes_away_and_comes_back(
             assert state.state == "unreachable"
             assert state.since is not None and state.since <= time.time()
             assert state.error and "\n" not in state.error
-        assert len(store.list_runs()) == 6  # still listed, from what was read
+        assert len(store.list_runs()) == 7  # still listed, from what was read
         assert store.metric_summaries(run.id)[0].count == 20
         since = states["box1"].since
         store.refresh(full=False)  # before the backoff is up: no new attempt
         assert {s.box: s.since for s in store.sources()}["box1"] == since
         # A rebuild of the catalog keeps an unreachable box's runs.
         store.reindex()
-        assert len(store.list_runs()) == 6
+        assert len(store.list_runs(where="box:box2")) == 6
+        assert len(store.list_runs()) == 7
         assert store.metric_summaries(run.id)[0].count == 20
         # Back again: once the backoff is up it reconnects and catches up.
         sshd.start()
@@ -300,3 +301,24 @@ def test_tidy_refuses_a_remote_run(ssh_env: Path, native: Path) -> None:
         assert out.done == ()
         assert "box1" in out.refused[0] and "\n" not in out.refused[0]
         assert tag_runs(store, remote_ids[:1], ["x"], []).done == ()
+
+
+def test_what_the_mirror_leaves_out(ssh_env: Path, tmp_path: Path) -> None:
+    """A link out of the root, a 10 GB sparse file a reader would read, a
+    checkpoint: none of them is mirrored, and the box reads fine."""
+    root = copy_store(tmp_path / "contained")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    (secret / "meta.json").write_text('{"format": 1, "name": "secret"}')
+    os.symlink(secret, root / "detect" / "linked")
+    run = next((root / "detect").iterdir())
+    with open(run / "huge.csv", "wb") as fh:
+        fh.truncate(10 * 1024**3)
+    (run / "best.pt").write_bytes(b"\0" * 4096)
+    with Store(session_root([f"box1:{root}"])) as store:
+        (state,) = store.sources()
+        assert state.state == "ok" and state.runs == 5
+        box1 = remote(store, "box1")
+        mirrored = {str(p.relative_to(box1.files)) for p in box1.files.rglob("*") if p.is_file()}
+        assert not any("linked" in p or p.endswith(("huge.csv", "best.pt")) for p in mirrored)
+        assert state.bytes_read < 1024 * 1024
