@@ -5,7 +5,11 @@ at a time.
 The grid draws what it is given and never queries the store: when the
 metrics it shows change (other keys, another page, a resize that holds more
 or fewer charts) it posts ``MetricGrid.DataWanted`` and its owner loads the
-series and calls ``set_series``. ``key_metrics`` orders the keys: the
+series and calls ``set_series``. A grid not yet on screen (a tab not opened,
+the single-chart view) has no chart widgets and asks for no data: its charts
+are mounted, and their series wanted, when it first gets a size (or when
+``charts`` is first read), so opening a run does not build and fill charts
+nobody sees. ``key_metrics`` orders the keys: the
 primary metric first, then the other results, counters and schedules last.
 """
 
@@ -98,14 +102,31 @@ class MetricGrid(Grid):
         self.page = 0
         self.capacity = 1
         self._shown: list[str] = []
+        self._charts: list[MetricChart] | None = None
+        #: the shown keys changed while the grid was off screen: ask once it shows
+        self._data_owed = False
 
     def compose(self) -> ComposeResult:
-        for i in range(MAX_CHARTS):
-            yield MetricChart(id=f"grid-chart-{i}", classes="grid-chart")
+        yield from self._charts or ()
 
     @property
     def charts(self) -> list[MetricChart]:
-        return list(self.query(MetricChart))
+        """The grid's chart widgets, made (and mounted) on first use."""
+        if self._charts is None:
+            self._charts = [
+                MetricChart(id=f"grid-chart-{i}", classes="grid-chart") for i in range(MAX_CHARTS)
+            ]
+            for i, chart in enumerate(self._charts):
+                chart.display = i < len(self._shown)
+            if self.is_mounted:  # else compose yields them
+                self.mount_all(self._charts)
+            self._data_owed = bool(self._shown)
+        return self._charts
+
+    @property
+    def on_screen(self) -> bool:
+        """Whether the grid has been laid out (a grid in a tab never opened has no size)."""
+        return self.size.width > 0 and self.size.height > 0
 
     @property
     def pages(self) -> int:
@@ -141,14 +162,17 @@ class MetricGrid(Grid):
         self.page = min(self.page, self.pages - 1)
         start = self.page * self.capacity
         shown = self.keys[start : start + self.capacity]
-        for i, chart in enumerate(self.charts):
+        visible = self.on_screen
+        charts = self.charts if visible else self._charts or []
+        for i, chart in enumerate(charts):
             chart.display = i < len(shown)
-        if shown != self._shown or force:
+        if shown != self._shown or force or (visible and self._data_owed):
             self._shown = shown
-            for chart, key in zip(self.charts, shown):
+            for chart, key in zip(charts, shown):
                 if chart.key != key:
                     chart.clear(f"{key} …")
-            if shown:
+            self._data_owed = bool(shown) and not visible
+            if shown and visible:
                 self.post_message(self.DataWanted(self, shown))
 
     def set_series(self, run_id: str, name: str, series: Mapping[str, Series]) -> None:

@@ -24,7 +24,6 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import (
     DataTable,
-    Footer,
     Input,
     OptionList,
     Static,
@@ -40,6 +39,7 @@ from trackui.store.primary import choose
 from . import names
 from .chart import MetricChart
 from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
+from .footer import Footer
 from .image_screen import ImageScreen, image_items
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
