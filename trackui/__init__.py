@@ -7,16 +7,24 @@
 
 The module-level ``init / log / finish / config / summary / log_artifact / log_image``
 act on the current run, so ``import trackui as wandb`` works for those calls.
-Importing this module loads only the standard library.
+Importing this module loads only the standard library, and not the writer
+either until a run is started or ``Run``, ``Config``, ``Summary`` or
+``TrackuiWarning`` is named: the ``trackui`` command (TUI, ls, sql) starts
+without it.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trackui.store.writer import Config, Run, Summary, TrackuiWarning, current, set_current
+if TYPE_CHECKING:
+    from trackui.store.writer import Config, Run, Summary, TrackuiWarning
+
+#: names served from trackui.store.writer on first use
+_WRITER_NAMES = ("Config", "Run", "Summary", "TrackuiWarning")
 
 __all__ = [
     "Config",
@@ -51,6 +59,8 @@ def init(
     (default ``$TRACKUI_SYSTEM_INTERVAL``, else 10; 0 turns them off). Keyword
     arguments that only mean something to W&B (``entity``, ``mode``…) are
     accepted and ignored, so existing ``wandb.init`` calls keep working."""
+    from trackui.store.writer import Run, current, set_current
+
     previous = current()
     if previous is not None and not previous.finished:
         previous.finish()
@@ -69,8 +79,13 @@ def init(
     return run
 
 
+def _current() -> Run | None:
+    writer = sys.modules.get("trackui.store.writer")
+    return writer.current() if writer is not None else None
+
+
 def _require() -> Run:
-    run = current()
+    run = _current()
     if run is None:
         raise RuntimeError("trackui: call trackui.init() before logging")
     return run
@@ -89,7 +104,7 @@ def log_image(key: str, image: Any, step: int | None = None) -> Any:
 
 
 def finish(status: str | None = None, exit_code: int | None = None) -> None:
-    run = current()
+    run = _current()
     if run is not None:
         run.finish(status, exit_code)
 
@@ -97,7 +112,11 @@ def finish(status: str | None = None, exit_code: int | None = None) -> None:
 def __getattr__(name: str) -> Any:
     # `trackui.run`, `trackui.config` and `trackui.summary` follow the current run.
     if name == "run":
-        return current()
+        return _current()
     if name in ("config", "summary"):
         return getattr(_require(), name)
+    if name in _WRITER_NAMES:
+        from trackui.store import writer
+
+        return getattr(writer, name)
     raise AttributeError(f"module 'trackui' has no attribute {name!r}")
