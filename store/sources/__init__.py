@@ -63,11 +63,14 @@ def sources_of(root: Path, clock: Callable[[], float] = time.time) -> list[Any]:
         if isinstance(item.get("remote"), str):
             from ..remote.source import RemoteSource
 
-            out.append(
-                RemoteSource.named(
-                    item["remote"], Path(root), kind=kind, clock=clock, connections=connections
+            try:
+                out.append(
+                    RemoteSource.named(
+                        item["remote"], Path(root), kind=kind, clock=clock, connections=connections
+                    )
                 )
-            )
+            except ValueError:  # not a host:path (a hand-edited file): nothing to read
+                continue
         elif isinstance(item.get("path"), str):
             if kind == "trackui":
                 out.append(NativeStore(item["path"], location=location))

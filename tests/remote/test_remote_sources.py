@@ -11,12 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,55 +23,10 @@ import trackui
 from trackui.store.queries import Store
 from trackui.store.sources.session import SourceError, parse_specs, session_root
 
-from ..conftest import FIXTURES, copy_store
-from .loopback import LoopbackSshd
+from ..conftest import copy_store
+from .conftest import by_box, metrics_size, remote
 
 pytestmark = pytest.mark.e2e
-
-
-class FakeClock:
-    """The reconnect backoff's clock, moved by the test instead of slept on."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def ssh_env(sshd: LoopbackSshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    config = sshd.client_config(tmp_path / "ssh_config", {"box1": {}, "box2": {}})
-    ssh = shutil.which("ssh")
-    assert ssh is not None
-    monkeypatch.setenv("TRACKUI_SSH", f"{ssh} -F {config}")
-    return config
-
-
-@pytest.fixture
-def native(tmp_path: Path) -> Path:
-    return copy_store(tmp_path / "box1-runs")
-
-
-@pytest.fixture
-def foreign(tmp_path: Path) -> Path:
-    dest = tmp_path / "box2-runs"
-    shutil.copytree(FIXTURES / "ultralytics" / "runs", dest)
-    old = time.time() - 86400  # copied files would look freshly written
-    for path in dest.rglob("*"):
-        os.utime(path, (old, old))
-    return dest
-
-
-def remote(store: Store, box: str):  # noqa: ANN201 - the RemoteSource of ``box``
-    return next(s for s in store.catalog.sources if s.box == box)
-
-
-def by_box(store: Store) -> dict[str, list]:
-    out: dict[str, list] = {}
-    for run in store.list_runs():
-        out.setdefault(run.box, []).append(run)
-    return out
 
 
 def test_two_boxes_one_catalog(ssh_env: Path, native: Path, foreign: Path) -> None:
@@ -121,27 +74,6 @@ def test_local_and_remote_specs(ssh_env: Path, native: Path, foreign: Path) -> N
     assert (spec.box, spec.location, spec.is_remote) == ("box1", "box1:~/runs", True)
 
 
-@pytest.fixture
-def live(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[trackui.Run]:
-    """A run being written on box1, system sampling off (only metric lines)."""
-    monkeypatch.setenv("TRACKUI_SYSTEM_INTERVAL", "0")
-    run = trackui.init(
-        project="live",
-        name="writer",
-        config={"lr": 0.1},
-        dir=tmp_path / "box1-live",
-        console=False,
-    )
-    for step in range(20):
-        run.log({"loss": 1.0 / (step + 1)}, step=step)
-    yield run
-    run.finish()
-
-
-def metrics_size(run: trackui.Run) -> int:
-    return (Path(run.dir) / "metrics.jsonl").stat().st_size
-
-
 def test_appends_cross_the_wire_and_nothing_else(
     ssh_env: Path, live: trackui.Run, foreign: Path, tmp_path: Path
 ) -> None:
@@ -183,54 +115,6 @@ def test_appends_cross_the_wire_and_nothing_else(
         assert box1.mirror.fetched - fetched >= len(text)
 
 
-def test_box_goes_away_and_comes_back(
-    sshd: LoopbackSshd, ssh_env: Path, live: trackui.Run, foreign: Path, tmp_path: Path
-) -> None:
-    box_root = tmp_path / "box1-live"
-    root = session_root([f"box1:{box_root}", f"box2:{foreign}"])
-    with Store(root) as store:
-        clock = FakeClock()
-        for source in store.catalog.sources:
-            source.remote.connection.clock = clock
-        (run,) = store.list_runs(where="box:box1")
-        held = metrics_size(live)
-        sshd.kill_all()  # the box is gone, sessions and helpers with it
-        for step in range(20, 70):
-            live.log({"loss": 1.0 / (step + 1)}, step=step)
-        store.refresh(full=False)  # returns: the test would hang otherwise
-        states = {s.box: s for s in store.sources()}
-        for state in states.values():
-            assert state.state == "unreachable"
-            assert state.since is not None and state.since <= time.time()
-            assert state.error and "\n" not in state.error
-        assert len(store.list_runs()) == 7  # still listed, from what was read
-        assert store.metric_summaries(run.id)[0].count == 20
-        since = states["box1"].since
-        store.refresh(full=False)  # before the backoff is up: no new attempt
-        assert {s.box: s.since for s in store.sources()}["box1"] == since
-        # A rebuild of the catalog keeps an unreachable box's runs.
-        store.reindex()
-        assert len(store.list_runs(where="box:box2")) == 6
-        assert len(store.list_runs()) == 7
-        assert store.metric_summaries(run.id)[0].count == 20
-        # Back again: once the backoff is up it reconnects and catches up.
-        sshd.start()
-        clock.now += 3600
-        box1 = remote(store, "box1")
-        fetched = box1.mirror.fetched
-        size = metrics_size(live)
-        store.refresh(full=False)
-        assert {s.state for s in store.sources()} == {"ok"}
-        assert store.metric_summaries(run.id)[0].count == 70
-        # Only what was appended while it was away (the 50 new points), not
-        # the bytes it already had.
-        mirrored = box1.files / "live" / Path(live.dir).name / "metrics.jsonl"
-        assert mirrored.read_bytes() == (Path(live.dir) / "metrics.jsonl").read_bytes()
-        appended = size - held
-        assert appended + 64 <= box1.mirror.fetched - fetched <= appended + 64 + 512
-        assert box1.mirror.fetched - fetched < size
-
-
 def test_liveness_on_the_box_clock(
     ssh_env: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -269,26 +153,6 @@ def test_liveness_on_the_box_clock(
         assert run.status == "running", run.status_reason
         beat_mirror = box1.files / "proj" / "alive" / "heartbeat"
         assert abs(beat_mirror.stat().st_mtime - (box_now + behind)) < 5
-
-
-def test_a_box_that_asks_for_a_password(
-    password_sshd: LoopbackSshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = password_sshd.client_config(tmp_path / "ssh_config", {"box1": {}})
-    monkeypatch.setenv("TRACKUI_SSH", f"{shutil.which('ssh')} -F {config}")
-    with Store(session_root([f"box1:{tmp_path}"])) as store:
-        (state,) = store.sources()
-        assert state.state == "unreachable"
-        assert state.error and "\n" not in state.error
-        assert "box1" in state.error
-        assert store.list_runs() == []
-
-
-def test_a_remote_path_that_does_not_exist(ssh_env: Path, tmp_path: Path) -> None:
-    with Store(session_root([f"box1:{tmp_path / 'runz'}"])) as store:
-        (state,) = store.sources()
-        assert state.state == "unreachable"
-        assert "runz" in (state.error or "") and "no such" in (state.error or "")
 
 
 def test_tidy_refuses_a_remote_run(ssh_env: Path, native: Path) -> None:
