@@ -32,22 +32,24 @@ from ..ingest import SMALL_CHUNK_BYTES, Chunk
 from ..opener import Opener
 from ..status import STALE_INTERVALS
 from ..system_lines import as_metric_lines
-from .cursor import GROWN, SAME, Cursor, Progress
+from .cursor import Cursor, Progress
+from .follow import Following
 from .partial import _SQLITE, PartialReads, interesting
 from .rows import insert_run, put_rows
+from .scoped import count_runs
 from .streams import (
     STREAMS,
-    Rewritten,
     classify,
     max_row_id,
     mlflow_db_spec,
-    read_appended,
-    read_rows,
     trackio_spec,
 )
 
 #: Metric bytes held before they are written out during a first read.
 FLUSH_BYTES = 64 * 1024 * 1024
+#: Runs of a first read committed together, batch after batch (the last
+#: size repeats): the run list fills in while the rest is read.
+BATCH_RUNS = (10, 50, 200)
 #: A reader's run that looks alive turns stale after this long without news.
 STALE_AFTER = 900.0
 _RUN = "run"  # the ``how`` of a run's own row in ``files``
@@ -56,7 +58,7 @@ _RUN = "run"  # the ``how`` of a run's own row in ``files``
 PREFIX_KINDS = ("hf", "lightning")
 
 
-class ForeignSource(PartialReads):
+class ForeignSource(Following, PartialReads):
     """One folder (or file) of foreign runs, on this box."""
 
     def __init__(
@@ -82,6 +84,9 @@ class ForeignSource(PartialReads):
         self.progress = Progress()
         #: Called after each run of a first read (a spinner's line, say).
         self.on_progress: Callable[[Progress], None] | None = None
+        #: Called after each batch of a first read is committed, with (runs
+        #: committed, runs to read): the catalog's ``progress``.
+        self.on_batch: Callable[[int, int], None] | None = None
         self.problems: list[str] = []
         self._loaded = False
 
@@ -185,6 +190,11 @@ class ForeignSource(PartialReads):
         old = list(self.runs)
         self.progress.phase = "reading"
         self.progress.runs_done = 0
+        self.progress.runs_total = 0
+        if self.on_batch is not None or self.on_progress is not None:
+            counts = [count_runs(k, self.root, defer=self.kind != "tensorboard") for k in kinds]
+            self.progress.runs_total = sum(c or 0 for c in counts)
+        committed = 0
         runs: dict[str, Cursor] = {}
         found: list[tuple[str, ForeignRun, set[str], int]] = []
         pending: list[tuple[str, ForeignRun, list[Chunk]]] = []
@@ -219,9 +229,12 @@ class ForeignSource(PartialReads):
                     self.progress.runs_done += 1
                     if self.on_progress is not None:
                         self.on_progress(self.progress)
-                    if size > FLUSH_BYTES:
+                    batch = BATCH_RUNS[_nth(committed)]
+                    if size > FLUSH_BYTES or len(pending) >= batch:
                         points += self._flush(catalog, pending)
+                        committed += len(pending)
                         pending, size = [], 0
+                        self._committed(catalog, committed)
             if pending:
                 points += self._flush(catalog, pending)
         self.runs = runs
@@ -231,6 +244,15 @@ class ForeignSource(PartialReads):
         self.progress.phase = ""
         self.progress.bytes_read += sum(s.read for s in seen.values())
         return len(runs) + len(old), points
+
+    def _committed(self, catalog: Any, done: int) -> None:
+        """A batch of a first read is in the catalog: its runs get their
+        statuses and whoever waits for them (the run list) hears of it."""
+        if self.on_batch is None:
+            return
+        now = catalog.clock()
+        catalog._transaction(lambda cur: catalog._derive_statuses(cur, now))
+        self.on_batch(done, max(self.progress.runs_total, done))
 
     def _prepare(
         self, key: str, run: ForeignRun, old: Cursor | None
@@ -354,99 +376,14 @@ class ForeignSource(PartialReads):
     def _save_all(self, cur: Any) -> None:
         put_rows(cur, [c.row() for c in (*self.cursors.values(), *self.runs.values())])
 
-    def _beat(self, run_id: str, got: list[Any], st: tuple[int, int, int]) -> None:
-        """News of a run: its heartbeat is the newest time in what came, else the file's mtime."""
-        row = self.runs.get(run_id)
-        if row is not None and got:
-            times = [p.t for p in got if p.t is not None]
-            hb = max(times) if times else st[2] / 1e9
-            row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
 
-    # -- following appends --------------------------------------------------------------
-
-    def _read_appends(
-        self, catalog: Any, files: dict[str, tuple[int, int, int]]
-    ) -> tuple[int, int]:
-        problems: list[str] = []
-        new: dict[str, list[Any]] = {}
-        moved: list[Cursor] = []
-        dbs: set[str] = set()
-        redo: dict[str, None] = {}  # runs whose file does not continue: read them again
-        paths: dict[Path, None] = {}
-        for rel, c in self.cursors.items():
-            if c.how == "sidecar" and c.change(*files.get(rel, (0, 0, 0))) != SAME:
-                c.ino, c.size, c.mtime_ns = files.get(rel, (0, 0, 0))
-                dbs.add(c.spec["db"])
-                moved.append(c)
-        for rel, c in self.cursors.items():
-            if c.how not in STREAMS:
-                continue
-            st = files[rel]
-            what = c.change(*st)
-            if what == SAME and rel not in dbs:
-                continue
-            c.ino, c.size, c.mtime_ns = st
-            try:
-                if c.how == "sqlite_rows":
-                    by_run, c.offset, rows = read_rows(self.top, c)
-                    self.progress.rows_read += rows
-                    moved.append(c)
-                    for run_id, got in by_run.items():
-                        new.setdefault(run_id, []).extend(got)
-                        self._beat(run_id, got, st)
-                    continue
-                if what != GROWN:
-                    continue
-                got, end, read = read_appended(self.opener, self.top, c, problems)
-            except (Rewritten, OSError):
-                if not self._redo(c, redo, paths):
-                    return self._read_all(catalog)
-                continue
-            c.offset = end
-            self.progress.bytes_read += read
-            moved.append(c)
-            new.setdefault(c.run, []).extend(got)
-            self._beat(c.run, got, st)
-        changed = points = 0
-        if moved:
-            self.problems = problems
-            changed, points = (
-                len(new),
-                catalog._transaction(lambda cur: self._add(cur, catalog, new, moved)),
-            )
-        if redo or paths:
-            got = self._read_some(catalog, files, redo, paths)
-            if got is None:
-                return self._read_all(catalog)
-            changed, points = changed + got[0], points + got[1]
-        return changed, points
-
-    def _add(self, cur: Any, catalog: Any, new: dict[str, list[Any]], moved: list[Cursor]) -> int:
-        """Points that files gained, and the cursors that moved, in one transaction."""
-        # a run that gained points no longer matches the digest of its first read
-        old = [self.runs[r].row() for r in new if r in self.runs and "dig" in self.runs[r].spec]
-        for r in new:
-            if r in self.runs:
-                self.runs[r].spec.pop("dig", None)
-                self.runs[r].spec.pop("n", None)
-        chunks = []
-        for run_id, got in new.items():
-            row = self.runs.get(run_id)
-            if row is None or not got:
-                continue
-            data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=got))
-            chunks.append((run_id, data, row.offset))
-            row.offset += len(rows)
-        points = catalog._ingest.ingest(
-            cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
-        )
-        rows = [c.row() for c in moved] + [self.runs[r].row() for r in new if r in self.runs]
-        cur.execute(
-            "DELETE FROM files WHERE list_contains(?::VARCHAR[], run_id || chr(0) || name)",
-            [[f"{r[0]}\0{r[1]}" for r in rows + old]],
-        )
-        put_rows(cur, rows)
-        return int(points)
+def _nth(committed: int) -> int:
+    """Which of ``BATCH_RUNS`` the next batch takes, after ``committed`` runs."""
+    n, total = 0, 0
+    while n < len(BATCH_RUNS) - 1 and total + BATCH_RUNS[n] <= committed:
+        total += BATCH_RUNS[n]
+        n += 1
+    return n
 
 
 def _digest(data: bytes) -> str:

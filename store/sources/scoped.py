@@ -257,3 +257,86 @@ _SCOPERS: dict[str, Scoper] = {
     "trackio": _sqlite_file("trackio"),
     "wandb": _wandb,
 }
+
+
+# -- how many runs a first read will find (for its progress) ---------------------------
+
+
+def count_runs(kind: str, root: Path, *, defer: bool = True) -> int | None:
+    """About how many runs ``kind``'s reader finds under ``root``, by listing
+    (what ``reading N of M runs`` says); None when it cannot tell cheaply."""
+    try:
+        fn = _COUNTERS.get(kind)
+        return None if fn is None else fn(root, defer)
+    except (OSError, ValueError):
+        return None
+
+
+def _count_tensorboard(root: Path, defer: bool) -> int:
+    from ..importers import tensorboard as m
+
+    event_dirs = m._find_run_dirs(root)
+    top = root.parent if root.is_file() else root
+    if defer:
+        seen: dict[Path, bool] = {}
+        event_dirs = {d: f for d, f in event_dirs.items() if not m._deferred(d, top, seen)}
+    return len(m.plan_runs(top, event_dirs))
+
+
+def _count_mlflow(root: Path, defer: bool) -> int:
+    import sqlite3
+
+    from ..importers import _sqlite
+    from ..importers import mlflow as m
+
+    def runs_in(experiment: Path) -> int:
+        return sum(1 for d in experiment.iterdir() if (d / "meta.yaml").is_file())
+
+    total = 0
+    for what, target in m._targets(root):
+        if what == "run":
+            total += 1
+        elif what == "experiment":
+            total += runs_in(target)
+        elif what == "store":
+            total += sum(
+                runs_in(e) for e in target.iterdir() if e.is_dir() and (e / "meta.yaml").is_file()
+            )
+        else:
+            try:
+                with _sqlite.connect(target) as conn:
+                    total += int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+            except sqlite3.Error:
+                pass
+    return total
+
+
+def _count_wandb(root: Path, defer: bool) -> int:
+    from ..importers import wandb as m
+
+    return len({m._file_run_id(f) for f in m._find_run_files(root)})
+
+
+def _count_found(module: str, finder: str) -> Callable[[Path, bool], int]:
+    def fn(root: Path, defer: bool) -> int:
+        import importlib
+
+        m = importlib.import_module(f"trackui.store.importers.{module}")
+        if module == "ultralytics":
+            return len(list(m._find_run_dirs(root, []))) if root.is_dir() else 0
+        if module == "dvclive" and not root.is_dir():
+            return 0
+        return len(getattr(m, finder)(root))
+
+    return fn
+
+
+_COUNTERS: dict[str, Callable[[Path, bool], int]] = {
+    "lightning": _count_found("lightning", "_find_version_dirs"),
+    "hf": _count_found("hf", "_find_output_dirs"),
+    "ultralytics": _count_found("ultralytics", "_find_run_dirs"),
+    "dvclive": _count_found("dvclive", "_find_live_dirs"),
+    "tensorboard": _count_tensorboard,
+    "mlflow": _count_mlflow,
+    "wandb": _count_wandb,
+}

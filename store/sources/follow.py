@@ -1,0 +1,137 @@
+"""Following the files of a source's runs: what each grown file gained,
+read from its cursor (``streams.py``), goes into the catalog for all runs
+in one transaction (one ingest, one statement for the cursors that moved);
+a file that does not continue what was read reads its run again
+(``partial.py``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..importers import _metric_rows
+from ..importers.base import ForeignRun
+from ..ingest import SMALL_CHUNK_BYTES
+from .cursor import GROWN, SAME, Cursor
+from .rows import put_rows
+from .streams import STREAMS, Rewritten, read_appended, read_rows
+
+
+class Following:
+    """The part of ``ForeignSource`` that follows appends."""
+
+    def _beat(self: Any, run_id: str, got: list[Any], st: tuple[int, int, int]) -> None:
+        """News of a run: its heartbeat is the newest time in what came, else the file's mtime."""
+        row = self.runs.get(run_id)
+        if row is not None and got:
+            times = [p.t for p in got if p.t is not None]
+            hb = max(times) if times else st[2] / 1e9
+            row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
+
+    # -- following appends --------------------------------------------------------------
+
+    def _read_appends(
+        self: Any, catalog: Any, files: dict[str, tuple[int, int, int]]
+    ) -> tuple[int, int]:
+        problems: list[str] = []
+        new: dict[str, list[Any]] = {}
+        moved: list[Cursor] = []
+        dbs: set[str] = set()
+        redo: dict[str, None] = {}  # runs whose file does not continue: read them again
+        paths: dict[Path, None] = {}
+        for rel, c in self.cursors.items():
+            if c.how == "sidecar" and c.change(*files.get(rel, (0, 0, 0))) != SAME:
+                c.ino, c.size, c.mtime_ns = files.get(rel, (0, 0, 0))
+                dbs.add(c.spec["db"])
+                moved.append(c)
+        for rel, c in self.cursors.items():
+            if c.how not in STREAMS:
+                continue
+            st = files[rel]
+            what = c.change(*st)
+            if what == SAME and rel not in dbs:
+                continue
+            c.ino, c.size, c.mtime_ns = st
+            try:
+                if c.how == "sqlite_rows":
+                    by_run, c.offset, rows = read_rows(self.top, c)
+                    self.progress.rows_read += rows
+                    moved.append(c)
+                    for run_id, got in by_run.items():
+                        new.setdefault(run_id, []).extend(got)
+                        self._beat(run_id, got, st)
+                    continue
+                if what != GROWN:
+                    continue
+                got, end, read = read_appended(self.opener, self.top, c, problems)
+            except (Rewritten, OSError):
+                if not self._redo(c, redo, paths):
+                    return self._read_all(catalog)
+                continue
+            c.offset = end
+            self.progress.bytes_read += read
+            moved.append(c)
+            new.setdefault(c.run, []).extend(got)
+            self._beat(c.run, got, st)
+        changed = points = 0
+        if moved:
+            self.problems = problems
+            changed, points = (
+                len(new),
+                catalog._transaction(lambda cur: self._add(cur, catalog, new, moved)),
+            )
+        if redo or paths:
+            got = self._read_some(catalog, files, redo, paths)
+            if got is None:
+                return self._read_all(catalog)
+            changed, points = changed + got[0], points + got[1]
+        return changed, points
+
+    def _add(
+        self: Any, cur: Any, catalog: Any, new: dict[str, list[Any]], moved: list[Cursor]
+    ) -> int:
+        """Points that files gained, and the cursors that moved, in one transaction."""
+        # a run that gained points no longer matches the digest of its first read
+        old = [self.runs[r].row() for r in new if r in self.runs and "dig" in self.runs[r].spec]
+        for r in new:
+            if r in self.runs:
+                self.runs[r].spec.pop("dig", None)
+                self.runs[r].spec.pop("n", None)
+        chunks = []
+        for run_id, got in new.items():
+            row = self.runs.get(run_id)
+            if row is None or not got:
+                continue
+            data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=got))
+            chunks.append((run_id, data, row.offset))
+            row.offset += len(rows)
+        points = catalog._ingest.ingest(
+            cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
+        )
+        rows = [c.row() for c in moved] + [self.runs[r].row() for r in new if r in self.runs]
+        if old:  # rows whose name changed: replaced
+            renamed = {r[0] for r in old}
+            cur.execute(f"DELETE FROM files WHERE (run_id, name) IN ({_values(old, 2)})")
+            put_rows(cur, [r for r in rows if r[0] in renamed])
+            rows = [r for r in rows if r[0] not in renamed]
+        if rows:
+            cur.execute(
+                'UPDATE files SET ino = v.ino, size = v.size, mtime_ns = v.m, "offset" = v.o, '
+                f"lines = v.l FROM ({_values(rows, 7)}) v(r, n, ino, size, m, o, l) "
+                "WHERE files.run_id = v.r AND files.name = v.n"
+            )
+        return int(points)
+
+
+def _values(rows: list[list[Any]], width: int) -> str:
+    """``VALUES`` of ``files`` rows (two strings, then numbers) written out:
+    binding lists of parameters costs DuckDB's Python client about a
+    millisecond an item, which a live refresh of many runs cannot pay."""
+
+    def text(s: str) -> str:
+        return "'" + str(s).replace("'", "''").replace("\0", "") + "'"
+
+    return "VALUES " + ", ".join(
+        "(" + ", ".join([text(r[0]), text(r[1]), *(str(int(x)) for x in r[2:width])]) + ")"
+        for r in rows
+    )
