@@ -124,7 +124,8 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
         self._tmp = tempfile.TemporaryDirectory(prefix="trackui-ingest-")
         self._ingest = MetricIngest(self._tmp.name)
         self._host = socket.gethostname()
-        self._state: dict[str, RunState] = {}
+        #: What was read of each run's files; None: not loaded yet (``_state``).
+        self._states: dict[str, RunState] | None = None
         self._bad: dict[str, tuple[Any, ...]] = {}  # key -> its files when it failed
         self._round = 0
         self._recovered = False
@@ -192,7 +193,7 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
             self._unclaim()
             self._unclaim = None
         self.private = True
-        self._state.clear()
+        self._states = None
         return self._open_memory()
 
     def _remove_files(self) -> None:
@@ -211,8 +212,7 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
         # Which source a run came from (filled after each refresh, ``_label_runs``).
         con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS box VARCHAR")
         con.execute("ALTER TABLE runs ADD COLUMN IF NOT EXISTS location VARCHAR")
-        self._state.clear()
-        self._load_state(con)
+        self._states = None  # loaded when a refresh first needs it
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one call; DuckDB connections are not shared across threads."""
@@ -276,13 +276,25 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _load_state(self, con: Any = None) -> None:
-        cur = (con or self.con).cursor()
+    @property
+    def _state(self) -> dict[str, RunState]:
+        """What was read of each run's files, loaded from the catalog when
+        first needed rather than at open: at 100 k runs that takes seconds,
+        which the first paint (a query of one page) need not wait for."""
+        if self._states is None:
+            with self._lock:
+                if self._states is None:
+                    self._states = self._load_state()
+        return self._states
+
+    def _load_state(self) -> dict[str, RunState]:
+        states: dict[str, RunState] = {}
+        cur = self.cursor()
         for run_id, finished, hb, run_dir, problems in cur.execute(
             "SELECT run_id, finish_status IS NOT NULL, heartbeat_mtime, dir, problems FROM runs "
             "WHERE rel_dir IS NOT NULL"  # the rest are read through by a source
         ).fetchall():
-            self._state[run_id] = RunState(
+            states[run_id] = RunState(
                 finished=finished,
                 heartbeat_mtime=hb,
                 dir=run_dir or "",
@@ -291,12 +303,12 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
         for run_id, name, ino, size, mtime_ns, offset, lines in cur.execute(
             'SELECT run_id, name, ino, size, mtime_ns, "offset", lines FROM files'
         ).fetchall():
-            if run_id in self._state:
-                self._state[run_id].files[name] = FileState(ino, size, mtime_ns, offset, lines)
+            if run_id in states:
+                states[run_id].files[name] = FileState(ino, size, mtime_ns, offset, lines)
+        return states
 
     def _reload_state(self) -> None:
-        self._state.clear()
-        self._load_state()
+        self._states = None
 
     # -- finding runs ------------------------------------------------------
 
@@ -374,6 +386,7 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
                 if progress is not None:
                     progress(done, len(todo))
         for source in self.sources:
+            source.on_batch = progress  # a first read shows its runs batch by batch
             more, added = source.refresh(self)
             changed, points = changed + more, points + added
             seen.update(source.runs)
