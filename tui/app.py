@@ -59,6 +59,14 @@ def _palette_entries(
     return runs, store.metric_keys(run_ids) if run_ids else []
 
 
+def _warm_up() -> None:
+    """Import what opening a run needs (a worker thread: the event loop goes on)."""
+    try:
+        from . import run_screen  # noqa: F401
+    except ImportError:
+        pass  # open_run says so when it is asked
+
+
 def _screen_run_ids(screen: Screen) -> list[str]:
     ids = getattr(screen, "run_ids", None)
     if ids:
@@ -153,6 +161,7 @@ class TrackuiApp(App[None]):
         self.live_interval = live_interval
         self.animation_level = "full" if self.config.animations else "none"
         self._force_broadcast = False
+        self._warmed = False
         #: (runs read, runs to read) while a big refresh fills the catalog.
         self.reading: tuple[int, int] | None = None
         self._problems = list(self.config.problems)
@@ -214,6 +223,11 @@ class TrackuiApp(App[None]):
 
     def on_catalog_refreshed(self, message: CatalogRefreshed) -> None:
         self.reading = None
+        if not self._warmed:
+            # The list is up and read: import the run screen (and plotext)
+            # while the user looks at it, so enter does not wait for them.
+            self._warmed = True
+            self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
         force, self._force_broadcast = self._force_broadcast, False
         stats = message.stats
         if force or stats.runs_changed or stats.points:
