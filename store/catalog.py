@@ -386,6 +386,7 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
                 if progress is not None:
                     progress(done, len(todo))
         for source in self.sources:
+            source.on_batch = progress  # a first read shows its runs batch by batch
             more, added = source.refresh(self)
             changed, points = changed + more, points + added
             seen.update(source.runs)
