@@ -230,7 +230,7 @@ class ForeignSource(Following, PartialReads):
                     if self.on_progress is not None:
                         self.on_progress(self.progress)
                     batch = BATCH_RUNS[_nth(committed)]
-                    if size > FLUSH_BYTES or len(pending) >= batch:
+                    if size > FLUSH_BYTES or (self.on_batch and len(pending) >= batch):
                         points += self._flush(catalog, pending)
                         committed += len(pending)
                         pending, size = [], 0

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from trackui.store.queries import Store
 from trackui.store.sources import bind
@@ -174,3 +177,86 @@ def test_a_new_run_in_an_mlflow_database_reads_the_database_again(tmp_path: Path
             r for r, n in store.catalog.query("SELECT run_id, name FROM runs") if n == "a-new-run"
         )
         assert points_of(store, rid) == [("train/loss", 0, 0.5)]
+
+
+@pytest.mark.anyio
+async def test_new_points_of_each_format_show_in_the_app_after_one_refresh(
+    tmp_path: Path,
+) -> None:
+    """With the app open on a run: a row appended to a Lightning
+    ``metrics.csv``, a metric row added to an MLflow database, and a
+    Hugging Face ``trainer_state.json`` saved with one more entry each show
+    after one refresh the test drives."""
+    from textual.widgets import DataTable
+
+    from trackui.tui.messages import StoreRefreshed
+    from trackui.tui.run_screen import RunScreen
+
+    from ..tui.helpers import RunApp, settle
+
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "lightning", src / "pl")
+    shutil.copytree(materialized(FIXTURES / "mlflow" / "sqlite"), src / "mlf")
+    shutil.copytree(
+        FIXTURES / "hf" / "nlp" / "gpt2-killed",
+        src / "hf" / "gpt2",
+        ignore=shutil.ignore_patterns("runs"),
+    )
+    aged(src)
+    db = src / "mlf" / "mlflow.db"
+    with sqlite3.connect(db) as conn:
+        (uuid,) = conn.execute("SELECT run_uuid FROM runs ORDER BY run_uuid LIMIT 1").fetchone()
+    conn.close()
+
+    def grow_csv() -> None:
+        with open(
+            src / "pl" / "proj_a" / "lightning_logs" / "version_0" / "metrics.csv", "ab"
+        ) as fh:
+            fh.write(b"3,39,,0.0625,,\r\n")
+
+    def grow_db() -> None:
+        with sqlite3.connect(db) as c:
+            c.execute(
+                "INSERT INTO metrics VALUES ('train/loss', 0.1875, 1795703500000, ?, 9999, 0)",
+                [uuid],
+            )
+        c.close()
+
+    def save_state() -> None:
+        state = json.loads(
+            (src / "hf" / "gpt2" / "checkpoint-40" / "trainer_state.json").read_text()
+        )
+        state["log_history"].append({"epoch": 1.25, "loss": 0.3125, "step": 50})
+        (src / "hf" / "gpt2" / "checkpoint-60").mkdir()
+        (src / "hf" / "gpt2" / "checkpoint-60" / "trainer_state.json").write_text(json.dumps(state))
+
+    with open_store(tmp_path, src) as store:
+        cases = [
+            (run_of(store, "version_0"), "train_loss_step", grow_csv, "0.0625", 2),  # and epoch
+            (
+                next(
+                    r
+                    for r, s in store.catalog.query("SELECT run_id, source_id FROM runs")
+                    if s == uuid
+                ),
+                "train/loss",
+                grow_db,
+                "0.1875",
+                1,
+            ),
+            (run_of(store, "gpt2"), "loss", save_state, "0.3125", 2),  # and epoch
+        ]
+        for rid, key, grow, shown, points in cases:
+            app = RunApp(store, rid, tab="metrics")
+            async with app.run_test(size=(160, 50)) as pilot:
+                await settle(pilot)
+                assert isinstance(app.screen, RunScreen)
+                grow()
+                stats = store.refresh(full=False)
+                assert stats.points == points, key
+                app.screen.post_message(StoreRefreshed(stats))
+                await settle(pilot)
+                table = app.screen.query_one("#metric-summary", DataTable)
+                rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+                row = next(r for r in rows if r[0] == key)
+                assert row[1] == shown, (key, row)
