@@ -3,8 +3,8 @@
     python benchmarks/bench_remote_catalog.py [--runs 1000]
 
 Starts a private sshd on 127.0.0.1 (tests/remote/loopback.py), makes two
-stores of ``--runs`` small runs each (meta.json, config.json, 50 points,
-heartbeat) behind the aliases ``box1`` and ``box2``, and opens
+stores of ``--runs`` small finished runs each (meta.json, config.json, 50
+points, events, heartbeat) behind the aliases ``box1`` and ``box2``, and opens
 ``session_root(["box1:…", "box2:…"])`` through ``Store`` as ``trackui
 box1:… box2:…`` does. Bytes are what crossed ssh's pipes for each source
 (``SourceState.bytes_read`` from the box, ``bytes_sent`` to it). Prints one
@@ -31,7 +31,7 @@ from loopback import LoopbackSshd, Unavailable  # noqa: E402
 def make_store(root: Path, runs: int) -> None:
     old = time.time() - 86400
     for i in range(runs):
-        run = root / "bench" / f"run{i:05d}"
+        run = root / "bench" / f"{root.name}-run{i:05d}"
         run.mkdir(parents=True)
         (run / "meta.json").write_text(
             json.dumps(
@@ -43,7 +43,13 @@ def make_store(root: Path, runs: int) -> None:
             "".join(json.dumps({"_step": s, "loss": 1 / (s + 1)}) + "\n" for s in range(50))
         )
         (run / "heartbeat").write_text("")
-        for name in ("meta.json", "config.json", "metrics.jsonl", "heartbeat"):
+        (run / "events.jsonl").write_text(
+            json.dumps({"event": "start", "t": old - 60})
+            + "\n"
+            + json.dumps({"event": "finish", "t": old, "status": "finished"})
+            + "\n"
+        )
+        for name in ("meta.json", "config.json", "metrics.jsonl", "heartbeat", "events.jsonl"):
             os.utime(run / name, (old, old))
 
 
@@ -107,7 +113,7 @@ def run(sshd: LoopbackSshd, work: Path, runs: int) -> None:
             moved = got - before[box][0] + sent - before[box][1]
             print(f"idle_refresh_{box}_bytes {moved}  (budget 2048)")
 
-        metrics = work / "box1" / "bench" / "run00000" / "metrics.jsonl"
+        metrics = work / "box1" / "bench" / "box1-run00000" / "metrics.jsonl"
         size = metrics.stat().st_size
         with metrics.open("a") as fh:
             for s in range(50, 150):
