@@ -38,9 +38,12 @@ PALETTE_RUNS = 2000
 class CatalogRefreshed(Message):
     """The refresh worker finished (internal to the app)."""
 
-    def __init__(self, stats: RefreshStats) -> None:
+    def __init__(self, stats: RefreshStats, sources: tuple[Any, ...] = ()) -> None:
         super().__init__()
         self.stats = stats
+        #: each source's (box, location, state, error): a box that went down or
+        #: came back changes the run list even when no run did
+        self.sources = sources
 
 
 class CatalogProgress(Message):
@@ -164,6 +167,7 @@ class TrackuiApp(App[None]):
         self._warmed = False
         #: (runs read, runs to read) while a big refresh fills the catalog.
         self.reading: tuple[int, int] | None = None
+        self._source_states: tuple[Any, ...] = ()
         self._problems = list(self.config.problems)
         if self.config.theme:
             if self.config.theme in self.available_themes:
@@ -211,8 +215,9 @@ class TrackuiApp(App[None]):
                 self.post_message(CatalogProgress(done, total))
 
         stats = self.store.refresh(full=full, progress=progress)
+        sources = tuple((s.box, s.location, s.state, s.error) for s in self.store.sources())
         if not worker.is_cancelled:
-            self.post_message(CatalogRefreshed(stats))
+            self.post_message(CatalogRefreshed(stats, sources))
 
     def on_catalog_progress(self, message: CatalogProgress) -> None:
         """A cold catalog commits in batches: the screens show each as it lands."""
@@ -230,7 +235,8 @@ class TrackuiApp(App[None]):
             self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
         force, self._force_broadcast = self._force_broadcast, False
         stats = message.stats
-        if force or stats.runs_changed or stats.points:
+        moved, self._source_states = message.sources != self._source_states, message.sources
+        if force or moved or stats.runs_changed or stats.points:
             for screen in self.screen_stack:
                 screen.post_message(StoreRefreshed(stats))
 

@@ -44,7 +44,7 @@ from .chart import MetricChart, x_axis_label
 from .chart_keys import ChartKeys, chart_bindings
 from .compare_loading import CompareLoading
 from .group_view import GroupMode, group_bindings
-from .legend import RunLegend, detail_text, needed_width, run_labels
+from .legend import RunLegend, detail_text, needed_width, run_labels, several_boxes, shown_name
 from .messages import StoreRefreshed
 from .metric_table import ARROWS, MetricTable, RunColumnsTable
 from .palette import RunStyle, depth_of, style_for
@@ -333,7 +333,14 @@ class CompareScreen(GroupMode, CompareLoading, ChartKeys, Screen[None]):
         run = next((r for r in self.runs if r.id == self.focused_run), None)
         style = self.run_styles[self.runs.index(run)] if run is not None else None
         count = len(self.runs) or len(self.run_ids)
-        return detail_text(run, style, count, baseline=self.baseline, key=self._key_at_cursor())
+        return detail_text(
+            run,
+            style,
+            count,
+            baseline=self.baseline,
+            key=self._key_at_cursor(),
+            boxes=several_boxes(self.runs),
+        )
 
     def _key_at_cursor(self) -> str | None:
         focused = self.focused if self.is_mounted else None
@@ -348,7 +355,8 @@ class CompareScreen(GroupMode, CompareLoading, ChartKeys, Screen[None]):
             self.query_one("#compare-detail", Static).update(self._detail_text())
 
     def _legend_runs(self) -> list[tuple[str, str, RunStyle]]:
-        return [(r.id, r.name, st) for r, st in zip(self.runs, self.run_styles)]
+        boxes = several_boxes(self.runs)
+        return [(r.id, shown_name(r, boxes), st) for r, st in zip(self.runs, self.run_styles)]
 
     def _update_legend(self) -> None:
         if not self.is_mounted:

@@ -10,6 +10,7 @@ FILTER_EXAMPLES: tuple[tuple[str, str], ...] = (
     ("status:running", "status (finished, failed, killed…)"),
     ("status:failed,crashed", "any of several (also tag:, host:…)"),
     ("project:det*", "project by name; * is a wildcard"),
+    ("box:gpu1", "runs on this box (its ssh alias; local here)"),
     ("tag:baseline", "has this tag"),
     ("name:yolo", "the name contains yolo"),
     ("id:20261126", "the run id starts with this"),

@@ -29,10 +29,26 @@ BASELINE_MARK = "◆"
 _CHROME = 7
 
 
+def run_box(run: RunSummary) -> str:
+    return getattr(run, "box", None) or "local"
+
+
+def several_boxes(runs: Sequence[RunSummary]) -> bool:
+    """Whether ``runs`` come from more than one box (then their box is shown)."""
+    return len({run_box(r) for r in runs}) > 1
+
+
+def shown_name(run: RunSummary, boxes: bool) -> str:
+    """A run's name as the legend and the tables show it: ``train@gpu2``
+    when the runs compared come from several boxes (a name may be on both)."""
+    return f"{run.name}@{run_box(run)}" if boxes else run.name
+
+
 def run_labels(runs: Sequence[RunSummary], styles: Sequence[RunStyle]) -> dict[str, Text]:
     """Each run as the tables label it: ``3+ seed3`` in its colour, names
     shortened together (``names.distinct``) so they stay told apart."""
-    names = distinct([r.name for r in runs], HEADER_NAME)
+    boxes = several_boxes(runs)
+    names = distinct([shown_name(r, boxes) for r in runs], HEADER_NAME)
     return {
         run.id: literal(f"{style.tag} {name}", style=f"bold {style.colour}")
         for run, style, name in zip(runs, styles, names)
@@ -46,14 +62,19 @@ def detail_text(
     *,
     baseline: str | None,
     key: str | None,
+    boxes: bool = False,
 ) -> Text:
     """The detail line: the focused run's number, marker and whole name (the
-    legend and the tables may shorten it), and the key under the cursor."""
+    legend and the tables may shorten it), its box when the runs come from
+    several (``boxes``), and the key under the cursor."""
     if run is not None and style is not None:
         text = Text(FOCUS_MARK + " ", style="bold")
         text.append(style.tag, style=f"bold {style.colour}")
         text.append(" ")
         text.append_text(literal(run.name, style=f"bold {style.colour}"))
+        if boxes:
+            text.append("  on ", style="dim")
+            text.append_text(literal(run_box(run), style="bold"))
         if run.id == baseline:
             text.append(f"  {BASELINE_MARK} baseline", style="bold")
     else:

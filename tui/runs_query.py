@@ -37,12 +37,16 @@ class RunsPage:
     offset: int
     #: (project, runs matching) in display order, when grouped
     groups: tuple[tuple[str, int], ...] = ()
+    #: the state of each source the store reads (``Store.sources()``): which
+    #: boxes are open, and which of them do not answer
+    sources: tuple[Any, ...] = ()
 
 
 def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsPage:
     """One page of the run list. Grouped, the list is the projects' lists one
     after another, and the page is cut from that concatenation."""
     where = query.where or None
+    sources = tuple(store.sources())
     order: dict[str, Any] = {"sort": query.sort or "created"}
     if query.sort:
         order["descending"] = query.descending
@@ -50,7 +54,7 @@ def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsP
         runs = store.list_runs(
             where=where, limit=limit, offset=offset, columns=query.columns, **order
         )
-        return RunsPage(tuple(runs), store.count_runs(where=where), offset)
+        return RunsPage(tuple(runs), store.count_runs(where=where), offset, sources=sources)
     groups = [(p, store.count_runs(project=p, where=where)) for p in store.projects()]
     groups = [(p, n) for p, n in groups if n]
     runs: list[RunSummary] = []
@@ -67,7 +71,7 @@ def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsP
                 **order,
             )
         start += count
-    return RunsPage(tuple(runs), start, offset, tuple(groups))
+    return RunsPage(tuple(runs), start, offset, tuple(groups), sources)
 
 
 class RunsLoaded(Message):

@@ -30,6 +30,7 @@ from trackui.store.models import RunSummary
 from trackui.store.queries import Store
 
 from . import names
+from .boxes import several_boxes, unreachable, unreachable_text
 from .column_picker import ColumnPicker
 from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
@@ -68,6 +69,18 @@ __all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen
 class RunsScreen(Screen):
     HELP_SECTION = "Runs"
     HELP = filter_help()
+    DEFAULT_CSS = """
+    RunsScreen #runs-boxes {
+        display: none;
+        height: auto;
+        max-height: 4;
+        padding: 0 1;
+        color: $text-warning;
+    }
+    RunsScreen #runs-boxes.-shown {
+        display: block;
+    }
+    """
     BINDINGS = [
         Binding("slash", "filter", "Filter", tooltip="Filter the runs", id="runs.filter"),
         Binding("s", "sort", "Sort", tooltip="Sort by this column: up, down, off", id="runs.sort"),
@@ -103,6 +116,8 @@ class RunsScreen(Screen):
         self.runs: list[RunSummary] = []
         self.total = 0
         self.groups: dict[str, int] = {}
+        #: ``Store.sources()`` as the last page brought it: boxes open, and down
+        self.sources: tuple = ()
         self.marked: dict[str, None] = {}  # insertion-ordered set of run ids
         self.loading_more = False
         self._serial = 0
@@ -136,6 +151,7 @@ class RunsScreen(Screen):
                 )
             yield Static(id="filter-error")
         yield Static(id="run-detail")
+        yield Static(id="runs-boxes")
         yield Static(id="runs-status")
         yield Footer(compact=True)
 
@@ -200,6 +216,7 @@ class RunsScreen(Screen):
         if message.reason == "replace":
             if message.serial != self._serial:
                 return  # a newer request is on its way
+            self._take_sources(page.sources)
             self.query_state = self.wanted = message.query
             self.runs = list(page.runs)
             self.total, self.groups = page.total, dict(page.groups)
@@ -217,12 +234,14 @@ class RunsScreen(Screen):
                 return  # the list changed under it; the cursor will ask again
             self.runs += page.runs
             self.total, self.groups = page.total, dict(page.groups) or self.groups
-            self._show(appended=len(page.runs))
+            self._show(appended=len(page.runs), rebuild=self._take_sources(page.sources))
         else:
+            rebuild = self._take_sources(page.sources)
             self.runs = list(page.runs)
             self.total, self.groups = page.total, dict(page.groups)
-            self._show()
+            self._show(rebuild=rebuild)
         self._update_status()
+        self._update_boxes()
         self._update_detail()
         self._maybe_load_more(table.cursor_row)
 
@@ -268,6 +287,7 @@ class RunsScreen(Screen):
     def on_resize(self) -> None:
         if self._loaded_once:
             self._show()
+            self._update_boxes()
 
     @on(DataTable.CellHighlighted, "#runs-table")
     def cursor_moved(self, event: DataTable.CellHighlighted) -> None:
@@ -283,9 +303,22 @@ class RunsScreen(Screen):
 
     # -- rows ----------------------------------------------------------------
 
+    def _take_sources(self, sources: tuple) -> bool:
+        """Keep the sources' states a page brought; whether the box column
+        came or went with them (the table is then built anew)."""
+        before = several_boxes(self.sources)
+        self.sources = sources
+        return several_boxes(sources) != before
+
+    @property
+    def boxes(self) -> bool:
+        """Runs of more than one box are open: the box column is shown
+        (unless the user chose ``box`` among the columns already)."""
+        return several_boxes(self.sources) and "box" not in self.query_state.columns
+
     def _columns(self) -> list[tuple[str, Text]]:
         q = self.query_state
-        return columns_for(q.columns, q.sort, q.descending, self.short_labels)
+        return columns_for(q.columns, q.sort, q.descending, self.short_labels, boxes=self.boxes)
 
     def _show(self, *, rebuild: bool = False, appended: int = 0) -> None:
         """Put ``self.runs`` in the table. The names are shortened together to
@@ -335,11 +368,13 @@ class RunsScreen(Screen):
         now = self.app.clock()  # type: ignore[attr-defined]
         styles = status_styles(self.app.get_css_variables())
         specs = self.query_state.columns
+        boxes = self.boxes
         rows: list[Row] = []
         for run in runs:
             if self.query_state.grouped and run.project != previous:
                 count = self.groups.get(run.project, 0)
-                rows.append((GROUP_PREFIX + run.project, header_cells(run.project, count, specs)))
+                header = header_cells(run.project, count, specs, boxes=boxes)
+                rows.append((GROUP_PREFIX + run.project, header))
                 previous = run.project
             cells = run_cells(
                 run,
@@ -347,6 +382,7 @@ class RunsScreen(Screen):
                 now=now,
                 marked=run.id in self.marked,
                 styles=styles,
+                boxes=boxes,
             )
             rows.append((run.id, cells))
         return rows
@@ -372,6 +408,14 @@ class RunsScreen(Screen):
             text.append(f"  · {self.short_labels[spec]} = {clean(spec)}", style="dim")
         self.query_one("#run-detail", Static).update(text)
 
+    def _update_boxes(self) -> None:
+        """A line for each box that does not answer; hidden when all do."""
+        line = self.query_one("#runs-boxes", Static)
+        room = (self.size.width or self.app.size.width) - 2
+        text = unreachable_text(self.sources, room, self.app.clock())  # type: ignore[attr-defined]
+        line.update(text)
+        line.set_class(bool(text.plain), "-shown")
+
     def _update_status(self) -> None:
         q = self.query_state
         shown = len(self.runs)
@@ -383,6 +427,12 @@ class RunsScreen(Screen):
         reading = getattr(self.app, "reading", None)
         if reading:
             text.append(f" · reading the store: {reading[0]:,} of {reading[1]:,} runs")
+        down = len(unreachable(self.sources))
+        if several_boxes(self.sources):
+            boxes = len({getattr(s, "box", "local") for s in self.sources})
+            text.append(f" · {boxes} boxes" + (f", {down} unreachable" if down else ""))
+        elif down:
+            text.append(" · unreachable", style="bold")
         if q.sort:
             text.append(f" · sorted by {clean(q.sort)} {'▼' if q.descending else '▲'}")
         if q.grouped:

@@ -36,6 +36,11 @@ MARK = "mark"
 BUILTIN_COLUMNS = ("status", "name", "project", "created", "duration")
 LEADING_COLUMNS = BUILTIN_COLUMNS[:2]
 TRAILING_COLUMNS = BUILTIN_COLUMNS[2:]
+#: the box a run is on (the ssh alias, ``local`` here): a column only while
+#: runs of more than one box are open, right after the chosen columns
+BOX_COLUMN = "box"
+#: the widest a box name gets in its column (shortened in the middle beyond)
+BOX_WIDTH = 16
 #: mark, status and name stay on screen while the table scrolls sideways
 PINNED_COLUMNS = 3
 #: where the name cell is in a row (after the mark and the status)
@@ -73,7 +78,7 @@ def column_key(spec: str) -> str:
 
 def column_spec(key: str) -> str | None:
     """The sortable spec behind a column key (None for the mark column)."""
-    if key in BUILTIN_COLUMNS:
+    if key in BUILTIN_COLUMNS or key == BOX_COLUMN:
         return key
     if key.startswith(USER_PREFIX):
         return key[len(USER_PREFIX) :]
@@ -92,14 +97,21 @@ def columns_for(
     sort: str | None,
     descending: bool,
     short: Mapping[str, str] | None = None,
+    *,
+    boxes: bool = False,
 ) -> list[tuple[str, Text]]:
     """(key, label) of every column; ``short`` gives some specs a shorter label
-    (the primary metric's ``mAP50-95`` for ``max(metrics/mAP50-95(B))``)."""
+    (the primary metric's ``mAP50-95`` for ``max(metrics/mAP50-95(B))``);
+    ``boxes``: runs of several boxes are open, so the box column is there."""
     sort_spec = sort or DEFAULT_SORT
     desc = descending if sort else True
     short = short or {}
     columns = [(MARK, Text(" "))]
-    for spec in (*LEADING_COLUMNS, *specs, *TRAILING_COLUMNS):
+    for spec in (*LEADING_COLUMNS, *specs):
+        columns.append((column_key(spec), column_label(spec, sort_spec, desc, short.get(spec))))
+    if boxes:
+        columns.append((BOX_COLUMN, column_label(BOX_COLUMN, sort_spec, desc)))
+    for spec in TRAILING_COLUMNS:
         columns.append((column_key(spec), column_label(spec, sort_spec, desc, short.get(spec))))
     return columns
 
@@ -151,26 +163,38 @@ def run_cells(
     marked: bool,
     styles: Mapping[str, Style],
     name: str | None = None,
+    boxes: bool = False,
 ) -> list[Any]:
     """The cells of one run; ``name`` is the name as the column shows it
-    (shortened with the others), the run's own name when not given."""
+    (shortened with the others), the run's own name when not given;
+    ``boxes``: with the box column."""
+    box = (_fit(run_box(run), BOX_WIDTH),) if boxes else ()
     return [
         RowTag(run.id, marked),
         Text(fmt.status(run.status), style=styles.get(run.status, "")),
         Text(name if name is not None else clean(run.name), no_wrap=True),
         *(value_cell(spec, run.columns.get(spec), now) for spec in specs),
+        *box,
         _fit(run.project, VALUE_WIDTH),
         Text(fmt.ago(run.created, now)),
         Text(fmt.duration(run.duration), justify="right"),
     ]
 
 
-def header_cells(project: str, count: int, specs: Sequence[str]) -> list[Any]:
+def run_box(run: RunSummary) -> str:
+    """The box a run is on, as its column and the filter name it."""
+    return clean(getattr(run, "box", None) or "local")
+
+
+def header_cells(
+    project: str, count: int, specs: Sequence[str], *, boxes: bool = False
+) -> list[Any]:
     return [
         RowTag(GROUP_PREFIX + project, header=True),
         Text("─" * 4, style="dim"),
         Text(f"{count} run" + ("" if count == 1 else "s"), style="dim italic"),
         *(Text("") for _ in specs),
+        *((Text(""),) if boxes else ()),
         _fit(project, VALUE_WIDTH, style="bold"),
         Text(""),
         Text(""),
