@@ -12,10 +12,12 @@ import os
 import shutil
 from pathlib import Path
 
+import pytest
+
 from trackui.store.queries import Store
 from trackui.store.sources import bind
 
-from ..importers.helpers import hashes, listing
+from ..importers.helpers import hashes, listing, materialized
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 NOW = 1_900_000_000.0
@@ -173,3 +175,74 @@ def test_partial_reads_write_nothing_into_the_source(tmp_path: Path) -> None:
         store.refresh(full=False)
         store.refresh(full=False)
         assert (listing(src), hashes(src)) == before
+
+
+def catalog_view(store: Store) -> list[tuple]:
+    """What a user sees of each run, by its id: name, project, status, params
+    and every metric's count, last value and last step."""
+    runs = store.catalog.query(
+        "SELECT run_id, name, project, source_id, status FROM runs ORDER BY run_id"
+    )
+    params = store.catalog.query(
+        "SELECT run_id, key, value_json FROM params ORDER BY run_id, key, value_json"
+    )
+    summaries = store.catalog.query(
+        "SELECT run_id, key, count, last, last_step FROM summaries ORDER BY run_id, key"
+    )
+    return [*runs, *params, *summaries]
+
+
+@pytest.mark.parametrize(
+    "fixture",
+    [
+        "tensorboard",
+        "tensorboard-layouts",
+        "mlflow",
+        "dvclive",
+        "ultralytics",
+        "trackio",
+        "wandb",
+        "wandb-resumed",
+        "lightning",
+        "hf",
+    ],
+)
+def test_a_run_read_again_alone_reads_as_a_whole_read_gives_it(
+    tmp_path: Path, fixture: str
+) -> None:
+    """Every file of one run put back as a new file (another inode, same
+    bytes): that run is read again by itself, and the catalog then holds
+    what a first read of the whole folder gives, with every other run's
+    number and cursors as they were."""
+    src = aged(shutil.copytree(materialized(FIXTURES / fixture), tmp_path / "src"))
+    with open_store(tmp_path / "a", src) as store:
+        source = store.catalog.sources[0]
+        first = catalog_view(store)
+        # the run with the most files of its own
+        owned: dict[str, list[str]] = {}
+        for rel, c in source.cursors.items():
+            if c.run in source.runs:
+                owned.setdefault(c.run, []).append(rel)
+        if not owned:  # runs in a database: the database is their file
+            owned[""] = [rel for rel, c in source.cursors.items() if c.how == "sqlite_rows"]
+        chosen = max(sorted(owned), key=lambda r: len(owned[r]))
+        assert owned[chosen]
+        numbers = {rid: no for rid, no in store.catalog.query("SELECT run_id, run_no FROM runs")}
+        rest = {r: files_rows(store, r) for r in source.runs if r != chosen and chosen}
+        for rel in owned[chosen]:
+            path = src / rel
+            copy = path.with_name(path.name + ".tmp-copy")
+            shutil.copy2(path, copy)
+            os.replace(copy, path)
+        before = source.progress.bytes_read
+
+        def whole(catalog: object) -> None:
+            raise AssertionError("the whole source was read again")
+
+        source._read_all = whole
+        store.refresh(full=False)
+        assert source.progress.bytes_read > before or not chosen
+        assert catalog_view(store) == first
+        now = {rid: no for rid, no in store.catalog.query("SELECT run_id, run_no FROM runs")}
+        assert {r: now[r] for r in rest} == {r: numbers[r] for r in rest}
+        assert {r: files_rows(store, r) for r in rest} == rest
