@@ -57,6 +57,9 @@ def classify(
         return "tsv", {"k": head[: -len(".tsv")], "hdr": _first_line(opener, path)}
     if run.kind == "wandb" and name.endswith(".wandb"):
         return "wandb", {}
+    if run.kind == "lightning" and is_event_file(name) and len(parts) == 1:
+        if (run.extra or {}).get("loggers") == ["tensorboard"]:
+            return "tfevents", {}  # its points, named as the tags are
     if run.kind == "lightning" and rel_in_run == "metrics.csv":
         return "lightning_csv", {"hdr": _first_line(opener, path)}
     if run.kind == "ultralytics" and rel_in_run == "results.csv":

@@ -260,3 +260,24 @@ async def test_new_points_of_each_format_show_in_the_app_after_one_refresh(
                 rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
                 row = next(r for r in rows if r[0] == key)
                 assert row[1] == shown, (key, row)
+
+
+def test_a_lightning_run_logged_by_tensorboard_alone_follows_its_event_file(
+    tmp_path: Path,
+) -> None:
+    from .test_live_sources import tb_event
+
+    src = aged(shutil.copytree(FIXTURES / "lightning", tmp_path / "src"))
+    version = src / "proj_a" / "lightning_logs" / "version_2"  # no metrics.csv
+    events = next(version.glob("events.out.tfevents.*"))
+    with open_store(tmp_path, src) as store:
+        source = store.catalog.sources[0]
+        rid = run_of(store, "version_2")
+        record = tb_event("val_loss", 999, 0.125, NOW - 5)
+        with open(events, "ab") as fh:
+            fh.write(record)
+        before = source.progress.bytes_read
+        stats = store.refresh(full=False)
+        assert source.progress.bytes_read - before == len(record)  # what was appended alone
+        assert stats.points == 1
+        assert ("val_loss", 999, 0.125) in points_of(store, rid)
