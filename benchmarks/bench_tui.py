@@ -1,11 +1,15 @@
 """TUI timings against the budgets of ../shared/DESIGN.md §8.
 
-    python benchmarks/bench_tui.py [--keep DIR]
+    python benchmarks/bench_tui.py [--keep DIR] [--run-lists 1000,10000,100000]
+        [--skip-big]
 
 Prints one figure per line, each with its budget: first paint of the run list
-(1 k and 10 k runs, catalog warm and cold), opening a run of 100 metrics ×
-100 k steps, one chart of a 1 M-point series (query + draw), a refresh with
-nothing new, and the TUI's memory at 10 k runs. The app is driven headlessly
+(1 k, 10 k and, asked for, 100 k runs; catalog warm and cold, opened as the
+``trackui`` command opens it: no refresh first, the full refresh in a worker
+behind the first paint), the time until a cold catalog lists every run, a
+sort and a filter of the run list (the page and count the TUI fetches), the
+TUI's peak memory, opening a run of 100 metrics × 100 k steps, one chart of a
+1 M-point series (query + draw), and a refresh with nothing new. The app is driven headlessly
 (``App.run_test``); each first-paint figure comes from a fresh process so
 imports, caches and memory are those of a real start. Stores are written
 once, directly as format-1 run directories (docs/format.md), into a temporary
@@ -29,6 +33,16 @@ from pathlib import Path
 from typing import Any
 
 RUN_LIST_SIZES = (1_000, 10_000)
+#: What a sort or a filter of the run list fetches: the TUI's first page.
+PAGE = 200
+#: (figure, query) of the run list timed at each size: sorts and filters.
+LIST_QUERIES = (
+    ("sort_param", {"sort": "param:lr0", "descending": False}),
+    ("sort_metric", {"sort": "min(val/loss)", "descending": False}),
+    ("filter_param", {"where": "lr0<0.005"}),
+    ("filter_metric", {"where": "min(val/loss)<0.5 and optimizer=AdamW"}),
+    ("filter_text", {"where": "run-00999"}),
+)
 BIG_METRICS, BIG_STEPS = 100, 100_000
 HUGE_STEPS = 1_000_000
 WARM_REPEATS = 3
@@ -170,9 +184,10 @@ def write_big_store(root: Path) -> None:
     )
 
 
-def ensure_stores(base: Path) -> dict[str, Path]:
-    stores = {f"runs{n}": base / f"runs-{n}" for n in RUN_LIST_SIZES}
-    stores["big"] = base / "big"
+def ensure_stores(base: Path, sizes: tuple[int, ...], big: bool = True) -> dict[str, Path]:
+    stores = {f"runs{n}": base / f"runs-{n}" for n in sizes}
+    if big:
+        stores["big"] = base / "big"
     for name, root in stores.items():
         done = root / ".complete"
         if done.exists():
@@ -191,10 +206,11 @@ def ensure_stores(base: Path) -> dict[str, Path]:
 # -- measuring (the TUI modules are imported here, after the stores are written) --
 
 
-def rss_mb() -> float:
+def rss_mb(field: str = "VmRSS") -> float:
+    """This process's resident memory (``VmHWM``: its peak so far)."""
     with open("/proc/self/status") as fh:
         for line in fh:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return float("nan")
 
@@ -237,31 +253,68 @@ def has_rows(app: Any) -> bool:
 
 
 async def first_paint(root: Path) -> dict[str, float]:
-    """From opening the store (what ``trackui PATH`` does first) to the first
-    frame composed after the run list has its rows."""
+    """As ``trackui PATH`` starts (the store opened without a refresh, the
+    full refresh in a worker behind the first paint): from opening the store
+    to the first frame composed after the run list has its rows, and until
+    that refresh is done (a cold catalog: every run listed), with the peak
+    memory then."""
     from trackui.store.queries import Store
     from trackui.tui.app import make_app
 
     started = time.perf_counter()
-    store = Store(root)
+    store = Store(root, refresh=False)
     opened = time.perf_counter()
+    refreshed: list[float] = []
+    refresh = store.refresh
+
+    def timed_refresh(**kwargs: Any) -> Any:
+        stats = refresh(**kwargs)
+        if kwargs.get("full", True):
+            refreshed.append(time.perf_counter())
+        return stats
+
+    store.refresh = timed_refresh  # type: ignore[method-assign]
     try:
-        app = make_app(store)
+        app = make_app(store, refresh_on_start=True)
         frames = frame_clock(app)
         async with app.run_test(size=SIZE) as pilot:
             rows_at = await until(lambda: has_rows(app))
             painted = await until(lambda: bool(frames) and frames[-1] >= rows_at)
+            rss_at_paint = rss_mb()
+            rows_loaded = float(runs_table(app).row_count)
+            done = await until(lambda: bool(refreshed), timeout=600)
             result = {
                 "store_open_s": opened - started,
                 "rows_s": rows_at - started,
                 "first_paint_s": painted - started,
-                "rows_loaded": float(runs_table(app).row_count),
-                "rss_mb": rss_mb(),
+                "rows_loaded": rows_loaded,
+                "refreshed_s": done - started,
+                "runs_listed": float(store.count_runs()),
+                "rss_mb": rss_at_paint,
+                "rss_peak_mb": rss_mb("VmHWM"),
             }
             await pilot.press("q")
     finally:
         store.close()
     return result
+
+
+def list_queries(root: Path) -> dict[str, list[float]]:
+    """Each of ``LIST_QUERIES`` as the run list's worker runs it (a page and
+    the count), on a warm catalog, in this fresh process."""
+    from trackui.store.queries import Store
+    from trackui.tui.runs_query import RunsQuery, fetch_runs
+
+    times: dict[str, list[float]] = {name: [] for name, _ in LIST_QUERIES}
+    with Store(root, refresh=False) as store:
+        for name, fields in LIST_QUERIES:
+            query = RunsQuery(**fields)
+            for _ in range(REPEATS):
+                started = time.perf_counter()
+                page = fetch_runs(store, query, 0, PAGE)
+                times[name].append(time.perf_counter() - started)
+            assert page.total > 0, (name, page.total)
+    return times
 
 
 def run_screen_chart(app: Any, wide: bool) -> bool:
@@ -436,6 +489,8 @@ def child(argv: list[str]) -> None:
         print(json.dumps(asyncio.run(first_paint(root))))
     elif kind == "launch":
         print(json.dumps(asyncio.run(launch_to_chart(root))))
+    elif kind == "list-queries":
+        print(json.dumps(list_queries(root)))
     else:
         raise SystemExit(f"unknown child {kind}")
 
@@ -449,7 +504,7 @@ def use_cache(cache: Path) -> None:
     os.environ.update(cache_env(cache))
 
 
-def run_child(kind: str, root: Path, cache: Path) -> dict[str, float]:
+def run_child(kind: str, root: Path, cache: Path) -> dict[str, Any]:
     env = {**os.environ, **cache_env(cache)}
     proc = subprocess.run(
         [sys.executable, __file__, "--child", kind, str(root)],
@@ -460,7 +515,7 @@ def run_child(kind: str, root: Path, cache: Path) -> dict[str, float]:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"{kind} on {root} failed:\n{proc.stderr}")
-    result: dict[str, float] = json.loads(proc.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -484,53 +539,92 @@ def main() -> None:
         help="write the stores and catalogs here and keep them; a later run reuses them "
         "(and then reports warm figures only)",
     )
+    parser.add_argument(
+        "--run-lists",
+        default=",".join(map(str, RUN_LIST_SIZES)),
+        help="comma-separated run-list store sizes, e.g. 1000,10000,100000",
+    )
+    parser.add_argument(
+        "--skip-big", action="store_true", help="only the run-list figures (no 100x100k store)"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child)
         return
+    sizes = tuple(int(n) for n in args.run_lists.split(",") if n)
     base = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="trackui-bench-tui-"))
     base.mkdir(parents=True, exist_ok=True)
     try:
-        report(base)
+        report(base, sizes, big=not args.skip_big)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
 
 
-def report(base: Path) -> None:
+def report(base: Path, sizes: tuple[int, ...], *, big: bool = True) -> None:
     began = time.perf_counter()
-    stores = ensure_stores(base)
+    stores = ensure_stores(base, sizes, big)
     print(f"# {os.cpu_count()} CPUs; medians of {WARM_REPEATS} (first paint, open) or {REPEATS}")
+    for n in sizes:
+        run_list_figures(base, stores[f"runs{n}"], n)
+    if big:
+        big_store_figures(base, stores)
+    if 10_000 in sizes:
+        idle_figures(base, stores["runs10000"])
+    print(f"# total {time.perf_counter() - began:.0f} s; load {os.getloadavg()[0]:.1f}")
 
-    for n in RUN_LIST_SIZES:
-        label = f"{n // 1000}k"
-        cache = base / f"cache-{n}"
-        cold = None if cache.exists() else run_child("first-paint", stores[f"runs{n}"], cache)
-        warm = [run_child("first-paint", stores[f"runs{n}"], cache) for _ in range(WARM_REPEATS)]
-        budget = "budget 1.0 at 10k" if n == 10_000 else "budget 1.0 at 10k, so less here"
-        line(f"first_paint_{label}_warm_s", median([w["first_paint_s"] for w in warm]), budget)
+
+def run_list_figures(base: Path, root: Path, n: int) -> None:
+    """First paint warm and cold, until a cold catalog lists every run, sort
+    and filter, memory: at ``n`` runs."""
+    label = f"{n // 1000}k"
+    cache = base / f"cache-{n}"
+    cold = None if cache.exists() else run_child("first-paint", root, cache)
+    warm = [run_child("first-paint", root, cache) for _ in range(WARM_REPEATS)]
+    line(f"first_paint_{label}_warm_s", median([w["first_paint_s"] for w in warm]), "budget 1.0")
+    line(
+        f"first_paint_{label}_warm_store_open_s",
+        median([w["store_open_s"] for w in warm]),
+        "part of the above: open the catalog, load what was read of each file",
+    )
+    line(
+        f"refresh_behind_paint_{label}_warm_s",
+        median([w["refreshed_s"] for w in warm]),
+        "no budget; the full refresh the app starts behind the first paint (stat every file)",
+    )
+    if cold is None:
+        print(f"# first_paint_{label}_cold_s not measured: the catalog in {cache} was kept")
+    else:
         line(
-            f"first_paint_{label}_warm_store_open_s",
-            median([w["store_open_s"] for w in warm]),
-            "part of the above: stat every run's files",
+            f"first_paint_{label}_cold_s",
+            cold["first_paint_s"],
+            f"no budget; {cold['rows_loaded']:.0f} rows, the list filling as the catalog builds",
         )
-        if cold is None:
-            print(f"# first_paint_{label}_cold_s not measured: the catalog in {cache} was kept")
-        else:
-            line(
-                f"first_paint_{label}_cold_s",
-                cold["first_paint_s"],
-                f"catalog built first, in {cold['store_open_s']:.1f} s; no budget",
-            )
-        if n == 10_000:
-            line(
-                "tui_rss_10k_mb",
-                median([w["rss_mb"] for w in warm]),
-                "budget 400 at 10k runs / 50M points",
-                unit="MB",
-            )
+        budget = {10_000: "budget 5", 100_000: "budget 60"}.get(n, "budget 5 at 10k")
+        line(
+            f"cold_all_listed_{label}_s",
+            cold["refreshed_s"],
+            f"{budget}; until the catalog lists all {cold['runs_listed']:.0f} runs",
+        )
+    queries = run_child("list-queries", root, cache)
+    for name, times in queries.items():
+        line(f"{name}_{label}_s", median(times), f"budget 0.3; page of {PAGE} and the count")
+    line(
+        f"tui_rss_{label}_mb",
+        median([w["rss_mb"] for w in warm]),
+        "at first paint",
+        unit="MB",
+    )
+    line(
+        f"tui_rss_peak_{label}_mb",
+        median([w["rss_peak_mb"] for w in warm]),
+        "budget 500 at 100k runs; peak, after the full refresh",
+        unit="MB",
+    )
 
+
+def big_store_figures(base: Path, stores: dict[str, Path]) -> None:
     big = stores["big"]
     big_cache = base / "cache-big"
     use_cache(big_cache)
@@ -575,8 +669,10 @@ def report(base: Path) -> None:
         f"draw {median(chart['draw']):.3f}, {median(chart['points']):.0f} points drawn",
     )
 
+
+def idle_figures(base: Path, root: Path) -> None:
     use_cache(base / "cache-10000")
-    idle = asyncio.run(refresh_idle(stores["runs10000"]))
+    idle = asyncio.run(refresh_idle(root))
     line(
         "refresh_nothing_new_10k_s",
         median(idle["live"]),
@@ -592,7 +688,6 @@ def report(base: Path) -> None:
         median(idle["forced"]),
         "r: refresh, re-read the shown rows, merge; no budget",
     )
-    print(f"# total {time.perf_counter() - began:.0f} s")
 
 
 if __name__ == "__main__":
