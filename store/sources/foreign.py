@@ -28,13 +28,15 @@ from typing import Any
 from ..importers import _metric_rows, _system_lines, detect_kinds, reader
 from ..importers._read import recording
 from ..importers.base import ForeignRun
-from ..ingest import SMALL_CHUNK_BYTES, Chunk
+from ..ingest import Chunk
 from ..opener import Opener
 from ..status import STALE_INTERVALS
 from ..system_lines import as_metric_lines
 from .cursor import Cursor, Progress
 from .follow import Following
 from .partial import _SQLITE, PartialReads, interesting
+from .points import ingest as ingest_points
+from .points import prepare as prepare_points
 from .rows import insert_run, put_rows
 from .scoped import count_runs
 from .streams import (
@@ -261,6 +263,15 @@ class ForeignSource(Following, PartialReads):
         cursors need, and its own row. With ``old`` (the row of the same run
         read before) whose points the new ones continue, only the lines
         after those are in the chunks (``keep`` in the row's spec)."""
+        if run.kind not in PREFIX_KINDS:  # as columns, no metrics.jsonl text (points.py)
+            prep = prepare_points(key, run)
+            found = (key, run, prep.keys, prep.last_step)
+            run.points = []
+            chunks: list[Any] = [prep.chunk] if prep.chunk is not None else []
+            if run.system:
+                chunks.append((key, as_metric_lines(_system_lines(run.system), 0), 0))
+                run.system = []
+            return chunks, found, Cursor("", _RUN, key, offset=prep.rows, spec=self._run_spec(run))
         data, rows = _metric_rows(run)
         steps = [p.step for p in run.points]
         found = (key, run, {p.key for p in run.points}, max(steps, default=-1))
@@ -304,7 +315,7 @@ class ForeignSource(Following, PartialReads):
         for key, run, _ in pending:
             insert_run(cur, key, run, self._run_spec(run)["iv"], self.box, self.location)
         chunks = [chunk for _, _, some in pending for chunk in some]
-        return catalog._ingest.ingest(cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set())
+        return ingest_points(cur, catalog, chunks)
 
     def _cursors_from(
         self,

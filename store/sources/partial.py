@@ -21,9 +21,10 @@ from ..importers import detect_kinds
 from ..importers._read import recording
 from ..importers._tfevents import is_event_file
 from ..importers.base import ForeignRun
-from ..ingest import SMALL_CHUNK_BYTES, Chunk
+from ..ingest import Chunk
 from ..status import STALE_INTERVALS
 from .cursor import REWRITTEN, Cursor
+from .points import ingest as ingest_points
 from .rows import insert_run, put_rows
 from .scoped import scoped
 from .streams import classify, max_row_id
@@ -216,9 +217,7 @@ class PartialReads:
                 if key not in keep:
                     insert_run(cur, key, run, row.spec["iv"], self.box, self.location)
             chunks = [chunk for _, some, _ in fresh.values() for chunk in some]
-            points = catalog._ingest.ingest(
-                cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
-            )
+            points = ingest_points(cur, catalog, chunks)
             cur.execute("DELETE FROM files WHERE run_id = ?", [self.key])
             put_rows(cur, rows + source_rows)
             return int(points)
