@@ -9,12 +9,13 @@ read by ``cli_resolve``, and everything printed goes through ``cli_output``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from trackui.cli_output import line
-from trackui.cli_resolve import UsageError, checked_path, run_import, source
+from trackui.cli_resolve import UsageError, checked_path, run_import, source, tui_root
 from trackui.store import fmt, paths
 
 COMMANDS = ("ls", "show", "diff", "reindex", "import", "demo", "tui")
@@ -126,7 +127,9 @@ def _add_diff(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trackui",
-        description="Experiment tracker for the terminal. `trackui [PATH]` opens the TUI.",
+        description="Experiment tracker for the terminal. `trackui [SOURCE ...]` opens the TUI "
+        "(a SOURCE is a store, a folder of other tools' runs, or host:path on a box you ssh to; "
+        "`trackui --last` reopens the last set).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_ls(sub)
@@ -157,7 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-tui", action="store_true", help="write it and print how to browse it")
 
     tui = sub.add_parser("tui", help="open the TUI (the default command)")
-    tui.add_argument("path", nargs="?", help="a store, or a directory of other tools' runs")
+    tui.add_argument(
+        "specs",
+        nargs="*",
+        metavar="SOURCE",
+        help="stores, folders of other tools' runs, or host:path on a box you ssh to "
+        "(default: the default store plus the sources of config.toml)",
+    )
+    tui.add_argument("--last", action="store_true", help="reopen the sources last opened")
     return parser
 
 
@@ -167,6 +177,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # become visible \xNN text here, so nothing downstream meets them.
     args_list = [fmt.repair(a, path=True) for a in raw]
     if not args_list or (args_list[0] not in COMMANDS and not args_list[0].startswith("-")):
+        args_list.insert(0, "tui")
+    elif args_list[0] == "--last":
         args_list.insert(0, "tui")
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -292,12 +304,37 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    if args.path:
-        root = source(args.path).root
-    else:
-        root = checked_path(paths.default_root())
-        root.mkdir(parents=True, exist_ok=True)
-    return _run_tui(root)
+    from trackui.store.sources.session import last_specs, remember_last
+
+    specs = list(args.specs)
+    if args.last:
+        if specs:
+            raise UsageError("--last reopens the last set; name no SOURCE with it")
+        specs = list(last_specs() or [])
+        if not specs:
+            raise UsageError("--last: no sources opened yet (open some: trackui SOURCE ...)")
+    elif specs:
+        root = tui_root(specs)
+        remember_last([_as_typed_elsewhere(s) for s in specs])
+        return _run_tui(root)
+    if not specs:
+        from trackui.cli_resolve import configured
+
+        extra = configured()
+        default = checked_path(paths.default_root())
+        default.mkdir(parents=True, exist_ok=True)
+        if not extra:
+            return _run_tui(default)
+        specs = [str(default), *extra]
+    return _run_tui(tui_root(specs))
+
+
+def _as_typed_elsewhere(spec: str) -> str:
+    """A SOURCE as ``--last`` can reopen it from any directory: a local path
+    made absolute, ``host:path`` as typed."""
+    from trackui.cli_resolve import is_remote
+
+    return spec if is_remote(spec) else os.path.abspath(os.path.expanduser(spec))
 
 
 def _run_tui(root: Path) -> int:

@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from trackui.cli_output import Table, emit_json, emit_table, empty_store_hint, is_terminal, line
-from trackui.cli_resolve import UsageError, open_stores, sources
+from trackui.cli_resolve import UsageError, open_stores, report_unreachable, sources, unreachable
 from trackui.store import fmt
 
 #: A number in a table takes at most this many cells (fewer digits, exponent kept).
@@ -116,19 +116,25 @@ def cmd_ls(args: argparse.Namespace) -> int:
             )
             runs.extend((src, r) for r in listed)
             now = store.clock()
+        down = unreachable(stores)
     if len(found) > 1:
         runs = _merge(runs, sort, descending, args.limit)
     filtered = bool(args.where or statuses or args.project)
-    if not runs and not filtered and args.fmt != "json":
+    if not runs and not filtered and not down and args.fmt != "json":
         print(empty_store_hint(", ".join(s.name for s in found)), file=sys.stderr)
         if is_terminal() and args.fmt is None:
             return 0
     if args.fmt == "json":
         emit_json([_ls_record(src, r, columns) for src, r in runs])
-        return 0
+        return report_unreachable(down)
+    if not runs and down:
+        return report_unreachable(down)  # no list to head: only why
     raw = args.fmt == "csv"
     headers = ["id", "status", "project", "name", "created", "duration", *columns]
-    many = len(found) > 1
+    boxes = len({run_box(r) for _, r in runs}) > 1
+    many = len({location(src, r) for src, r in runs}) > 1 or len(found) > 1
+    if boxes:
+        headers.append("box")
     if many:
         headers.append("source")
     rows = []
@@ -144,8 +150,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
             else fmt.duration(r.duration),
             *[value_text(r.columns.get(spec), raw) for spec in columns],
         ]
+        if boxes:
+            row.append(run_box(r))
         if many:
-            row.append(src.name)
+            row.append(location(src, r))
         rows.append(row)
     numeric = frozenset(
         6 + i for i, spec in enumerate(columns) if _numeric([r.columns.get(spec) for _, r in runs])
@@ -162,7 +170,17 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
     emit_table(table, args.fmt if not (args.wide and args.fmt is None) else "wide")
-    return 0
+    return report_unreachable(down)
+
+
+def run_box(run: Any) -> str:
+    """The box a run is on: its ssh alias as typed, ``local`` here."""
+    return getattr(run, "box", None) or "local"
+
+
+def location(src: Any, run: Any) -> str:
+    """Where a run was read from, as the user named it (``gpu1:~/runs``)."""
+    return getattr(run, "location", None) or src.name
 
 
 def _ls_record(src: Any, r: Any, columns: list[str]) -> dict[str, Any]:
@@ -178,6 +196,9 @@ def _ls_record(src: Any, r: Any, columns: list[str]) -> dict[str, Any]:
         "tags": list(r.tags),
         "group": r.group,
         "source": r.source_kind,
+        "host": r.host,
+        "box": run_box(r),
+        "location": location(src, r),
         "store": str(src.root),
         **{spec: r.columns.get(spec) for spec in columns},
     }

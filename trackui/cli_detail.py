@@ -12,9 +12,17 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from trackui.cli_commands import NUMBER_WIDTH, number_text, value_text
+from trackui.cli_commands import NUMBER_WIDTH, location, number_text, run_box, value_text
 from trackui.cli_output import Table, emit_json, emit_table, is_terminal
-from trackui.cli_resolve import Found, UsageError, open_stores, resolve, sources
+from trackui.cli_resolve import (
+    Found,
+    UsageError,
+    open_stores,
+    report_unreachable,
+    resolve,
+    sources,
+    unreachable,
+)
 from trackui.store import fmt, images
 from trackui.store.models import MetricSummary
 
@@ -35,6 +43,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         found = resolve(stores, args.run)
         detail = found.store.get_run(found.run_id)
         now = found.store.clock()
+        down = unreachable(stores)
+        src = next(s for s, store in stores if store is found.store)
     run = detail.run
     meta = detail.meta if isinstance(detail.meta, dict) else {}
     git = meta.get("git") if isinstance(meta.get("git"), dict) else {}
@@ -55,6 +65,8 @@ def cmd_show(args: argparse.Namespace) -> int:
                 "notes": detail.notes,
                 "dir": detail.dir,
                 "host": meta.get("host"),
+                "box": run_box(run),
+                "location": location(src, run),
                 "pid": meta.get("pid"),
                 "argv": meta.get("argv"),
                 "git": meta.get("git"),
@@ -88,7 +100,7 @@ def cmd_show(args: argparse.Namespace) -> int:
                 ],
             }
         )
-        return 0
+        return report_unreachable(down)
     status = fmt.status(run.status) + (f" ({run.status_reason})" if run.status_reason else "")
     overview = [
         ["id", run.id],
@@ -99,6 +111,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         ["host", f"{_text(meta.get('host'))} pid {_text(meta.get('pid'))}".strip()],
         ["command", " ".join(_text(a) for a in argv)],
     ]
+    if run_box(run) != "local":
+        overview.append(["box", f"{run_box(run)} ({location(src, run)})"])
     if run.group:
         overview.append(["group", run.group])
     if git:
@@ -179,7 +193,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             ),
             args.fmt,
         )
-    return 0
+    return report_unreachable(down)
 
 
 def _all_numbers(values: Any) -> bool:
@@ -199,6 +213,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
         raise UsageError("diff needs at least two runs")
     with open_stores(sources(args.store or [])) as stores:
         found = [resolve(stores, ref) for ref in args.runs]
+        down = unreachable(stores)
         if len({(id(f.store), f.run_id) for f in found}) != len(found):
             raise UsageError("diff: the same run was named twice")
         # Other views of the same runs branch off here, with the resolved
@@ -214,7 +229,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
     if args.fmt == "json":
         emit_json(
             {
-                "runs": [{"id": r.id, "project": r.project, "name": r.name} for r in runs],
+                "runs": [
+                    {
+                        "id": r.id,
+                        "project": r.project,
+                        "name": r.name,
+                        "box": run_box(r),
+                        "location": getattr(r, "location", None),
+                    }
+                    for r in runs
+                ],
                 "params": [
                     {
                         "key": row.key,
@@ -241,7 +265,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
                 ],
             }
         )
-        return 0
+        return report_unreachable(down)
     names = run_headers(runs, args.fmt)
 
     def shown(v: Any) -> str:
@@ -281,13 +305,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         ),
         args.fmt,
     )
-    return 0
+    return report_unreachable(down)
 
 
 def run_headers(runs: Any, style: str | None) -> list[str]:
     """Column headers for runs: ``project/name``, on a terminal shortened so
-    they stay told apart (the shared prefix goes first)."""
+    they stay told apart (the shared prefix goes first); ``box:project/name``
+    when the runs come from several boxes."""
     names = [f"{r.project}/{r.name}" for r in runs]
+    if len({run_box(r) for r in runs}) > 1:
+        names = [f"{run_box(r)}:{n}" for r, n in zip(runs, names)]
     if style is None and is_terminal():
         from trackui.tui.names import distinct
 

@@ -31,11 +31,14 @@ class UsageError(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """A source as named on the command line, and the store that holds its runs."""
+    """A source as named on the command line, and the store that holds its runs
+    (``session``: a catalog of its own over several sources, remote ones among
+    them, whose runs each carry their box and location)."""
 
     name: str
     root: Path
     exists: bool = True
+    session: bool = False
 
 
 def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
@@ -182,15 +185,94 @@ def run_import(root: Path, src: Path, *, kind: str | None, project: str | None) 
 
 
 def sources(names: Sequence[str]) -> list[Source]:
-    """The sources named (each once), or the default store."""
+    """The sources named (each once), or the default store plus the
+    ``sources`` of config.toml. Where any is remote (``host:path``), all of
+    them are read by one session catalog (``session``); else each local
+    store is opened as it is."""
     if not names:
-        return [source(paths.default_root(), default=True)]
+        extra = configured()
+        if not extra:
+            return [source(paths.default_root(), default=True)]
+        default = checked_path(paths.default_root())
+        names = [str(default), *extra] if default.is_dir() else extra
+    names = list(dict.fromkeys(names))
+    if any(is_remote(n) for n in names):
+        return [session(names)]
     out: list[Source] = []
     for name in dict.fromkeys(names):
         found = source(name)
         if all(s.root != found.root for s in out):
             out.append(found)
     return out
+
+
+def is_remote(text: str) -> bool:
+    """Whether a SOURCE names another host (``gpu1:~/runs``); a local path
+    that exists wins, as with scp and rsync (``./a:b``)."""
+    from trackui.store.remote.spec import is_remote as remote
+
+    return remote(text) and not os.path.exists(os.path.expanduser(text))
+
+
+def configured() -> list[str]:
+    """The ``sources = [...]`` of config.toml (none when absent)."""
+    from trackui.store.sources.session import configured_sources
+
+    return list(configured_sources())
+
+
+def session(names: Sequence[str]) -> Source:
+    """One store whose catalog reads every SOURCE in ``names`` (local stores,
+    folders of other tools' runs, ``host:path``). A local one that names
+    nothing is a one-line error here, before any box is asked."""
+    from trackui.store.sources.session import parse_specs, session_root
+
+    for name in names:
+        if not is_remote(name):
+            source(name)  # today's checks and messages for a local path
+    root = session_root(parse_specs(list(names)))
+    return Source(", ".join(fmt.repair(n, path=True) for n in names), root, session=True)
+
+
+def tui_root(names: Sequence[str]) -> Path:
+    """The store ``trackui SOURCE…`` browses: one local source as today
+    (a store as it is, a folder of other tools' runs read through), else a
+    session over them all."""
+    names = list(dict.fromkeys(names))
+    if len(names) == 1 and not is_remote(names[0]):
+        return source(names[0]).root
+    return session(names).root
+
+
+def unreachable(stores: Sequence[tuple[Source, Any]]) -> list[Any]:
+    """The sources of ``stores`` that did not answer their last refresh."""
+    out = []
+    for _, store in stores:
+        states = getattr(store, "sources", None)
+        out += [s for s in (states() if states else []) if s.state == "unreachable"]
+    return out
+
+
+def report_unreachable(down: Sequence[Any]) -> int:
+    """A line on stderr for each box that did not answer, naming it and the
+    ssh error. The exit status, as ``ls`` and ``rsync`` give one: 2 when a
+    source gave nothing at all (a missing path, a host that does not resolve,
+    a password asked: the runs listed are only the others'), 1 when a box is
+    down but its runs were listed as last read, 0 when every source answered."""
+    status = 0
+    for s in down:
+        runs = getattr(s, "runs", 0) or 0
+        where = s.location or s.box
+        error = s.error or "unreachable"
+        said = error if error.startswith((where, f"{s.box}:")) else f"{where}: {error}"
+        if runs:
+            note = f" (its {runs} run{'' if runs == 1 else 's'} listed as last read)"
+            status = max(status, 1)
+        else:
+            note = ""
+            status = 2
+        print(f"trackui: {line(said)}{note}", file=sys.stderr)
+    return status
 
 
 @contextmanager
