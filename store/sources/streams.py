@@ -57,6 +57,10 @@ def classify(
         return "tsv", {"k": head[: -len(".tsv")], "hdr": _first_line(opener, path)}
     if run.kind == "wandb" and name.endswith(".wandb"):
         return "wandb", {}
+    if run.kind == "hf" and is_event_file(name) and len(parts) == 3 and parts[0] == "runs":
+        # the Trainer's TensorBoard writer: what it appends is newer than the
+        # log_history read with it (a new save reads the run again)
+        return "tfevents", {"hf": 1}
     if run.kind == "lightning" and is_event_file(name) and len(parts) == 1:
         if (run.extra or {}).get("loggers") == ["tensorboard"]:
             return "tfevents", {}  # its points, named as the tags are
@@ -182,6 +186,10 @@ def _complete_lines(opener: Opener, path: Path, offset: int, size: int) -> tuple
 
 
 def _tb_keys(spec: dict[str, Any], points: list[Point]) -> list[Point]:
+    if "hf" in spec:
+        from ..importers.hf import _from_tensorboard
+
+        return [Point(_from_tensorboard(p.key), p.step, p.value, p.t) for p in points]
     if "s" in spec:
         return [Point(spec["s"], p.step, p.value, p.t) for p in points]
     if "p" in spec:

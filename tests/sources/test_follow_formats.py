@@ -281,3 +281,28 @@ def test_a_lightning_run_logged_by_tensorboard_alone_follows_its_event_file(
         assert source.progress.bytes_read - before == len(record)  # what was appended alone
         assert stats.points == 1
         assert ("val_loss", 999, 0.125) in points_of(store, rid)
+
+
+def test_a_hugging_face_runs_tensorboard_writer_is_followed_under_log_history_names(
+    tmp_path: Path,
+) -> None:
+    from .test_live_sources import tb_event
+
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "hf" / "nlp" / "gpt2-killed", src / "gpt2")
+    aged(src)
+    events = next((src / "gpt2" / "runs").rglob("events.out.tfevents.*"))
+    with open_store(tmp_path, src) as store:
+        source = store.catalog.sources[0]
+        rid = run_of(store, "gpt2")
+        record = tb_event("train/loss", 999, 0.125, NOW - 5) + tb_event(
+            "eval/loss", 999, 0.25, NOW - 5
+        )
+        with open(events, "ab") as fh:
+            fh.write(record)
+        before = source.progress.bytes_read
+        stats = store.refresh(full=False)
+        assert source.progress.bytes_read - before == len(record)  # what was appended alone
+        assert stats.points == 2
+        got = points_of(store, rid)
+        assert ("loss", 999, 0.125) in got and ("eval_loss", 999, 0.25) in got
