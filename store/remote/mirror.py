@@ -18,6 +18,7 @@ removed while the box cannot be reached: its runs stay readable offline.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 from collections.abc import Callable
@@ -71,11 +72,14 @@ class Mirror:
         self.fetched = 0
         self._loaded = False
         self._dirty = False
+        self._seen: int | None = None  # state.json's mtime when last read or written
 
     # -- the table of what is held -----------------------------------------------
 
     def _load(self) -> None:
         self._loaded = True
+        self.held.clear()
+        self._seen = _mtime(self.top / _STATE)
         try:
             doc = json.loads((self.top / _STATE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
@@ -104,6 +108,7 @@ class Mirror:
         tmp = self.top / f".{_STATE}.{os.getpid()}.tmp"
         tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, self.top / _STATE)
+        self._seen = _mtime(self.top / _STATE)
         self._dirty = False
 
     def set_kind(self, kind: str | None) -> None:
@@ -116,9 +121,22 @@ class Mirror:
     def sync(self) -> int:
         """Bring the mirror up to date; the files fetched or changed. Raises
         RemoteError (Unreachable) when the box cannot be asked; what was
-        fetched before that is kept."""
+        fetched before that is kept. Another trackui on the same session
+        shares the mirror: one syncs at a time (a lock file), and the table
+        is read again when the other one wrote it."""
+        self.top.mkdir(parents=True, exist_ok=True)
+        with open(self.top / ".lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not self._loaded or _mtime(self.top / _STATE) != self._seen:
+                self._load()
+            return self._sync()
+
+    def load(self) -> None:
+        """Read the table of what is held (what a reader needs before a sync)."""
         if not self._loaded:
             self._load()
+
+    def _sync(self) -> int:
         self.files.mkdir(parents=True, exist_ok=True)
         changes = self.box.changes()
         offset_ns = round((self.box.hello.clock_offset if self.box.hello else 0.0) * 1e9)
@@ -286,6 +304,13 @@ class Mirror:
             os.utime(self.files / entry.path, ns=(mtime, mtime))
         except OSError:
             pass
+
+
+def _mtime(path: Path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
 
 
 def _size(path: Path) -> int | None:

@@ -129,6 +129,8 @@ class RemoteSource:
 
     @property
     def kind(self) -> str | None:
+        if self._kind is None:
+            self.mirror.load()  # what an earlier session found there
         return self._kind or (self.mirror.kind or None)
 
     @property

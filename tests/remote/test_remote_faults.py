@@ -60,6 +60,10 @@ def test_box_goes_away_and_comes_back(
         assert len(store.list_runs(where="box:box2")) == 6
         assert len(store.list_runs()) == 7
         assert store.metric_summaries(run.id)[0].count == 20
+        # So does another trackui opening the session while the boxes are away.
+        with Store(root, private=True) as other:
+            assert len(other.list_runs()) == 7
+            assert {s.state for s in other.sources()} == {"unreachable"}
         # Back again: once the backoff is up it reconnects and catches up.
         sshd.start()
         clock.now += 3600

@@ -104,6 +104,15 @@ def test_appends_cross_the_wire_and_nothing_else(
         assert box1.bytes_read - got <= appended + 64 + 2048
         mirrored = box1.files / "live" / Path(live.dir).name / "metrics.jsonl"
         assert mirrored.read_bytes() == (Path(live.dir) / "metrics.jsonl").read_bytes()
+        # A second trackui on the same session shares the mirror: both stay right.
+        with Store(root, private=True) as other:
+            for step in range(120, 140):
+                live.log({"loss": 1.0 / (step + 1)}, step=step)
+            other.refresh(full=False)
+            store.refresh(full=False)
+            assert mirrored.read_bytes() == (Path(live.dir) / "metrics.jsonl").read_bytes()
+            for s in (store, other):
+                assert s.metric_summaries(run.id)[0].count == 140
         # A file rewritten in place (same inode, longer) is fetched whole.
         lines = Path(live.dir) / "metrics.jsonl"
         text = lines.read_bytes()
