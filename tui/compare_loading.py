@@ -12,7 +12,7 @@ from textual import work
 from textual.message import Message
 from textual.worker import get_current_worker
 
-from trackui.store import xaxis
+from trackui.store.compare_series import series_of_runs
 from trackui.store.models import MetricComparison, ParamDiff, Series
 
 if TYPE_CHECKING:
@@ -100,18 +100,10 @@ class CompareLoading:
         x_axis: str,
         buckets: int,
     ) -> None:
-        # One downsampled query per run (the store has no multi-run series
-        # call); still one message, so the chart draws all runs at once.
+        # One query for all runs, downsampled in SQL (a metric as the x-axis
+        # goes run by run); one message, so the chart draws all runs at once.
         worker = get_current_worker()
-        x_key = xaxis.metric_of(x_axis)
-        series = []
-        for run_id, name in runs:
-            if worker.is_cancelled:
-                return
-            if x_key is not None:
-                data = xaxis.series_against(store, run_id, key, x_key, buckets=buckets)
-            else:
-                data = store.series(run_id, key, buckets=buckets, x_axis=x_axis)
-            series.append((run_id, name, data))
+        data = series_of_runs(store, [r for r, _ in runs], key, buckets=buckets, x_axis=x_axis)
+        series = [(run_id, name, s) for (run_id, name), s in zip(runs, data)]
         if not worker.is_cancelled:
             self.post_message(self.SeriesLoaded(token, key, series))
