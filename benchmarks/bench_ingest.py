@@ -9,21 +9,24 @@ running. Then measures, against a fresh catalog file:
 - a refresh when nothing changed (median of several), in ms;
 - an incremental refresh after appending 100 lines to each of the 10
   running runs (median of several), in ms;
-- one chart's query (``Store.series`` sized for a chart) and the 20 queries
-  of a compare of 20 runs, medians; the catalog's bytes on disk per point.
+- one chart's query (``Store.series`` sized for a chart) and the one query
+  of a compare of 20 runs (``series_of_runs``), medians; the catalog's bytes
+  on disk per point.
 
 With ``--small-runs 1000,10000`` it also writes stores of that many small runs
 (the run list store of bench_tui.py: 5 params, 3 metrics x 20 steps) and
 times a cold catalog build of each beside the floor: one plain Python pass
-that opens every file of the store and parses every JSON line. Writing
-100 k runs takes minutes: ``--small-stores DIR`` takes the store of each size
-from ``DIR/runs-N`` (bench_tui.py's ``--keep DIR`` layout), writing it there
-once when it is not complete yet.
+that opens every file of the store and parses every JSON line.
 
 Prints one figure per line, with its budget; asserts nothing.
 
     python benchmarks/bench_ingest.py [--runs 100] [--metrics 10] [--steps 10000]
-        [--small-runs 1000,10000,100000] [--small-stores DIR] [--skip-big]
+        [--small-runs 1000,10000] [--skip-big]
+    python benchmarks/bench_ingest.py --big-store DIR [--runs 1000] [--metrics 10]
+        [--steps 10000] [--rebuild]
+
+``--big-store DIR`` keeps a big store and its catalog in DIR instead (see
+big_series.py): written and ingested once, then chart and compare queries.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
 import tempfile
@@ -41,6 +43,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_tui import write_run_list  # noqa: E402
+from big_series import big_store  # noqa: E402
 
 RUNNING = 10
 APPEND_LINES = 100
@@ -106,8 +109,6 @@ def read_and_parse(root: Path) -> float:
     """The floor: open every file of the store, parse every JSON line."""
     started = time.perf_counter()
     for project in os.scandir(root):
-        if not project.is_dir():
-            continue  # the .complete mark of a kept store
         for run in os.scandir(project.path):
             for entry in os.scandir(run.path):
                 with open(entry.path, "rb") as fh:
@@ -120,17 +121,14 @@ def read_and_parse(root: Path) -> float:
     return time.perf_counter() - started
 
 
-def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) -> None:
+def small_runs(tmp: Path, count: int, repeats: int) -> None:
     """Cold catalog of ``count`` small runs beside the read-and-parse floor."""
     from trackui.store.queries import Store
 
-    root = stores / f"runs-{count}" if stores else tmp / f"small{count}"
-    if not (root / ".complete").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        t0 = time.perf_counter()
-        write_run_list(root, count)
-        (root / ".complete").touch()
-        print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
+    root = tmp / f"small{count}"
+    t0 = time.perf_counter()
+    write_run_list(root, count)
+    print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
     floors, colds, warms = [], [], []
     for i in range(repeats):
         floors.append(read_and_parse(root))
@@ -150,7 +148,6 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
     label = f"small_{count // 1000}k" if count >= 1000 else f"small_{count}"
     print(f"{label}_floor_s {floor:.2f} (one pass: open and parse every file)")
     print(f"{label}_cold_s {cold:.2f} ({budget}; all {count} runs listed)")
-    print(f"{label}_cold_per_run_ms {cold / count * 1e3:.2f} (budget 0.5 at 10k, 0.6 at 100k)")
     print(f"{label}_cold_to_floor {cold / floor:.1f} (budget 4)")
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
@@ -169,24 +166,29 @@ def main() -> None:
         help="comma-separated store sizes of small runs, e.g. 1000,10000",
     )
     parser.add_argument("--repeats", type=int, default=2, help="cold builds per small store")
-    parser.add_argument(
-        "--small-stores",
-        metavar="DIR",
-        help="take (or write once) the small-run stores in DIR/runs-N and keep them",
-    )
     parser.add_argument("--skip-big", action="store_true", help="only the small-run stores")
+    parser.add_argument(
+        "--big-store",
+        metavar="DIR",
+        help="the big store kept in DIR (written and ingested once): e.g. "
+        "--big-store /tmp/trackui-bench-100m --runs 1000 --metrics 10 --steps 10000",
+    )
+    parser.add_argument("--rebuild", action="store_true", help="build the kept catalog again")
     args = parser.parse_args()
     print(f"# {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}", flush=True)
     for count in filter(None, args.small_runs.split(",")):
         with tempfile.TemporaryDirectory(prefix="trackui-bench-") as tmp:
             os.environ["TRACKUI_CACHE_DIR"] = str(Path(tmp) / "cache")
-            stores = Path(args.small_stores) if args.small_stores else None
-            small_runs(Path(tmp), int(count), args.repeats, stores)
+            small_runs(Path(tmp), int(count), args.repeats)
     if args.skip_big:
+        return
+    if args.big_store:
+        big_store(Path(args.big_store), args.runs, args.metrics, args.steps, args.rebuild)
         return
 
     with tempfile.TemporaryDirectory(prefix="trackui-bench-") as tmp:
         os.environ["TRACKUI_CACHE_DIR"] = str(Path(tmp) / "cache")
+        from trackui.store.compare_series import series_of_runs
         from trackui.store.queries import Store
 
         root = Path(tmp) / "store"
@@ -234,8 +236,7 @@ def main() -> None:
                     f"train/m{rng.randrange(args.metrics)}",
                 )
                 t0 = time.perf_counter()
-                for run in chosen:
-                    store.series(run, key)
+                series_of_runs(store, chosen, key)
                 compare_s.append(time.perf_counter() - t0)
         disk = sum(
             os.path.getsize(f"{Path(tmp) / 'catalog.duckdb'}{suffix}")
@@ -254,7 +255,8 @@ def main() -> None:
     )
     print(f"chart_query_median_s {statistics.median(chart_s):.3f} (budget 0.1, query only)")
     print(
-        f"compare_20_runs_query_median_s {statistics.median(compare_s):.3f} (budget 0.3, query only)"
+        f"compare_20_runs_query_median_s {statistics.median(compare_s):.3f} "
+        "(budget 0.3, one query for 20 runs)"
     )
     print(f"catalog_bytes_per_point {disk / total:.2f} ({disk / 1e6:.0f} MB)")
 
