@@ -34,6 +34,8 @@ from .errors import FileChanged, RemoteError
 OVERLAP = 64
 #: Bytes fetched per file per sync; a bigger backlog is caught up over refreshes.
 MAX_FETCH = 64 * 1024 * 1024
+#: Bytes asked for (and held in memory) at a time.
+BATCH_BYTES = 32 * 1024 * 1024
 #: A file bigger than this is not mirrored (noted as a problem).
 MAX_MIRRORED = 1024 * 1024 * 1024
 #: Files that only grow by appends (else a change refetches the whole file).
@@ -174,6 +176,10 @@ class Mirror:
                 grown.append((entry, held))
                 continue
             whole.append(entry)
+        listed = {e.path for e in (*changes.added, *changes.changed)}
+        for rel, held in self.held.items():  # a backlog the box does not list again
+            if held.have < held.size and rel not in listed:
+                grown.append((Entry(rel, "f", held.ino, held.size, held.mtime_ns), held))
         try:
             touched += self._fetch_grown(grown, offset_ns, whole)
             touched += self._fetch_whole(whole, offset_ns)
@@ -217,7 +223,7 @@ class Mirror:
             ranges.append((entry.path, start, min(entry.size - start, MAX_FETCH)))
             todo.append((entry, held, start))
         touched = 0
-        for (entry, held, start), result in zip(todo, self._read(ranges)):
+        for (entry, held, start), result in self._batched(todo, ranges):
             if isinstance(result, Exception):
                 whole.append(entry)
                 continue
@@ -243,7 +249,7 @@ class Mirror:
     def _fetch_whole(self, entries: list[Entry], offset_ns: int) -> int:
         ranges = [(e.path, 0, min(e.size, MAX_FETCH)) for e in entries]
         touched = 0
-        for entry, result in zip(entries, self._read(ranges)):
+        for entry, result in self._batched(entries, ranges):
             if isinstance(result, Exception):
                 if isinstance(result, FileNotFoundError):
                     touched += self._remove(entry.path)  # gone since it was listed
@@ -264,6 +270,18 @@ class Mirror:
             self._stamp(fetched, len(data), offset_ns)
             touched += 1
         return touched
+
+    def _batched(self, items: list, ranges: list[tuple[str, int, int]]):  # noqa: ANN202
+        """``(item, result)`` for each range, read ``BATCH_BYTES`` at a time
+        (a first read of a big box is never all in memory)."""
+        start = 0
+        while start < len(ranges):
+            end, total = start, 0
+            while end < len(ranges) and (end == start or total + ranges[end][2] <= BATCH_BYTES):
+                total += ranges[end][2]
+                end += 1
+            yield from zip(items[start:end], self._read(ranges[start:end]))
+            start = end
 
     def _read(self, ranges: list[tuple[str, int, int]]) -> list[tuple[bytes, object] | Exception]:
         """Each range's bytes (batched; a range past the box's per-read cap
