@@ -16,12 +16,15 @@ running. Then measures, against a fresh catalog file:
 With ``--small-runs 1000,10000`` it also writes stores of that many small runs
 (the run list store of bench_tui.py: 5 params, 3 metrics x 20 steps) and
 times a cold catalog build of each beside the floor: one plain Python pass
-that opens every file of the store and parses every JSON line.
+that opens every file of the store and parses every JSON line. Writing
+100 k runs takes minutes: ``--small-stores DIR`` takes the store of each size
+from ``DIR/runs-N`` (bench_tui.py's ``--keep DIR`` layout), writing it there
+once when it is not complete yet.
 
 Prints one figure per line, with its budget; asserts nothing.
 
     python benchmarks/bench_ingest.py [--runs 100] [--metrics 10] [--steps 10000]
-        [--small-runs 1000,10000] [--skip-big]
+        [--small-runs 1000,10000,100000] [--small-stores DIR] [--skip-big]
     python benchmarks/bench_ingest.py --big-store DIR [--runs 1000] [--metrics 10]
         [--steps 10000] [--rebuild]
 
@@ -35,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -109,6 +113,8 @@ def read_and_parse(root: Path) -> float:
     """The floor: open every file of the store, parse every JSON line."""
     started = time.perf_counter()
     for project in os.scandir(root):
+        if not project.is_dir():
+            continue  # the .complete mark of a kept store
         for run in os.scandir(project.path):
             for entry in os.scandir(run.path):
                 with open(entry.path, "rb") as fh:
@@ -121,14 +127,17 @@ def read_and_parse(root: Path) -> float:
     return time.perf_counter() - started
 
 
-def small_runs(tmp: Path, count: int, repeats: int) -> None:
+def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) -> None:
     """Cold catalog of ``count`` small runs beside the read-and-parse floor."""
     from trackui.store.queries import Store
 
-    root = tmp / f"small{count}"
-    t0 = time.perf_counter()
-    write_run_list(root, count)
-    print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
+    root = stores / f"runs-{count}" if stores else tmp / f"small{count}"
+    if not (root / ".complete").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        t0 = time.perf_counter()
+        write_run_list(root, count)
+        (root / ".complete").touch()
+        print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
     floors, colds, warms = [], [], []
     for i in range(repeats):
         floors.append(read_and_parse(root))
@@ -148,6 +157,7 @@ def small_runs(tmp: Path, count: int, repeats: int) -> None:
     label = f"small_{count // 1000}k" if count >= 1000 else f"small_{count}"
     print(f"{label}_floor_s {floor:.2f} (one pass: open and parse every file)")
     print(f"{label}_cold_s {cold:.2f} ({budget}; all {count} runs listed)")
+    print(f"{label}_cold_per_run_ms {cold / count * 1e3:.2f} (budget 0.5 at 10k, 0.6 at 100k)")
     print(f"{label}_cold_to_floor {cold / floor:.1f} (budget 4)")
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
@@ -166,6 +176,11 @@ def main() -> None:
         help="comma-separated store sizes of small runs, e.g. 1000,10000",
     )
     parser.add_argument("--repeats", type=int, default=2, help="cold builds per small store")
+    parser.add_argument(
+        "--small-stores",
+        metavar="DIR",
+        help="take (or write once) the small-run stores in DIR/runs-N and keep them",
+    )
     parser.add_argument("--skip-big", action="store_true", help="only the small-run stores")
     parser.add_argument(
         "--big-store",
@@ -179,7 +194,8 @@ def main() -> None:
     for count in filter(None, args.small_runs.split(",")):
         with tempfile.TemporaryDirectory(prefix="trackui-bench-") as tmp:
             os.environ["TRACKUI_CACHE_DIR"] = str(Path(tmp) / "cache")
-            small_runs(Path(tmp), int(count), args.repeats)
+            stores = Path(args.small_stores) if args.small_stores else None
+            small_runs(Path(tmp), int(count), args.repeats, stores)
     if args.skip_big:
         return
     if args.big_store:
