@@ -55,7 +55,26 @@ class SourceRuns:
 
     def _remote_run(self, run_id: str) -> bool:
         """Whether a run was read from another box (its pid means nothing here)."""
+        return self._box_of(run_id) is not None
+
+    def _box_of(self, run_id: str) -> Any:
+        """The remote source a run was read from, None for a local run."""
+        remotes = [s for s in self.sources if getattr(s, "is_remote", False)]
+        if not remotes:
+            return None
         state = self._state.get(run_id)
         if state is not None:
-            return state.dir.startswith(str(self.root / ".mirror") + os.sep)
-        return any(getattr(s, "is_remote", False) and run_id in s.runs for s in self.sources)
+            for source in remotes:
+                if state.dir.startswith(str(source.files) + os.sep):
+                    return source
+            return None
+        return next((s for s in remotes if run_id in s.runs), None)
+
+    def _as_of(self, run_id: str, now: float) -> float:
+        """When a run's status is judged: now, or for a run of a box that
+        cannot be reached, when it was last heard from (its heartbeat has
+        not gone stale: nobody could look)."""
+        source = self._box_of(run_id)
+        if source is None or source.status != "unreachable":
+            return now
+        return min(now, source.heard or now)

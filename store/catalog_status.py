@@ -47,7 +47,7 @@ class Statuses:
                 heartbeat_interval=interval,
                 host=host,
                 pid=None if self._remote_run(run_id) else pid,  # another box's pid
-                now=now,
+                now=self._as_of(run_id, now),  # a box away: as last heard from
                 this_host=self._host,
                 unreadable="; ".join(f"{k}: {v}" for k, v in problems.items()) or None,
             )

@@ -133,6 +133,11 @@ class Mirror:
                 self._load()
             return self._sync()
 
+    def written(self) -> float | None:
+        """When the table of what is held was last written (epoch seconds)."""
+        stamp = _mtime(self.top / _STATE)
+        return None if stamp is None else stamp / 1e9
+
     def load(self) -> None:
         """Read the table of what is held (what a reader needs before a sync)."""
         if not self._loaded:

@@ -88,6 +88,7 @@ class RemoteSource:
         self.status = "reading"
         self.since: float | None = None
         self.error: str | None = None
+        self._heard: float | None = None
         #: Bytes that crossed the wire for this source: from the box, to it.
         self.bytes_read = 0
         self.bytes_sent = 0
@@ -163,6 +164,7 @@ class RemoteSource:
             self.error = printable(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         else:
             self.status, self.since, self.error = "ok", None, None
+            self._heard = self.clock()
         finally:
             self.bytes_read += conn.bytes_received - got
             self.bytes_sent += conn.bytes_sent - sent
@@ -187,6 +189,15 @@ class RemoteSource:
                 location=self.location,
                 clock=self.clock,
             )
+
+    @property
+    def heard(self) -> float | None:
+        """When the box last answered: in this process, else when an earlier
+        one last wrote the mirror's table (None: never)."""
+        if self._heard is not None:
+            return self._heard
+        stamp = self.mirror.written()
+        return None if stamp is None else stamp
 
     # -- the catalog's source protocol -----------------------------------------------
 

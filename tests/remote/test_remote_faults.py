@@ -35,7 +35,8 @@ def test_box_goes_away_and_comes_back(
 ) -> None:
     box_root = tmp_path / "box1-live"
     root = session_root([f"box1:{box_root}", f"box2:{foreign}"])
-    with Store(root) as store:
+    later = [0.0]  # how far the catalog's clock is ahead of real time
+    with Store(root, clock=lambda: time.time() + later[0]) as store:
         clock = FakeClock()
         for source in store.catalog.sources:
             source.remote.connection.clock = clock
@@ -53,8 +54,14 @@ def test_box_goes_away_and_comes_back(
         assert len(store.list_runs()) == 7  # still listed, from what was read
         assert store.metric_summaries(run.id)[0].count == 20
         since = states["box1"].since
+        # An hour on, the run is still judged as last heard from: its box
+        # cannot be asked, so its heartbeat going stale says nothing.
+        assert run.status == "running"
+        later[0] = 3600.0
         store.refresh(full=False)  # before the backoff is up: no new attempt
         assert {s.box: s.since for s in store.sources()}["box1"] == since
+        assert store.run_summaries([run.id])[0].status == "running"
+        later[0] = 0.0
         # A rebuild of the catalog keeps an unreachable box's runs.
         store.reindex()
         assert len(store.list_runs(where="box:box2")) == 6
