@@ -14,18 +14,21 @@ One run of ``--metrics`` metrics × ``--steps`` steps, held three ways:
 Each tool starts in a fresh tmux pane of 120×40 (its own tmux server). The
 clock starts when the command is started and stops at the first
 ``capture-pane`` frame that holds a chart (braille dots of a plot), polled
-every few milliseconds. trackui: as soon as the run list shows the run,
+every 10 ms. trackui: as soon as the run list shows the run,
 ``enter`` is sent, and ``3`` (the Metrics tab) as soon as the run screen
 shows. LEET (``wandb leet RUN_DIR``) opens on its charts; it reads the run
 progressively, so its first chart may show the first part of the steps:
-``leet_all_steps_s`` is when it says the run is read (``State: Finished``).
+``launch_leet_all_steps_s`` is when it says the run is read (``State:
+Finished``), taken once, in the warm-up launch.
 
 The catalogs are warm (one launch of each before the timed ones; the first
 trackui launch on the W&B folder is the first read, printed on its own);
-the timed launches alternate between the tools so a busy machine hits all
-alike; figures are medians of ``--repeats``. Without ``--leet-python`` (or
-when its ``wandb`` is missing) only the native trackui figures are printed,
-with a note.
+the timed launches go round the tools, each round started by the next tool,
+one second apart, so a busy machine hits all alike; figures are medians of
+``--repeats``. The first-read figure means what it says only when the
+catalogs are new (no ``--keep``, or a new ``--keep`` folder). Without
+``--leet-python`` (or when its ``wandb`` is missing) only the native trackui
+figures are printed, with a note.
 """
 
 from __future__ import annotations
@@ -46,8 +49,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 SIZE = (120, 40)
-POLL = 0.005
+POLL = 0.01
 TIMEOUT = 60.0
+#: seconds between two launches
+PAUSE = 1.0
+FIRST_READ_TIMEOUT = 1800.0
 #: braille cells a frame needs to count as holding a chart (LEET's system
 #: panels draw a handful of dots before any metric chart shows)
 CHART_DOTS = 40
@@ -180,6 +186,7 @@ class Pane:
             "-x", str(SIZE[0]), "-y", str(SIZE[1]), "-c", str(workdir),
             shlex.join(["sh", "-c", script]),
         )  # fmt: skip
+        self.socket_path = self.cmd("display-message", "-p", "#{socket_path}").strip()
 
     def cmd(self, *args: str) -> str:
         proc = subprocess.run(
@@ -202,15 +209,15 @@ class Pane:
     def screen(self) -> str:
         return self.cmd("capture-pane", "-p", "-t", "b")
 
-    def until(self, condition: Callable[[str], bool], what: str) -> float:
-        deadline = time.perf_counter() + TIMEOUT
+    def until(self, condition: Callable[[str], bool], what: str, timeout: float = TIMEOUT) -> float:
+        deadline = time.perf_counter() + timeout
         while True:
             text = self.screen()
             now = time.perf_counter()
             if condition(text):
                 return now
             if now > deadline:
-                raise TimeoutError(f"no {what} after {TIMEOUT:.0f} s; the screen:\n{text}")
+                raise TimeoutError(f"no {what} after {timeout:.0f} s; the screen:\n{text}")
             time.sleep(POLL)
 
     def close(self, *quit_keys: str) -> None:
@@ -226,6 +233,8 @@ class Pane:
                     break
                 time.sleep(0.02)
         self.cmd("kill-server")
+        if self.socket_path:
+            Path(self.socket_path).unlink(missing_ok=True)
 
 
 def trackui_command() -> list[str]:
@@ -233,14 +242,18 @@ def trackui_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "trackui"]
 
 
-def launch_trackui(workdir: Path, path: Path, name: str, env: dict[str, str]) -> dict[str, float]:
+def launch_trackui(
+    workdir: Path, path: Path, name: str, env: dict[str, str], first: bool = False
+) -> dict[str, float]:
     """``trackui PATH``; ``enter`` when the list shows the run, ``3`` when the
     run screen shows; seconds from the start to the list, the run screen and
-    the chart."""
+    the chart. ``first``: the catalog is built first (minutes on a busy box)."""
     pane = Pane(workdir, [*trackui_command(), str(path)], env)
     try:
         started = pane.go()
-        listed = pane.until(lambda s: name in s, "run list")
+        listed = pane.until(
+            lambda s: name in s, "run list", FIRST_READ_TIMEOUT if first else TIMEOUT
+        )
         pane.keys("Enter")
         opened = pane.until(lambda s: "3 Metrics" in s, "run screen")
         pane.keys("3")
@@ -254,16 +267,20 @@ def launch_trackui(workdir: Path, path: Path, name: str, env: dict[str, str]) ->
     }
 
 
-def launch_leet(workdir: Path, python: str, run_dir: Path) -> dict[str, float]:
-    """``wandb leet RUN_DIR``: seconds to the first chart, and to the whole run read."""
+def launch_leet(workdir: Path, python: str, run_dir: Path, whole: bool = False) -> dict[str, float]:
+    """``wandb leet RUN_DIR``: seconds to the first chart; with ``whole``, also
+    to the whole run read (LEET reads on after its first chart)."""
     pane = Pane(workdir, [str(Path(python).parent / "wandb"), "leet", str(run_dir)], {})
     try:
         started = pane.go()
         charted = pane.until(lambda s: braille(s) >= CHART_DOTS, "LEET chart")
-        finished = pane.until(lambda s: "State: Finished" in s, "LEET finished")
+        result = {"first_chart": charted - started}
+        if whole:
+            finished = pane.until(lambda s: "State: Finished" in s, "LEET finished", 600)
+            result["all_steps"] = finished - started
     finally:
         pane.close("q")
-    return {"first_chart": charted - started, "all_steps": finished - started}
+    return result
 
 
 def reopen_refresh(path: Path, env: dict[str, str], repeats: int) -> list[float]:
@@ -338,15 +355,15 @@ def main() -> None:
         print(f"# LEET half skipped: {why_not} (see --leet-python)", flush=True)
 
     # Warm: one launch of each (the trackui catalogs are built by it).
-    launch_trackui(work, work / "store", name, env)
+    launch_trackui(work, work / "store", name, env, first=True)
     if run_dir is not None:
-        cold = launch_trackui(work, run_dir.parent, name, env)
+        cold = launch_trackui(work, run_dir.parent, name, env, first=True)
         figure(
             "launch_trackui_wandb_first_read_s",
             cold["first_chart"],
             "first launch on the W&B folder: reads it all; not a budget",
         )
-        launch_leet(work, args.leet_python, run_dir)
+        whole = launch_leet(work, args.leet_python, run_dir, whole=True)
 
     times: dict[str, list[float]] = {}
 
@@ -354,11 +371,18 @@ def main() -> None:
         for key, seconds in result.items():
             times.setdefault(f"{prefix}_{key}", []).append(seconds)
 
-    for _ in range(args.repeats):
-        note("native", launch_trackui(work, work / "store", name, env))
-        if run_dir is not None:
-            note("wandb", launch_trackui(work, run_dir.parent, name, env))
-            note("leet", launch_leet(work, args.leet_python, run_dir))
+    launches: list[tuple[str, Callable[[], dict[str, float]]]] = [
+        ("native", lambda: launch_trackui(work, work / "store", name, env))
+    ]
+    if run_dir is not None:
+        launches.append(("wandb", lambda: launch_trackui(work, run_dir.parent, name, env)))
+        launches.append(("leet", lambda: launch_leet(work, args.leet_python, run_dir)))
+    for round_ in range(args.repeats):
+        # each tool in turn comes first, and a pause lets the last one's exit settle
+        for i in range(len(launches)):
+            tool, launch = launches[(round_ + i) % len(launches)]
+            time.sleep(PAUSE)
+            note(tool, launch())
     med = {key: statistics.median(values) for key, values in times.items()}
     leet = med.get("leet_first_chart")
     budget = f"< LEET {leet:.3f}" if leet is not None else "< LEET (not measured here)"
@@ -380,8 +404,8 @@ def main() -> None:
         figure("launch_leet_first_chart_s", leet, "wandb leet RUN_DIR: first chart")
         figure(
             "launch_leet_all_steps_s",
-            med["leet_all_steps"],
-            "LEET says State: Finished (every step read)",
+            whole["all_steps"],
+            "LEET says State: Finished (every step read); the warm-up launch, not a median",
         )
         for tool in ("native", "wandb"):
             figure(
