@@ -108,12 +108,12 @@ class Following:
         points = catalog._ingest.ingest(
             cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
         )
-        rows = [c.row() for c in moved] + [self.runs[r].row() for r in new if r in self.runs]
-        if old:  # rows whose name changed: replaced
-            renamed = {r[0] for r in old}
+        rows = [c.row() for c in moved]
+        renamed = {r[0] for r in old}
+        rows += [self.runs[r].row() for r in new if r in self.runs and r not in renamed]
+        if old:  # runs' own rows whose name changed: replaced
             cur.execute(f"DELETE FROM files WHERE (run_id, name) IN ({_values(old, 2)})")
-            put_rows(cur, [r for r in rows if r[0] in renamed])
-            rows = [r for r in rows if r[0] not in renamed]
+            put_rows(cur, [self.runs[r].row() for r in renamed])
         if rows:
             cur.execute(
                 'UPDATE files SET ino = v.ino, size = v.size, mtime_ns = v.m, "offset" = v.o, '

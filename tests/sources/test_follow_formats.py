@@ -306,3 +306,27 @@ def test_a_hugging_face_runs_tensorboard_writer_is_followed_under_log_history_na
         assert stats.points == 2
         got = points_of(store, rid)
         assert ("loss", 999, 0.125) in got and ("eval_loss", 999, 0.25) in got
+
+
+def test_after_followed_appends_a_reopen_reads_nothing(tmp_path: Path) -> None:
+    """The cursors that moved are stored as they moved (one row per file, a
+    run's own row replaced when its name changes), so reopening the folder
+    finds nothing to read."""
+    src = aged(shutil.copytree(FIXTURES / "lightning", tmp_path / "src"))
+    metrics = src / "proj_a" / "lightning_logs" / "version_0" / "metrics.csv"
+    root = tmp_path / "store"
+    bind(root, src)
+    catalog = tmp_path / "cat.duckdb"
+    count = "SELECT run_id, name, count(*) FROM files GROUP BY ALL HAVING count(*) > 1"
+    with Store(root, catalog_path=catalog, clock=lambda: NOW) as store:
+        files = store.catalog.query("SELECT count(*) FROM files")[0][0]
+        for step in (39, 40):
+            with open(metrics, "ab") as fh:
+                fh.write(f"3,{step},,0.05,,\r\n".encode())
+            assert store.refresh(full=False).points == 2
+        assert store.catalog.query(count) == []
+        assert store.catalog.query("SELECT count(*) FROM files")[0][0] == files
+        points = store.catalog.query("SELECT count(*) FROM metrics")[0][0]
+    with Store(root, catalog_path=catalog, clock=lambda: NOW) as store:
+        assert store.catalog.sources[0].progress.bytes_read == 0
+        assert store.catalog.query("SELECT count(*) FROM metrics")[0][0] == points
