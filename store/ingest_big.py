@@ -214,13 +214,30 @@ class BigIngest:
             f"""INSERT INTO chunk_summaries
                 SELECT r.run_id, k.key, a.* EXCLUDE (run_no, key_no) FROM (
                   SELECT m.run_no, m.key_no, {aggs}
-                  FROM metrics m JOIN big_runs b ON m.run_no = b.run_no
-                  WHERE m.seq >= b.first_line AND m.key_no IN ({self._key_list(ids)})
+                  FROM metrics m
+                  WHERE ({self._new_rows(cur)}) AND m.key_no IN ({self._key_list(ids)})
                   GROUP BY m.run_no, m.key_no
                 ) a JOIN runs r ON r.run_no = a.run_no JOIN metric_keys k ON k.key_no = a.key_no"""
         )
         self._ids = ids
         return int(points)
+
+    @staticmethod
+    def _new_rows(cur: Any) -> str:
+        """SQL true for the rows of metrics from each run's chunk's first line
+        on, as literals: a join on ``big_runs`` there costs an aggregate over
+        the new rows ten times as much (measured: 0.27 s against 0.02 s a 1 M
+        points). Runs go by first line: one term for a cold build."""
+        by_first: dict[int, list[int]] = {}
+        for run_no, first_line in cur.execute("SELECT run_no, first_line FROM big_runs").fetchall():
+            by_first.setdefault(int(first_line), []).append(int(run_no))
+        if len(by_first) > 64:
+            return "(m.run_no, m.seq) IN (SELECT run_no, seq FROM big_lines)"
+        return " OR ".join(
+            f"(m.run_no BETWEEN {min(runs)} AND {max(runs)} "
+            f"AND m.run_no IN ({', '.join(map(str, runs))}) AND m.seq >= {first})"
+            for first, runs in sorted(by_first.items())
+        )
 
     def _undo(self, cur: Any) -> None:
         """Delete what ``_insert`` wrote."""
