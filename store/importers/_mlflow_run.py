@@ -7,6 +7,7 @@ system metrics under trackui's names). The rules are in the
 
 from __future__ import annotations
 
+import operator
 import os
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ _STATUS_NAMES = {1: "RUNNING", 2: "SCHEDULED", 3: "FINISHED", 4: "FAILED", 5: "K
 #: Statuses that say the run is over, and what they become.
 ENDED = {"FINISHED": "finished", "FAILED": "failed", "KILLED": "killed"}
 _SHORT_TAG = 64
+_KEY = operator.attrgetter("key")
 
 
 class Options:
@@ -83,12 +85,12 @@ def make_run(
         extra["git"] = git
     if raw_status is not None:
         extra["mlflow_status"] = raw_status
-    metrics = [p for p in points if not is_mlflow_system(p.key)]
-    system = (
-        from_mlflow(p for p in points if is_mlflow_system(p.key))
-        if len(metrics) < len(points)
-        else []
-    )
+    # decided once per key, not per point: most runs have no system metrics
+    if any(map(is_mlflow_system, set(map(_KEY, points)))):
+        metrics = [p for p in points if not is_mlflow_system(p.key)]
+        system = from_mlflow(p for p in points if is_mlflow_system(p.key))
+    else:
+        metrics, system = points, []
     return ForeignRun(
         kind=KIND,
         source_path=source_path,

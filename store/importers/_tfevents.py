@@ -36,6 +36,8 @@ helper script named ``make_tfevents.py``): it is skipped without a word.
 
 from __future__ import annotations
 
+import itertools
+import operator
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,6 +47,13 @@ from typing import Any
 from trackui.store.importers import _protobuf as pb
 from trackui.store.importers import _read
 from trackui.store.importers._read import open_regular
+from trackui.store.importers._tfscalars import (  # noqa: F401 - re-exported
+    _shortest_by_search,
+    _shortest_of_raw,
+    gc_paused,
+    shortest_float32,
+    shortest_many,
+)
 from trackui.store.importers.base import Point
 
 # Event
@@ -94,81 +103,8 @@ GVALUE_LIST = 6
 
 _RECORD_HEADER = struct.Struct("<QI")
 _U32 = struct.Struct("<I")
-_F32 = struct.Struct("<f")
 _F64 = struct.Struct("<d")
-#: "%.<d>g" by d: rounding to d significant digits, as fast as CPython formats.
-_G = tuple(f"%.{d}g" for d in range(10))
-_INF = float("inf")
-_NEG_INF = float("-inf")
-
-
-def shortest_float32(value: float) -> float:
-    """The shortest decimal that reads back as the same float32.
-
-    Scalars are stored as float32: ``add_scalar(0.44395)`` comes back as
-    0.44394999742507935 when widened to a double. Both name the same float32;
-    the short one is what the user logged and what TensorBoard displays, and
-    it compares equal to the same value imported from other tools.
-    """
-    if value != value or value in (_INF, _NEG_INF):
-        return value
-    packed = _F32.pack(value)
-    bits = _U32.unpack(packed)[0]
-    if bits & 0x7FFFFF and bits & 0x7F800000 and abs(value) < 1e38 and _is_float32(value, packed):
-        # A normal float32 that is not a power of two has as much room below
-        # as above it, so a decimal that is closer reads back as it too: "d
-        # digits read back" is monotone in d, and a search finds the least d.
-        return _shortest_by_search(value, packed)
-    for digits in range(1, 10):
-        candidate = float(_G[digits] % value)
-        try:
-            if _F32.pack(candidate) == packed:
-                return candidate
-        except OverflowError:
-            break
-    return value
-
-
-def _is_float32(value: float, packed: bytes) -> bool:
-    return _F32.unpack(packed)[0] == value
-
-
-def _shortest_of_raw(raw: bytes) -> float:
-    """``shortest_float32`` of the float32 whose 4 little-endian bytes are ``raw``."""
-    value = _F32.unpack(raw)[0]
-    bits = _U32.unpack(raw)[0]
-    if bits & 0x7FFFFF and 0 < bits & 0x7F800000 < 0x7F800000 and abs(value) < 1e38:
-        return _shortest_by_search(value, raw)  # raw is what packing value gives
-    return shortest_float32(value)
-
-
-def _shortest_by_search(value: float, packed: bytes) -> float:
-    # Computed values need 8 digits (about 2 in 3) or 7 (about 1 in 3), rarely
-    # 9; logged constants fewer. Probe 7: if it reads back, try 6 and bisect
-    # below only when that reads back too; if not, 8, then 9.
-    pack = _F32.pack
-    candidate = float(_G[7] % value)
-    if pack(candidate) != packed:
-        for digits in (8, 9):
-            candidate = float(_G[digits] % value)
-            if pack(candidate) == packed:
-                return candidate
-        return value
-    best = candidate
-    candidate = float(_G[6] % value)
-    if pack(candidate) != packed:
-        return best
-    best, low, high = candidate, 1, 6  # the least d reading back lies in [low, high]
-    while low < high:
-        mid = (low + high) // 2
-        candidate = float(_G[mid] % value)
-        if pack(candidate) == packed:
-            best, high = candidate, mid
-        else:
-            low = mid + 1
-    return best
-
-
+_MASK32 = 0xFFFFFFFF
 #: Names that say "not an event file" even with ``tfevents`` in them.
 _NOT_EVENTS = (".py", ".pyc", ".txt", ".md", ".json", ".yaml", ".yml", ".sh", ".ipynb", ".csv")
 
@@ -221,11 +157,21 @@ def iter_records(f: Any, path: Path, problems: list[str]) -> Iterator[tuple[int,
 
     A short read at the end is reported as truncation and raised to the
     caller through :class:`_Torn` so it can count it as crash evidence.
+    """
+    for batch in iter_record_batches(f, path, problems):
+        yield from batch
+
+
+def iter_record_batches(
+    f: Any, path: Path, problems: list[str]
+) -> Iterator[list[tuple[int, bytes]]]:
+    """``iter_records`` a chunk of the file at a time: the lists of
+    ``(offset, data)`` of the intact records whole in each chunk.
 
     The file is read in big chunks; the records whole in a chunk are framed
     first (their length CRCs checked on the way), then the data CRCs of all
-    of them are checked together (``crc32c_each``), then they are yielded in
-    order up to the first bad one: the same records and the same problem
+    of them are checked together (``crc32c_each``), then they are handed on
+    in order up to the first bad one: the same records and the same problem
     line as checking one record at a time.
     """
     unpack_header = _RECORD_HEADER.unpack_from
@@ -256,16 +202,34 @@ def iter_records(f: Any, path: Path, problems: list[str]) -> Iterator[tuple[int,
             if nxt > end:
                 need = nxt - pos
                 break
-            offsets.append(pos)
+            offsets.append(base + pos)
             datas.append(buf[pos + 12 : nxt - 4])
             stored.append(unpack_u32(buf, nxt - 4)[0])
             pos = nxt
-        for crc, want, at, data in zip(pb.crc32c_each(datas), stored, offsets, datas, strict=True):
-            # pb.mask_crc, inlined: this runs once per record
-            if (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF != want:
-                problems.append(f"{path}: corrupt at byte {base + at} (record data CRC mismatch)")
-                return
-            yield base + at, data
+        # pb.mask_crc of each, with the loop in C: ((crc >> 15) | (crc << 17)) + K
+        crcs = pb.crc32c_each(datas)
+        masked = list(
+            map(
+                _MASK32.__and__,
+                map(
+                    operator.add,
+                    map(
+                        operator.or_,
+                        map(operator.rshift, crcs, itertools.repeat(15)),
+                        map(operator.lshift, crcs, itertools.repeat(17)),
+                    ),
+                    itertools.repeat(0xA282EAD8),
+                ),
+            )
+        )
+        if masked != stored:
+            good = next(i for i, (a, b) in enumerate(zip(masked, stored)) if a != b)
+            if good:
+                yield list(zip(offsets[:good], datas[:good]))
+            problems.append(f"{path}: corrupt at byte {offsets[good]} (record data CRC mismatch)")
+            return
+        if offsets:
+            yield list(zip(offsets, datas))
         if header_bad:
             if base + pos == 0:
                 raise _NotEvents()
@@ -295,6 +259,7 @@ class _Torn(Exception):
 _CACHE_MAX = 1 << 16
 
 
+@gc_paused
 def read_event_file(
     path: Path, problems: list[str], *, root: Path | None = None, start: int = 0
 ) -> _FileData:
@@ -311,57 +276,86 @@ def read_event_file(
     """
     out = _FileData(end=start)
     bad: list[int] = []
-    points = out.points
     tags: dict[bytes, str] = {}
     values: dict[bytes, float] = {}
     unpack_f64 = _F64.unpack_from
-    first_t = last_t = None
+    # the common records not yet made points, column by column
+    keys: list[str] = []
+    steps: list[int] = []
+    times: list[float] = []
+    raws: list[bytes] = []
+
+    def flush() -> None:
+        if not times:
+            return
+        # builtin min/max fold left with < and >, as one record at a time did
+        first, last = out.first_t, out.last_t
+        out.first_t = min(times) if first is None else min(itertools.chain((first,), times))
+        out.last_t = max(times) if last is None else max(itertools.chain((last,), times))
+        floats = shortest_many(raws, _shortest_of_raw, values)
+        out.points.extend(map(Point, keys, steps, floats, times))
+        for column in (keys, steps, times, raws):
+            column.clear()
+
     try:
         with open_regular(path, root=root, start=start) as f:
-            for offset, data in iter_records(f, path, problems):
+            for batch in iter_record_batches(f, path, problems):
+                for offset, data in batch:
+                    n = len(data)
+                    try:  # _common_scalar, inlined: this runs once per record
+                        pos = 0
+                        if data[0] == 0x09:  # wall_time, fixed64
+                            pos, step = 9, 0
+                            if data[9] == 0x10:  # step, varint
+                                step, pos = data[10], 11
+                                if step >= 0x80:  # longer steps: the general decoder
+                                    b1 = data[11]
+                                    if b1 < 0x80:
+                                        step, pos = (step & 0x7F) | b1 << 7, 12
+                                    elif data[12] < 0x80:
+                                        step = (step & 0x7F) | (b1 & 0x7F) << 7 | data[12] << 14
+                                        pos = 13
+                                    else:
+                                        pos = 0
+                        if (
+                            pos
+                            and n - pos - 2 < 0x80
+                            and data[pos] == 0x2A  # summary, to the end
+                            and data[pos + 1] == n - pos - 2
+                            and data[pos + 2] == 0x0A  # one value, to the end
+                            and data[pos + 3] == n - pos - 4
+                            and data[pos + 4] == 0x0A  # tag, then the float
+                            and data[pos + 5] == n - pos - 11
+                            and data[n - 5] == 0x15
+                        ):
+                            tag_raw = data[pos + 6 : n - 5]
+                            tag = tags.get(tag_raw)
+                            if tag is None:
+                                if len(tags) >= _CACHE_MAX:
+                                    tags.clear()
+                                tag = tags[tag_raw] = tag_raw.decode("utf-8", errors="replace")
+                            keys.append(tag)
+                            steps.append(step)
+                            times.append(unpack_f64(data, 1)[0])
+                            raws.append(data[n - 4 :])
+                            continue
+                    except IndexError:  # short: the general decoder says what is wrong
+                        pass
+                    flush()
+                    try:
+                        _decode_event(data, out)
+                    except (ValueError, TypeError, struct.error):
+                        # The CRC matched, so the framing is sound: skip just this event.
+                        bad.append(offset)
+                offset, data = batch[-1]
                 out.end = start + offset + len(data) + 16
-                try:
-                    scalar = _common_scalar(data)
-                except (IndexError, ValueError):  # short, or a bad varint: let the
-                    scalar = None  # general decoder say what is wrong
-                if scalar is not None:
-                    step, at, size = scalar
-                    t = unpack_f64(data, 1)[0]
-                    if first_t is None:
-                        first_t = last_t = t
-                    else:
-                        if t < first_t:
-                            first_t = t
-                        if t > last_t:
-                            last_t = t
-                    tag_raw = data[at : at + size]
-                    tag = tags.get(tag_raw)
-                    if tag is None:
-                        if len(tags) >= _CACHE_MAX:
-                            tags.clear()
-                        tag = tags[tag_raw] = tag_raw.decode("utf-8", errors="replace")
-                    raw = data[-4:]
-                    value = values.get(raw)
-                    if value is None:
-                        if len(values) >= _CACHE_MAX:
-                            values.clear()
-                        value = values[raw] = _shortest_of_raw(raw)
-                    points.append(Point(tag, step, value, t))
-                    continue
-                out.first_t, out.last_t = first_t, last_t
-                try:
-                    _decode_event(data, out)
-                except (ValueError, TypeError, struct.error):
-                    # The CRC matched, so the framing is sound: skip just this event.
-                    bad.append(offset)
-                first_t, last_t = out.first_t, out.last_t
     except _Torn as torn:
         out.torn_at = start + torn.offset
     except _NotEvents:
         out.not_events = True
     except OSError as exc:
         problems.append(f"{path}: unreadable ({exc.strerror or exc})")
-    out.first_t, out.last_t = first_t, last_t
+    flush()
     _read.note_end(path, out.end)
     if bad:
         problems.append(

@@ -91,6 +91,7 @@ from ._evidence import latest, mtime
 from ._mlflow_run import ENDED, Options, as_int, files_below, list_artifacts, make_run, status_name
 from ._mlflow_run import KIND as KIND  # every reader module names its kind
 from ._mlflow_sqlite import is_mlflow_db, read_db
+from ._tfscalars import gc_paused
 from .base import ForeignRun, Point
 
 STALE_AFTER = 900.0
@@ -348,6 +349,7 @@ def _read_value_dir(d: Path, problems: list[str]) -> dict[str, str]:
     return out
 
 
+@gc_paused
 def _read_metric_dir(
     d: Path, problems: list[str], *, ended: bool
 ) -> tuple[list[Point], float | None, float | None]:

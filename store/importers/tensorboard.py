@@ -59,6 +59,7 @@ Status (TensorBoard has none), first rule that applies:
 
 from __future__ import annotations
 
+import operator
 import os
 import re
 import time
@@ -83,6 +84,7 @@ from trackui.store.importers._tfevents import (  # noqa: F401 - the decoder, re-
 from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
 
 KIND = "tensorboard"
+_KEY = operator.attrgetter("key")
 
 #: A run whose last event is younger than this is taken as still running
 #: (the other importers use the same 15 minutes). tensorboardX flushes every
@@ -218,7 +220,7 @@ def _is_ultralytics_run(d: Path) -> bool:
 
 def _scalars_child(child: Path, fd: _FileData) -> tuple[str, str] | None:
     """(main tag, name) when CHILD is what torch's ``add_scalars`` writes."""
-    tags = {p.key for p in fd.points}
+    tags = set(map(_KEY, fd.points))
     if len(tags) != 1 or fd.hparams is not None:
         return None
     (tag,) = tags
@@ -474,9 +476,11 @@ def _keras_epochs(points: list[Point]) -> int | None:
     """Epochs logged by Keras, which has no ``epoch`` scalar but logs
     ``epoch_loss``... at step = epoch index; None when there is an ``epoch``
     series to count (or no Keras keys)."""
-    if any(p.key == "epoch" for p in points):
+    keys = set(map(_KEY, points))  # the test per key, not per point
+    if "epoch" in keys:
         return None
-    steps = {p.step for p in points if p.key.rsplit("/", 1)[-1].startswith("epoch_")}
+    keras = {k for k in keys if k.rsplit("/", 1)[-1].startswith("epoch_")}
+    steps = {p.step for p in points if p.key in keras} if keras else set()
     return max(steps) + 1 if steps else None
 
 

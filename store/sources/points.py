@@ -28,6 +28,7 @@ from typing import Any, NamedTuple
 
 from ..catalog_schema import quote
 from ..importers import _metric_rows
+from ..importers._tfscalars import gc_paused
 from ..importers.base import ForeignRun
 from ..ingest import _SUMMARY_STATS, _summary_aggregate, merge_summaries, register_keys
 
@@ -36,20 +37,24 @@ _STEP = operator.attrgetter("step")
 _VALUE = operator.attrgetter("value")
 _T = operator.attrgetter("t")
 _INT64 = 1 << 63
-#: One CSV line per point: local key index, seq, step, time, value.
-_LINE = "%d,%d,%d,%r,%r".__mod__
+#: One CSV line per line of metrics.jsonl the points make: seq, step, time.
+_ROW = "%d,%d,%r".__mod__
 
 
 class Columns(NamedTuple):
     """One run's points, column by column (see the module doc); shaped as a
     chunk of metric lines, ``(run id, bytes, first line)``, for whoever
-    counts the bytes a read holds."""
+    counts the bytes a read holds. Each column is text, one value a line;
+    the step and time are per line of metrics.jsonl (``rows``)."""
 
     run_id: str
-    text: bytes  # CSV lines: key index, seq, step, t ("None" when unknown), value
+    values: bytes  # each point's value (``repr``)
     first_line: int
     keys: list[str]  # local key index -> key
     points: int
+    key_index: bytes  # each point's local key index
+    seq: bytes  # each point's seq
+    rows: bytes  # "seq,step,t" of each seq (t "None" when unknown)
 
 
 @dataclass
@@ -63,6 +68,7 @@ class Prepared:
     size: int  # bytes held
 
 
+@gc_paused
 def prepare(run_id: str, run: ForeignRun) -> Prepared:
     """The run's points as ``Columns``, or as metrics.jsonl bytes when the
     columns cannot say the same (see the module doc)."""
@@ -70,7 +76,7 @@ def prepare(run_id: str, run: ForeignRun) -> Prepared:
     got = _columns(run_id, pts)
     if got is not None:
         cols, rows, keys, last = got
-        return Prepared(cols if cols.points else None, rows, keys, last, len(cols.text))
+        return Prepared(cols if cols.points else None, rows, keys, last, len(cols.values))
     data, lines = _metric_rows(run)
     steps = [p.step for p in pts]
     return Prepared(
@@ -85,7 +91,7 @@ def prepare(run_id: str, run: ForeignRun) -> Prepared:
 def _columns(run_id: str, pts: list[Any]) -> tuple[Columns, int, set[str], int] | None:
     n = len(pts)
     if not n:
-        return Columns(run_id, b"", 0, [], 0), 0, set(), -1
+        return Columns(run_id, b"", 0, [], 0, b"", b"", b""), 0, set(), -1
     keys = list(map(_KEY, pts))
     steps = list(map(_STEP, pts))
     values = list(map(_VALUE, pts))
@@ -102,16 +108,45 @@ def _columns(run_id: str, pts: list[Any]) -> tuple[Columns, int, set[str], int] 
     names = dict.fromkeys(keys)
     if "_step" in names or "_t" in names:
         return None
-    pairs = list(zip(steps, ts))
-    if len(set(zip(keys, pairs))) != n:
-        return None  # a key twice at one step and time: lines as the general path makes them
-    seq = list(
-        itertools.accumulate(map(operator.ne, pairs, itertools.islice(pairs, 1, None)), initial=0)
+    # a new line where step or time changes (with the loops in C)
+    starts = list(
+        map(
+            operator.or_,
+            map(operator.ne, steps, itertools.islice(steps, 1, None)),
+            map(operator.ne, ts, itertools.islice(ts, 1, None)),
+        )
     )
+    seq = list(itertools.accumulate(starts, initial=0))
     index = {k: i for i, k in enumerate(names)}
-    text = "\n".join(map(_LINE, zip(map(index.__getitem__, keys), seq, steps, ts, values)))
-    cols = Columns(run_id, (text + "\n").encode(), 0, list(names), n)
-    return cols, seq[-1] + 1, set(names), hi
+    ki = list(map(index.__getitem__, keys))
+    # ... and nowhere else, unless a key came twice in one line: then the
+    # general path, which starts a line there too
+    width = len(index)
+    if len(set(map(operator.add, map(operator.mul, seq, itertools.repeat(width)), ki))) != n:
+        return None
+    starts.insert(0, True)
+    rows = seq[-1] + 1
+    row_text = "\n".join(
+        map(
+            _ROW,
+            zip(range(rows), itertools.compress(steps, starts), itertools.compress(ts, starts)),
+        )
+    )
+    cols = Columns(
+        run_id,
+        _lines(map(repr, values)),
+        0,
+        list(names),
+        n,
+        _lines(map(str, ki)),
+        _lines(map(str, seq)),
+        (row_text + "\n").encode(),
+    )
+    return cols, rows, set(names), hi
+
+
+def _lines(texts: Any) -> bytes:
+    return ("\n".join(texts) + "\n").encode()
 
 
 def ingest(cur: Any, catalog: Any, chunks: list[Any]) -> int:
@@ -140,23 +175,32 @@ def _ingest_columns(cur: Any, tmpdir: str, cols: list[Columns]) -> int:
         "CREATE OR REPLACE TEMP TABLE foreign_keys(run_no INTEGER, ki INTEGER, run_id VARCHAR, "
         "key VARCHAR)"
     )
-    path = os.path.join(tmpdir, "foreign_points.csv")
+    names = ("ki", "seq", "value", "rows")
+    paths = {name: os.path.join(tmpdir, f"foreign_{name}.csv") for name in names}
     for c in cols:
         run_no = int(run_nos[c.run_id])
-        with open(path, "wb") as fh:
-            fh.write(c.text)
+        for name, data in zip(names, (c.key_index, c.seq, c.values, c.rows), strict=True):
+            with open(paths[name], "wb") as fh:
+                fh.write(data)
+        # the files are ours and plain: nothing to sniff, quote or escape
+        csv = "header=false, auto_detect=false, delim=',', quote='', escape='', nullstr='None'"
         cur.execute(
-            f"""INSERT INTO foreign_points SELECT {run_no}, * FROM read_csv(?, header=false,
-                auto_detect=false, delim=',', quote='', escape='', nullstr='None',
-                columns={{'ki': 'INTEGER', 'seq': 'BIGINT', 'step': 'BIGINT',
-                          't': 'DOUBLE', 'value': 'DOUBLE'}})""",
-            [path],
+            f"""INSERT INTO foreign_points
+                SELECT {run_no}, k.ki, s.seq, r.step, r.t, v.value
+                FROM read_csv($ki, {csv}, columns={{'ki': 'INTEGER'}}) k
+                POSITIONAL JOIN read_csv($seq, {csv}, columns={{'seq': 'BIGINT'}}) s
+                POSITIONAL JOIN read_csv($value, {csv}, columns={{'value': 'DOUBLE'}}) v
+                JOIN read_csv($rows, {csv},
+                              columns={{'seq': 'BIGINT', 'step': 'BIGINT', 't': 'DOUBLE'}}) r
+                  ON r.seq = s.seq""",
+            paths,
         )
         cur.execute(
             "INSERT INTO foreign_keys SELECT ?, unnest(range(?)), ?, unnest(?::VARCHAR[])",
             [run_no, len(c.keys), c.run_id, c.keys],
         )
-    os.unlink(path)
+    for path in paths.values():
+        os.unlink(path)
     register_keys(cur, "SELECT DISTINCT key FROM foreign_keys", [])
     (points,) = cur.execute(
         """INSERT INTO metrics
