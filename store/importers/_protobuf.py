@@ -327,7 +327,7 @@ def crc32c(data: bytes, crc: int = 0) -> int:
 def crc32c_each(records: Sequence[bytes]) -> list[int]:
     """CRC32C of every one of ``records``, as ``[crc32c(r) for r in records]``
     but much faster for many short records of equal length."""
-    if _C_EXTEND is not None and set(map(type, records)) <= {bytes}:
+    if _C_EXTEND is not None and _C_CRC32C is not None and set(map(type, records)) <= {bytes}:
         return list(map(_C_EXTEND, itertools.repeat(0), records))
     if _C_CRC32C is not None:
         c_crc = _C_CRC32C
