@@ -160,3 +160,26 @@ def test_numpy_float32_conversion_equals_the_digit_search(
     monkeypatch.setattr(_tfscalars, "USE_NUMPY", False)
     pure = _tfscalars.shortest_many(raws, _tfevents._shortest_of_raw, {})
     assert list(map(repr, got)) == list(map(repr, want)) == list(map(repr, pure))
+
+
+def test_event_file_points_are_the_same_with_and_without_numpy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of scalar events (the NumPy pass starts at 256 values), a
+    step past two varint bytes and a text summary in between (the general
+    decoder), read both ways."""
+    from ..sources.test_live_sources import tb_event
+
+    rng = random.Random(3)
+    events = [tb_event("loss", s, rng.uniform(0, 3), 1e9 + s) for s in range(3000)]
+    events.insert(1500, tb_event("big/step", 1 << 30, 0.1, 1e9 + 1500))
+    f = tmp_path / "events.out.tfevents.1.host"
+    f.write_bytes(b"".join(events))
+    fast = _tfevents.read_event_file(f, problems := [])
+    monkeypatch.setattr(_tfscalars, "USE_NUMPY", False)
+    pure = _tfevents.read_event_file(f, problems)
+    assert problems == [] and len(fast.points) == 3001
+    assert [(p.key, p.step, repr(p.value), p.t) for p in fast.points] == [
+        (p.key, p.step, repr(p.value), p.t) for p in pure.points
+    ]
+    assert fast.points[1500].step == 1 << 30 and fast.end == pure.end == f.stat().st_size
