@@ -149,7 +149,8 @@ class BigIngest:
         ):
             return None
         keys = sorted(set(found) | self.known)
-        return keys if not _renamed(keys) else None
+        # twins by case across groups ("Loss", "loss"): this group's own keys
+        return keys if not _renamed(keys) else sorted(found)
 
     def _spans(self, cur: Any, spans: list[str]) -> None:
         from .ingest import temp_table

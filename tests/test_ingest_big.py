@@ -117,3 +117,27 @@ def test_the_sample_takes_whole_lines_from_start_middle_and_end() -> None:
     assert parts[0].startswith(b'{"_step": 0,') and parts[-1].endswith(long_run(5000)[-60:])
     small = long_run(10)
     assert ingest_big.sample_lines(small, 10) == [small]
+
+
+def test_keys_found_earlier_join_later_groups_but_not_a_twin_by_case(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "store"
+    monkeypatch.setattr(catalog, "SMALL_CHUNK_BYTES", 0)
+    results: list[int | None] = []
+    real_ingest = ingest_big.BigIngest.ingest
+
+    def counted(self, cur, group):  # type: ignore[no-untyped-def]
+        results.append(real_ingest(self, cur, group))
+        return results[-1]
+
+    monkeypatch.setattr(ingest_big.BigIngest, "ingest", counted)
+    write_run(root, "a", files={"metrics.jsonl": long_run(400, key="loss")})
+    with Store(root, catalog_path=tmp_path / "c.duckdb") as store:
+        write_run(root, "b", files={"metrics.jsonl": long_run(400, key="Loss")})
+        write_run(root, "c", files={"metrics.jsonl": long_run(400, rare_at=200)})
+        store.refresh()
+        assert store.metric_keys(["b"]) == ["Loss", "lr"]
+        assert store.metric_keys(["c"]) == ["lr", "train/loss", "val/acc"]
+        assert len(store.history("b", "Loss")) == 400 and store.history("b", "loss") == []
+    assert None not in results
