@@ -181,11 +181,9 @@ class RunSync:
         """The run directory's entries: name -> True (a regular file, read
         without a stat first), None (anything else: a link, a FIFO… go through
         ``opener.stat``, which says why). A name not there is a missing file.
-        None: no listing (the directory could not be read, or reaches out of
-        the store); then every file is stat-ed as usual."""
+        None: the directory could not be listed; then every file is stat-ed
+        as usual. Safety stays with the opener: every file is read through it."""
         try:
-            if not self.opener._direct(os.path.join(run.path, paths.META)):
-                return None
             with os.scandir(run.path) as entries:
                 return {e.name: True if e.is_file(follow_symlinks=False) else None for e in entries}
         except OSError:
