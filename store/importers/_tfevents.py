@@ -257,6 +257,12 @@ class _Torn(Exception):
 
 #: Cached float32 bit patterns and tags per file are capped at this many.
 _CACHE_MAX = 1 << 16
+#: By m, the bytes from the summary field to the end of a common scalar
+#: event m bytes long from there: Summary (length m - 2), one Value (m - 4),
+#: its tag (m - 11 bytes); the float32 tag and value follow the tag.
+_COMMON_HEADS = {m: bytes((0x2A, m - 2, 0x0A, m - 4, 0x0A, m - 11)) for m in range(11, 0x82)}
+_WALL_TIME = slice(1, 9)
+_FLOAT32 = slice(-4, None)
 
 
 @gc_paused
@@ -278,23 +284,29 @@ def read_event_file(
     bad: list[int] = []
     tags: dict[bytes, str] = {}
     values: dict[bytes, float] = {}
-    unpack_f64 = _F64.unpack_from
     # the common records not yet made points, column by column
     keys: list[str] = []
     steps: list[int] = []
-    times: list[float] = []
-    raws: list[bytes] = []
+    common: list[bytes] = []  # their records: time and value are cut out all at once
+    heads = _COMMON_HEADS
 
     def flush() -> None:
-        if not times:
+        if not common:
             return
+        times = list(
+            struct.unpack(
+                f"<{len(common)}d",
+                b"".join(map(operator.getitem, common, itertools.repeat(_WALL_TIME))),
+            )
+        )
+        raws = list(map(operator.getitem, common, itertools.repeat(_FLOAT32)))
         # builtin min/max fold left with < and >, as one record at a time did
         first, last = out.first_t, out.last_t
         out.first_t = min(times) if first is None else min(itertools.chain((first,), times))
         out.last_t = max(times) if last is None else max(itertools.chain((last,), times))
         floats = shortest_many(raws, _shortest_of_raw, values)
         out.points.extend(map(Point, keys, steps, floats, times))
-        for column in (keys, steps, times, raws):
+        for column in (keys, steps, common):
             column.clear()
 
     try:
@@ -317,15 +329,10 @@ def read_event_file(
                                         pos = 13
                                     else:
                                         pos = 0
+                        # summary, one value, tag, float: each to the end, as lengths say
                         if (
                             pos
-                            and n - pos - 2 < 0x80
-                            and data[pos] == 0x2A  # summary, to the end
-                            and data[pos + 1] == n - pos - 2
-                            and data[pos + 2] == 0x0A  # one value, to the end
-                            and data[pos + 3] == n - pos - 4
-                            and data[pos + 4] == 0x0A  # tag, then the float
-                            and data[pos + 5] == n - pos - 11
+                            and data[pos : pos + 6] == heads.get(n - pos)
                             and data[n - 5] == 0x15
                         ):
                             tag_raw = data[pos + 6 : n - 5]
@@ -336,8 +343,7 @@ def read_event_file(
                                 tag = tags[tag_raw] = tag_raw.decode("utf-8", errors="replace")
                             keys.append(tag)
                             steps.append(step)
-                            times.append(unpack_f64(data, 1)[0])
-                            raws.append(data[n - 4 :])
+                            common.append(data)
                             continue
                     except IndexError:  # short: the general decoder says what is wrong
                         pass
