@@ -19,7 +19,10 @@ every 10 ms. trackui: as soon as the run list shows the run,
 shows. LEET (``wandb leet RUN_DIR``) opens on its charts; it reads the run
 progressively, so its first chart may show the first part of the steps:
 ``launch_leet_all_steps_s`` is when it says the run is read (``State:
-Finished``), taken once, in the warm-up launch.
+Finished``), taken once, in the warm-up launch. Beside each time, the CPU
+seconds the tool's processes (the pane's process and all under it, from
+/proc) had used at that frame: on a shared, busy machine the wall clock
+follows the CPU a tool needs, and the CPU figure does not depend on the load.
 
 The catalogs are warm (one launch of each before the timed ones; the first
 trackui launch on the W&B folder is the first read, printed on its own);
@@ -206,6 +209,12 @@ class Pane:
     def keys(self, *keys: str) -> None:
         self.cmd("send-keys", "-t", "b", *keys)
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the pane's program and
+        every process under it: load-independent, unlike the wall clock."""
+        pid = int(self.cmd("display-message", "-p", "-t", "b", "#{pane_pid}").strip() or 0)
+        return tree_cpu(pid) if pid else float("nan")
+
     def screen(self) -> str:
         return self.cmd("capture-pane", "-p", "-t", "b")
 
@@ -237,6 +246,29 @@ class Pane:
             Path(self.socket_path).unlink(missing_ok=True)
 
 
+def tree_cpu(root: int) -> float:
+    """utime + stime of ``root`` and its descendants, from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(entry)
+        children.setdefault(int(fields[1]), []).append(pid)
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo.extend(children.get(pid, ()))
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def trackui_command() -> list[str]:
     script = Path(sys.executable).parent / "trackui"
     return [str(script)] if script.exists() else [sys.executable, "-m", "trackui"]
@@ -258,12 +290,14 @@ def launch_trackui(
         opened = pane.until(lambda s: "3 Metrics" in s, "run screen")
         pane.keys("3")
         charted = pane.until(lambda s: braille(s) >= CHART_DOTS, "chart")
+        cpu = pane.cpu_seconds()
     finally:
         pane.close("C-q")
     return {
         "list": listed - started,
         "run_screen": opened - started,
         "first_chart": charted - started,
+        "first_chart_cpu": cpu,
     }
 
 
@@ -274,7 +308,7 @@ def launch_leet(workdir: Path, python: str, run_dir: Path, whole: bool = False) 
     try:
         started = pane.go()
         charted = pane.until(lambda s: braille(s) >= CHART_DOTS, "LEET chart")
-        result = {"first_chart": charted - started}
+        result = {"first_chart": charted - started, "first_chart_cpu": pane.cpu_seconds()}
         if whole:
             finished = pane.until(lambda s: "State: Finished" in s, "LEET finished", 600)
             result["all_steps"] = finished - started
@@ -386,6 +420,7 @@ def main() -> None:
     med = {key: statistics.median(values) for key, values in times.items()}
     leet = med.get("leet_first_chart")
     budget = f"< LEET {leet:.3f}" if leet is not None else "< LEET (not measured here)"
+    leet_cpu = f"{med['leet_first_chart_cpu']:.3f}" if leet is not None else "not measured"
     for tool, label in (("native", "native store"), ("wandb", "W&B folder")):
         if f"{tool}_first_chart" not in med:
             continue
@@ -400,8 +435,18 @@ def main() -> None:
             med[f"{tool}_first_chart"],
             f"{label}: after 3, chart drawn; budget {budget}",
         )
+        figure(
+            f"launch_trackui_{tool}_first_chart_cpu_s",
+            med[f"{tool}_first_chart_cpu"],
+            f"{label}: CPU seconds of the process to that frame; LEET {leet_cpu}",
+        )
     if leet is not None:
         figure("launch_leet_first_chart_s", leet, "wandb leet RUN_DIR: first chart")
+        figure(
+            "launch_leet_first_chart_cpu_s",
+            med["leet_first_chart_cpu"],
+            "CPU seconds of wandb leet and wandb-core to that frame",
+        )
         figure(
             "launch_leet_all_steps_s",
             whole["all_steps"],
