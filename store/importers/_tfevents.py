@@ -149,6 +149,8 @@ _CHUNK = 1 << 20
 #: Masked CRC of a record's 8-byte length header, by length: event files
 #: repeat a handful of lengths, and the header CRC is a pure function of it.
 _LENGTH_CRC: dict[int, int] = {}
+#: Record headers (length and its CRC, 12 bytes) already checked -> length.
+_GOOD_HEADERS: dict[bytes, int] = {}
 _LENGTH_CRC_MAX = 1 << 16
 
 
@@ -175,8 +177,8 @@ def iter_record_batches(
     line as checking one record at a time.
     """
     unpack_header = _RECORD_HEADER.unpack_from
-    unpack_u32 = _U32.unpack_from
     length_crcs = _LENGTH_CRC
+    known = _GOOD_HEADERS
     base = 0  # file offset of buf[0]
     buf = f.read(_CHUNK)
     while True:
@@ -184,28 +186,42 @@ def iter_record_batches(
         pos = 0
         need = 12
         header_bad = False
-        offsets: list[int] = []
-        datas: list[bytes] = []
-        stored: list[int] = []
+        starts: list[int] = []
+        nexts: list[int] = []
         while pos + 12 <= end:
-            length, length_crc = unpack_header(buf, pos)
-            expected = length_crcs.get(length)
-            if expected is None:
-                expected = pb.masked_crc32c(buf[pos : pos + 8])
-                if len(length_crcs) >= _LENGTH_CRC_MAX:
-                    length_crcs.clear()
-                length_crcs[length] = expected
-            if expected != length_crc:
-                header_bad = True
-                break
+            length = known.get(buf[pos : pos + 12])
+            if length is None:  # a header not met yet: check its CRC
+                length, length_crc = unpack_header(buf, pos)
+                expected = length_crcs.get(length)
+                if expected is None:
+                    expected = pb.masked_crc32c(buf[pos : pos + 8])
+                    if len(length_crcs) >= _LENGTH_CRC_MAX:
+                        length_crcs.clear()
+                    length_crcs[length] = expected
+                if expected != length_crc:
+                    header_bad = True
+                    break
+                if len(known) >= _LENGTH_CRC_MAX:
+                    known.clear()
+                known[buf[pos : pos + 12]] = length
             nxt = pos + 16 + length
             if nxt > end:
                 need = nxt - pos
                 break
-            offsets.append(base + pos)
-            datas.append(buf[pos + 12 : nxt - 4])
-            stored.append(unpack_u32(buf, nxt - 4)[0])
+            starts.append(pos)
+            nexts.append(nxt)
             pos = nxt
+        # each record's data and stored CRC, with the loops in C
+        offsets = list(map(operator.add, starts, itertools.repeat(base)))
+        crc_at = list(map(operator.sub, nexts, itertools.repeat(4)))
+        datas = list(
+            map(
+                buf.__getitem__, map(slice, map(operator.add, starts, itertools.repeat(12)), crc_at)
+            )
+        )
+        stored = list(
+            map(operator.itemgetter(0), map(_U32.unpack_from, itertools.repeat(buf), crc_at))
+        )
         # pb.mask_crc of each, with the loop in C: ((crc >> 15) | (crc << 17)) + K
         crcs = pb.crc32c_each(datas)
         masked = list(
