@@ -18,6 +18,7 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -65,12 +66,14 @@ def wire(counter: Path) -> tuple[int, int]:
     return struct.unpack("!QQ", data) if len(data) == 16 else (0, 0)
 
 
-def make_store(root: Path, runs: int) -> None:
+def make_store(root: Path, runs: int, prefix: str = "run") -> None:
     for i in range(runs):
-        run = root / "bench" / f"run{i:05d}"
+        run = root / "bench" / f"{prefix}{i:05d}"
         run.mkdir(parents=True)
         (run / "meta.json").write_text(
-            json.dumps({"id": f"run{i:05d}", "name": f"run-{i}", "project": "bench", "format": 1})
+            json.dumps(
+                {"id": f"{prefix}{i:05d}", "name": f"{prefix}-{i}", "project": "bench", "format": 1}
+            )
         )
         (run / "config.json").write_text(json.dumps({"lr": 0.001 * (i % 7 + 1), "batch": 64}))
         (run / "metrics.jsonl").write_text(
@@ -89,6 +92,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--paint-only",
+        action="store_true",
+        help="only the first paint of the TUI over two boxes (of --runs runs each)",
+    )
+    parser.add_argument("--warm-repeats", type=int, default=3)
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="trackui-bench-remote-"))
@@ -100,7 +109,9 @@ def main() -> None:
             return
         sshd.start()
         try:
-            run(sshd, work, args.runs, args.idle_seconds)
+            if not args.paint_only:
+                run(sshd, work, args.runs, args.idle_seconds)
+            first_paint_two_boxes(sshd, work / "paint", args.runs, args.warm_repeats)
         finally:
             sshd.stop()
     finally:
@@ -231,6 +242,56 @@ def _rss_kb(pid: int) -> int:
     except OSError:
         pass
     return 0
+
+
+def first_paint_two_boxes(sshd: LoopbackSshd, work: Path, runs: int, repeats: int) -> None:
+    """``trackui box1:PATH box2:PATH`` as a user starts it: each measurement
+    a fresh process running bench_tui's first paint on the session's store
+    root (the store opened without a refresh, the refresh behind the paint).
+    Cold: the catalog empty, every run read over ssh. Warm: the catalog from
+    before, the boxes asked what changed (nothing)."""
+    work.mkdir(parents=True)
+    make_store(work / "box1", runs, prefix="a")
+    make_store(work / "box2", runs, prefix="b")
+    config = sshd.client_config(work / "ssh_config", {"box1": {}, "box2": {}})
+    env = {
+        "TRACKUI_SSH": f"ssh -F {config}",
+        "TRACKUI_CACHE_DIR": str(work / "cache"),
+        "TRACKUI_CONFIG_DIR": str(work / "config"),
+        "TRACKUI_DIR": str(work / "default"),
+    }
+    os.environ.update(env)
+    from trackui.store.sources.session import session_root
+
+    root = session_root([f"box1:{work / 'box1'}", f"box2:{work / 'box2'}"])
+
+    def paint() -> dict[str, float]:
+        proc = subprocess.run(
+            [sys.executable, str(REPO / "benchmarks" / "bench_tui.py"), "--child", "first-paint"]
+            + [str(root)],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"first paint failed:\n{proc.stderr}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    cold = paint()
+    print(f"two_boxes_runs {2 * runs}  (listed after the cold read: {cold['runs_listed']:.0f})")
+    print(f"two_boxes_cold_first_paint_s {cold['first_paint_s']:.3f}  (empty catalog)")
+    print(f"two_boxes_cold_all_read_s {cold['refreshed_s']:.3f}  (every run read over ssh)")
+    warm = [paint() for _ in range(repeats)]
+    first = statistics.median(w["first_paint_s"] for w in warm)
+    done = statistics.median(w["refreshed_s"] for w in warm)
+    rows = min(w["rows_loaded"] for w in warm)
+    print(
+        f"two_boxes_warm_first_paint_s {first:.3f}  (budget 2.0; median of {repeats}, {rows:.0f} rows)"
+    )
+    print(
+        f"two_boxes_warm_refreshed_s {done:.3f}  (both boxes asked what changed, behind the paint)"
+    )
 
 
 if __name__ == "__main__":
