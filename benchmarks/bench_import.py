@@ -2,7 +2,8 @@
 scaled up from the shapes of the fixtures (default 100 runs x 100 k points each).
 
     python benchmarks/bench_import.py [--runs 100] [--points 100000] [--mode read|import|both]
-                                      [--profile]
+                                      [--tool tensorboard|mlflow|both] [--profile]
+                                      [--pure-crc] [--no-numpy]
 
 Prints one figure per line, per tool. ``read`` (read-through, what
 ``trackui PATH`` does): the first read end to end (files -> catalog), a
@@ -225,6 +226,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000, help="points per run")
     parser.add_argument("--mode", choices=("read", "import", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="profile the first read")
+    parser.add_argument("--tool", choices=("tensorboard", "mlflow", "both"), default="both")
     parser.add_argument(
         "--pure-crc", action="store_true", help="check CRC32C in Python even if a C module is there"
     )
@@ -248,16 +250,19 @@ def main() -> None:
             f"# float32 -> shortest decimal: {'NumPy' if numpy else 'pure Python'}", file=sys.stderr
         )
         print(f"# load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
-        make_tensorboard(work / "tb", args.runs, args.points)
-        if args.mode in ("import", "both"):
-            measure("tensorboard", work / "tb", work)
-        if args.mode in ("read", "both"):
-            measure_read("tensorboard", work / "tb", work, profile=args.profile)
-        make_mlflow(work / "mlflow", args.runs, args.points)
-        if args.mode in ("import", "both"):
-            measure("mlflow", work / "mlflow", work)
-        if args.mode in ("read", "both"):
-            measure_read("mlflow", work / "mlflow", work, profile=args.profile)
+        if args.tool in ("tensorboard", "both"):
+            make_tensorboard(work / "tb", args.runs, args.points)
+            if args.mode in ("import", "both"):
+                measure("tensorboard", work / "tb", work)
+            if args.mode in ("read", "both"):
+                measure_read("tensorboard", work / "tb", work, profile=args.profile)
+            shutil.rmtree(work / "tb")
+        if args.tool in ("mlflow", "both"):
+            make_mlflow(work / "mlflow", args.runs, args.points)
+            if args.mode in ("import", "both"):
+                measure("mlflow", work / "mlflow", work)
+            if args.mode in ("read", "both"):
+                measure_read("mlflow", work / "mlflow", work, profile=args.profile)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
