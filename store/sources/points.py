@@ -152,11 +152,12 @@ def _lines(texts: Any) -> bytes:
 def ingest(cur: Any, catalog: Any, chunks: list[Any]) -> int:
     """Points of ``chunks`` (``Columns`` and metrics.jsonl chunks alike) into
     the catalog: the columns here, the rest through the catalog's ingest."""
-    lines = [c for c in chunks if not isinstance(c, Columns)]
-    points = catalog._ingest.ingest(cur, lines) if lines else 0
     cols = [c for c in chunks if isinstance(c, Columns) and c.points]
-    if cols:
-        points += _ingest_columns(cur, catalog._ingest.tmpdir, cols)
+    points = _ingest_columns(cur, catalog._ingest.tmpdir, cols) if cols else 0
+    # after the metrics, as before: a run's system samples come after its points
+    lines = [c for c in chunks if not isinstance(c, Columns)]
+    if lines:
+        points += catalog._ingest.ingest(cur, lines)
     return points
 
 
