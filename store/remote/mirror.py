@@ -43,6 +43,14 @@ APPENDED = (".jsonl", ".csv", ".tsv", ".log", ".txt")
 _STATE = "state.json"
 
 
+def safe(rel: str) -> bool:
+    """Whether a path the box sent stays inside the mirror: relative, no
+    ``..``, ``.`` or empty part, no NUL (the box is not trusted)."""
+    if not rel or rel.startswith("/") or "\0" in rel:
+        return False
+    return all(part not in ("", ".", "..") for part in rel.split("/"))
+
+
 def appended(rel: str) -> bool:
     name = rel.rsplit("/", 1)[-1]
     return name.endswith(APPENDED) or ".tfevents." in name or name == paths.HEARTBEAT
@@ -75,6 +83,8 @@ class Mirror:
         self._loaded = False
         self._dirty = False
         self._seen: int | None = None  # state.json's mtime when last read or written
+        self._root = str(self.files)
+        self._dirs: set[str] = set()  # directories made in this process
 
     # -- the table of what is held -----------------------------------------------
 
@@ -90,6 +100,8 @@ class Mirror:
             return
         self.kind = doc.get("kind") if isinstance(doc.get("kind"), str) else None
         for rel, row in (doc.get("files") or {}).items():
+            if not safe(rel):
+                continue
             try:
                 held = Held(*(int(x) for x in row))
             except (TypeError, ValueError):
@@ -153,12 +165,12 @@ class Mirror:
             for rel in [r for r in self.held if r not in listed]:
                 touched += self._remove(rel)
         for rel in changes.removed:
-            if rel in self.held:
+            if rel in self.held:  # (held paths were checked when fetched)
                 touched += self._remove(rel)
         grown: list[tuple[Entry, Held]] = []
         whole: list[Entry] = []
         for entry in (*changes.added, *changes.changed):
-            if entry.is_dir or not self.wanted(entry.path):
+            if entry.is_dir or not safe(entry.path) or not self.wanted(entry.path):
                 continue
             held = self.held.get(entry.path)
             if held is not None and (held.ino, held.size, held.mtime_ns) == (
@@ -262,19 +274,37 @@ class Mirror:
                     self._note(f"{entry.path}: {result}")
                 continue
             data, st = result
-            path = self.files / entry.path
+            fetched = Entry(entry.path, "f", st.ino, st.size, st.mtime_ns)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(f".{path.name}.mirror.tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, path)
+                self._write(entry.path, data, fetched.mtime_ns - offset_ns)
             except OSError as exc:
                 self._note(f"{entry.path}: cannot write the mirror: {exc.strerror or exc}")
                 continue
-            fetched = Entry(entry.path, "f", st.ino, st.size, st.mtime_ns)
-            self._stamp(fetched, len(data), offset_ns)
+            self.held[entry.path] = Held(st.ino, st.size, st.mtime_ns, len(data))
+            self._dirty = True
             touched += 1
         return touched
+
+    def _write(self, rel: str, data: bytes, mtime_ns: int) -> None:
+        """A whole file into the mirror: straight into a new one, by rename
+        over one that is there (a reader never sees it half written)."""
+        path = os.path.join(self._root, rel)
+        parent = os.path.dirname(path)
+        if parent not in self._dirs:
+            os.makedirs(parent, exist_ok=True)
+            self._dirs.add(parent)
+        exists = rel in self.held or os.path.lexists(path)
+        target = os.path.join(parent, f".{os.path.basename(path)}.mirror.tmp") if exists else path
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+        finally:
+            os.close(fd)
+        if exists:
+            os.replace(target, path)
 
     def _batched(self, items: list, ranges: list[tuple[str, int, int]]):  # noqa: ANN202
         """``(item, result)`` for each range, read ``BATCH_BYTES`` at a time

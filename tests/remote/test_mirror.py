@@ -11,7 +11,8 @@ import pytest
 
 from trackui.store.remote import Connection, RemoteBox, local_argv
 from trackui.store.remote import mirror as mirror_module
-from trackui.store.remote.mirror import OVERLAP, Mirror
+from trackui.store.remote.box import Changes, Entry
+from trackui.store.remote.mirror import OVERLAP, Mirror, safe
 from trackui.store.remote.source import native_file
 
 
@@ -109,3 +110,30 @@ def test_a_new_mirror_object_reads_nothing_it_has(
     again.box._gen = None
     again.sync()
     assert again.fetched == 0
+
+
+class HostileBox:
+    """A box that lists paths out of the root (the box is not trusted)."""
+
+    hello = None
+
+    def changes(self) -> Changes:
+        bad = ["../escape/proj/run1/meta.json", "/etc/proj/run/meta.json", "proj/../../meta.json"]
+        return Changes(added=[Entry(p, "f", 1, 10, 0) for p in bad], full=True)
+
+    def read_many(self, ranges: list) -> list:
+        raise AssertionError(f"asked to read {ranges}")
+
+
+def test_paths_out_of_the_mirror_are_never_written(tmp_path: Path) -> None:
+    mirror = Mirror(HostileBox(), tmp_path / "m", lambda rel: True)  # type: ignore[arg-type]
+    assert mirror.sync() == 0
+    assert not (tmp_path / "escape").exists()
+    assert [safe(p) for p in ("a/b/c", "a/../b", "/a", "", "a//b", "./a")] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]
