@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 import trackui
-from trackui import cli
 from trackui.cli import main
 from trackui.cli_resolve import report_unreachable
+from trackui.tui import app as app_module
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -40,11 +40,14 @@ def opened(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """The store root each ``trackui …`` would have opened the TUI on."""
     roots: list[Path] = []
 
-    def fake(root: Path) -> int:
-        roots.append(root)
-        return 0
+    class NoTui:
+        def __init__(self, store: Any, **_: Any) -> None:
+            self.store = store
 
-    monkeypatch.setattr(cli, "_run_tui", fake)
+        def run(self) -> None:
+            roots.append(self.store.root)
+
+    monkeypatch.setattr(app_module, "make_app", NoTui)
     return roots
 
 

@@ -304,7 +304,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_tui(args: argparse.Namespace) -> int:
-    from trackui.store.sources.session import last_specs, remember_last
+    from trackui.store.sources.session import last_specs
 
     specs = list(args.specs)
     if args.last:
@@ -315,8 +315,7 @@ def cmd_tui(args: argparse.Namespace) -> int:
             raise UsageError("--last: no sources opened yet (open some: trackui SOURCE ...)")
     elif specs:
         root = tui_root(specs)
-        remember_last([_as_typed_elsewhere(s) for s in specs])
-        return _run_tui(root)
+        return _run_tui(root, remember=[_as_typed_elsewhere(s) for s in specs])
     if not specs:
         from trackui.cli_resolve import configured
 
@@ -337,14 +336,51 @@ def _as_typed_elsewhere(spec: str) -> str:
     return spec if is_remote(spec) else os.path.abspath(os.path.expanduser(spec))
 
 
-def _run_tui(root: Path) -> int:
+def _run_tui(root: Path, remember: list[str] | None = None) -> int:
+    """The TUI on ``root``; ``remember``: the sources to note for ``--last``
+    once they answered."""
     from trackui.store.queries import Store
     from trackui.tui.app import make_app
 
     # The app paints from the catalog as it stands and refreshes behind it.
     with Store(root, refresh=False) as store:
+        if not _first_contact(store):
+            return EXIT_BAD_INPUT
+        if remember:
+            from trackui.store.sources.session import remember_last
+
+            remember_last(remember)
         make_app(store, refresh_on_start=True).run()
     return 0
+
+
+def _first_contact(store: object) -> bool:
+    """Reach each remote box this catalog has never read, side by side,
+    before the TUI opens: a typo, a missing path, a host that does not
+    resolve or a password asked is one line each and exit 2 (the connection
+    made stays open for the app). A box read before that is down now opens
+    as unreachable instead, its runs browsable as last read."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trackui.store.remote import RemoteError
+
+    sources = getattr(getattr(store, "catalog", None), "sources", None) or []
+    fresh = [s for s in sources if getattr(s, "is_remote", False) and s.heard is None]
+    if not fresh:
+        return True
+
+    def reach(src: object) -> str | None:
+        try:
+            src.remote.connect()  # type: ignore[attr-defined]
+        except (RemoteError, OSError) as exc:
+            return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(fresh)) as pool:
+        failed = [error for error in pool.map(reach, fresh) if error is not None]
+    for error in failed:
+        print(f"trackui: {line(error)}", file=sys.stderr)
+    return not failed
 
 
 def browse_root(path: Path) -> Path:
