@@ -47,6 +47,7 @@ from typing import Any
 from trackui.store.importers import _protobuf as pb
 from trackui.store.importers import _read
 from trackui.store.importers._read import open_regular
+from trackui.store.importers._tfhparams import decode_hparams
 from trackui.store.importers._tfscalars import (  # noqa: F401 - re-exported
     _shortest_by_search,
     _shortest_of_raw,
@@ -82,24 +83,6 @@ SHAPE_DIM = 2
 DT_FLOAT = 1
 DT_DOUBLE = 2
 DT_STRING = 7
-# HParamsPluginData
-HPARAMS_SESSION_START = 3
-HPARAMS_SESSION_END = 4
-SESSION_START_HPARAMS = 1
-SESSION_END_STATUS = 1
-SESSION_STATUS = {
-    0: "STATUS_UNKNOWN",
-    1: "STATUS_SUCCESS",
-    2: "STATUS_FAILURE",
-    3: "STATUS_RUNNING",
-}
-# google.protobuf.Value / Struct / ListValue
-GVALUE_NULL = 1
-GVALUE_NUMBER = 2
-GVALUE_STRING = 3
-GVALUE_BOOL = 4
-GVALUE_STRUCT = 5
-GVALUE_LIST = 6
 
 _RECORD_HEADER = struct.Struct("<QI")
 _U32 = struct.Struct("<I")
@@ -489,41 +472,8 @@ def _decode_value(raw: bytes, step: int, t: float | None, out: _FileData) -> Non
 
 
 def _decode_hparams(content: bytes, out: _FileData) -> None:
-    data = pb.fields(content)
-    start = pb.first(data, HPARAMS_SESSION_START)
-    if start is not None:
-        params: dict[str, Any] = {}
-        for entry in pb.fields(pb.as_bytes(start)).get(SESSION_START_HPARAMS, []):
-            key, val = _map_entry(pb.as_bytes(entry))
-            params[key] = val
+    params, status = decode_hparams(content)
+    if params is not None:
         out.hparams = {**(out.hparams or {}), **params}
-    end = pb.first(data, HPARAMS_SESSION_END)
-    if end is not None:
-        status = pb.first(pb.fields(pb.as_bytes(end)), SESSION_END_STATUS) or 0
-        out.session_status = SESSION_STATUS.get(int(status), f"STATUS_{status}")
-
-
-def _map_entry(raw: bytes) -> tuple[str, Any]:
-    entry = pb.fields(raw)
-    key = pb.as_str(pb.first(entry, 1) or b"")
-    val = pb.first(entry, 2)
-    return key, _gvalue(pb.as_bytes(val)) if val is not None else None
-
-
-def _gvalue(raw: bytes) -> Any:
-    """A ``google.protobuf.Value`` as the Python value it stands for."""
-    result: Any = None
-    for number, _wire, v in pb.iter_fields(raw):
-        if number == GVALUE_NULL:
-            result = None
-        elif number == GVALUE_NUMBER:
-            result = pb.as_double(v)
-        elif number == GVALUE_STRING:
-            result = pb.as_str(v)
-        elif number == GVALUE_BOOL:
-            result = bool(v)
-        elif number == GVALUE_STRUCT:
-            result = dict(_map_entry(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, []))
-        elif number == GVALUE_LIST:
-            result = [_gvalue(pb.as_bytes(e)) for e in pb.fields(pb.as_bytes(v)).get(1, [])]
-    return result
+    if status is not None:
+        out.session_status = status
