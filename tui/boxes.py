@@ -1,8 +1,8 @@
 """The boxes a run list spans: which are open (the box column shows only
 while there are several), and a line for each box that does not answer
 ("gpu2 unreachable since 12:03 — ssh: connect to host … refused"), gone
-once it answers again. Built from ``Store.sources()``'s states; no store
-call here (the run list's worker fetched them with its page)."""
+once it answers again (``BoxesLine``). Built from ``Store.sources()``'s
+states; no store call here (the run list's worker fetched them with its page)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
+from textual.widgets import Static
 
 from . import names
 from .safe import clean
@@ -68,3 +69,26 @@ def unreachable_text(sources: Sequence[Any], width: int, now: float) -> Text:
         more = len(down) - SHOWN_UNREACHABLE
         text.append(f"\n… and {more} more unreachable box{'' if more == 1 else 'es'}", style="dim")
     return text
+
+
+class BoxesLine(Static):
+    """Above the run list's status line: a line for each box that does not
+    answer; hidden while every box does."""
+
+    DEFAULT_CSS = """
+    BoxesLine {
+        display: none;
+        height: auto;
+        max-height: 4;
+        padding: 0 1;
+        color: $text-warning;
+    }
+    BoxesLine.-shown {
+        display: block;
+    }
+    """
+
+    def show(self, sources: Sequence[Any], width: int, now: float) -> None:
+        text = unreachable_text(sources, width, now)
+        self.update(text)
+        self.set_class(bool(text.plain), "-shown")

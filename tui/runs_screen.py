@@ -30,12 +30,13 @@ from trackui.store.models import RunSummary
 from trackui.store.queries import Store
 
 from . import names
-from .boxes import several_boxes, unreachable, unreachable_text
+from .boxes import BoxesLine, several_boxes
 from .column_picker import ColumnPicker
 from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
 from .messages import StoreRefreshed
 from .primary_column import primary_columns
+from .runs_lines import detail_text, status_text
 from .runs_query import (
     ColumnChoicesLoaded,
     FilterRejected,
@@ -52,12 +53,11 @@ from .runs_table import (
     Row,
     RowTag,
     RunsTable,
+    build_rows,
     column_spec,
     column_widths,
     columns_for,
-    header_cells,
     name_width,
-    run_cells,
     shorten_names,
     status_styles,
 )
@@ -69,18 +69,6 @@ __all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen
 class RunsScreen(Screen):
     HELP_SECTION = "Runs"
     HELP = filter_help()
-    DEFAULT_CSS = """
-    RunsScreen #runs-boxes {
-        display: none;
-        height: auto;
-        max-height: 4;
-        padding: 0 1;
-        color: $text-warning;
-    }
-    RunsScreen #runs-boxes.-shown {
-        display: block;
-    }
-    """
     BINDINGS = [
         Binding("slash", "filter", "Filter", tooltip="Filter the runs", id="runs.filter"),
         Binding("s", "sort", "Sort", tooltip="Sort by this column: up, down, off", id="runs.sort"),
@@ -127,9 +115,7 @@ class RunsScreen(Screen):
         self.short_labels: dict[str, str] = {}
         self._auto_columns = False
         self._shown_names: dict[str, str] = {}
-        self._last_rows: list[Row] | None = (
-            None  # what the table was last given  # run id -> the name as the column shows it
-        )
+        self._last_rows: list[Row] | None = None  # what the table was last given
 
     @property
     def store(self) -> Store:
@@ -151,7 +137,7 @@ class RunsScreen(Screen):
                 )
             yield Static(id="filter-error")
         yield Static(id="run-detail")
-        yield Static(id="runs-boxes")
+        yield BoxesLine(id="runs-boxes")
         yield Static(id="runs-status")
         yield Footer(compact=True)
 
@@ -365,83 +351,42 @@ class RunsScreen(Screen):
     ) -> list[Row]:
         """The rows of ``runs`` (with project headers when grouped; ``previous``
         is the project of the run above them), names whole."""
-        now = self.app.clock()  # type: ignore[attr-defined]
-        styles = status_styles(self.app.get_css_variables())
-        specs = self.query_state.columns
-        boxes = self.boxes
-        rows: list[Row] = []
-        for run in runs:
-            if self.query_state.grouped and run.project != previous:
-                count = self.groups.get(run.project, 0)
-                header = header_cells(run.project, count, specs, boxes=boxes)
-                rows.append((GROUP_PREFIX + run.project, header))
-                previous = run.project
-            cells = run_cells(
-                run,
-                specs,
-                now=now,
-                marked=run.id in self.marked,
-                styles=styles,
-                boxes=boxes,
-            )
-            rows.append((run.id, cells))
-        return rows
+        return build_rows(
+            runs,
+            self.query_state.columns,
+            grouped=self.query_state.grouped,
+            groups=self.groups,
+            marked=self.marked,
+            now=self.app.clock(),  # type: ignore[attr-defined]
+            styles=status_styles(self.app.get_css_variables()),
+            boxes=self.boxes,
+            previous=previous,
+        )
 
     def _update_detail(self) -> None:
-        """The line under the table: the cursor run's whole name (the column
-        may show it shortened) and what the cursor column is."""
+        """The line under the table: the cursor run's whole name and what the
+        cursor column is (``runs_lines.detail_text``)."""
         table = self.query_one(RunsTable)
         key = table.current_key
-        text = Text(no_wrap=False)
         run = next((r for r in self.runs if r.id == key), None) if key else None
         room = (self.size.width or self.app.size.width) - 2
-        if run is not None:
-            # Two lines at most: the id only where it fits beside the name.
-            ref = names.fit(clean(f"{run.project}/{run.name}"), 2 * room)
-            text.append(ref, style="bold")
-            if names.cells(ref) + 2 + len(run.id) <= room:
-                text.append(f"  {run.id}", style="dim")
-        elif key and key.startswith(GROUP_PREFIX):
-            text.append(clean(key[len(GROUP_PREFIX) :]), style="bold")
         spec = column_spec(table.current_column or "")
-        if spec in self.short_labels:
-            text.append(f"  · {self.short_labels[spec]} = {clean(spec)}", style="dim")
+        text = detail_text(run, key, spec, self.short_labels, room)
         self.query_one("#run-detail", Static).update(text)
 
     def _update_boxes(self) -> None:
-        """A line for each box that does not answer; hidden when all do."""
-        line = self.query_one("#runs-boxes", Static)
         room = (self.size.width or self.app.size.width) - 2
-        text = unreachable_text(self.sources, room, self.app.clock())  # type: ignore[attr-defined]
-        line.update(text)
-        line.set_class(bool(text.plain), "-shown")
+        self.query_one(BoxesLine).show(self.sources, room, self.app.clock())  # type: ignore[attr-defined]
 
     def _update_status(self) -> None:
-        q = self.query_state
-        shown = len(self.runs)
-        text = Text()
-        noun = "run" if self.total == 1 else "runs"
-        text.append(
-            f"{self.total} {noun}" if shown >= self.total else f"{shown} of {self.total} {noun}"
+        text = status_text(
+            self.query_state,
+            shown=len(self.runs),
+            total=self.total,
+            reading=getattr(self.app, "reading", None),
+            sources=self.sources,
+            marked=len(self.marked),
         )
-        reading = getattr(self.app, "reading", None)
-        if reading:
-            text.append(f" · reading the store: {reading[0]:,} of {reading[1]:,} runs")
-        down = len(unreachable(self.sources))
-        if several_boxes(self.sources):
-            boxes = len({getattr(s, "box", "local") for s in self.sources})
-            text.append(f" · {boxes} boxes" + (f", {down} unreachable" if down else ""))
-        elif down:
-            text.append(" · unreachable", style="bold")
-        if q.sort:
-            text.append(f" · sorted by {clean(q.sort)} {'▼' if q.descending else '▲'}")
-        if q.grouped:
-            text.append(" · grouped by project")
-        if q.where:
-            text.append(" · filter: ")
-            text.append(clean(q.where), style="bold")
-        if self.marked:
-            text.append(f" · {len(self.marked)} marked", style="bold")
         self.query_one("#runs-status", Static).update(text)
 
     def _show_filter_error(self, error: FilterError | None) -> None:

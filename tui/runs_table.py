@@ -12,7 +12,7 @@ sized from those texts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +199,32 @@ def header_cells(
         Text(""),
         Text(""),
     ]
+
+
+def build_rows(
+    runs: Iterable[RunSummary],
+    specs: Sequence[str],
+    *,
+    grouped: bool,
+    groups: Mapping[str, int],
+    marked: Container[str],
+    now: float,
+    styles: Mapping[str, Style],
+    boxes: bool,
+    previous: str | None = None,
+) -> list[Row]:
+    """The rows of ``runs``, names whole; grouped, a header row above each
+    project's first run (``previous``: the project of the run above them)."""
+    rows: list[Row] = []
+    for run in runs:
+        if grouped and run.project != previous:
+            count = groups.get(run.project, 0)
+            header = header_cells(run.project, count, specs, boxes=boxes)
+            rows.append((GROUP_PREFIX + run.project, header))
+            previous = run.project
+        cells = run_cells(run, specs, now=now, marked=run.id in marked, styles=styles, boxes=boxes)
+        rows.append((run.id, cells))
+    return rows
 
 
 class RunsTable(DataTable):
