@@ -76,7 +76,6 @@ class Column:
         return Column(spec, "param", spec)
 
 
-
 class Store:
     """A store root and its catalog: what the CLI and the TUI talk to."""
 
@@ -122,32 +121,37 @@ class Store:
 
         return source_states(self.catalog)
 
-    def _rows(
-        self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-    ) -> list[tuple[Any, ...]]:
+    def _rows(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
         args = params if isinstance(params, dict) else list(params)
         return self.catalog.query(sql, args)
 
     # -- runs ----------------------------------------------------------------
 
-    def _run_select(self, columns: Sequence[Column]) -> tuple[str, list[Any], list[str]]:
-        """SELECT list and joins for the run list; returns (sql, params, expressions)."""
+    def _run_select(
+        self, columns: Sequence[Column], within: Sequence[str] | None = None
+    ) -> tuple[str, list[Any], list[str]]:
+        """SELECT list and joins for the run list; returns (sql, params,
+        expressions). ``within``: only these runs' params and summaries are
+        joined (a page's: not a hash table of every run's per column)."""
         joins: list[str] = []
         params: list[Any] = []
         exprs: list[str] = []
+        scope = " AND run_id IN (SELECT unnest(?::VARCHAR[]))" if within is not None else ""
         for i, col in enumerate(columns):
             if col.kind == "builtin":
                 exprs.append(BUILTIN_COLUMNS[col.key])
-            elif col.kind == "param":
-                joins.append(f"LEFT JOIN params c{i} ON c{i}.run_id = r.run_id AND c{i}.key = ?")
+                continue
+            table = "params" if col.kind == "param" else "summaries"
+            if within is None:
+                joins.append(f"LEFT JOIN {table} c{i} ON c{i}.run_id = r.run_id AND c{i}.key = ?")
                 params.append(col.key)
-                exprs.append(f"c{i}.value_json")
             else:
                 joins.append(
-                    f"LEFT JOIN summaries c{i} ON c{i}.run_id = r.run_id AND c{i}.key = ?"
+                    f"LEFT JOIN (SELECT * FROM {table} WHERE key = ?{scope}) c{i} "
+                    f"ON c{i}.run_id = r.run_id"
                 )
-                params.append(col.key)
-                exprs.append(f'c{i}."{col.stat}"')
+                params.extend([col.key, list(within)])
+            exprs.append(f"c{i}.value_json" if col.kind == "param" else f'c{i}."{col.stat}"')
         return " ".join(joins), params, exprs
 
     def list_runs(
@@ -170,33 +174,49 @@ class Store:
         sort_col = Column.parse(sort)
         if descending is None:
             descending = sort_col.spec in ("created", "ended", "duration")
-        all_cols = [*cols, sort_col]
-        join_sql, params, exprs = self._run_select(all_cols)
         conds, cond_params = self._conditions(project, status, where)
-        sort_expr = exprs[-1]
-        if sort_col.kind == "param":
-            sort_expr = f"c{len(all_cols) - 1}.num, c{len(all_cols) - 1}.txt"
-            order = ", ".join(
-                f"{part} {'DESC' if descending else 'ASC'} NULLS LAST" for part in sort_expr.split(", ")
+        where_sql = "WHERE " + " AND ".join(conds) if conds else ""
+        if limit is None:
+            all_cols = [*cols, sort_col]
+            join_sql, params, exprs = self._run_select(all_cols)
+            order = _order(sort_col, exprs[-1], len(all_cols) - 1, descending)
+            sql = f"""{self._list_select(exprs[:-1])} FROM runs r {join_sql} {where_sql}
+                ORDER BY {order}, r.run_id DESC {"OFFSET ?" if offset else ""}"""
+            args = [*params, *cond_params, *([offset] if offset else [])]
+            return [self._summary(row, cols) for row in self._rows(sql, args)]
+        # A page (what the run list shows): its run ids first, sorted with
+        # nothing joined but the sort column, then the shown columns of those
+        # runs alone. Sorting 100 k full rows to keep 200 cost seconds.
+        sort_join, sort_params, sort_exprs = self._run_select([sort_col])
+        order = _order(sort_col, sort_exprs[0], 0, descending)
+        ids = [
+            row[0]
+            for row in self._rows(
+                f"SELECT r.run_id FROM runs r {sort_join} {where_sql} "
+                f"ORDER BY {order}, r.run_id DESC LIMIT ? OFFSET ?",
+                [*sort_params, *cond_params, limit, offset],
             )
-        else:
-            order = f"{sort_expr} {'DESC' if descending else 'ASC'} NULLS LAST"
-        sql = f"""
+        ]
+        if not ids:
+            return []
+        join_sql, params, exprs = self._run_select(cols, within=ids)
+        rows = self._rows(
+            f"{self._list_select(exprs)} FROM runs r {join_sql} "
+            "WHERE r.run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [*params, ids],
+        )
+        place = {run_id: i for i, run_id in enumerate(ids)}
+        rows.sort(key=lambda row: place[row[0]])
+        return [self._summary(row, cols) for row in rows]
+
+    @staticmethod
+    def _list_select(exprs: Sequence[str]) -> str:
+        """The SELECT list of the run list (``_summary`` reads it), up to FROM."""
+        return f"""
             SELECT r.run_id, r.project, r.name, r.status, r.status_reason, r.created, r.ended,
                    {BUILTIN_COLUMNS["duration"]}, r.grp, r.tags, r.host, r.source_kind,
                    coalesce(r.box, 'local'), r.location
-                   {"".join(", " + e for e in exprs[:-1])}
-            FROM runs r {join_sql}
-            {"WHERE " + " AND ".join(conds) if conds else ""}
-            ORDER BY {order}, r.run_id DESC
-            {"LIMIT ?" if limit is not None else ""} {"OFFSET ?" if offset else ""}
-        """
-        args = [*params, *cond_params]
-        if limit is not None:
-            args.append(limit)
-        if offset:
-            args.append(offset)
-        return [self._summary(row, cols) for row in self._rows(sql, args)]
+                   {"".join(", " + e for e in exprs)}"""
 
     def count_runs(
         self,
@@ -278,7 +298,9 @@ class Store:
             raise RunNotFound(f"run {ref!r} is ambiguous: more than one run id starts with it")
         raise RunNotFound(f"no run {ref!r} in {self.root}")
 
-    def run_summaries(self, run_ids: Sequence[str], columns: Sequence[str] = ()) -> list[RunSummary]:
+    def run_summaries(
+        self, run_ids: Sequence[str], columns: Sequence[str] = ()
+    ) -> list[RunSummary]:
         """The rows of these runs, in the order given."""
         if not run_ids:
             return []
@@ -528,6 +550,14 @@ class Store:
                 best_run = pick(candidates, key=lambda c: c[0])[1]
             out.append(MetricComparisonRow(key, direction, lasts, bests, best_run))
         return MetricComparison(tuple(runs), tuple(out))
+
+
+def _order(col: Column, expr: str, i: int, descending: bool) -> str:
+    """The ORDER BY terms of the run list's sort column (joined as ``c{i}``):
+    a param sorts by its number, then its text."""
+    way = "DESC" if descending else "ASC"
+    parts = [f"c{i}.num", f"c{i}.txt"] if col.kind == "param" else [expr]
+    return ", ".join(f"{part} {way} NULLS LAST" for part in parts)
 
 
 def open_store(root: str | os.PathLike[str] | None = None, **kwargs: Any) -> Store:
