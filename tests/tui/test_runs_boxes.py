@@ -11,6 +11,9 @@ same screens over a real loopback sshd are in tests/e2e/test_remote_e2e.py.
 from __future__ import annotations
 
 import dataclasses
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +25,8 @@ from trackui.tui.boxes import since_text
 from trackui.tui.compare_screen import CompareScreen
 from trackui.tui.filter_help import FILTER_EXAMPLES
 
-from ..conftest import FIXED_NOW
+from ..conftest import FIXED_NOW, FIXTURES, copy_store
+from ..remote.loopback import LoopbackSshd, Unavailable
 from .helpers import build, screen_text
 from .test_runs_screen import column, current_name, labels, press, running, status_line
 
@@ -178,3 +182,45 @@ async def test_compare_across_boxes_names_the_box(boxed: BoxedStore) -> None:
 
 def test_the_filter_help_names_box() -> None:
     assert any(example.startswith("box:") for example, _ in FILTER_EXAMPLES)
+
+
+# -- over a real loopback sshd: the box: filter on runs of two boxes ---------------
+
+
+@pytest.fixture
+def two_boxes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """A session over ``box1:`` (a trackui store) and ``box2:`` (Ultralytics
+    runs), both aliases of a loopback sshd; skipped where sshd cannot run."""
+    from trackui.store.sources.session import session_root
+
+    try:
+        sshd = LoopbackSshd(tmp_path / "sshd")
+    except Unavailable as exc:
+        pytest.skip(str(exc))
+    sshd.start()
+    try:
+        config = sshd.client_config(tmp_path / "ssh_config", {"box1": {}, "box2": {}})
+        monkeypatch.setenv("TRACKUI_SSH", f"{shutil.which('ssh')} -F {config}")
+        store = copy_store(tmp_path / "box1")
+        folder = tmp_path / "box2"
+        shutil.copytree(FIXTURES / "ultralytics" / "runs", folder)
+        root = session_root([f"box1:{store}", f"box2:{folder}"])
+        with Store(root, clock=lambda: FIXED_NOW) as s:
+            yield s
+    finally:
+        sshd.stop()
+
+
+@pytest.mark.e2e
+async def test_box_filter_and_column_over_ssh(two_boxes: Store) -> None:
+    app = build(two_boxes)
+    async with running(app, size=(80, 24)) as pilot:
+        assert set(column(app, "box")) == {"box1", "box2"}
+        await press(pilot, "/")
+        await pilot.press(*"box:box2", "enter")
+        await press(pilot)
+        assert set(column(app, "box")) == {"box2"}
+        assert "exp_b" in column(app, "name") and "yolo-sgd" not in column(app, "name")
+        await press(pilot, "escape")  # clears the filter
+        assert set(column(app, "box")) == {"box1", "box2"}
+        assert boxes_line(app) == ""
