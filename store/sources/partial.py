@@ -76,7 +76,9 @@ class PartialReads:
                 and hb is not None
                 and iv
                 and now - hb > iv * STALE_INTERVALS
-                and row.spec.get("quiet") != hb  # not read again for the same silence
+                # not read again for the same silence (``hb`` went through
+                # nanoseconds in the catalog: a float apart)
+                and abs((row.spec.get("quiet") or 0.0) - hb) > 1e-3
             ):
                 runs[run_id] = None  # went quiet: let its reader say how it ended
         return runs, paths

@@ -246,3 +246,55 @@ def test_a_run_read_again_alone_reads_as_a_whole_read_gives_it(
         now = {rid: no for rid, no in store.catalog.query("SELECT run_id, run_no FROM runs")}
         assert {r: now[r] for r in rest} == {r: numbers[r] for r in rest}
         assert {r: files_rows(store, r) for r in rest} == rest
+
+
+def test_after_a_run_is_read_again_a_reopen_reads_nothing(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "hf" / "nlp" / "gpt2-killed", src / "gpt2")
+    shutil.copytree(FIXTURES / "lightning", src / "pl")
+    aged(src)
+    root = tmp_path / "store"
+    bind(root, src)
+    catalog = tmp_path / "cat.duckdb"
+    dupes = "SELECT run_id, name FROM files GROUP BY ALL HAVING count(*) > 1"
+    with Store(root, catalog_path=catalog, clock=lambda: NOW) as store:
+        hparams = src / "pl" / "proj_a" / "lightning_logs" / "version_0" / "hparams.yaml"
+        hparams.write_text(hparams.read_text() + "extra: 1\n")
+        state = json.loads((src / "gpt2" / "checkpoint-40" / "trainer_state.json").read_text())
+        state["log_history"].append({"epoch": 1.25, "loss": 0.45, "step": 50})
+        (src / "gpt2" / "checkpoint-60").mkdir()
+        (src / "gpt2" / "checkpoint-60" / "trainer_state.json").write_text(json.dumps(state))
+        shutil.copytree(src / "pl" / "proj_a" / "lightning_logs" / "version_1", src / "pl" / "v9")
+        store.refresh(full=False)
+        assert store.catalog.query(dupes) == []
+        view = catalog_view(store)
+    with Store(root, catalog_path=catalog, clock=lambda: NOW) as store:
+        assert store.catalog.sources[0].progress.bytes_read == 0
+        assert catalog_view(store) == view
+
+
+def test_a_quiet_run_is_not_read_again_on_reopen_for_the_same_silence() -> None:
+    """A run its reader still calls running that went quiet is read again
+    once, not again on each reopen: its heartbeat goes through nanoseconds
+    in the catalog, and a float that does not survive the trip is the same
+    silence."""
+    from trackui.store.sources.cursor import Cursor
+    from trackui.store.sources.partial import PartialReads
+
+    hb = next(
+        h for h in (1_764_600_000.1 + k * 0.0123457 for k in range(1000)) if int(h * 1e9) / 1e9 != h
+    )
+    row = Cursor("", "run", "r1", spec={"hb": hb, "iv": 10.0, "fin": False, "quiet": hb})
+    loaded = Cursor.from_row(*row.row())
+    assert loaded.spec["hb"] != hb  # the trip moved it
+
+    class Source(PartialReads):
+        cursors: dict = {}
+        runs = {"r1": loaded}
+
+        def clock(self) -> float:
+            return hb + 3600.0
+
+    assert Source()._changes({}) == ({}, {})
+    loaded.spec["quiet"] = hb - 100.0  # another silence: read again
+    assert Source()._changes({}) == ({"r1": None}, {})
