@@ -136,8 +136,8 @@ class PartialReads:
             if not spec["hdr"] or st[1] <= len(spec["hdr"].encode()):
                 return False
             offset = len(spec["hdr"].encode()) + 1
-        elif how not in ("tfevents", "mlflow"):
-            return False
+        elif how not in ("tfevents", "mlflow") or (how == "tfevents" and kind != "tensorboard"):
+            return False  # (a Trainer's new writer may repeat what log_history holds)
         self.cursors[rel] = Cursor(rel, how, run_id, st[0], 0, 0, offset, spec)
         return True
 
