@@ -72,6 +72,10 @@ class BoxedStore(Store):
     def list_runs(self, *args: Any, **kwargs: Any) -> Any:
         return self._boxed(super().list_runs(*args, **kwargs))
 
+    def page_runs(self, *args: Any, **kwargs: Any) -> Any:
+        runs, total = super().page_runs(*args, **kwargs)  # type: ignore[misc]
+        return self._boxed(runs), total
+
     def diff_params(self, *args: Any, **kwargs: Any) -> Any:
         diff = super().diff_params(*args, **kwargs)
         return dataclasses.replace(diff, runs=tuple(self._boxed(diff.runs)))
@@ -172,7 +176,11 @@ async def test_compare_across_boxes_names_the_box(boxed: BoxedStore) -> None:
         await press(pilot, "c")
         screen = app.screen
         assert isinstance(screen, CompareScreen)
-        text = screen_text(screen)
+        for _ in range(400):  # the params diff lands, then the tables draw its labels
+            text = screen_text(screen)
+            if "@gpu2" in text:
+                break
+            await pilot.pause(0.05)
         assert "yolo-sgd@gpu1" in text or "sgd@gpu1" in text
         assert "@gpu2" in text
         await press(pilot, "f")  # focus the first run: its box on the detail line
