@@ -168,6 +168,45 @@ class Store:
     ) -> list[RunSummary]:
         """Runs, filtered (``where`` is the filter language of ``store.filters``),
         sorted on any built-in column, param or metric summary."""
+        return self._list(
+            project, status, where, sort, descending, limit, offset, columns, counted=False
+        )[0]
+
+    def page_runs(
+        self,
+        *,
+        limit: int,
+        offset: int = 0,
+        project: str | None = None,
+        where: str | None = None,
+        sort: str = "created",
+        descending: bool | None = None,
+        columns: Sequence[str] = (),
+    ) -> tuple[list[RunSummary], int]:
+        """A page of ``list_runs`` and how many runs match in all: a filter
+        is evaluated once for both (at 100 k runs it is most of the cost)."""
+        runs, total = self._list(
+            project, None, where, sort, descending, limit, offset, columns, counted=True
+        )
+        if total is None:
+            total = self.count_runs(project=project, where=where)
+        return runs, total
+
+    def _list(
+        self,
+        project: str | None,
+        status: str | Sequence[str] | None,
+        where: str | None,
+        sort: str,
+        descending: bool | None,
+        limit: int | None,
+        offset: int,
+        columns: Sequence[str],
+        *,
+        counted: bool,
+    ) -> tuple[list[RunSummary], int | None]:
+        """``list_runs``, and with ``counted`` the number of runs matching
+        when a filter is counted along (None: not counted)."""
         cols = [Column.parse(c) for c in columns]
         if sort.startswith("-"):
             sort, descending = sort[1:], True if descending is None else descending
@@ -183,22 +222,25 @@ class Store:
             sql = f"""{self._list_select(exprs[:-1])} FROM runs r {join_sql} {where_sql}
                 ORDER BY {order}, r.run_id DESC {"OFFSET ?" if offset else ""}"""
             args = [*params, *cond_params, *([offset] if offset else [])]
-            return [self._summary(row, cols) for row in self._rows(sql, args)]
+            return [self._summary(row, cols) for row in self._rows(sql, args)], None
         # A page (what the run list shows): its run ids first, sorted with
         # nothing joined but the sort column, then the shown columns of those
         # runs alone. Sorting 100 k full rows to keep 200 cost seconds.
+        # A filter's count rides along (a window over the narrow rows) rather
+        # than being evaluated again; with no filter a count is free anyway.
+        counted = counted and bool(conds)
         sort_join, sort_params, sort_exprs = self._run_select([sort_col])
         order = _order(sort_col, sort_exprs[0], 0, descending)
-        ids = [
-            row[0]
-            for row in self._rows(
-                f"SELECT r.run_id FROM runs r {sort_join} {where_sql} "
-                f"ORDER BY {order}, r.run_id DESC LIMIT ? OFFSET ?",
-                [*sort_params, *cond_params, limit, offset],
-            )
-        ]
+        found = self._rows(
+            f"SELECT r.run_id{', count(*) OVER ()' if counted else ''} "
+            f"FROM runs r {sort_join} {where_sql} "
+            f"ORDER BY {order}, r.run_id DESC LIMIT ? OFFSET ?",
+            [*sort_params, *cond_params, limit, offset],
+        )
+        ids = [row[0] for row in found]
+        total = found[0][1] if counted and found else None
         if not ids:
-            return []
+            return [], total
         join_sql, params, exprs = self._run_select(cols, within=ids)
         rows = self._rows(
             f"{self._list_select(exprs)} FROM runs r {join_sql} "
@@ -207,7 +249,7 @@ class Store:
         )
         place = {run_id: i for i, run_id in enumerate(ids)}
         rows.sort(key=lambda row: place[row[0]])
-        return [self._summary(row, cols) for row in rows]
+        return [self._summary(row, cols) for row in rows], total
 
     @staticmethod
     def _list_select(exprs: Sequence[str]) -> str:

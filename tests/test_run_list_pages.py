@@ -77,3 +77,11 @@ def test_a_page_carries_its_columns(store: Store) -> None:
     assert first.columns["param:lr0"] == pytest.approx(0.003)
     assert first.columns["param:opt"] in ("SGD", "Adam")
     assert set(first.columns) == set(COLUMNS)
+
+
+@pytest.mark.parametrize("where", [None, "lr0<0.003", "opt=Adam", "nothing-matches-this"])
+@pytest.mark.parametrize("offset", [0, 4, 50])
+def test_a_page_and_its_count(store: Store, where: str | None, offset: int) -> None:
+    runs, total = store.page_runs(where=where, limit=5, offset=offset, sort="param:lr0")
+    assert total == store.count_runs(where=where)
+    assert runs == store.list_runs(where=where, limit=5, offset=offset, sort="param:lr0")

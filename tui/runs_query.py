@@ -51,10 +51,10 @@ def fetch_runs(store: Store, query: RunsQuery, offset: int, limit: int) -> RunsP
     if query.sort:
         order["descending"] = query.descending
     if not query.grouped:
-        runs = store.list_runs(
+        runs, total = store.page_runs(
             where=where, limit=limit, offset=offset, columns=query.columns, **order
         )
-        return RunsPage(tuple(runs), store.count_runs(where=where), offset, sources=sources)
+        return RunsPage(tuple(runs), total, offset, sources=sources)
     groups = [(p, store.count_runs(project=p, where=where)) for p in store.projects()]
     groups = [(p, n) for p, n in groups if n]
     runs: list[RunSummary] = []
