@@ -156,7 +156,9 @@ class RemoteSource:
         try:
             self.mirror.sync()
             self._tell_kind()
-        except (RemoteError, OSError, UnsafeFile) as exc:
+        except Exception as exc:  # noqa: BLE001 - a box's trouble never leaves refresh
+            if not isinstance(exc, (RemoteError, OSError, UnsafeFile)):
+                exc = RemoteError(f"{self.box}: {type(exc).__name__}: {exc}")
             state = self.remote.state
             if self.status != "unreachable":
                 self.since = state.since if state.status == "unreachable" else time.time()
