@@ -5,8 +5,14 @@ round trip), then fetches only what is new: the appended bytes of a file
 that grew (its last ``OVERLAP`` bytes fetched again and compared, so a file
 rewritten in place to a larger size is caught and fetched whole), the whole
 file when it was replaced, truncated or is not one that grows by appends
-(``meta.json``, ``*.yaml``, SQLite files). Files no reader reads
-(checkpoints, images, anything ``wanted`` turns down) never cross the wire.
+(``meta.json``, ``*.yaml``, SQLite files). Images up to ``MAX_IMAGE``
+(plots a tool wrote, logged images) are fetched too, so they open in the
+image viewer. The content of any other file no reader reads (checkpoints,
+anything ``wanted`` turns down) never crosses the wire: the mirror holds a
+*stub* in its place, a sparse file of the box's size and mtime with no
+content (no disk blocks), so a reader that asks whether ``weights/best.pt``
+exists, or how big it is, gets the box's answer; a reader must not hash a
+stub (``is_stub``).
 
 Each mirrored file's mtime is the box's mtime shifted by the box's clock
 offset (the helper's clock minus ours, measured at connect), so a heartbeat
@@ -36,6 +42,9 @@ OVERLAP = 64
 MAX_FETCH = 64 * 1024 * 1024
 #: Bytes asked for (and held in memory) at a time.
 BATCH_BYTES = 32 * 1024 * 1024
+#: Images (by suffix) up to this size are fetched whole, not stubbed.
+MAX_IMAGE = 8 * 1024 * 1024
+IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".svg")
 #: A file bigger than this is not mirrored (noted as a problem).
 MAX_MIRRORED = 1024 * 1024 * 1024
 #: Files that only grow by appends (else a change refetches the whole file).
@@ -65,6 +74,8 @@ class Held:
     size: int
     mtime_ns: int
     have: int
+    #: 1: a stub (the box's size and mtime, no content)
+    stub: int = 0
 
 
 class Mirror:
@@ -116,7 +127,8 @@ class Mirror:
         doc = {
             "kind": self.kind,
             "files": {
-                rel: [h.ino, h.size, h.mtime_ns, h.have] for rel, h in sorted(self.held.items())
+                rel: [h.ino, h.size, h.mtime_ns, h.have, h.stub]
+                for rel, h in sorted(self.held.items())
             },
         }
         tmp = self.top / f".{_STATE}.{os.getpid()}.tmp"
@@ -170,9 +182,20 @@ class Mirror:
         grown: list[tuple[Entry, Held]] = []
         whole: list[Entry] = []
         for entry in (*changes.added, *changes.changed):
-            if entry.is_dir or not safe(entry.path) or not self.wanted(entry.path):
+            if entry.is_dir or not safe(entry.path):
                 continue
             held = self.held.get(entry.path)
+            if not self.wanted(entry.path) and not (
+                entry.path.lower().endswith(IMAGES) and entry.size <= MAX_IMAGE
+            ):
+                if held is None or (held.ino, held.size, held.mtime_ns, held.stub) != (
+                    entry.ino,
+                    entry.size,
+                    entry.mtime_ns,
+                    1,
+                ):
+                    touched += self._stub(entry, offset_ns)
+                continue
             if held is not None and (held.ino, held.size, held.mtime_ns) == (
                 entry.ino,
                 entry.size,
@@ -285,6 +308,29 @@ class Mirror:
             touched += 1
         return touched
 
+    def _stub(self, entry: Entry, offset_ns: int) -> int:
+        """A file whose content is not fetched: a sparse file of its size and mtime."""
+        path = os.path.join(self._root, entry.path)
+        parent = os.path.dirname(path)
+        try:
+            if parent not in self._dirs:
+                os.makedirs(parent, exist_ok=True)
+                self._dirs.add(parent)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+            try:
+                os.ftruncate(fd, 0)
+                os.ftruncate(fd, entry.size)
+                mtime = entry.mtime_ns - offset_ns
+                os.utime(fd, ns=(mtime, mtime))
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            self._note(f"{entry.path}: cannot write the mirror: {exc.strerror or exc}")
+            return 0
+        self.held[entry.path] = Held(entry.ino, entry.size, entry.mtime_ns, entry.size, 1)
+        self._dirty = True
+        return 1
+
     def _write(self, rel: str, data: bytes, mtime_ns: int) -> None:
         """A whole file into the mirror: straight into a new one, by rename
         over one that is there (a reader never sees it half written)."""
@@ -359,6 +405,12 @@ class Mirror:
             pass
 
 
+def is_stub(st: os.stat_result) -> bool:
+    """Whether a file's stat is a mirror's stub (or any file with a size and
+    no content on disk): its bytes are not the box's, so not to be hashed."""
+    return st.st_size > 0 and getattr(st, "st_blocks", 1) == 0
+
+
 def _mtime(path: Path) -> int | None:
     try:
         return os.stat(path).st_mtime_ns
@@ -373,4 +425,4 @@ def _size(path: Path) -> int | None:
         return None
 
 
-__all__ = ["Held", "Mirror", "RemoteError", "appended"]
+__all__ = ["Held", "Mirror", "RemoteError", "appended", "is_stub"]

@@ -12,7 +12,7 @@ import pytest
 from trackui.store.remote import Connection, RemoteBox, local_argv
 from trackui.store.remote import mirror as mirror_module
 from trackui.store.remote.box import Changes, Entry
-from trackui.store.remote.mirror import OVERLAP, Mirror, safe
+from trackui.store.remote.mirror import OVERLAP, Mirror, is_stub, safe
 from trackui.store.remote.source import native_file
 
 
@@ -44,7 +44,9 @@ def test_first_read_then_only_appends(mirror: Mirror, box_root: Path) -> None:
     mirror.sync()
     rel = "proj/run1/metrics.jsonl"
     assert same(mirror, box_root, rel) and same(mirror, box_root, "proj/run1/meta.json")
-    assert not (mirror.files / "proj/run1/model.pt").exists()  # no reader reads it
+    # no reader reads it: a stub of its size, with no content fetched
+    stub = (mirror.files / "proj/run1/model.pt").stat()
+    assert stub.st_size == 10000 and is_stub(stub)
     first = mirror.fetched
     assert first == sum(
         (box_root / "proj/run1" / n).stat().st_size for n in ("meta.json", "metrics.jsonl")

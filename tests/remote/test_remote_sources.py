@@ -21,6 +21,7 @@ import pytest
 
 import trackui
 from trackui.store.queries import Store
+from trackui.store.remote.mirror import is_stub
 from trackui.store.sources.session import SourceError, parse_specs, session_root
 
 from ..conftest import copy_store
@@ -59,6 +60,12 @@ def test_two_boxes_one_catalog(ssh_env: Path, native: Path, foreign: Path) -> No
         # The sql views say which box too.
         boxes = store.catalog.query("SELECT DISTINCT box FROM runs ORDER BY box")
         assert boxes == [("box1",), ("box2",)]
+        remote_status = {r.ref: (r.status, r.status_reason) for r in runs["box2"]}
+    # Over ssh a foreign run reads as it does here: the evidence its reader
+    # looks at (results.png, weights/best.pt) is on the mirror too.
+    with Store(session_root([str(foreign)])) as store:
+        local_status = {r.ref: (r.status, r.status_reason) for r in store.list_runs()}
+    assert remote_status == local_status
 
 
 def test_local_and_remote_specs(ssh_env: Path, native: Path, foreign: Path) -> None:
@@ -178,7 +185,8 @@ def test_tidy_refuses_a_remote_run(ssh_env: Path, native: Path) -> None:
 
 def test_what_the_mirror_leaves_out(ssh_env: Path, tmp_path: Path) -> None:
     """A link out of the root, a 10 GB sparse file a reader would read, a
-    checkpoint: none of them is mirrored, and the box reads fine."""
+    checkpoint: none of their content is mirrored (the checkpoint is a stub
+    of its size), and the box reads fine."""
     root = copy_store(tmp_path / "contained")
     secret = tmp_path / "secret"
     secret.mkdir()
@@ -193,5 +201,8 @@ def test_what_the_mirror_leaves_out(ssh_env: Path, tmp_path: Path) -> None:
         assert state.state == "ok" and state.runs == 5
         box1 = remote(store, "box1")
         mirrored = {str(p.relative_to(box1.files)) for p in box1.files.rglob("*") if p.is_file()}
-        assert not any("linked" in p or p.endswith(("huge.csv", "best.pt")) for p in mirrored)
+        assert not any("linked" in p or p.endswith("huge.csv") for p in mirrored)
+        # the checkpoint's content never crossed: a stub of its size, no blocks
+        st = (box1.files / run.relative_to(root) / "best.pt").stat()
+        assert st.st_size == 4096 and st.st_blocks == 0 and is_stub(st)
         assert state.bytes_read < 1024 * 1024
