@@ -23,9 +23,26 @@ from pathlib import Path
 from typing import Any
 
 from .. import paths
-from .cursor import Cursor, Progress
-from .foreign import ForeignSource, run_key
 from .native import NativeStore
+
+# The foreign readers (``foreign.py`` and every tool's reader behind it) are
+# loaded only when a store names a foreign source: a native store's catalog,
+# what the ``trackui`` command opens first, starts without them.
+_LAZY = {
+    "Cursor": ".cursor",
+    "Progress": ".cursor",
+    "ForeignSource": ".foreign",
+    "run_key": ".foreign",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "SOURCES_FILE",
@@ -75,6 +92,8 @@ def sources_of(root: Path, clock: Callable[[], float] = time.time) -> list[Any]:
             if kind == "trackui":
                 out.append(NativeStore(item["path"], location=location))
             else:
+                from .foreign import ForeignSource
+
                 out.append(
                     ForeignSource(item["path"], kind=kind, box=box, location=location, clock=clock)
                 )
