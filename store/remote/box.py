@@ -214,6 +214,10 @@ class RemoteBox:
         self._table = table
         return Changes(added, changed, removed, truncated=truncated)
 
+    def entry(self, rel: str) -> Entry | None:
+        """``rel`` as the last ``changes()`` listed it (None: not listed)."""
+        return (self._table or {}).get(rel)
+
     # -- files ---------------------------------------------------------------
 
     def stat(self, rel: str) -> Stat | None:
@@ -363,6 +367,21 @@ class RemoteBox:
         _, body = self._ask(
             "sqlite_rows", path=rel, table=table, columns=list(columns), after=after, limit=limit
         )
+        return [tuple(_value(v) for v in row) for row in json.loads(body)]
+
+    def sqlite_schema(self, rel: str) -> tuple[list[list[Any]], dict[str, list[Any]]]:
+        """``(schema, tables)`` of the database ``rel``: ``sqlite_master``'s
+        ``[type, name, tbl_name, sql]`` rows, and per table ``[rows, max
+        rowid, has rowid]`` (one round trip)."""
+        _, body = self._ask("sqlite_schema", path=rel)
+        doc = json.loads(body)
+        return list(doc["schema"]), dict(doc["tables"])
+
+    def sqlite_all(
+        self, rel: str, table: str, *, offset: int = 0, limit: int = proto.MAX_ROWS
+    ) -> list[tuple[Any, ...]]:
+        """Every column of up to ``limit`` rows of ``table`` from ``offset``."""
+        _, body = self._ask("sqlite_all", path=rel, table=table, offset=offset, limit=limit)
         return [tuple(_value(v) for v in row) for row in json.loads(body)]
 
 

@@ -412,6 +412,50 @@ class Root:
             db.close()
         return [[_cell(v) for v in row] for row in rows]
 
+    def sqlite_schema(self, rel):
+        """``(schema, tables)``: every ``[type, name, tbl_name, sql]`` of
+        ``sqlite_master``, and per table ``[rows, max rowid, rowid]`` (``rowid``
+        1 unless the table is ``WITHOUT ROWID``; its max rowid is then None)."""
+        db = self._sqlite(rel)
+        try:
+            schema = [
+                list(r)
+                for r in db.execute(
+                    "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid"
+                )
+            ]
+            tables = {}
+            for kind, name, _, sql in schema:
+                if kind != "table" or name.startswith("sqlite_"):
+                    continue
+                count = db.execute(f"SELECT count(*) FROM {_quote(name)}").fetchone()[0]
+                has_rowid = "WITHOUT ROWID" not in " ".join((sql or "").upper().split())
+                top = None
+                if has_rowid:
+                    top = db.execute(f"SELECT max(rowid) FROM {_quote(name)}").fetchone()[0]
+                tables[name] = [count, top, 1 if has_rowid else 0]
+        except sqlite3.Error as exc:
+            raise Refused("error", f"{rel}: {exc}") from None
+        finally:
+            db.close()
+        return schema, tables
+
+    def sqlite_all(self, rel, table, offset, limit):
+        """Every column of ``limit`` rows of ``table`` from ``offset`` (a table
+        without rowid, or one fetched whole), in the table's order."""
+        db = self._sqlite(rel)
+        try:
+            if not _columns(db, table):
+                raise Refused("bad", f"{rel}: no table {table!r}")
+            sql = f"SELECT * FROM {_quote(table)} LIMIT ? OFFSET ?"
+            n = max(0, min(int(limit), MAX_ROWS))
+            rows = db.execute(sql, (n, max(0, int(offset)))).fetchall()
+        except sqlite3.Error as exc:
+            raise Refused("error", f"{rel}: {exc}") from None
+        finally:
+            db.close()
+        return [[_cell(v) for v in row] for row in rows]
+
 
 def _quote(name):
     return '"' + name.replace('"', '""') + '"'
@@ -555,6 +599,19 @@ class Helper:
             raise Refused("bad", "column names must be strings")
         rows = self.root(req).sqlite_rows(
             req.get("path"), table, columns, req.get("after", 0), req.get("limit", MAX_ROWS)
+        )
+        return {"rows": len(rows)}, json.dumps(rows).encode("utf-8")
+
+    def op_sqlite_schema(self, req, body):
+        schema, tables = self.root(req).sqlite_schema(req.get("path"))
+        return {}, json.dumps({"schema": schema, "tables": tables}).encode("utf-8")
+
+    def op_sqlite_all(self, req, body):
+        table = req.get("table")
+        if not isinstance(table, str):
+            raise Refused("bad", "sqlite_all needs a table")
+        rows = self.root(req).sqlite_all(
+            req.get("path"), table, req.get("offset", 0), req.get("limit", MAX_ROWS)
         )
         return {"rows": len(rows)}, json.dumps(rows).encode("utf-8")
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,7 @@ from .. import paths
 from ..opener import FileTooLarge, UnsafeFile
 from .box import Entry, RemoteBox
 from .errors import FileChanged, RemoteError
+from .sqlite_mirror import DatabaseMirror, database_of, is_database
 
 #: Bytes before a file's known end fetched again to check it was only appended to.
 OVERLAP = 64
@@ -74,18 +76,30 @@ class Held:
     size: int
     mtime_ns: int
     have: int
-    #: 1: a stub (the box's size and mtime, no content)
+    #: 1: a stub (the box's size and mtime, no content); 2: a SQLite
+    #: database built from the box's rows (``have`` is the copy's size)
     stub: int = 0
 
 
 class Mirror:
     """The mirror of ``box``'s root under ``top`` (files in ``top/files``)."""
 
-    def __init__(self, box: RemoteBox, top: Path, wanted: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        box: RemoteBox,
+        top: Path,
+        wanted: Callable[[str], bool],
+        *,
+        only: str | None = None,
+    ) -> None:
         self.box = box
         self.top = top
         self.files = top / "files"
         self.wanted = wanted
+        #: A single file's name: nothing else under the root is mirrored.
+        self.only = only
+        #: Rows of SQLite tables fetched, all syncs.
+        self.rows = 0
         self.held: dict[str, Held] = {}
         self.kind: str | None = None
         self.problems: list[str] = []
@@ -181,8 +195,19 @@ class Mirror:
                 touched += self._remove(rel)
         grown: list[tuple[Entry, Held]] = []
         whole: list[Entry] = []
+        databases: set[str] = set()
+        for rel in changes.removed:
+            if database_of(rel) in self.held and not rel.endswith("-shm"):
+                databases.add(database_of(rel))  # a -wal checkpointed away
         for entry in (*changes.added, *changes.changed):
             if entry.is_dir or not safe(entry.path):
+                continue
+            if self.only is not None and self.only not in (entry.path, database_of(entry.path)):
+                continue
+            base = database_of(entry.path) or entry.path
+            if is_database(base) and self.wanted(base):
+                if not entry.path.endswith("-shm"):  # (-shm moves when the box reads it)
+                    databases.add(base)  # read by rows, not bytes
                 continue
             held = self.held.get(entry.path)
             if not self.wanted(entry.path) and not (
@@ -218,14 +243,48 @@ class Mirror:
             whole.append(entry)
         listed = {e.path for e in (*changes.added, *changes.changed)}
         for rel, held in self.held.items():  # a backlog the box does not list again
-            if held.have < held.size and rel not in listed:
+            if held.have < held.size and rel not in listed and held.stub != 2:
                 grown.append((Entry(rel, "f", held.ino, held.size, held.mtime_ns), held))
         try:
             touched += self._fetch_grown(grown, offset_ns, whole)
             touched += self._fetch_whole(whole, offset_ns)
+            for rel in sorted(databases):
+                touched += self._fetch_database(rel, offset_ns)
         finally:
             self.save()
         return touched
+
+    def _fetch_database(self, rel: str, offset_ns: int) -> int:
+        """A SQLite database: its copy brought up to date by rows (``sqlite_mirror.py``)."""
+        entry = self.box.entry(rel)
+        if entry is None:  # gone (its sidecars may linger a moment)
+            return self._remove(rel) if rel in self.held else 0
+        copy = DatabaseMirror(self.box, rel, self.files / rel)
+        try:
+            wrote = copy.sync()
+        except FileNotFoundError:
+            return self._remove(rel) if rel in self.held else 0
+        except (OSError, UnsafeFile, FileTooLarge, RemoteError, sqlite3.Error) as exc:
+            if isinstance(exc, RemoteError) and not self.box.state.status == "connected":
+                raise
+            self._note(f"{rel}: {exc}")
+            return 0
+        finally:
+            self.rows += copy.rows
+        # the copy's mtime: the newest of the database and its sidecars on the box
+        mtime = max(
+            e.mtime_ns
+            for e in (entry, *(self.box.entry(rel + t) for t in ("-wal", "-journal")))
+            if e is not None
+        )
+        self.held[rel] = Held(entry.ino, entry.size, mtime, _size(self.files / rel) or 0, 2)
+        self._dirty = True
+        stamp = mtime - offset_ns
+        try:
+            os.utime(self.files / rel, ns=(stamp, stamp))
+        except OSError:
+            pass
+        return 1 if wrote else 0
 
     def _note(self, line: str) -> None:
         if line not in self.problems:

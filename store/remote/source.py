@@ -14,6 +14,7 @@ the connection's backoff decides when it is tried again.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,12 +22,14 @@ from typing import Any
 
 from .. import paths
 from ..fmt import printable
+from ..importers._tfevents import is_event_file
 from ..opener import UnsafeFile
 from ..sources.foreign import ForeignSource, interesting
 from .box import RemoteBox
 from .errors import RemoteError
 from .mirror import Mirror
 from .spec import RemoteSpec, parse
+from .sqlite_mirror import is_database
 
 #: In a session root: the mirrors of its remote sources (hidden: not scanned as runs).
 MIRRORS = ".mirror"
@@ -51,6 +54,41 @@ NATIVE = "trackui"
 CONNECT_TIMEOUT = 5.0
 #: Seconds one request may take once connected.
 REQUEST_TIMEOUT = 30.0
+
+
+def single_file(path: str) -> tuple[str, str] | None:
+    """``(folder, name)`` when a remote path names one file a reader reads on
+    its own (an event file, a SQLite database: ``mlflow.db``, a Trackio
+    project), told by its name as a local one is by its content; else None."""
+    folder, name = posixpath.split(path.rstrip("/") if path not in ("", "/") else path)
+    if not name or not (is_event_file(name) or is_database(name)):
+        return None
+    return folder or ".", name
+
+
+class FileBox(RemoteBox):
+    """A box whose source is one file: the root is its folder, listed one
+    level deep; ``connect`` also checks the file is there."""
+
+    def __init__(self, host: str, folder: str, name: str, **kwargs: Any) -> None:
+        super().__init__(host, folder, depth=1, **kwargs)
+        self.name = name
+        self.location = f"{host}:{posixpath.join(folder, name)}"
+
+    def connect(self):  # noqa: ANN201 - RemoteBox.connect's Hello
+        try:
+            hello = super().connect()
+        except RemoteError as exc:
+            if str(exc).endswith(": no such directory"):  # its folder is not there
+                raise RemoteError(f"{self.location}: no such file") from None
+            raise
+        try:
+            st = self.stat(self.name)
+        except UnsafeFile as exc:
+            raise RemoteError(f"{self.location}: {exc}") from None
+        if st is None:
+            raise RemoteError(f"{self.location}: no such file")
+        return hello
 
 
 def native_file(rel: str) -> bool:
@@ -79,7 +117,9 @@ class RemoteSource:
         self.location = location
         self.remote = remote
         self.clock = clock
-        self.mirror = Mirror(remote, top, self._wanted)
+        #: The file's name when the source is one file (``gpu1:~/mlflow.db``).
+        self.single: str | None = getattr(remote, "name", None)
+        self.mirror = Mirror(remote, top, self._wanted, only=self.single)
         self.files = self.mirror.files
         self._kind = kind
         self.foreign: ForeignSource | None = None
@@ -114,14 +154,17 @@ class RemoteSource:
         digest = hashlib.sha256(text.encode()).hexdigest()[:16]
         top = Path(root) / MIRRORS / f"{paths.safe_segment(spec.box)[:40]}-{digest}"
         shared = (connections or {}).get(spec.destination)
-        remote = RemoteBox(
-            spec.destination,
-            spec.path,
-            ssh_command=ssh_command or configured_ssh(),
-            connect_timeout=CONNECT_TIMEOUT,
-            request_timeout=REQUEST_TIMEOUT,
-            connection=shared,
-        )
+        options: dict[str, Any] = {
+            "ssh_command": ssh_command or configured_ssh(),
+            "connect_timeout": CONNECT_TIMEOUT,
+            "request_timeout": REQUEST_TIMEOUT,
+            "connection": shared,
+        }
+        one = single_file(spec.path)
+        if one is not None:
+            remote: RemoteBox = FileBox(spec.destination, one[0], one[1], **options)
+        else:
+            remote = RemoteBox(spec.destination, spec.path, **options)
         if connections is not None:
             connections[spec.destination] = remote.connection
         return cls(spec, text, top, remote, kind=kind, clock=clock)
@@ -143,6 +186,8 @@ class RemoteSource:
         return self.files if self.native and self.files.is_dir() else None
 
     def _wanted(self, rel: str) -> bool:
+        if self.single is not None:
+            return rel == self.single
         if self.native:
             return native_file(rel)
         return native_file(rel) or interesting(rel)
@@ -177,20 +222,25 @@ class RemoteSource:
             from ..importers import detect_kinds
             from ..sources.session import looks_native
 
-            if looks_native(self.files):
+            if self.single is None and looks_native(self.files):
                 self.mirror.set_kind(NATIVE)
             else:  # what is shown; the reader still reads every kind it finds
-                kinds = detect_kinds(self.files)
+                kinds = detect_kinds(self._read_root)
                 self.mirror.set_kind(kinds[0] if kinds else "")
             self.mirror.save()
         if not self.native and self.mirror.held and self.foreign is None:
             self.foreign = ForeignSource(
-                self.files,
+                self._read_root,
                 kind=self._kind,
                 box=self.box,
                 location=self.location,
                 clock=self.clock,
             )
+
+    @property
+    def _read_root(self) -> Path:
+        """What the reader reads: the mirror, or the one file in it."""
+        return self.files / self.single if self.single is not None else self.files
 
     @property
     def heard(self) -> float | None:
