@@ -36,7 +36,7 @@ from .. import paths
 from ..opener import FileTooLarge, UnsafeFile
 from .box import Entry, RemoteBox
 from .errors import FileChanged, RemoteError
-from .sqlite_mirror import DatabaseMirror, database_of, is_database
+from .sqlite_mirror import SIDECARS, DatabaseMirror, database_of, is_database
 
 #: Bytes before a file's known end fetched again to check it was only appended to.
 OVERLAP = 64
@@ -259,6 +259,9 @@ class Mirror:
         entry = self.box.entry(rel)
         if entry is None:  # gone (its sidecars may linger a moment)
             return self._remove(rel) if rel in self.held else 0
+        for tail in SIDECARS:  # a whole-file copy's, from an older mirror
+            if rel + tail in self.held:
+                self._remove(rel + tail)
         copy = DatabaseMirror(self.box, rel, self.files / rel)
         try:
             wrote = copy.sync()

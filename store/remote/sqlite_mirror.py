@@ -32,6 +32,8 @@ from .box import RemoteBox
 
 #: Tables of at most this many rows (on the box) are fetched whole at each change.
 SMALL = 5000
+#: Below every rowid (rowids may be 0 or negative: MLflow's experiment 0).
+LOWEST = -(2**63)
 #: Rows asked for at a time.
 PAGE = 50_000
 #: Rows of one table fetched per sync at most (a bigger backlog: next sync).
@@ -114,7 +116,7 @@ class DatabaseMirror:
         """Every row of ``table``: ``(rowid, *columns)`` for a rowid table,
         else every column."""
         if info[2]:
-            yield from self._after(table, columns, 0, None)
+            yield from self._after(table, columns, LOWEST, None)
             return
         offset = 0
         while True:
@@ -194,9 +196,10 @@ class DatabaseMirror:
                 insert = self._insert(conn, table, columns, bool(has_rowid))
                 if has_rowid and count > SMALL:
                     mine = conn.execute(f"SELECT max(rowid) FROM {_quote(table)}").fetchone()[0]
-                    mine = mine or 0
-                    if count >= have and (top or 0) >= mine:
-                        if (top or 0) == mine and count == have:
+                    mine = LOWEST if mine is None else mine
+                    top = LOWEST if top is None else top
+                    if count >= have and top >= mine:
+                        if top == mine and count == have:
                             continue  # nothing new
                         rows = list(self._after(table, columns, mine, MAX_ROWS))
                         if have + len(rows) == count or len(rows) >= MAX_ROWS:
@@ -221,4 +224,4 @@ class DatabaseMirror:
             conn.close()
 
 
-__all__ = ["SMALL", "DatabaseMirror", "database_of", "is_database"]
+__all__ = ["SIDECARS", "SMALL", "DatabaseMirror", "database_of", "is_database"]

@@ -19,7 +19,7 @@ import pytest
 
 from trackui.store.queries import Store
 from trackui.store.remote import Connection, RemoteBox, RemoteError, local_argv
-from trackui.store.remote.mirror import Mirror
+from trackui.store.remote.mirror import Held, Mirror
 from trackui.store.remote.source import FileBox, single_file
 from trackui.store.remote.sqlite_mirror import SMALL, database_of, is_database
 from trackui.store.sources.foreign import interesting
@@ -159,6 +159,15 @@ def test_database_mirrored_by_rows(piped: tuple[Mirror, Path]) -> None:
     again = Mirror(mirror.box, mirror.top, interesting)
     again.sync()
     assert again.rows == 0
+    # A mirror from before (the database and its -wal held as whole files):
+    # the stale -wal goes, or a reader would apply it to the new copy.
+    stale = again.files / "yolo-fake.db-wal"
+    stale.write_bytes(b"old")
+    again.held["yolo-fake.db-wal"] = Held(1, 3, 0, 3)
+    _append(db, range(7000, 7002))
+    again.sync()
+    assert not stale.exists() and "yolo-fake.db-wal" not in again.held
+    assert _dump(copy) == _dump(db)
 
 
 def test_without_rowid_table(tmp_path: Path) -> None:
@@ -222,6 +231,31 @@ def test_single_files_over_ssh(ssh_env: Path, tmp_path: Path) -> None:
         assert isinstance(src.remote, FileBox)
         assert sorted(p.name for p in src.files.iterdir()) == ["yolo-fake.db"]
         assert {r.location for r in store.list_runs()} == {f"box1:{db}"}
+    # MLflow's mlflow.db (its schema: many tables, indexes, alembic_version)
+    mlflow_db = tmp_path / "box1-mlflow" / "mlflow.db"
+    mlflow_db.parent.mkdir()
+    shutil.copy2(materialized(FIXTURES / "mlflow") / "sqlite" / "mlflow.db", mlflow_db)
+    with Store(session_root([str(mlflow_db)]), refresh=True) as local:
+        want = sorted((r.name, r.status) for r in local.list_runs())
+    assert len(want) == 5
+    with Store(session_root([f"box1:{mlflow_db}"])) as store:
+        assert sorted((r.name, r.status) for r in store.list_runs()) == want
+        assert {r.source_kind for r in store.list_runs()} == {"mlflow"}
+        # Rows written on the box after the first read (MLflow logs a param
+        # and ends a run: rows of its small tables, one updated in place):
+        # one refresh brings the copy the reader reads up to date.
+        with closing(sqlite3.connect(mlflow_db)) as w, w:
+            (uuid,) = w.execute("SELECT run_uuid FROM runs WHERE status = 'RUNNING'").fetchone()
+            w.execute("INSERT INTO params (key, value, run_uuid) VALUES ('late', '7', ?)", (uuid,))
+            w.execute(
+                "UPDATE runs SET status = 'FAILED', end_time = start_time + 1000 "
+                "WHERE run_uuid = ?",
+                (uuid,),
+            )
+        copy = remote(store, "box1").files / "mlflow.db"
+        assert _dump(copy) != _dump(mlflow_db)
+        store.refresh(full=False)
+        assert _dump(copy) == _dump(mlflow_db)
     with Store(session_root([f"box1:{board / events.name}"])) as store:
         (run,) = store.list_runs()
         assert run.source_kind == "tensorboard" and run.box == "box1"
