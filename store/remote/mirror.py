@@ -100,6 +100,8 @@ class Mirror:
         self.only = only
         #: Rows of SQLite tables fetched, all syncs.
         self.rows = 0
+        #: Databases whose last update failed (a lock on the box): tried again.
+        self._retry: set[str] = set()
         self.held: dict[str, Held] = {}
         self.kind: str | None = None
         self.problems: list[str] = []
@@ -195,7 +197,7 @@ class Mirror:
                 touched += self._remove(rel)
         grown: list[tuple[Entry, Held]] = []
         whole: list[Entry] = []
-        databases: set[str] = set()
+        databases: set[str] = set(self._retry)
         for rel in changes.removed:
             if database_of(rel) in self.held and not rel.endswith("-shm"):
                 databases.add(database_of(rel))  # a -wal checkpointed away
@@ -258,6 +260,7 @@ class Mirror:
         """A SQLite database: its copy brought up to date by rows (``sqlite_mirror.py``)."""
         entry = self.box.entry(rel)
         if entry is None:  # gone (its sidecars may linger a moment)
+            self._retry.discard(rel)
             return self._remove(rel) if rel in self.held else 0
         for tail in SIDECARS:  # a whole-file copy's, from an older mirror
             if rel + tail in self.held:
@@ -266,14 +269,17 @@ class Mirror:
         try:
             wrote = copy.sync()
         except FileNotFoundError:
+            self._retry.discard(rel)
             return self._remove(rel) if rel in self.held else 0
         except (OSError, UnsafeFile, FileTooLarge, RemoteError, sqlite3.Error) as exc:
+            self._retry.add(rel)
             if isinstance(exc, RemoteError) and not self.box.state.status == "connected":
                 raise
             self._note(f"{rel}: {exc}")
             return 0
         finally:
             self.rows += copy.rows
+        self._retry.discard(rel)
         # the copy's mtime: the newest of the database and its sidecars on the box
         mtime = max(
             e.mtime_ns

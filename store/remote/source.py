@@ -70,10 +70,13 @@ class FileBox(RemoteBox):
     """A box whose source is one file: the root is its folder, listed one
     level deep; ``connect`` also checks the file is there."""
 
-    def __init__(self, host: str, folder: str, name: str, **kwargs: Any) -> None:
+    def __init__(
+        self, host: str, folder: str, name: str, *, path: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(host, folder, depth=1, **kwargs)
         self.name = name
-        self.location = f"{host}:{posixpath.join(folder, name)}"
+        #: ``host:path`` as typed (``path``), for its one-line errors
+        self.location = f"{host}:{path if path is not None else posixpath.join(folder, name)}"
 
     def connect(self):  # noqa: ANN201 - RemoteBox.connect's Hello
         try:
@@ -162,7 +165,7 @@ class RemoteSource:
         }
         one = single_file(spec.path)
         if one is not None:
-            remote: RemoteBox = FileBox(spec.destination, one[0], one[1], **options)
+            remote: RemoteBox = FileBox(spec.destination, one[0], one[1], path=spec.path, **options)
         else:
             remote = RemoteBox(spec.destination, spec.path, **options)
         if connections is not None:
@@ -200,10 +203,14 @@ class RemoteSource:
         got, sent = conn.bytes_received, conn.bytes_sent
         try:
             self.mirror.sync()
+            if self.single is not None and self.remote.entry(self.single) is None:
+                raise RemoteError(f"{self.remote.location}: no such file")
             self._tell_kind()
         except Exception as exc:  # noqa: BLE001 - a box's trouble never leaves refresh
             if not isinstance(exc, (RemoteError, OSError, UnsafeFile)):
                 exc = RemoteError(f"{self.box}: {type(exc).__name__}: {exc}")
+            if self.single is not None and str(exc).endswith(": no such directory"):
+                exc = RemoteError(f"{self.remote.location}: no such file")  # nor its folder
             state = self.remote.state
             if self.status != "unreachable":
                 self.since = state.since if state.status == "unreachable" else time.time()

@@ -170,6 +170,29 @@ def test_database_mirrored_by_rows(piped: tuple[Mirror, Path]) -> None:
     assert _dump(copy) == _dump(db)
 
 
+def test_failed_update_tried_again(
+    piped: tuple[Mirror, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An update the box refused (a database locked past the helper's busy
+    timeout) is tried again at the next sync, though the box lists no change."""
+    mirror, db = piped
+    mirror.sync()
+    copy = mirror.files / "yolo-fake.db"
+    _append(db, range(6000, 6005))
+    real = mirror.box.sqlite_schema
+
+    def locked(rel: str) -> object:
+        raise RemoteError("box1: yolo-fake.db: database is locked")
+
+    monkeypatch.setattr(mirror.box, "sqlite_schema", locked)
+    mirror.sync()
+    assert _dump(copy) != _dump(db)
+    assert any("database is locked" in p for p in mirror.problems)
+    monkeypatch.setattr(mirror.box, "sqlite_schema", real)
+    mirror.sync()
+    assert _dump(copy) == _dump(db)
+
+
 def test_without_rowid_table(tmp_path: Path) -> None:
     root = tmp_path / "box"
     root.mkdir()
@@ -265,3 +288,26 @@ def test_single_files_over_ssh(ssh_env: Path, tmp_path: Path) -> None:
             with pytest.raises(RemoteError) as caught:
                 remote(store, "box1").remote.connect()
             assert str(caught.value) == f"box1:{gone}: no such file"
+
+
+@pytest.mark.e2e
+def test_single_file_on_the_command_line(
+    ssh_env: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``trackui ls --json box1:PATH/p.db`` lists its runs with their box; a
+    file that is not there is one line and exit 2."""
+    from trackui.cli import main
+
+    db = _trackio_box(tmp_path / "box1-cli")
+    code = main(["ls", "--json", f"box1:{db}"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    rows = json.loads(out)
+    assert "yolo26n-lr0.01-b16-sgd" in {r["name"] for r in rows}
+    assert {(r["box"], r["location"]) for r in rows} == {("box1", f"box1:{db}")}
+    for gone in (db.parent / "nope.db", tmp_path / "nope" / "mlflow.db"):
+        code = main(["ls", "--json", f"box1:{gone}"])
+        out, err = capsys.readouterr()
+        assert code == 2, (out, err)
+        assert f"box1:{gone}: no such file" in err, err
+        assert len(err.strip().splitlines()) == 1, err
