@@ -33,6 +33,8 @@ from .safe import clean
 
 #: runs the command palette offers to open
 PALETTE_RUNS = 2000
+#: Seconds after start at which a deferred start-up refresh runs anyway.
+START_DELAY = 1.0
 
 
 class CatalogRefreshed(Message):
@@ -164,6 +166,7 @@ class TrackuiApp(App[None]):
         self.live_interval = live_interval
         self.animation_level = "full" if self.config.animations else "none"
         self._force_broadcast = False
+        self._start_pending = False  # the refresh on start waits for the first page
         self._warmed = False
         #: (runs read, runs to read) while a big refresh fills the catalog.
         self.reading: tuple[int, int] | None = None
@@ -189,8 +192,21 @@ class TrackuiApp(App[None]):
             # The run list paints from the catalog as it is; the full refresh
             # (every file of every run: seconds for a cold catalog of a big
             # store) runs behind it and the screens reload when it lands.
+            # With runs to show it starts once the first page is on screen
+            # (``first_page_shown``; at the latest after ``START_DELAY``), so
+            # its thread does not slow the first paint; an empty catalog has
+            # nothing to paint and starts reading at once.
             if self.store.count_runs() == 0:
                 self.notify("Reading the store…", timeout=3)
+                self.refresh_store(force=True)
+            else:
+                self._start_pending = True
+                self.set_timer(START_DELAY, self.first_page_shown)
+
+    def first_page_shown(self) -> None:
+        """The run list painted its first page: start the deferred refresh."""
+        if self._start_pending:
+            self._start_pending = False
             self.refresh_store(force=True)
 
     # -- live refresh ----------------------------------------------------------

@@ -147,9 +147,16 @@ class RunsScreen(Screen):
         columns = remembered if remembered is not None else getattr(config, "columns", ())
         self._auto_columns = remembered is None and not columns
         self.request(replace(self.wanted, columns=tuple(columns)))
+        self.query_one(RunsTable).focus()
+
+    def _first_page_painted(self) -> None:
+        """After the first page is drawn: what can wait for it (the primary
+        metrics' columns; the app's start-up refresh)."""
         if self._auto_columns:
             self.load_primary_columns()
-        self.query_one(RunsTable).focus()
+        started = getattr(self.app, "first_page_shown", None)
+        if callable(started):
+            started()
 
     # -- loading -------------------------------------------------------------
 
@@ -209,6 +216,8 @@ class RunsScreen(Screen):
             self.loading_more = False
             self._show_filter_error(None)
             self._show(rebuild=True)
+            if not self._loaded_once:
+                self.call_after_refresh(self._first_page_painted)
             self._loaded_once = True
             if message.serial == self._close_bar_serial:
                 self._close_filter_bar()

@@ -76,3 +76,27 @@ async def test_a_cold_build_paints_each_batch_before_it_ends(
             await settle(pilot)
             assert app.screen.query_one(RunsTable).row_count == 5
             assert "reading" not in str(app.screen.query_one("#runs-status").render())
+
+
+async def test_a_warm_catalog_paints_its_first_page_before_the_refresh_starts(
+    fixture_store: Path,
+) -> None:
+    """With runs in the catalog, the start-up refresh (every file of every
+    run) waits until the first page is on screen, so it does not slow it."""
+    with Store(fixture_store, clock=lambda: FIXED_NOW) as store:  # warm: read once
+        rows_when_refreshed: list[int] = []
+        real = store.refresh
+        app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
+
+        def watched(**kwargs):  # type: ignore[no-untyped-def]
+            rows_when_refreshed.append(app.screen.query_one(RunsTable).row_count)
+            return real(**kwargs)
+
+        store.refresh = watched  # type: ignore[method-assign]
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(pilot)
+            for _ in range(50):
+                if rows_when_refreshed:
+                    break
+                await pilot.pause(0.05)
+            assert rows_when_refreshed and rows_when_refreshed[0] == 5
