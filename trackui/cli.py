@@ -275,9 +275,36 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError("--project: empty project name")
     if src.exists() and src.resolve() == root.resolve():
         raise UsageError("cannot import a store into itself")
+    if not src.exists() and _remote_spec(args.path):
+        src = _fetched(args.path)  # the runs of host:path, brought over first
     report = run_import(root, src, kind=args.kind, project=args.project)
     print(line(report.line()))
     return 0
+
+
+def _remote_spec(text: str) -> bool:
+    from trackui.store.remote.spec import SpecError, parse
+
+    try:
+        return parse(text) is not None
+    except SpecError:
+        return False
+
+
+def _fetched(spec: str) -> Path:
+    """The local mirror of ``host:path`` (``docs/remote.md``), brought up to
+    date: what ``import`` copies from. A box that does not answer is one line."""
+    from trackui.store.queries import Store
+    from trackui.store.sources.session import session_root
+
+    with Store(session_root([spec])) as store:
+        remote = [s for s in store.catalog.sources if getattr(s, "is_remote", False)]
+        for state in store.sources():
+            if state.state == "unreachable":
+                raise UsageError(f"{spec}: {state.error or 'unreachable'}")
+        if not remote:
+            raise UsageError(f"{spec}: not a remote source")
+        return remote[0]._read_root
 
 
 # -- demo / tui ------------------------------------------------------------------------
