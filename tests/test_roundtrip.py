@@ -174,7 +174,7 @@ def normalised(summaries: dict[str, MetricSummary]) -> dict[str, tuple[Any, ...]
     ids=["duckdb-reader", "python-parser"],  # the catalog's two ways to read metrics
 )
 @settings(
-    max_examples=40,  # per reading path
+    max_examples=20,  # per reading path (the suite runs within CI's 15 minutes)
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

@@ -16,7 +16,7 @@ from trackui.store.queries import Store
 
 from .catalog_helpers import write_run
 
-SEEDS = 50
+SEEDS = 25
 
 
 def build(root: Path) -> dict[str, int]:
