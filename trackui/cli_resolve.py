@@ -16,11 +16,6 @@ from typing import Any
 from trackui.cli_output import line
 from trackui.store import fmt, paths
 
-#: Files a trackui run directory holds; a folder with these three levels down
-#: is a store even before a run's meta.json is complete.
-_RUN_FILES = frozenset(
-    {paths.META, paths.METRICS, paths.EVENTS, paths.CONFIG, paths.HEARTBEAT, paths.CONSOLE}
-)
 #: How many entries ``_holds_files`` looks at before deciding.
 _SCAN_LIMIT = 5000
 
@@ -50,6 +45,7 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
     is a ``UsageError``. A missing path is one too, unless it is the default
     store (nothing logged yet)."""
     from trackui.store.importers import detect_kinds, is_trackui_store
+    from trackui.store.sources.session import looks_native
 
     name = fmt.repair(os.fspath(text), path=True)
     path = checked_path(text)
@@ -57,7 +53,7 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
         if default:
             return Source(name, path, exists=False)
         raise UsageError(f"no such store or directory: {line(name)}")
-    if path.is_dir() and (is_trackui_store(path) or _looks_like_store(path)):
+    if path.is_dir() and (is_trackui_store(path) or looks_native(path)):
         return Source(name, path)
     kinds = detect_kinds(path)
     if kinds:
@@ -86,27 +82,6 @@ def checked_path(text: str | os.PathLike[str]) -> Path:
             "supported (rename it, or point TRACKUI_DIR elsewhere)"
         )
     return Path(raw).expanduser()
-
-
-def _looks_like_store(path: Path) -> bool:
-    """``<project>/<run>/<run file>`` somewhere at the top: a store whose runs
-    are still being written (or were killed before their meta.json)."""
-    seen = 0
-    try:
-        for project in os.scandir(path):
-            if project.name.startswith(".") or not project.is_dir(follow_symlinks=False):
-                continue
-            for run in os.scandir(project.path):
-                seen += 1
-                if seen > _SCAN_LIMIT:
-                    return False
-                if run.is_dir(follow_symlinks=False) and any(
-                    os.path.exists(os.path.join(run.path, f)) for f in _RUN_FILES
-                ):
-                    return True
-    except OSError:
-        return False
-    return False
 
 
 def _holds_files(path: Path) -> bool:

@@ -108,8 +108,10 @@ def local_kind(path: Path) -> str | None:
 
 
 def looks_native(path: Path, limit: int = 5000) -> bool:
-    """``<project>/<run>/meta.json`` (or another run file) near the top."""
-    names = {paths.META, paths.METRICS, paths.EVENTS, paths.HEARTBEAT}
+    """``<project>/<run>/meta.json`` (or another run file) near the top: a
+    store, also one whose runs are still being written (or were killed
+    before their meta.json)."""
+    names = {paths.META, paths.METRICS, paths.EVENTS, paths.CONFIG, paths.HEARTBEAT, paths.CONSOLE}
     seen = 0
     try:
         for project in os.scandir(path):
