@@ -26,7 +26,7 @@ import pytest
 TRACKUI = Path(sys.executable).parent / "trackui"
 REPO = Path(__file__).resolve().parents[2]
 #: Generous: CI machines are small and busy. Waits end as soon as the text shows.
-TIMEOUT = 30.0
+TIMEOUT = 90.0
 POLL = 0.1
 EXIT_MARK = "[e2e: exit status"
 _EXITED = re.compile(re.escape(EXIT_MARK) + r" (\d+)\]")

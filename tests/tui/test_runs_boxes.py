@@ -80,6 +80,12 @@ class BoxedStore(Store):
         diff = super().diff_params(*args, **kwargs)
         return dataclasses.replace(diff, runs=tuple(self._boxed(diff.runs)))
 
+    def compare_metrics(self, *args: Any, **kwargs: Any) -> Any:
+        # Compare loads its runs from both calls, in either order; a real
+        # store gives the same box from each.
+        comparison = super().compare_metrics(*args, **kwargs)
+        return dataclasses.replace(comparison, runs=tuple(self._boxed(comparison.runs)))
+
 
 @pytest.fixture
 def boxed(fixture_store: Any) -> Any:
