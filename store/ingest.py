@@ -318,9 +318,11 @@ def register_keys(cur: Any, keys_sql: str, params: list[Any]) -> None:
     )
 
 
-def merge_summaries(cur: Any) -> None:
+def merge_summaries(cur: Any, source: str = "chunk_summaries") -> None:
+    """Merge the summaries of new points (the temp table ``source``) into
+    ``summaries``, the new points following those already there."""
     cur.execute(
-        """CREATE OR REPLACE TEMP TABLE new_summaries AS
+        f"""CREATE OR REPLACE TEMP TABLE new_summaries AS
         SELECT a.run_id, a.key,
           CASE WHEN s.run_id IS NULL THEN a.first ELSE s.first END AS first,
           a.last,
@@ -332,7 +334,7 @@ def merge_summaries(cur: Any) -> None:
           a.last_step,
           CASE WHEN s.run_id IS NULL THEN a.first_t ELSE s.first_t END,
           a.last_t, a.last_seq
-        FROM chunk_summaries a LEFT JOIN summaries s ON s.run_id = a.run_id AND s.key = a.key"""
+        FROM {source} a LEFT JOIN summaries s ON s.run_id = a.run_id AND s.key = a.key"""
     )
     cur.execute(
         "DELETE FROM summaries WHERE (run_id, key) IN (SELECT run_id, key FROM new_summaries)"
