@@ -119,24 +119,34 @@ def insert_points(cur: Any, tmpdir: str, points: Points) -> int:
 
 
 def insert_metrics(
-    cur: Any, tmpdir: str, points: Points, summaries: str, *, create: bool = False
+    cur: Any,
+    tmpdir: str,
+    points: Points,
+    summaries: str | None,
+    *,
+    create: bool = False,
+    ordered: bool | None = None,
 ) -> int:
     """Insert ``points`` into ``metrics`` and their summaries (one row per
     run and key, from these points alone) into the temp table ``summaries``,
-    created when ``create``, else appended to. For ``ingest``, which merges
-    several groups' summaries at once."""
+    created when ``create``, else appended to; None: no summaries (the caller
+    has them). For ``ingest``, which merges several groups' summaries at once.
+    ``ordered``: True when the caller knows the points are in series order
+    (not checked), None to find out."""
     from .ingest import _SUMMARY_STATS, _summary_aggregate
 
-    if create:
+    if create and summaries:
         cur.execute(f"CREATE OR REPLACE TEMP TABLE {summaries} AS FROM summaries LIMIT 0")
     n = len(points)
     if not n:
         return 0
-    staged = _stage_numpy(cur, points) if np is not None else None
+    staged = _stage_numpy(cur, points, ordered) if np is not None else None
     source = staged[0] if staged else _stage_json(cur, tmpdir, points)
     try:
         order = "" if staged and staged[1] else "ORDER BY run_no, key_no, seq"
         cur.execute(f"INSERT INTO metrics SELECT * FROM {source} {order}")
+        if summaries is None:
+            return n
         aggs = ", ".join(
             f"{_summary_aggregate(stat, 'p.value', 'p.seq', 'p.step', 'p.t')} AS {quote(stat)}"
             for stat in _SUMMARY_STATS
@@ -155,7 +165,7 @@ def insert_metrics(
     return n
 
 
-def _stage_numpy(cur: Any, points: Points) -> tuple[str, bool] | None:
+def _stage_numpy(cur: Any, points: Points, ordered: bool | None) -> tuple[str, bool] | None:
     """Register the columns for DuckDB to scan in place: the SQL of a
     relation with ``metrics``' columns, and whether the rows are already in
     its order. None when a column will not convert (the JSON path then)."""
@@ -186,7 +196,9 @@ def _stage_numpy(cur: Any, points: Points) -> tuple[str, bool] | None:
         f"(SELECT run_no, key_no, seq, step, {t_sql} AS t, "
         f"coalesce(value, 'NaN'::DOUBLE) AS value FROM {_VIEW})"
     )
-    return source, _is_sorted(cols["run_no"], cols["key_no"], cols["seq"])
+    if ordered is None:
+        ordered = _is_sorted(cols["run_no"], cols["key_no"], cols["seq"])
+    return source, ordered
 
 
 def _is_sorted(run_no: Any, key_no: Any, seq: Any) -> bool:

@@ -32,6 +32,7 @@ import json
 import os
 from typing import Any
 
+from . import columns, ingest_numpy
 from .catalog_schema import quote
 
 #: Lines of each chunk the sample takes from its start, its end and each window.
@@ -78,6 +79,9 @@ class BigIngest:
         self.tmpdir = tmpdir
         self.known: set[str] = set()
         self._ids: dict[str, int] = {}  # the key ids of the last insert
+        self._numpy = False  # this group goes through ``ingest_numpy``
+        self._numpy_spans: list[ingest_numpy.Span] = []
+        self._expected = 0
 
     def ingest(self, cur: Any, group: Group) -> int | None:
         """Points of ``group`` (one chunk per run); their summaries go to
@@ -90,8 +94,13 @@ class BigIngest:
         keys = self._keys(cur, sample)
         if keys is None:
             return None
+        runs = columns.run_numbers(cur, [run_id for run_id, _, _, _ in group])
+        self._numpy = ingest_numpy.available() and len(runs) == len(group)
+        if self._numpy:  # written in run_no order: the points go in series order
+            group = sorted(group, key=lambda c: runs[c[0]])
         source = os.path.join(self.tmpdir, "big_chunks.jsonl")
         spans = []
+        self._numpy_spans = []
         at = 1
         separators = steps = times = 0
         for _, chunk, _, _ in group:
@@ -105,9 +114,12 @@ class BigIngest:
                     json.dumps({"run_id": run_id, "lo": at, "n": lines, "first_line": first_line})
                     + "\n"
                 )
+                if self._numpy:
+                    self._numpy_spans.append((run_id, runs[run_id], at - 1, lines, first_line))
                 at += lines
-        self._spans(cur, spans)
-        expected = separators - steps - times
+        if not self._numpy:
+            self._spans(cur, spans)
+        self._expected = expected = separators - steps - times
         for attempt in range(2):
             if attempt:
                 sampled = keys
@@ -115,6 +127,8 @@ class BigIngest:
                 if keys is None or set(keys) <= set(sampled):
                     break  # no key the sample missed: something else is amiss
             points = self._insert(cur, source, keys)
+            if points is None:
+                continue  # (numpy: checked before anything was written)
             # A key's own colons are in the bytes once per value of it.
             counted = cur.execute(
                 "SELECT coalesce(sum(count), 0), "
@@ -172,9 +186,16 @@ class BigIngest:
             "FROM (SELECT *, unnest(range(n)) AS i FROM big_runs)"
         )
 
-    def _insert(self, cur: Any, source: str, keys: list[str]) -> int:
-        """Insert the points of ``source``'s lines, then their summaries."""
+    def _insert(self, cur: Any, source: str, keys: list[str]) -> int | None:
+        """Insert the points of ``source``'s lines, then their summaries
+        (with numpy: None when its check fails, nothing written)."""
         from .ingest import _SUMMARY_STATS, _summary_aggregate, register_keys
+
+        if self._numpy:
+            self._ids = {}
+            return ingest_numpy.ingest(
+                cur, self.tmpdir, source, self._numpy_spans, keys, self._expected
+            )
 
         register_keys(cur, "SELECT unnest(?::VARCHAR[]) AS key", [keys])
         ids = dict(
