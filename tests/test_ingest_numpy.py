@@ -117,3 +117,31 @@ def test_one_inserts_points_in_series_order(
     assert calls and None not in calls
     assert len(order) == sum(calls) and order == sorted(order)
     assert len({(r, k) for r, k, _ in order}) == 4 * 2
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b"",
+        b"\n",  # a blank line
+        b"   \n",
+        b'{"_step": 1, "x": {"y": 1}}\n',  # nested
+        b'{"_step": 1, "x": [1]}\n',
+        b'{"_step": 1, "k\\ud800": 1}\n',  # an escaped lone surrogate
+        b'{"_step": 1, "k\\u00e9": 1}\n',  # an escape that is fine
+        b'{"_step": 1, "\xff": 1}\n',  # invalid UTF-8
+        b'{"_step": 1, "\xc3\xa9": 1}\n',
+        b"[1, 2]\n",
+        b"1\n",
+    ],
+)
+def test_the_byte_checks_with_numpy_agree_with_bytes_count(
+    monkeypatch: pytest.MonkeyPatch, tail: bytes
+) -> None:
+    chunk = long_run(2000) + tail + long_run(5)
+    assert len(chunk) > 65536  # where numpy counts
+    lines = chunk.count(b"\n")
+    got = (ingest._big_chunk_facts(chunk), ingest._fast_path_safe(chunk, lines))
+    monkeypatch.setattr(columns, "np", None)
+    assert got == (ingest._big_chunk_facts(chunk), ingest._fast_path_safe(chunk, lines))
+    assert got[0][0] == lines
