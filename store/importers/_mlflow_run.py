@@ -2,7 +2,8 @@
 readers share once each has pulled a run's fields out of its own layout
 (status, names, tags, times, artifacts by reference; params that are Python
 reprs of dicts or lists parsed safely; ``system/`` metrics set apart as
-system metrics under trackui's names). The rules are in the
+system metrics under trackui's names). Points come as a list or as
+``PointColumns`` (``_mlflow_columns``), alike here. The rules are in the
 ``mlflow`` module's docstring."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from ._config import parse_reprs
 from ._evidence import ago, epochs_short, latest
+from ._pointcols import PointColumns, Points, numpy_or_none
 from ._system import from_mlflow, is_mlflow_system
 from .base import Artifact, ForeignRun, Point
 
@@ -47,7 +49,7 @@ def make_run(
     end_ms: int | None,
     params: dict[str, str],
     tags: dict[str, str],
-    points: list[Point],
+    points: Points,
     newest: float | None,
     user_id: Any,
     opts: Options,
@@ -57,7 +59,7 @@ def make_run(
     last_activity = latest(latest(newest, created), ended)
     status, reason = _status(raw_status, last_activity, opts)
     if status == "crashed":
-        short = epochs_short(parse_reprs(params), points)
+        short = epochs_short(parse_reprs(params), _named(points, "epoch"))
         if short is not None:
             reason = f"{reason}; {short}"
     name = run_name if run_name not in (None, "") else tags.get("mlflow.runName") or run_id
@@ -85,12 +87,7 @@ def make_run(
         extra["git"] = git
     if raw_status is not None:
         extra["mlflow_status"] = raw_status
-    # decided once per key, not per point: most runs have no system metrics
-    if any(map(is_mlflow_system, set(map(_KEY, points)))):
-        metrics = [p for p in points if not is_mlflow_system(p.key)]
-        system = from_mlflow(p for p in points if is_mlflow_system(p.key))
-    else:
-        metrics, system = points, []
+    metrics, system = split_system(points)
     return ForeignRun(
         kind=KIND,
         source_path=source_path,
@@ -110,6 +107,38 @@ def make_run(
         notes=system_tags.get("mlflow.note.content") or None,
         parent_id=system_tags.get("mlflow.parentRunId") or None,
         extra=extra,
+    )
+
+
+def split_system(points: Points) -> tuple[Points, list[Point]]:
+    """``(metrics, system metrics)``: MLflow's ``system/`` metrics set apart,
+    under trackui's names and units with MLflow's steps (``_system``);
+    decided once per key, not per point (most runs have none)."""
+    if isinstance(points, PointColumns):
+        sys_keys = [i for i, k in enumerate(points.names) if is_mlflow_system(k)]
+        if not sys_keys:
+            return points, []
+        np = numpy_or_none()
+        is_sys = np.isin(points.ki, np.array(sys_keys, dtype=np.int32))
+        return _subset(points, ~is_sys), from_mlflow(_subset(points, is_sys))
+    if any(map(is_mlflow_system, set(map(_KEY, points)))):
+        metrics = [p for p in points if not is_mlflow_system(p.key)]
+        return metrics, from_mlflow(p for p in points if is_mlflow_system(p.key))
+    return points, []
+
+
+def _named(points: Points, key: str) -> list[Point]:
+    """The points of one key (few), as a list."""
+    if not isinstance(points, PointColumns):
+        return [p for p in points if p.key == key]
+    if key not in points.names:
+        return []
+    return list(_subset(points, points.ki == points.names.index(key)))
+
+
+def _subset(points: PointColumns, mask: Any) -> PointColumns:
+    return PointColumns(
+        points.names, points.ki[mask], points.step[mask], points.value[mask], points.t[mask]
     )
 
 

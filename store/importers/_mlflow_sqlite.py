@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import _read, _sqlite
+from . import _mlflow_columns, _read, _sqlite
 from ._mlflow_run import Options, as_int, list_artifacts, make_run, status_name
+from ._pointcols import Points
 from .base import ForeignRun, Point
 
 _DBL_MAX = 1.7976931348623157e308
+#: Rows fetched at a time: a damaged page costs only the rows after it.
+_FETCH = 1 << 16
 
 
 def is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = False) -> bool:
@@ -108,7 +111,8 @@ def _read_db_run(
 
     params: dict[str, str] = {}
     tags: dict[str, str] = {}
-    points: list[Point] = []
+    points: Points = []
+    newest: float | None = None
     try:
         for key, value in conn.execute(
             "SELECT key, value FROM params WHERE run_uuid = ? ORDER BY key", (run_id,)
@@ -126,25 +130,17 @@ def _read_db_run(
             f"SELECT key, value, timestamp, {step}, {is_nan} FROM metrics"
             f" WHERE run_uuid = ? ORDER BY {order}"
         )
-        bad = 0
-        for key, value, ts, st, nan in conn.execute(query, (run_id,)):
-            try:
-                points.append(
-                    Point(
-                        key=str(key),
-                        step=int(st or 0),
-                        value=_db_value(value, nan),
-                        t=None if ts is None else int(ts) / 1000.0,
-                    )
-                )
-            except (TypeError, ValueError):
-                bad += 1
-        if bad:
-            problems.append(f"{db}: run {run_id}: {bad} unreadable metric rows skipped")
+        rows: list[tuple[Any, ...]] = []
+        try:
+            cursor = conn.execute(query, (run_id,))
+            while chunk := cursor.fetchmany(_FETCH):
+                rows.extend(chunk)
+        finally:  # what came before an error is kept
+            got = _mlflow_columns.row_columns(rows)
+            points, newest = got if got is not None else _row_points(rows, db, run_id, problems)
     except sqlite3.Error as exc:
         problems.append(f"{db}: run {run_id}: {exc}; read as far as it goes")
 
-    newest = max((p.t for p in points if p.t is not None), default=None)
     run = make_run(
         source_path=str(db.resolve()),
         run_id=run_id,
@@ -170,6 +166,29 @@ def _read_db_run(
     if deleted:
         run.extra["deleted"] = True
     return run
+
+
+def _row_points(
+    rows: list[tuple[Any, ...]], db: Path, run_id: str, problems: list[str]
+) -> tuple[list[Point], float | None]:
+    """The row reader: one ``Point`` per row, and the newest time."""
+    points: list[Point] = []
+    bad = 0
+    for key, value, ts, st, nan in rows:
+        try:
+            points.append(
+                Point(
+                    key=str(key),
+                    step=int(st or 0),
+                    value=_db_value(value, nan),
+                    t=None if ts is None else int(ts) / 1000.0,
+                )
+            )
+        except (TypeError, ValueError):
+            bad += 1
+    if bad:
+        problems.append(f"{db}: run {run_id}: {bad} unreadable metric rows skipped")
+    return points, max((p.t for p in points if p.t is not None), default=None)
 
 
 def _db_value(value: Any, is_nan: Any) -> float:

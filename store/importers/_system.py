@@ -108,20 +108,27 @@ def from_wandb(
     return points
 
 
+def mlflow_name(key: str) -> tuple[str, float]:
+    """The trackui name of an MLflow ``system/`` metric and the factor that
+    brings its values to trackui's unit (the key itself and 1.0 for a series
+    trackui has no name for, and for a name already converted)."""
+    m = _MLFLOW_GPU.fullmatch(key)
+    if m:
+        name, scale = _MLFLOW_GPU_NAMES[m.group(2)]
+        return f"system/gpu{m.group(1)}.{name}", scale
+    return _MLFLOW.get(key, (key, 1.0))
+
+
 def from_mlflow(points: Iterable[Point]) -> list[Point]:
-    """MLflow's ``system/`` metric points under trackui's names and units."""
+    """MLflow's ``system/`` metric points under trackui's names and units
+    (converting twice changes nothing: a converted name is kept as it is)."""
     out: list[Point] = []
     for p in points:
-        m = _MLFLOW_GPU.fullmatch(p.key)
-        if m:
-            name, scale = _MLFLOW_GPU_NAMES[m.group(2)]
-            out.append(Point(f"system/gpu{m.group(1)}.{name}", p.step, p.value * scale, p.t))
-            continue
-        known = _MLFLOW.get(p.key)
-        if known is not None:
-            out.append(Point(known[0], p.step, p.value * known[1], p.t))
-        else:
+        name, scale = mlflow_name(p.key)
+        if name == p.key and scale == 1.0:
             out.append(p)
+        else:
+            out.append(Point(name, p.step, p.value * scale, p.t))
     return out
 
 

@@ -36,7 +36,8 @@ How a run maps onto a ``ForeignRun``
       0.999]}``), parsed with ``ast.literal_eval`` (bounded size and depth,
       never ``eval``) so they flatten to dotted keys like native configs.
     * ``system/`` metrics (MLflow's system metrics) become system metrics
-      under trackui's names and units (``_system``).
+      under trackui's names and units (``_system``), with MLflow's steps
+      (the sample's number); lines appended to them convert the same way.
     * Tags: the user's tags (keys not starting with ``mlflow.``) are kept
       exactly in ``extra["tags"]``; those whose value is one short line
       (at most 64 characters) also go into ``tags`` as ``"key=value"``, so
@@ -55,6 +56,9 @@ How a run maps onto a ``ForeignRun``
       file store each metric file in file order, files merged by timestamp;
       for SQLite by (timestamp, step, rowid). A last line without its newline
       is a write in progress: it is ignored unless the run has ended.
+      Big stores are read into columns with the same result
+      (``_mlflow_columns``: DuckDB's CSV reader, NumPy), anything those
+      could read differently by the line and row readers.
     * Artifacts: by reference, found relative to the run directory (file
       store) or to the database's directory (``mlruns/<exp>/<run>/artifacts``
       or ``mlartifacts/...``), never through the absolute ``artifact_uri``
@@ -86,11 +90,13 @@ from typing import Any
 
 import yaml
 
-from . import _read, _sqlite
+from . import _mlflow_columns, _read, _sqlite
 from ._evidence import latest, mtime
 from ._mlflow_run import ENDED, Options, as_int, files_below, list_artifacts, make_run, status_name
 from ._mlflow_run import KIND as KIND  # every reader module names its kind
 from ._mlflow_sqlite import is_mlflow_db, read_db
+from ._pointcols import Points
+from ._system import from_mlflow, is_mlflow_system
 from ._tfscalars import gc_paused
 from .base import ForeignRun, Point
 
@@ -349,37 +355,56 @@ def _read_value_dir(d: Path, problems: list[str]) -> dict[str, str]:
     return out
 
 
-@gc_paused
 def _read_metric_dir(
     d: Path, problems: list[str], *, ended: bool
-) -> tuple[list[Point], float | None, float | None]:
-    """All points of one run merged by timestamp, the newest timestamp and the newest mtime."""
+) -> tuple[Points, float | None, float | None]:
+    """All points of one run merged by timestamp, the newest timestamp and the
+    newest mtime: as columns when they can be (``_mlflow_columns``)."""
+    files: list[tuple[str, Path, bytes | None]] = []
+    newest_mtime: float | None = None
+    for f in files_below(d):
+        try:
+            data: bytes | None = _read.read_bytes(f)
+        except OSError as exc:
+            problems.append(f"{f}: cannot read ({exc.strerror or exc})")
+            data = None
+        files.append((f.relative_to(d).as_posix(), f, data))
+        newest_mtime = latest(newest_mtime, mtime(f))
+    fast = _mlflow_columns.file_columns([(key, data) for key, _, data in files], ended=ended)
+    if fast is not None:
+        return fast[0], fast[1], newest_mtime
+    points, newest_t = _merge_lines(files, problems, ended=ended)
+    return points, newest_t, newest_mtime
+
+
+@gc_paused
+def _merge_lines(
+    files: list[tuple[str, Path, bytes | None]], problems: list[str], *, ended: bool
+) -> tuple[list[Point], float | None]:
+    """The line reader: each file's lines parsed in Python, merged by timestamp."""
     series: list[list[Point]] = []
     newest_t: float | None = None
-    newest_mtime: float | None = None
     in_order = True
-    for f in files_below(d):
-        key = f.relative_to(d).as_posix()
-        points = _read_metric_file(f, key, problems, ended=ended)
+    for key, f, data in files:
+        text = "" if data is None else data.decode("utf-8", errors="replace")
+        points = parse_metric_text(text, key, f, problems, ended=ended)
         series.append(points)
-        newest_mtime = latest(newest_mtime, mtime(f))
         times = [p.t for p in points]  # never None: every line has its timestamp
         if times:
             newest_t = latest(newest_t, max(times))
             in_order = in_order and all(map(operator.le, times, itertools.islice(times, 1, None)))
     if len(series) == 1:
-        return series[0], newest_t, newest_mtime
+        return series[0], newest_t
     if in_order:
         # every file in timestamp order: a stable sort of them one after the
         # other is the merge below, with the loop in C
-        merged = sorted(itertools.chain.from_iterable(series), key=_TIME)
-        return merged, newest_t, newest_mtime
+        return sorted(itertools.chain.from_iterable(series), key=_TIME), newest_t
     # heapq.merge keeps each file's own order even where its timestamps go backwards
-    merged = list(heapq.merge(*series, key=lambda p: p.t or 0.0))
-    return merged, newest_t, newest_mtime
+    return list(heapq.merge(*series, key=lambda p: p.t or 0.0)), newest_t
 
 
 def _read_metric_file(f: Path, key: str, problems: list[str], *, ended: bool) -> list[Point]:
+    """One metric file by the line reader."""
     try:
         text = _read.read_bytes(f).decode("utf-8", errors="replace")
     except OSError as exc:
@@ -391,7 +416,8 @@ def _read_metric_file(f: Path, key: str, problems: list[str], *, ended: bool) ->
 def parse_metric_text(
     text: str, key: str, f: Path, problems: list[str], *, ended: bool
 ) -> list[Point]:
-    """The points of metric file lines (all of a file, or what was appended)."""
+    """The points of metric file lines (all of a file, or what was appended);
+    a ``system/`` metric's under trackui's name and unit (``_system``)."""
     lines = text.split("\n")
     tail = lines.pop()  # "" when the file ends with a newline
     if tail.strip() and ended:
@@ -420,6 +446,8 @@ def parse_metric_text(
         problems.append(
             f"{f}: {bad} unreadable line{'s' if bad > 1 else ''} skipped (first: line {first_bad})"
         )
+    if is_mlflow_system(key):  # under trackui's name and unit, appended lines too
+        return from_mlflow(points)
     return points
 
 

@@ -1,0 +1,186 @@
+"""MLflow metric files and rows read into columns (``PointColumns``), not one
+``Point`` per line: the first read of a big store parses text at C speed.
+
+File store
+    The bytes of a run's metric files (read through the bounded opener, as
+    the line reader reads them, so what was read is noted for the cursors)
+    are parsed by DuckDB's CSV reader from one private temporary file (never
+    a file of the source): ``"<ts_ms> <value> <step>"``, one space apart.
+    The points, their order and their times are the line reader's
+    (``mlflow.parse_metric_text``): each file in its order, files merged by
+    timestamp (a stable sort, which is that merge when every file is in
+    timestamp order), ``t`` = timestamp / 1000, a last line without its
+    newline kept only once the run has ended. Whatever the columns could
+    read differently goes to the line reader instead, for the whole run:
+    a file that is not plain ASCII digits, signs, points, exponents and
+    ``nan``/``inf`` words, a blank line, a line of 2 or 5 fields or with
+    other spacing, a ``+-`` sign, anything DuckDB refuses, or a file whose
+    timestamps go backwards (the line reader's ``heapq.merge`` then keeps
+    each file's order). One difference is left: a timestamp or step written
+    with a fraction or an exponent (``1.5``, ``1e3``; MLflow writes neither)
+    is read rounded here, where the line reader skips the line.
+
+SQLite store
+    A run's rows come back from ``sqlite3`` as tuples; their columns go into
+    arrays in one pass each (``zip``), with ``is_nan`` and MLflow's
+    +-``DBL_MAX`` for +-inf applied to the array. Rows the arrays cannot hold
+    as the row reader would (a NULL or non-number value or step) send the
+    run to the row reader.
+
+Without NumPy nothing here is used (``np`` is None; tests set it so).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from typing import Any
+
+try:
+    import numpy as np
+except ImportError:  # the ``fast`` extra is not installed
+    np = None  # type: ignore[assignment]
+
+#: Bytes a metric file may hold for the columns (anything else: the line reader).
+_PLAIN = b"0123456789 \n.-+eEnaNANifIFtTyY"
+#: Sign pairs DuckDB's number parser takes and Python's ``float`` does not.
+_ODD = (b"+-", b"-+", b"++", b"--")
+_DBL_MAX = 1.7976931348623157e308
+_CSV = (
+    "header=false, auto_detect=false, delim=' ', quote='', escape='', new_line='\\n', "
+    "strict_mode=true, columns={'ts': 'BIGINT', 'value': 'DOUBLE', 'step': 'BIGINT'}"
+)
+_LOCAL = threading.local()
+
+
+def _duckdb() -> Any:
+    """This thread's private in-memory DuckDB (connections are not thread-safe)."""
+    con = getattr(_LOCAL, "con", None)
+    if con is None:
+        import duckdb
+
+        con = _LOCAL.con = duckdb.connect()
+    return con
+
+
+def _usable(data: bytes) -> bool:
+    return not data.translate(None, _PLAIN) and not any(odd in data for odd in _ODD)
+
+
+def file_columns(
+    files: list[tuple[str, bytes | None]], *, ended: bool
+) -> tuple[Any, float | None] | None:
+    """``(PointColumns, newest time)`` of a run's metric files, given as
+    ``(key, bytes read)`` in the line reader's file order (None: unreadable,
+    no points); None when the line reader must read them (module doc)."""
+    if np is None:
+        return None
+    from ._pointcols import PointColumns
+
+    names: list[str] = []
+    counts: list[int] = []
+    parts: list[bytes] = []
+    for key, data in files:
+        if data is None:
+            continue
+        cut = data.rfind(b"\n") + 1
+        tail = data[cut:]
+        if tail and ended and tail.strip():
+            data = data + b"\n"  # the run is over: the line is complete, just unterminated
+        elif tail:
+            data = data[:cut]
+        if not data:
+            continue
+        if not _usable(data):
+            return None
+        names.append(key)
+        counts.append(data.count(b"\n"))
+        parts.append(data)
+    total = sum(counts)
+    if not total:
+        return PointColumns.empty(), None
+    got = _parse(parts, total)
+    if got is None:
+        return None
+    ts, value, step = got
+    ki = np.repeat(np.arange(len(names), dtype=np.int32), counts)
+    if len(names) > 1:
+        # every file in timestamp order (each file's first diff is across a boundary)
+        back = np.diff(ts) < 0
+        ends = np.cumsum(counts)[:-1] - 1
+        back[ends] = False
+        if back.any():
+            return None
+    t = ts.astype(np.float64) / 1000.0
+    if len(names) > 1:
+        order = np.argsort(t, kind="stable")
+        ki, step, value, t = ki[order], step[order], value[order], t[order]
+    return PointColumns(names, ki, step, value, t), float(t.max())
+
+
+def _parse(parts: list[bytes], total: int) -> tuple[Any, Any, Any] | None:
+    """DuckDB's CSV reader over the lines of ``parts`` (one temporary file):
+    timestamps, values, steps; None when it refuses a line or skips one."""
+    import duckdb
+
+    fd, path = tempfile.mkstemp(prefix="trackui-mlflow-", suffix=".txt")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            for data in parts:
+                fh.write(data)
+        quoted = "'" + path.replace("'", "''") + "'"
+        try:
+            cols = (
+                _duckdb()
+                .execute(f"SELECT ts, value, step FROM read_csv({quoted}, {_CSV})")
+                .fetchnumpy()
+            )
+        except duckdb.Error:
+            return None
+    finally:
+        os.unlink(path)
+    ts, value, step = (np.asarray(cols[name]) for name in ("ts", "value", "step"))
+    if len(ts) != total or any(np.ma.isMaskedArray(cols[n]) for n in cols):
+        return None  # a blank line (skipped by DuckDB) or a NULL
+    return ts.astype(np.int64), value.astype(np.float64), step.astype(np.int64)
+
+
+def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:
+    """``(PointColumns, newest time)`` of MLflow ``metrics`` rows ``(key,
+    value, timestamp, step, is_nan)`` in the row reader's order; None when
+    the row reader must read them (module doc)."""
+    if np is None:
+        return None
+    from ._pointcols import PointColumns
+
+    if not rows:
+        return PointColumns.empty(), None
+    keys, values, stamps, steps, nans = zip(*rows)
+    if not set(map(type, values)) <= {float, int} or not set(map(type, steps)) <= {int}:
+        return None
+    if not set(map(type, stamps)) <= {int, type(None)} or not set(map(type, keys)) <= {str}:
+        return None
+    index: dict[str, int] = {}
+    ki = np.fromiter(
+        (index.setdefault(k, len(index)) for k in keys), dtype=np.int32, count=len(keys)
+    )
+    try:
+        value = np.array(values, dtype=np.float64)
+        step = np.array(steps, dtype=np.int64)
+    except OverflowError:
+        return None
+    value[value == _DBL_MAX] = np.inf
+    value[value == -_DBL_MAX] = -np.inf
+    if any(nans):
+        value[np.array([bool(n) for n in nans])] = np.nan
+    if None in stamps:
+        t = np.array([np.nan if s is None else s / 1000.0 for s in stamps], dtype=np.float64)
+    else:
+        try:
+            t = np.array(stamps, dtype=np.int64).astype(np.float64) / 1000.0
+        except OverflowError:
+            return None
+    known = t[~np.isnan(t)]
+    newest = float(known.max()) if len(known) else None
+    return PointColumns(list(index), ki, step, value, t), newest
