@@ -144,7 +144,7 @@ def insert_metrics(
     source = staged[0] if staged else _stage_json(cur, tmpdir, points)
     try:
         order = "" if staged and staged[1] else "ORDER BY run_no, key_no, seq"
-        cur.execute(f"INSERT INTO metrics SELECT * FROM {source} {order}")
+        _insert_single_threaded(cur, f"INSERT INTO metrics SELECT * FROM {source} {order}")
         if summaries is None:
             return n
         aggs = ", ".join(
@@ -163,6 +163,22 @@ def insert_metrics(
         else:
             cur.execute(f"DROP TABLE IF EXISTS {_VIEW}")
     return n
+
+
+def _insert_single_threaded(cur: Any, sql: str) -> None:
+    """Run one big INSERT on one thread: it then costs DuckDB less than half
+    the CPU time (measured: 0.65 s against 1.5-1.7 s for 2 M points on 2
+    cores), and its wall time no more under load. (``threads`` is the
+    database's setting: other cursors' queries meanwhile run on one too.)"""
+    (threads,) = cur.execute("SELECT current_setting('threads')").fetchall()[0]
+    if int(threads) <= 1:
+        cur.execute(sql)
+        return
+    cur.execute("SET threads = 1")
+    try:
+        cur.execute(sql)
+    finally:
+        cur.execute(f"SET threads = {int(threads)}")
 
 
 def _stage_numpy(cur: Any, points: Points, ordered: bool | None) -> tuple[str, bool] | None:
