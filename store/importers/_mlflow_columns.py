@@ -44,8 +44,11 @@ except ImportError:  # the ``fast`` extra is not installed
 
 #: Bytes a metric file may hold for the columns (anything else: the line reader).
 _PLAIN = b"0123456789 \n.-+eEnaNANifIFtTyY"
-#: Sign pairs DuckDB's number parser takes and Python's ``float`` does not.
-_ODD = (b"+-", b"-+", b"++", b"--")
+#: The one sign pair DuckDB's number parser takes and Python's ``float`` does
+#: not (``+-1``, ``+-inf``; ``-+``, ``++``, ``--`` it refuses too).
+_ODD = b"+-"
+#: Where the temporary file goes: memory when the system has it.
+_SHM = "/dev/shm"
 _DBL_MAX = 1.7976931348623157e308
 _CSV = (
     "header=false, auto_detect=false, delim=' ', quote='', escape='', new_line='\\n', "
@@ -65,7 +68,7 @@ def _duckdb() -> Any:
 
 
 def _usable(data: bytes) -> bool:
-    return not data.translate(None, _PLAIN) and not any(odd in data for odd in _ODD)
+    return not data.translate(None, _PLAIN) and _ODD not in data
 
 
 def file_columns(
@@ -124,7 +127,8 @@ def _parse(parts: list[bytes], total: int) -> tuple[Any, Any, Any] | None:
     timestamps, values, steps; None when it refuses a line or skips one."""
     import duckdb
 
-    fd, path = tempfile.mkstemp(prefix="trackui-mlflow-", suffix=".txt")
+    shm = _SHM if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK) else None
+    fd, path = tempfile.mkstemp(prefix="trackui-mlflow-", suffix=".txt", dir=shm)
     try:
         with os.fdopen(fd, "wb") as fh:
             for data in parts:

@@ -6,6 +6,7 @@ read-only, or a private copy is read (``_sqlite.connect``).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sqlite3
 from collections.abc import Iterator
@@ -63,6 +64,26 @@ def is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = Fal
         if report is not None and suspicious:
             report.append(f"{path}: unreadable SQLite database ({exc})")
         return False
+
+
+def fingerprint(conn: sqlite3.Connection) -> str:
+    """A digest of what a run shows besides its metrics: every ``runs`` row
+    (status, end time, name...), the ``tags`` rows (set again in place) and
+    how many ``params`` rows there are (MLflow only adds them). A refresh
+    that finds it changed reads the database's runs again; "" when the
+    tables cannot be read."""
+    digest = hashlib.blake2b(digest_size=16)
+    try:
+        for query in (
+            "SELECT * FROM runs ORDER BY rowid",
+            "SELECT * FROM tags ORDER BY rowid",
+            "SELECT count(*), max(rowid) FROM params",
+        ):
+            for row in conn.execute(query):
+                digest.update(repr(row).encode())
+    except sqlite3.Error:
+        return ""
+    return digest.hexdigest()
 
 
 def read_db(db: Path, problems: list[str], opts: Options) -> Iterator[ForeignRun]:

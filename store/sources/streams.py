@@ -48,10 +48,8 @@ def classify(
     if run.kind == "tensorboard" and is_event_file(name):
         return "tfevents", _tb_spec(keys, parts[:-1])
     if run.kind == "mlflow" and parts[0] == "metrics" and len(parts) > 1:
-        key = "/".join(parts[1:])
-        if _system.is_mlflow_system(key):
-            return "ignore", {}  # system metrics: read again with the run, not followed
-        return "mlflow", {"k": key}
+        # system metrics too: their lines convert as they are parsed
+        return "mlflow", {"k": "/".join(parts[1:])}
     if run.kind == "dvclive" and name.endswith(".tsv") and "/plots/metrics/" in f"/{rel_in_run}":
         head = f"/{rel_in_run}".split("/plots/metrics/", 1)[1]
         return "tsv", {"k": head[: -len(".tsv")], "hdr": _first_line(opener, path)}
@@ -216,7 +214,23 @@ def mlflow_db_spec(db: Path, names: dict[str, str]) -> tuple[str, dict[str, Any]
     how, spec, last = trackio_spec(db, names)
     if how == "sqlite_rows":
         spec["t"] = "mlflow"
+        spec["fp"] = _mlflow_fingerprint(db)
     return how, spec, last
+
+
+def _mlflow_fingerprint(db: Path) -> str:
+    """``_mlflow_sqlite.fingerprint`` of a database: runs, tags and params
+    that change without a metric row (a param logged late, a run ended)."""
+    import sqlite3
+
+    from ..importers import _sqlite
+    from ..importers._mlflow_sqlite import fingerprint
+
+    try:
+        with _sqlite.connect(db) as conn:
+            return fingerprint(conn)
+    except (sqlite3.Error, OSError):
+        return ""
 
 
 def max_row_id(db: Path) -> int | None:
@@ -236,11 +250,11 @@ def max_row_id(db: Path) -> int | None:
 
 def _mlflow_rows(db: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int, int]:
     """MLflow metric rows past ``cursor.offset`` (as ``read_rows``); system
-    metrics are left to the next read of the database."""
+    metrics under trackui's names and units."""
     import sqlite3
 
     from ..importers import _sqlite
-    from ..importers._mlflow_sqlite import _db_value
+    from ..importers._mlflow_sqlite import _db_value, fingerprint
 
     runs: dict[str, str] = cursor.spec["runs"]
     out: dict[str, list[Point]] = {}
@@ -255,21 +269,24 @@ def _mlflow_rows(db: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int,
                 "WHERE rowid > ? ORDER BY rowid",
                 [cursor.offset],
             ).fetchall()
+            changed = cursor.spec.get("fp", "") != fingerprint(conn)
     except (sqlite3.Error, OSError):
         raise Rewritten(cursor.rel) from None
+    if changed:
+        raise Rewritten(cursor.rel)  # a param, a tag, a status: read its runs again
     for row_id, uuid, key, value, ts, st, is_nan in rows:
         count += 1
         last = max(last, int(row_id))
         run = runs.get(str(uuid))
         if run is None:
             raise Rewritten(cursor.rel)  # a new run: read the database again
-        if _system.is_mlflow_system(str(key)):
-            continue
         try:
             point = Point(str(key), int(st or 0), _db_value(value, is_nan), None)
         except (TypeError, ValueError):
             continue
         point.t = None if ts is None else int(ts) / 1000.0
+        if _system.is_mlflow_system(point.key):  # under trackui's name and unit
+            (point,) = _system.from_mlflow([point])
         out.setdefault(run, []).append(point)
     return out, last, count
 
