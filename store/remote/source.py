@@ -127,6 +127,9 @@ class RemoteSource:
         self._kind = kind
         self.foreign: ForeignSource | None = None
         self.on_progress: Any = None
+        #: The catalog's ``progress``, told after each batch of a first read
+        #: (as a local source tells it): the run list fills in batch by batch.
+        self.on_batch: Any = None
         #: "ok", "reading" (never read yet) or "unreachable"
         self.status = "reading"
         self.since: float | None = None
@@ -281,6 +284,7 @@ class RemoteSource:
         if self.foreign is None:
             return 0, 0
         self.foreign.on_progress = self.on_progress
+        self.foreign.on_batch = self.on_batch
         return self.foreign.refresh(catalog)
 
     def close(self) -> None:
