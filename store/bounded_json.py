@@ -29,6 +29,8 @@ _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _BRACKETS = re.compile(rb"[\[\]{}]")
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _DIGITS_CAP = 4000
+#: A run of digits past the cap (in a number or a string): parse with ``_parse_int``.
+_LONG_DIGITS = re.compile(rb"[0-9]{%d}" % (_DIGITS_CAP + 1))
 
 
 def depth(data: bytes) -> int:
@@ -78,6 +80,18 @@ def _fix(obj: Any) -> Any:
     return root[0]
 
 
+def _first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+_PLAIN = json.JSONDecoder()
+_BIG_INTS = json.JSONDecoder(parse_int=_parse_int)
+_FIRST_WINS = json.JSONDecoder(parse_int=_parse_int, object_pairs_hook=_first)
+
+
 def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH, first_wins: bool = False) -> Any:
     """A JSON document from hostile bytes (see the module docstring);
     ``ValueError`` naming what is wrong otherwise. ``first_wins``: a key
@@ -87,21 +101,22 @@ def loads(data: bytes | str, *, max_depth: int = MAX_DEPTH, first_wins: bool = F
         raise ValueError(f"nested deeper than {max_depth} levels")
     text = raw.decode("utf-8", "replace")
     try:
-        obj = json.loads(
-            text, parse_int=_parse_int, object_pairs_hook=_first if first_wins else None
-        )
+        if first_wins:
+            obj = _FIRST_WINS.decode(text)
+        elif _LONG_DIGITS.search(raw):
+            obj = _BIG_INTS.decode(text)
+        else:
+            try:
+                obj = _PLAIN.decode(text)  # ints parsed in C: the common case
+            except ValueError:
+                # Invalid, or an int Python's digit limit refuses (set low):
+                # again with the parser that raises what it always raised.
+                obj = _BIG_INTS.decode(text)
     except RecursionError:  # cannot happen below max_depth; kept as a guard
         raise ValueError(f"nested deeper than {max_depth} levels") from None
     if _SURROGATE.search(raw) or isinstance(data, str):
         obj = _fix(obj)
     return obj
-
-
-def _first(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        out.setdefault(key, value)
-    return out
 
 
 def loads_object(data: bytes | str, *, max_depth: int = MAX_DEPTH) -> dict[str, Any]:

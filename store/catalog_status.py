@@ -7,11 +7,10 @@ A mixin of ``Catalog``: it uses ``_state``, ``sources``, ``_host`` and ``_tmp``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
+from .bulk_rows import stage_columns
 from .catalog_sync import problems_of
-from .ingest import temp_table
 from .status import derive
 
 #: Status changes written one statement each; more go in one statement.
@@ -62,9 +61,7 @@ class Statuses:
                 )
             return
         # Many (a cold catalog: every run): one statement, not one per run.
-        columns = dict(_STATUS_COLUMNS)
-        lines = [json.dumps(dict(zip(columns, update))) + "\n" for update in updates]
-        temp_table(cur, self._tmp.name, "new_statuses", columns, lines)
+        stage_columns(cur, self._tmp.name, "new_statuses", dict(_STATUS_COLUMNS), updates)
         cur.execute(
             "UPDATE runs SET status = n.status, status_reason = n.status_reason, "
             "heartbeat_mtime = n.heartbeat_mtime FROM new_statuses n WHERE runs.run_id = n.run_id"

@@ -16,9 +16,10 @@ import os
 from typing import Any
 
 from . import bounded_json, paths, run_sync, system_lines
+from .bulk_rows import stage_columns
 from .catalog_schema import FILE_COLUMNS, TABLES, FileState, RunState
 from .fmt import repair
-from .ingest import Chunk, temp_table
+from .ingest import Chunk
 from .new_runs import NewRuns
 from .opener import UnsafeFile
 from .run_dirs import RunDir
@@ -277,12 +278,12 @@ class RunSync:
         changed (None: the file is gone)."""
         if not rows:
             return
-        lines = []
-        for run_id, name, st in rows:
-            st = st or FileState(ino=-1)
-            record = [run_id, name, st.ino, st.size, st.mtime_ns, st.offset, st.lines]
-            lines.append(json.dumps(dict(zip(FILE_COLUMNS, record))) + "\n")
-        temp_table(cur, self._tmp.name, "file_rows", FILE_COLUMNS, lines)
+        gone = FileState(ino=-1)
+        records = [
+            (run_id, name, st.ino, st.size, st.mtime_ns, st.offset, st.lines)
+            for run_id, name, st in ((r, n, s or gone) for r, n, s in rows)
+        ]
+        stage_columns(cur, self._tmp.name, "file_rows", FILE_COLUMNS, records)
         cur.execute(
             "DELETE FROM files WHERE (run_id, name) IN (SELECT run_id, name FROM file_rows)"
         )

@@ -5,18 +5,17 @@ overrides, events and artifacts. Written statement by statement that is
 about ten DuckDB calls per run, each costing a millisecond or more: a cold
 catalog of 10 k small runs spent most of its time there. Held here instead,
 a batch of new runs goes in with a few statements per table however many
-runs it has (JSON lines loaded by DuckDB's reader with the tables' column
-types, like the metric points of ``ingest.py``).
+runs it has (staged column by column by ``bulk_rows``, read by DuckDB's JSON
+reader with the tables' column types).
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from . import paths, run_sync
+from .bulk_rows import stage_columns
 from .catalog_schema import quote
-from .ingest import temp_table
 
 #: Table -> its columns, in order, for the row tuples run_sync builds.
 _COLUMNS = {
@@ -79,20 +78,22 @@ class NewRuns:
     def write(self, cur: Any, tmpdir: str) -> None:
         """Insert everything held, then forget it (``next_no`` is kept)."""
         if self.runs:
-            self._insert(cur, tmpdir, "runs", list(self.runs.values()))
+            records = list(self.runs.values())
+            names = sorted({name for record in records for name in record})
+            self._insert(cur, tmpdir, "runs", names, [tuple(map(r.get, names)) for r in records])
         for table, columns in _COLUMNS.items():
             rows = self.rows[table]
             if rows:
-                self._insert(cur, tmpdir, table, [dict(zip(columns, row)) for row in rows])
+                self._insert(cur, tmpdir, table, list(columns), rows)
         self.runs = {}
         self.rows = {table: [] for table in _COLUMNS}
 
-    def _insert(self, cur: Any, tmpdir: str, table: str, records: list[dict[str, Any]]) -> None:
+    def _insert(
+        self, cur: Any, tmpdir: str, table: str, names: list[str], rows: list[tuple[Any, ...]]
+    ) -> None:
         types = {name: kind for name, kind, *_ in cur.execute(f"DESCRIBE {table}").fetchall()}
-        names = sorted({name for record in records for name in record})
-        lines = [json.dumps(record) + "\n" for record in records]
         staged = f"new_{table}"
-        temp_table(cur, tmpdir, staged, {name: types[name] for name in names}, lines)
+        stage_columns(cur, tmpdir, staged, {name: types[name] for name in names}, rows)
         listed = ", ".join(map(quote, names))
         cur.execute(f"INSERT INTO {table} ({listed}) SELECT {listed} FROM {staged}")
         cur.execute(f"DROP TABLE {staged}")

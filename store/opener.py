@@ -75,10 +75,12 @@ class Lines:
 
 
 def _kind(mode: int) -> str | None:
+    if stat_mod.S_ISREG(mode):
+        return None
     for test, word in _KINDS:
         if test(mode):
             return word
-    return None if stat_mod.S_ISREG(mode) else "not a regular file"
+    return "not a regular file"
 
 
 def _within(path: str, root: str) -> bool:
@@ -126,16 +128,34 @@ class Opener:
         parent = os.path.dirname(path)
         if parent in self._direct_dirs:
             return True
+        up, name = os.path.split(parent)
+        if up in self._direct_dirs and name not in ("", ".", ".."):
+            # A run directory of a project already checked: one lstat says
+            # it is a directory of its own, not a symlink to elsewhere.
+            try:
+                if not stat_mod.S_ISDIR(os.lstat(parent).st_mode):
+                    return False
+            except OSError:
+                return False
+            self._remember(parent)
+            return True
         rel = os.path.relpath(parent, self.root)
         if rel.startswith(".."):
             return False
         expected = os.path.normpath(os.path.join(self.real_root, rel))
         if os.path.realpath(parent) != expected:
             return False
+        # No symlink on the way to it, so none on the way to its folders either.
+        self._remember(parent)
+        for _ in range(rel.count(os.sep) if os.path.normpath(parent) == parent else 0):
+            parent = os.path.dirname(parent)
+            self._direct_dirs.add(parent)
+        return True
+
+    def _remember(self, directory: str) -> None:
         if len(self._direct_dirs) > 100_000:
             self._direct_dirs.clear()
-        self._direct_dirs.add(parent)
-        return True
+        self._direct_dirs.add(directory)
 
     # -- operations --------------------------------------------------------
 
@@ -217,8 +237,7 @@ class Opener:
                 raise UnsafeFile(path, f"{kind}, not read")
             # A directory on the way swapped for a symlink after it was
             # checked: what was opened must still be inside the root.
-            proc = f"/proc/self/fd/{fd}"
-            if os.path.exists(proc) and not _within(os.readlink(proc), self.real_root):
+            if _proc_fds() and not _within(os.readlink(f"/proc/self/fd/{fd}"), self.real_root):
                 raise UnsafeFile(path, "resolves outside the source root")
         except BaseException:
             os.close(fd)
@@ -244,7 +263,7 @@ class Opener:
         try:
             if st.size > cap:
                 raise FileTooLarge(path, f"{st.size} bytes, over the {cap}-byte cap")
-            data = _read_fd(fd, 0, cap + 1)
+            data = _read_fd(fd, 0, cap + 1, st.size)
         finally:
             os.close(fd)
         if len(data) > cap:  # grew while read
@@ -256,7 +275,7 @@ class Opener:
         ``n`` capped at ``max_chunk``."""
         fd, _path, st = self._open(rel)
         try:
-            data = _read_fd(fd, offset, min(n, self.max_chunk))
+            data = _read_fd(fd, offset, min(n, self.max_chunk), st.size - offset)
         finally:
             os.close(fd)
         return data, st
@@ -273,7 +292,7 @@ class Opener:
             os.close(fd)
 
     def _lines(self, fd: int, offset: int, st: Stat) -> Lines:
-        data = _read_fd(fd, offset, self.max_chunk)
+        data = _read_fd(fd, offset, self.max_chunk, st.size - offset)
         end = data.rfind(b"\n")
         skipped = 0
         if end < 0:
@@ -306,9 +325,25 @@ def _has_long_line(data: bytes, cap: int) -> bool:
     return re.search(rb"(?:\A|\n)[^\n]{%d}" % (cap + 1), data) is not None
 
 
-def _read_fd(fd: int, offset: int, n: int) -> bytes:
-    """Up to ``n`` bytes at ``offset`` (short only at the end of the file)."""
+def _read_fd(fd: int, offset: int, n: int, expect: int | None = None) -> bytes:
+    """Up to ``n`` bytes at ``offset`` (short only at the end of the file).
+
+    ``expect``: the bytes the file's stat says are there. The first read asks
+    for one more than that, so a file that did not grow is read in one call
+    that comes back short (the end), and no buffer of ``n`` is allocated for a
+    file of a few hundred bytes (a 16 MiB read costs ~15x a small one)."""
     parts = []
+    if expect is not None:
+        want = min(n, max(expect, 0) + 1)
+        try:
+            part = os.pread(fd, want, offset)
+        except BlockingIOError:
+            return b""
+        if len(part) < want:
+            return part
+        parts.append(part)
+        offset += len(part)
+        n -= len(part)
     while n > 0:
         try:
             part = os.pread(fd, min(n, 16 * 1024 * 1024), offset)
@@ -320,3 +355,13 @@ def _read_fd(fd: int, offset: int, n: int) -> bytes:
         offset += len(part)
         n -= len(part)
     return b"".join(parts)
+
+
+_PROC: list[bool] = []
+
+
+def _proc_fds() -> bool:
+    """Whether ``/proc/self/fd`` can say where an open file is (looked at once)."""
+    if not _PROC:
+        _PROC.append(os.path.isdir("/proc/self/fd"))
+    return _PROC[0]

@@ -170,24 +170,40 @@ class RunList:
         sort_join, sort_params, sort_exprs = self._run_select([sort_col])
         order = _order(sort_col, sort_exprs[0], 0, descending)
         found = self._rows(
-            f"SELECT r.run_id{', count(*) OVER ()' if counted else ''} "
+            f"SELECT r.run_id, r.rowid{', count(*) OVER ()' if counted else ''} "
             f"FROM runs r {sort_join} {where_sql} "
             f"ORDER BY {order}, r.run_id DESC LIMIT ? OFFSET ?",
             [*sort_params, *cond_params, limit, offset],
         )
         ids = [row[0] for row in found]
-        total = found[0][1] if counted and found else None
+        total = found[0][2] if counted and found else None
         if not ids:
             return [], total
         join_sql, params, exprs = self._run_select(cols, within=ids)
-        rows = self._rows(
-            f"{self._list_select(exprs)} FROM runs r {join_sql} "
-            "WHERE r.run_id IN (SELECT unnest(?::VARCHAR[]))",
-            [*params, ids],
-        )
+        rows = self._page_rows(join_sql, params, exprs, {row[1]: row[0] for row in found})
         place = {run_id: i for i, run_id in enumerate(ids)}
         rows.sort(key=lambda row: place[row[0]])
         return [self._summary(row, cols) for row in rows], total
+
+    def _page_rows(
+        self, join_sql: str, params: list[Any], exprs: list[str], ids: dict[int, str]
+    ) -> list[tuple[Any, ...]]:
+        """The shown columns of a page's runs (``ids``: rowid -> run id).
+        Fetched by rowid: DuckDB then reads the other columns of those rows
+        alone, where a run-id semi-join decodes every row of ``runs`` (0.2 s
+        at 100 k runs). A rowid can name another row once a refresh has
+        deleted runs since the page's ids were found, so each row's run id
+        is checked, and any mismatch asks again by run id."""
+        select = f"{self._list_select(exprs)}, r.rowid FROM runs r {join_sql} "
+        rowids = ", ".join(str(int(rowid)) for rowid in ids)
+        rows = self._rows(f"{select} WHERE r.rowid IN ({rowids})", params)
+        if len(rows) == len(ids) and all(ids.get(row[-1]) == row[0] for row in rows):
+            return [row[:-1] for row in rows]
+        rows = self._rows(
+            f"{select} WHERE r.run_id IN (SELECT unnest(?::VARCHAR[]))",
+            [*params, list(ids.values())],
+        )
+        return [row[:-1] for row in rows]
 
     @staticmethod
     def _list_select(exprs: Sequence[str]) -> str:

@@ -10,7 +10,9 @@ wrong type costs that field, never the run or the refresh.
 from __future__ import annotations
 
 import json
+import math
 import os
+from json.encoder import encode_basestring_ascii as _ascii_string
 from typing import Any
 
 from . import bounded_json, paths
@@ -24,11 +26,34 @@ def text(value: Any) -> str | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return repair(value)
+        return value if value.isascii() else repair(value)
+    if type(value) in _SCALARS:
+        return _scalar_json(value)
     try:
         return repair(json.dumps(value, default=str))
     except (ValueError, RecursionError):
         return repair(repr(value))
+
+
+#: The special floats as ``json.dumps`` writes them.
+_SPECIAL = {math.inf: "Infinity", -math.inf: "-Infinity"}
+
+
+def _scalar_json(value: Any) -> str:
+    """``json.dumps`` of a str, int, float, bool or None, without its per-call
+    cost (a few µs each, paid for every param of every run of a cold catalog)."""
+    kind = type(value)
+    if kind is str:
+        return repair(_ascii_string(value))
+    if kind is float:
+        if value != value:
+            return "NaN"
+        return _SPECIAL.get(value) or float.__repr__(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return int.__repr__(value)
+    return "null"
 
 
 def number(value: Any) -> float | None:
@@ -47,10 +72,15 @@ def boolean(value: Any) -> bool | None:
 
 def value_json(value: Any) -> str:
     """A param's value as exact JSON text (big ints keep every digit)."""
+    if type(value) in _SCALARS:
+        return _scalar_json(value)
     try:
         return repair(json.dumps(value, default=str))
     except (ValueError, RecursionError):
         return json.dumps(repr(value))
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def meta_fields(run_id: str, run_dir: str, meta: dict[str, Any]) -> dict[str, Any]:
@@ -93,10 +123,15 @@ def write_meta(cur: Any, run_id: str, run_dir: str, meta: dict[str, Any]) -> Non
 
 
 def config_rows(run_id: str, doc: dict[str, Any]) -> list[tuple[Any, ...]]:
-    return [
-        (run_id, repair(key), value_json(value), number(value), text(value))
-        for key, value in flatten(doc).items()
-    ]
+    rows = []
+    for key, value in flatten(doc).items():
+        exact = value_json(value)
+        if isinstance(value, str):
+            shown = value if value.isascii() else repair(value)
+        else:
+            shown = None if value is None else exact  # what ``text`` gives
+        rows.append((run_id, key if key.isascii() else repair(key), exact, number(value), shown))
+    return rows
 
 
 def summary_rows(run_id: str, doc: dict[str, Any]) -> list[tuple[Any, ...]]:
