@@ -29,6 +29,8 @@ np = columns.np
 #: (run key, run_no, first row in the file, lines, line number of its first line)
 Span = tuple[str, int, int, int, int]
 _SUMMARIES = "numpy_summaries"
+#: Cells (points and the missing ones between) laid out and inserted at a time.
+PART_POINTS = 2_000_000
 
 
 def available() -> bool:
@@ -76,14 +78,31 @@ def ingest(
     if int(cells.sum()) != expected - int((cells * own).sum()):
         return None
     dense = bool(present.all())
-    points = (
-        _dense_points(spans, ids, keys, values, step_v, t_v, t_ok)
-        if dense
-        else _sparse_points(spans, ids, keys, values, present, step_v, t_v, t_ok)
-    )
-    n = columns.insert_metrics(cur, tmpdir, points, None, ordered=True)
+    n = 0
+    for part in _parts(spans, n_keys):  # the long columns of a part at a time
+        points = (
+            _dense_points(part, ids, keys, values, step_v, t_v, t_ok)
+            if dense
+            else _sparse_points(part, ids, keys, values, present, step_v, t_v, t_ok)
+        )
+        n += columns.insert_metrics(cur, tmpdir, points, None, ordered=True)
+        del points
     _summaries(cur, spans, [ids[k] for k in keys], values, present, dense, step_v, t_v, t_ok)
     return n
+
+
+def _parts(spans: list[Span], n_keys: int) -> list[list[Span]]:
+    """``spans`` cut into runs of at most ``PART_POINTS`` cells (a longer
+    run on its own), so the long columns stay small beside the wide ones."""
+    parts: list[list[Span]] = [[]]
+    cells = 0
+    for span in spans:
+        if parts[-1] and cells + span[3] * n_keys > PART_POINTS:
+            parts.append([])
+            cells = 0
+        parts[-1].append(span)
+        cells += span[3] * n_keys
+    return parts
 
 
 def _unmask(col: Any, dtype: str) -> tuple[Any, Any]:
@@ -99,7 +118,7 @@ def _dense_points(spans, ids, keys, values, step_v, t_v, t_ok) -> columns.Points
     """Every key on every line: each run's (keys x lines) block laid out key
     by key, written once into preallocated columns."""
     n_keys = len(keys)
-    total = n_keys * values.shape[1]
+    total = n_keys * sum(span[3] for span in spans)
     run_no = np.empty(total, dtype="int32")
     key_no = np.empty(total, dtype="int32")
     seq = np.empty(total, dtype="int64")

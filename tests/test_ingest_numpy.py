@@ -87,6 +87,7 @@ def test_numpy_columns_give_the_catalog_of_the_sql_and_python_paths(
         return results[-1]
 
     monkeypatch.setattr(ingest_numpy, "ingest", counted)
+    monkeypatch.setattr(ingest_numpy, "PART_POINTS", 1000)  # several inserts a group
     marks: list[int] = []
     with_numpy = _build(tmp_path, files, "numpy", marks)
     # the cold read's tries (a second one with the keys the sample missed)
@@ -112,6 +113,7 @@ def test_one_inserts_points_in_series_order(
     calls: list[int | None] = []
     real = ingest_numpy.ingest
     monkeypatch.setattr(ingest_numpy, "ingest", lambda *a: calls.append(real(*a)) or calls[-1])
+    monkeypatch.setattr(ingest_numpy, "PART_POINTS", 700)  # a part holds one or two runs
     with Store(root, catalog_path=tmp_path / "c.duckdb") as store:
         order = store._rows("SELECT run_no, key_no, seq FROM metrics ORDER BY rowid")
     assert calls and None not in calls
