@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from trackui.store.importers import _protobuf as pb
-from trackui.store.importers import _read
+from trackui.store.importers import _read, _tfscalars
 from trackui.store.importers._read import open_regular
 from trackui.store.importers._tfhparams import decode_hparams
 from trackui.store.importers._tfscalars import (  # noqa: F401 - re-exported
@@ -148,7 +148,7 @@ def iter_records(f: Any, path: Path, problems: list[str]) -> Iterator[tuple[int,
 
 
 def iter_record_batches(
-    f: Any, path: Path, problems: list[str]
+    f: Any, path: Path, problems: list[str], origin: int = 0
 ) -> Iterator[list[tuple[int, bytes]]]:
     """``iter_records`` a chunk of the file at a time: the lists of
     ``(offset, data)`` of the intact records whole in each chunk.
@@ -157,12 +157,14 @@ def iter_record_batches(
     first (their length CRCs checked on the way), then the data CRCs of all
     of them are checked together (``crc32c_each``), then they are handed on
     in order up to the first bad one: the same records and the same problem
-    line as checking one record at a time.
+    line as checking one record at a time. ``origin`` is where ``f`` starts,
+    counted from where the caller's offsets count (a file read on from the
+    middle, by ``_tfcolumns``): only a bad header at 0 says "not an event file".
     """
     unpack_header = _RECORD_HEADER.unpack_from
     length_crcs = _LENGTH_CRC
     known = _GOOD_HEADERS
-    base = 0  # file offset of buf[0]
+    base = origin  # file offset of buf[0]
     buf = f.read(_CHUNK)
     while True:
         end = len(buf)
@@ -264,11 +266,45 @@ _WALL_TIME = slice(1, 9)
 _FLOAT32 = slice(-4, None)
 
 
+#: Set to False to read every file with the record reader below (tests compare the two).
+USE_COLUMNS = True
+
+
 @gc_paused
 def read_event_file(
     path: Path, problems: list[str], *, root: Path | None = None, start: int = 0
 ) -> _FileData:
     """Decode one event file as far as it is intact. Never raises.
+
+    With NumPy, all records at once into columns (``_tfcolumns``: ``points``
+    is then a ``PointColumns``); without, record by record (below).
+
+    ``start`` (a record boundary, e.g. a previous read's ``end``) reads only
+    what follows it: how the sources layer follows a file being written.
+    """
+    if USE_COLUMNS and _tfscalars.USE_NUMPY and _tfscalars._numpy() is not None:
+        from trackui.store.importers import _tfcolumns
+
+        return _tfcolumns.read_event_file(path, problems, root=root, start=start)
+    return _read_records(path, problems, root=root, start=start)
+
+
+def _read_records(
+    path: Path,
+    problems: list[str],
+    *,
+    root: Path | None = None,
+    start: int = 0,
+    origin: int = 0,
+    out: _FileData | None = None,
+    bad: list[int] | None = None,
+    finish: bool = True,
+    f: Any = None,
+) -> _FileData:
+    """``read_event_file`` record by record, from ``start + origin`` (offsets
+    in problem lines and ``end`` as if read from ``start``); ``finish``:
+    note where it ended and say how many events were not decodable. ``f``:
+    the bytes from ``start + origin`` on, already read (a file object).
 
     Nearly every record of a scalar log is ``Event{wall_time, step,
     summary{value{tag, simple_value}}}`` with one-byte lengths; those are
@@ -279,8 +315,8 @@ def read_event_file(
     ``start`` (a record boundary, e.g. a previous read's ``end``) reads only
     what follows it: how the sources layer follows a file being written.
     """
-    out = _FileData(end=start)
-    bad: list[int] = []
+    out = _FileData(end=start) if out is None else out
+    bad = [] if bad is None else bad
     tags: dict[bytes, str] = {}
     values: dict[bytes, float] = {}
     # the common records not yet made points, column by column
@@ -309,8 +345,8 @@ def read_event_file(
             column.clear()
 
     try:
-        with open_regular(path, root=root, start=start) as f:
-            for batch in iter_record_batches(f, path, problems):
+        with f if f is not None else open_regular(path, root=root, start=start + origin) as f:
+            for batch in iter_record_batches(f, path, problems, origin):
                 for offset, data in batch:
                     n = len(data)
                     try:  # _common_scalar, inlined: this runs once per record
@@ -361,6 +397,8 @@ def read_event_file(
     except OSError as exc:
         problems.append(f"{path}: unreadable ({exc.strerror or exc})")
     flush()
+    if not finish:
+        return out
     _read.note_end(path, out.end)
     if bad:
         problems.append(

@@ -68,8 +68,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from trackui.store.importers._evidence import epochs_short
 from trackui.store.importers._naming import dir_name, project_for
+from trackui.store.importers._pointcols import concat, key_set, renamed, sorted_by_t
 from trackui.store.importers._tfevents import (  # noqa: F401 - the decoder, re-exported
     _LENGTH_CRC,
     _common_scalar,
@@ -81,7 +81,8 @@ from trackui.store.importers._tfevents import (  # noqa: F401 - the decoder, re-
     read_event_file,
     shortest_float32,
 )
-from trackui.store.importers.base import Artifact, ForeignRun, Point, find_runs
+from trackui.store.importers._tfstatus import _keras_epochs, _status  # noqa: F401 - re-exported
+from trackui.store.importers.base import Artifact, ForeignRun, find_runs
 
 KIND = "tensorboard"
 _KEY = operator.attrgetter("key")
@@ -220,7 +221,7 @@ def _is_ultralytics_run(d: Path) -> bool:
 
 def _scalars_child(child: Path, fd: _FileData) -> tuple[str, str] | None:
     """(main tag, name) when CHILD is what torch's ``add_scalars`` writes."""
-    tags = set(map(_KEY, fd.points))
+    tags = key_set(fd.points)
     if len(tags) != 1 or fd.hparams is not None:
         return None
     (tag,) = tags
@@ -321,13 +322,17 @@ def read_runs(
             files = event_dirs[d]
             merged = _FileData()
             cut: list[tuple[Path, int]] = []
+            pieces: list[Any] = []
             for f in files:
                 fd = read_event_file(f, file_problems.setdefault(d, []), root=root)
                 if fd.not_events:
                     continue
                 if fd.torn_at is not None:
                     cut.append((f, fd.torn_at))
+                pieces.append(fd.points)
+                fd.points = []
                 merged.merge(fd)
+            merged.points = concat(pieces)
             torn[d] = cut
             # Only the newest file can be cut short by a live or killed writer.
             merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
@@ -392,12 +397,12 @@ def _source_id(root: Path, run_dir: Path) -> str:
     return dir_name(run_dir) if rel == "." else Path(rel).as_posix()
 
 
-def _keys(part: _Part, points: list[Point]) -> list[Point]:
+def _keys(part: _Part, points: Any) -> Any:
     if part.how == "split":
-        return [Point(part.prefix + p.key, p.step, p.value, p.t) for p in points]
+        return renamed(points, lambda k: part.prefix + k)
     if part.how == "scalars" and part.scalars is not None:
         key = f"{part.scalars[0]}/{part.scalars[1]}"
-        return [Point(key, p.step, p.value, p.t) for p in points]
+        return renamed(points, lambda k: key)
     return points
 
 
@@ -410,7 +415,7 @@ def _assemble(
     problems: list[str],
     fresh_after: float,
 ) -> ForeignRun:
-    points: list[Point] = []
+    pieces: list[Any] = []
     params: dict[str, Any] = {}
     text: dict[str, str] = {}
     session_status: str | None = None
@@ -421,7 +426,7 @@ def _assemble(
     files: list[str] = []
     writers: list[str] = []
     for part, fd in loaded:
-        points.extend(_keys(part, fd.points))
+        pieces.append(_keys(part, fd.points))
         params.update(fd.hparams or {})
         text.update({part.prefix + k: v for k, v in fd.text.items()})
         session_status = fd.session_status or session_status
@@ -436,8 +441,9 @@ def _assemble(
             extra["hparams_dir"] = part.dir.name
         elif part.how != "own":
             writers.append(os.path.relpath(part.dir, run_dir))
+    points = concat(pieces)
     if len(loaded) > 1:
-        points.sort(key=lambda p: p.t if p.t is not None else 0.0)  # stable: each writer's order
+        points = sorted_by_t(points)  # stable: each writer's order
     extra["event_files"] = [Path(f).as_posix() for f in files]
     if writers:
         extra["writers"] = [Path(w).as_posix() for w in writers]
@@ -470,37 +476,3 @@ def _assemble(
         artifacts=_artifacts(run_dir, skip),
         extra=extra,
     )
-
-
-def _keras_epochs(points: list[Point]) -> int | None:
-    """Epochs logged by Keras, which has no ``epoch`` scalar but logs
-    ``epoch_loss``... at step = epoch index; None when there is an ``epoch``
-    series to count (or no Keras keys)."""
-    keys = set(map(_KEY, points))  # the test per key, not per point
-    if "epoch" in keys:
-        return None
-    keras = {k for k in keys if k.rsplit("/", 1)[-1].startswith("epoch_")}
-    steps = {p.step for p in points if p.key in keras} if keras else set()
-    return max(steps) + 1 if steps else None
-
-
-def _status(
-    torn_at: int | None,
-    session_status: str | None,
-    params: dict[str, Any],
-    points: list[Point],
-    last_t: float | None,
-    fresh_after: float,
-) -> tuple[str, str | None]:
-    if last_t is not None and last_t > fresh_after:
-        return "running", None
-    if torn_at is not None:
-        return "crashed", "event file ends inside a record: the writer was stopped mid-write"
-    short = epochs_short(params, points, done=_keras_epochs(points))
-    if short is not None:
-        return "crashed", short
-    if session_status == "STATUS_FAILURE":
-        return "failed", "hparams session status FAILURE"
-    if session_status == "STATUS_SUCCESS":
-        return "finished", "hparams session status SUCCESS"
-    return "finished", "inferred: TensorBoard records no run status"

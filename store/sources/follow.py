@@ -9,10 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+try:
+    import numpy as np
+except ImportError:  # only columns need it, and none come without it
+    np = None  # type: ignore[assignment]
+
 from ..importers import _metric_rows
+from ..importers._pointcols import PointColumns, concat, numpy_or_none
 from ..importers.base import ForeignRun
 from ..ingest import SMALL_CHUNK_BYTES
 from .cursor import GROWN, SAME, Cursor
+from .points import ingest as ingest_points
+from .points import num_columns
 from .rows import put_rows
 from .streams import STREAMS, Rewritten, read_appended, read_rows
 
@@ -20,11 +28,15 @@ from .streams import STREAMS, Rewritten, read_appended, read_rows
 class Following:
     """The part of ``ForeignSource`` that follows appends."""
 
-    def _beat(self: Any, run_id: str, got: list[Any], st: tuple[int, int, int]) -> None:
+    def _beat(self: Any, run_id: str, got: Any, st: tuple[int, int, int]) -> None:
         """News of a run: its heartbeat is the newest time in what came, else the file's mtime."""
         row = self.runs.get(run_id)
-        if row is not None and got:
-            times = [p.t for p in got if p.t is not None]
+        if row is not None and len(got):
+            if isinstance(got, PointColumns):
+                known = got.t[~np.isnan(got.t)]
+                times = [float(known.max())] if known.size else []
+            else:
+                times = [p.t for p in got if p.t is not None]
             hb = max(times) if times else st[2] / 1e9
             row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
 
@@ -58,7 +70,7 @@ class Following:
                     self.progress.rows_read += rows
                     moved.append(c)
                     for run_id, got in by_run.items():
-                        new.setdefault(run_id, []).extend(got)
+                        new.setdefault(run_id, []).append(got)
                         self._beat(run_id, got, st)
                     continue
                 if what != GROWN:
@@ -71,7 +83,7 @@ class Following:
             c.offset = end
             self.progress.bytes_read += read
             moved.append(c)
-            new.setdefault(c.run, []).extend(got)
+            new.setdefault(c.run, []).append(got)
             self._beat(c.run, got, st)
         changed = points = 0
         if moved:
@@ -97,16 +109,23 @@ class Following:
             if r in self.runs:
                 self.runs[r].spec.pop("dig", None)
                 self.runs[r].spec.pop("n", None)
-        chunks = []
-        for run_id, got in new.items():
+        chunks: list[Any] = []
+        for run_id, pieces in new.items():
             row = self.runs.get(run_id)
-            if row is None or not got:
+            got = concat(pieces)
+            if row is None or not len(got):
                 continue
-            data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=got))
+            prep = _as_columns(run_id, got, row.offset)
+            if prep is not None:
+                if prep.chunk is not None:
+                    chunks.append(prep.chunk)
+                row.offset += prep.rows
+                continue
+            data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=list(got)))
             chunks.append((run_id, data, row.offset))
             row.offset += len(rows)
-        points = catalog._ingest.ingest(
-            cur, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
+        points = ingest_points(
+            cur, catalog, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
         )
         rows = [c.row() for c in moved]
         renamed = {r[0] for r in old}
@@ -121,6 +140,19 @@ class Following:
                 "WHERE files.run_id = v.r AND files.name = v.n"
             )
         return int(points)
+
+
+def _as_columns(run_id: str, got: Any, first_line: int) -> Any:
+    """New points of a run as NumPy columns from line ``first_line`` on
+    (``points.num_columns``); None without NumPy or when they cannot be."""
+    if numpy_or_none() is None:
+        return None
+    if not isinstance(got, PointColumns):
+        try:
+            got = PointColumns.of(got)
+        except (TypeError, ValueError, OverflowError):
+            return None
+    return num_columns(run_id, got, first_line)
 
 
 def _values(rows: list[list[Any]], width: int) -> str:

@@ -26,8 +26,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from .. import columns as _columns_mod
 from ..catalog_schema import quote
 from ..importers import _metric_rows
+from ..importers._pointcols import PointColumns
 from ..importers._tfscalars import gc_paused
 from ..importers.base import ForeignRun
 from ..ingest import _SUMMARY_STATS, _summary_aggregate, merge_summaries, register_keys
@@ -68,11 +70,186 @@ class Prepared:
     size: int  # bytes held
 
 
+class NumColumns(NamedTuple):
+    """One run's points as NumPy columns (from ``PointColumns``), shaped as
+    a chunk of metric lines, ``(run id, held, first line)``: ``held`` has
+    the length of the bytes the columns hold (a zero-stride view, nothing
+    allocated), for whoever counts what a read holds. ``seq`` counts from
+    0; the points get ``first_line + seq``."""
+
+    run_id: str
+    held: Any
+    first_line: int
+    names: list[str]
+    points: int
+    ki: Any  # int32: index into names
+    seq: Any  # int64: the metrics.jsonl line the point would be on
+    step: Any
+    t: Any  # float64; ``t_null`` where unknown
+    t_null: Any
+    value: Any
+
+
+#: Bytes a point holds in ``NumColumns`` (6 columns and a flag), as counted.
+_HELD_PER_POINT = 37
+
+
+def num_columns(run_id: str, pc: PointColumns, first_line: int = 0) -> Prepared | None:
+    """``pc`` as a ``NumColumns`` chunk, the seq of every point computed as
+    ``_columns`` does (a new line where step or time changes); None when
+    the lines would not be that simple (a key twice in one line, a key
+    ``_step`` or ``_t``): then the general way."""
+    import numpy as np
+
+    n = len(pc)
+    if not n:
+        return Prepared(None, 0, set(), -1, 0)
+    if "_step" in pc.names or "_t" in pc.names:
+        return None
+    step, t, ki = pc.step, pc.t, pc.ki
+    t_null = ~np.isfinite(t)
+    same_t = (t[1:] == t[:-1]) | (t_null[1:] & t_null[:-1])
+    starts = (step[1:] != step[:-1]) | ~same_t
+    seq = np.zeros(n, np.int64)
+    np.cumsum(starts, out=seq[1:])
+    width = len(pc.names)
+    small = ki.astype(np.uint16) if width < 1 << 16 else ki
+    order = np.argsort(small, kind="stable")
+    k_sorted, s_sorted = ki[order], seq[order]
+    if ((k_sorted[1:] == k_sorted[:-1]) & (s_sorted[1:] == s_sorted[:-1])).any():
+        return None  # a key twice in a line: a new line there, as the general path does
+    used = np.bincount(ki, minlength=width) > 0
+    keys = {name for name, u in zip(pc.names, used.tolist(), strict=True) if u}
+    held = np.broadcast_to(np.uint8(0), (_HELD_PER_POINT * n,))
+    cols = NumColumns(run_id, held, first_line, pc.names, n, ki, seq, step, t, t_null, pc.value)
+    rows = int(seq[-1]) + 1
+    return Prepared(cols, rows, keys, int(step.max()), len(held))
+
+
+def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns]) -> int:
+    """``NumColumns`` of many runs into the catalog with one insert
+    (``store/columns.py``), each run's points in series order."""
+    import numpy as np
+
+    runs = _columns_mod.run_numbers(cur, [c.run_id for c in nums])
+    keys = _columns_mod.key_numbers(cur, {k for c in nums for k in c.names})
+    parts: list[tuple[int, NumColumns, Any, Any]] = []
+    for c in nums:
+        key_no = np.array([keys[k] for k in c.names], dtype=np.int32)
+        rank = np.empty(len(key_no), np.int64)
+        rank[np.argsort(key_no, kind="stable")] = np.arange(len(key_no))
+        ranked = rank[c.ki]
+        if len(key_no) < 1 << 16:
+            ranked = ranked.astype(np.uint16)  # a radix sort
+        order = np.argsort(ranked, kind="stable")
+        parts.append((runs[c.run_id], c, order, key_no[c.ki[order]]))
+    parts.sort(key=lambda p: p[0])
+    points = _columns_mod.Points(
+        run_no=np.concatenate([np.full(c.points, r, np.int32) for r, c, _, _ in parts]),
+        key_no=np.concatenate([k for _, _, _, k in parts]),
+        seq=np.concatenate([c.seq[o] + c.first_line for _, c, o, _ in parts]),
+        step=np.concatenate([c.step[o] for _, c, o, _ in parts]),
+        t=np.concatenate([c.t[o] for _, c, o, _ in parts]),
+        value=np.concatenate([c.value[o] for _, c, o, _ in parts]),
+        t_null=np.concatenate([c.t_null[o] for _, c, o, _ in parts]),
+    )
+    n = _columns_mod.insert_metrics(cur, tmpdir, points, None, ordered=True)
+    if n:
+        ids = {r: run_id for run_id, r in runs.items()}
+        names = {k: key for key, k in keys.items()}
+        _merge_summaries(cur, points, ids, names)
+    return n
+
+
+def _merge_summaries(cur: Any, p: Any, run_ids: dict[int, str], key_names: dict[int, str]) -> None:
+    """The summaries of the points ``p`` (in series order), computed with
+    NumPy as ``ingest._summary_aggregate`` says in SQL, merged into
+    ``summaries`` (``ingest.merge_summaries``): min and max pass NaN by;
+    their steps are those of the first point holding them; first and last
+    time are those of the first and last point with a time."""
+    import numpy as np
+
+    n = len(p.value)
+    new = np.ones(n, dtype=bool)
+    new[1:] = (p.run_no[1:] != p.run_no[:-1]) | (p.key_no[1:] != p.key_no[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], n)  # exclusive
+    last = ends - 1
+    v = p.value
+    nan = np.isnan(v)
+    stats: dict[str, Any] = {
+        "first": v[starts],
+        "last": v[last],
+        "count": ends - starts,
+        "last_step": p.step[last],
+        "last_seq": p.seq[last],
+    }
+    lo = np.where(nan, np.inf, v)
+    hi = np.where(nan, -np.inf, v)
+    mins = np.minimum.reduceat(lo, starts)
+    maxs = np.maximum.reduceat(hi, starts)
+    seg = np.repeat(np.arange(len(starts)), ends - starts)
+    at_min = np.flatnonzero((lo == mins[seg]) & ~nan)
+    at_max = np.flatnonzero((hi == maxs[seg]) & ~nan)
+    numbers = np.add.reduceat(~nan, starts) > 0  # a series with a value that is not NaN
+    first_min = at_min[np.minimum(np.searchsorted(at_min, starts), max(len(at_min) - 1, 0))]
+    first_max = at_max[np.minimum(np.searchsorted(at_max, starts), max(len(at_max) - 1, 0))]
+    stats["min"] = np.where(numbers, mins, np.nan)
+    stats["max"] = np.where(numbers, maxs, np.nan)
+    stats["step_min"] = p.step[first_min] if len(at_min) else np.zeros(len(starts), np.int64)
+    stats["step_max"] = p.step[first_max] if len(at_max) else np.zeros(len(starts), np.int64)
+    timed = np.flatnonzero(~p.t_null)
+    if len(timed):
+        i = np.searchsorted(timed, starts)
+        j = np.searchsorted(timed, ends) - 1
+        has_t = (i < len(timed)) & (i <= j)
+        first_t = p.t[timed[np.minimum(i, len(timed) - 1)]]
+        last_t = p.t[timed[np.maximum(j, 0)]]
+    else:
+        has_t = np.zeros(len(starts), dtype=bool)
+        first_t = last_t = np.zeros(len(starts))
+    stats["first_t"], stats["last_t"] = first_t, last_t
+    nulls = {"min": ~numbers, "max": ~numbers, "step_min": ~numbers, "step_max": ~numbers}
+    nulls["first_t"] = nulls["last_t"] = ~has_t
+    cols: dict[str, Any] = {
+        "run_id": np.array([run_ids[int(r)] for r in p.run_no[starts].tolist()], dtype=object),
+        "key": np.array([key_names[int(k)] for k in p.key_no[starts].tolist()], dtype=object),
+    }
+    select = ["run_id", "key"]
+    for stat in _SUMMARY_STATS:
+        cols[stat] = stats[stat]
+        # DuckDB reads a NaN of a float array as NULL: a NaN value is NaN again
+        expr = (
+            f"coalesce({quote(stat)}, 'NaN'::DOUBLE)"
+            if cols[stat].dtype.kind == "f"
+            else quote(stat)
+        )
+        if stat in nulls:
+            cols[stat + "_null"] = nulls[stat]
+            expr = f"CASE WHEN {quote(stat + '_null')} THEN NULL ELSE {expr} END"
+        select.append(f"{expr} AS {quote(stat)}")
+    cur.register("foreign_summary_cols", cols)
+    try:
+        cur.execute("CREATE OR REPLACE TEMP TABLE foreign_summaries AS FROM summaries LIMIT 0")
+        cur.execute(
+            f"INSERT INTO foreign_summaries SELECT {', '.join(select)} FROM foreign_summary_cols"
+        )
+    finally:
+        cur.unregister("foreign_summary_cols")
+    merge_summaries(cur, "foreign_summaries")
+    cur.execute("DROP TABLE foreign_summaries")
+
+
 @gc_paused
 def prepare(run_id: str, run: ForeignRun) -> Prepared:
-    """The run's points as ``Columns``, or as metrics.jsonl bytes when the
-    columns cannot say the same (see the module doc)."""
+    """The run's points as ``NumColumns`` (a reader gave ``PointColumns``) or
+    ``Columns``, or as metrics.jsonl bytes when the columns cannot say the
+    same (see the module doc)."""
     pts = run.points
+    if isinstance(pts, PointColumns):
+        got = num_columns(run_id, pts)
+        if got is not None:
+            return got
     got = _columns(run_id, pts)
     if got is not None:
         cols, rows, keys, last = got
@@ -149,15 +326,19 @@ def _lines(texts: Any) -> bytes:
     return ("\n".join(texts) + "\n").encode()
 
 
-def ingest(cur: Any, catalog: Any, chunks: list[Any]) -> int:
-    """Points of ``chunks`` (``Columns`` and metrics.jsonl chunks alike) into
-    the catalog: the columns here, the rest through the catalog's ingest."""
+def ingest(cur: Any, catalog: Any, chunks: list[Any], **lines_options: Any) -> int:
+    """Points of ``chunks`` (``NumColumns``, ``Columns`` and metrics.jsonl
+    chunks alike) into the catalog: the columns here, the rest through the
+    catalog's ingest (with ``lines_options``)."""
+    nums = [c for c in chunks if isinstance(c, NumColumns) and c.points]
+    tmpdir = catalog._ingest.tmpdir
+    points = _ingest_numpy(cur, tmpdir, nums) if nums else 0
     cols = [c for c in chunks if isinstance(c, Columns) and c.points]
-    points = _ingest_columns(cur, catalog._ingest.tmpdir, cols) if cols else 0
+    points += _ingest_columns(cur, tmpdir, cols) if cols else 0
     # after the metrics, as before: a run's system samples come after its points
-    lines = [c for c in chunks if not isinstance(c, Columns)]
+    lines = [c for c in chunks if not isinstance(c, (Columns, NumColumns))]
     if lines:
-        points += catalog._ingest.ingest(cur, lines)
+        points += catalog._ingest.ingest(cur, lines, **lines_options)
     return points
 
 

@@ -11,13 +11,15 @@ whole) is ``whole``: when it changes, its runs are read again.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from pathlib import Path
 from typing import Any
 
 from ..importers import _system
-from ..importers._tfevents import is_event_file, read_event_file
+from ..importers._pointcols import renamed
+from ..importers._tfevents import _read_records, is_event_file, read_event_file
 from ..importers.base import ForeignRun, Point
 from ..opener import Opener, UnsafeFile
 from .cursor import Cursor
@@ -32,6 +34,11 @@ STREAMS = (
     "wandb",
     "sqlite_rows",
 )
+
+
+#: Bytes appended to an event file below which its records are decoded one
+#: at a time (the NumPy pass over a whole buffer costs more for a few).
+SMALL_APPEND = 64 * 1024
 
 
 class Rewritten(Exception):
@@ -99,7 +106,14 @@ def read_appended(
     ``Rewritten`` when it does not continue what was read."""
     path = root / cursor.rel
     if cursor.how == "tfevents":
-        got = read_event_file(path, problems, root=root, start=cursor.offset)
+        if cursor.size - cursor.offset <= SMALL_APPEND:  # a few records: one at a time
+            try:  # through the source's opener, which knows the folders it checked
+                data, _ = opener.read_range(str(path), cursor.offset, cursor.size - cursor.offset)
+            except UnsafeFile as exc:
+                raise OSError(exc.reason) from None
+            got = _read_records(path, problems, start=cursor.offset, f=io.BytesIO(data))
+        else:
+            got = read_event_file(path, problems, root=root, start=cursor.offset)
         if got.not_events:
             raise Rewritten(cursor.rel)
         read = max(0, cursor.size - cursor.offset)
@@ -183,15 +197,15 @@ def _complete_lines(opener: Opener, path: Path, offset: int, size: int) -> tuple
     return data[:cut], offset + cut, len(data)
 
 
-def _tb_keys(spec: dict[str, Any], points: list[Point]) -> list[Point]:
+def _tb_keys(spec: dict[str, Any], points: Any) -> Any:
     if "hf" in spec:
         from ..importers.hf import _from_tensorboard
 
-        return [Point(_from_tensorboard(p.key), p.step, p.value, p.t) for p in points]
+        return renamed(points, _from_tensorboard)
     if "s" in spec:
-        return [Point(spec["s"], p.step, p.value, p.t) for p in points]
+        return renamed(points, lambda k: spec["s"])
     if "p" in spec:
-        return [Point(spec["p"] + p.key, p.step, p.value, p.t) for p in points]
+        return renamed(points, lambda k: spec["p"] + k)
     return points
 
 

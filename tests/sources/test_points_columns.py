@@ -81,19 +81,28 @@ def test_columns_give_the_rows_and_summaries_of_the_jsonl_path(
         },
     )
     used: list[str] = []
-    real = points._columns
+    real, real_num = points._columns, points.num_columns
 
     def spy(run_id: str, pts: list[Any]) -> Any:
         got = real(run_id, pts)
         used.append("columns" if got is not None else "jsonl")
         return got
 
+    def spy_num(run_id: str, pts: Any, first_line: int = 0) -> Any:
+        got = real_num(run_id, pts, first_line)
+        used.append("numpy" if got is not None else "not numpy")
+        return got
+
     monkeypatch.setattr(points, "_columns", spy)
+    monkeypatch.setattr(points, "num_columns", spy_num)
     by_columns = catalog_rows(tmp_path, src, "columns")
-    assert sorted(used) == ["columns", "columns", "jsonl"]  # "twice" went the jsonl way
+    # "twice" went the jsonl way; the others as NumPy columns when the reader gave them
+    assert used.count("jsonl") == 1 and used.count("columns") + used.count("numpy") == 2
+    monkeypatch.setattr(points, "num_columns", lambda run_id, pts, first_line=0: None)
+    by_csv = catalog_rows(tmp_path, src, "csv")
     monkeypatch.setattr(points, "_columns", lambda run_id, pts: None)
     by_lines = catalog_rows(tmp_path, src, "lines")
-    assert by_columns == by_lines
+    assert by_columns == by_lines == by_csv
     metrics, _, cursors = by_columns
     assert ("plain", "acc", 0, 0, "1700000000.0", "-0.0") in metrics
     assert ("plain", "loss", 3, 2, "1700000002.0", "nan") in metrics  # lr at .5 s: line 1

@@ -1,0 +1,498 @@
+"""Event files decoded with NumPy: all records of a file at once, into
+columns (``PointColumns``), not one ``Point`` per scalar.
+
+Used by ``_tfevents.read_event_file`` when NumPy is installed; the record
+at a time reader there stays the way without it, and the way for whatever
+this one does not take on (a test holds the two to the same points,
+problems and offsets). Three steps, each over the whole buffer:
+
+1. Framing. A record starts with its length (8 bytes, little-endian) and
+   the masked CRC32C of those 8 bytes. Every position whose bytes 3-7 are
+   zero (a length under 16 MiB) is a candidate; its header CRC is checked
+   from three 256-entry tables (the CRC is affine in its input, and only the
+   low 3 bytes vary). The records are then the chain from the first byte:
+   each candidate must be where the one before ends. A candidate inside a
+   record's data (its 12 bytes looking like a header: about 1 in 2**32) is
+   stepped over; a chain that cannot go on (a damaged header, a record cut
+   short) ends here, and the record reader takes the rest of the file from
+   there, saying what is wrong as it always did.
+2. Data CRCs, by record length. The CRC is affine, so the XOR of the
+   CRCs of n records of one length is the CRC of the XOR of their bytes,
+   with ``crc(0 * length)`` XORed in when n is even. That is checked for
+   all the records of a length, and for the records whose index has bit b
+   set, for every b (about 2 log2(n) rows' worth of XORs and log2(n) CRCs
+   per length, not n CRCs): one or two damaged records of a length are
+   always found (two differ in some bit of their index). Should a group
+   not add up, each of its records is checked alone, and the file is read
+   up to the first bad one, with the same problem line as before. (Three or
+   more damaged records whose damage cancels out in every XOR would pass:
+   CRCs guard against accidents, never against a file made to fool them,
+   and the decoding after is bounded either way.)
+3. The common scalar record, ``Event{wall_time, [step,] summary{value{tag,
+   simple_value}}}`` with one-byte lengths (``_tfevents._common_scalar``),
+   is recognised and cut into columns per (length, step width); the tags of
+   a group are told apart as byte rows, decoded once each. Every other
+   record (the file version, hparams, TF2 tensor summaries, text, images)
+   goes through the general decoder, in file order, and its points take
+   their place among the others.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from . import _protobuf as pb
+from ._pointcols import PointColumns
+from ._read import note_end, open_regular
+from ._tfshortest import shortest_array
+
+#: Bytes of a file decoded at a time (a record longer than this, more).
+WINDOW = 64 << 20
+#: Records longer than this are never a common scalar: checked one by one.
+_MATRIX_MAX = 192
+_MASK_ADD = 0xA282EAD8
+_U32 = 0xFFFFFFFF
+
+
+def _header_tables() -> tuple[Any, Any, Any, int]:
+    zero = pb.crc32c(bytes(8))
+    tables = []
+    for k in range(3):
+        tables.append(
+            np.array(
+                [pb.crc32c(bytes(k) + bytes([b]) + bytes(7 - k)) ^ zero for b in range(256)],
+                dtype=np.uint32,
+            )
+        )
+    return tables[0], tables[1], tables[2], zero
+
+
+_TABLES: tuple[Any, Any, Any, int] | None = None
+
+
+def _mask(crc: Any) -> Any:
+    return (((crc >> 15) | (crc << 17)) + _MASK_ADD) & _U32
+
+
+def _u32_at(a: Any, at: Any) -> Any:
+    """The little-endian uint32 at each offset ``at`` of ``a`` (as int64)."""
+    if not len(at):
+        return np.zeros(0, np.int64)
+    rows = sliding_window_view(a, 4)[at]
+    return rows.view("<u4").ravel().astype(np.int64)
+
+
+def frame(a: Any) -> tuple[Any, Any, int, bool]:
+    """``(starts, lengths, end, damaged)`` of the chain of records from
+    ``a[0]``: ``end`` is where the last whole record ends; ``damaged`` when
+    what follows is not the start of a record (rather than too short)."""
+    global _TABLES
+    n = len(a)
+    empty = np.zeros(0, np.int64)
+    if n < 12:
+        return empty, empty, 0, False
+    if _TABLES is None:
+        _TABLES = _header_tables()
+    t0, t1, t2, zero = _TABLES
+    m = n - 11
+    z = a == 0
+    cand = z[3 : 3 + m].copy()
+    for k in (4, 5, 6, 7):
+        cand &= z[k : k + m]
+    p = np.flatnonzero(cand)
+    head = sliding_window_view(a, 12)[p]
+    b0, b1, b2 = head[:, 0], head[:, 1], head[:, 2]
+    crc = t0[b0] ^ t1[b1] ^ t2[b2] ^ np.uint32(zero)
+    masked = ((crc >> np.uint32(15)) | (crc << np.uint32(17))) + np.uint32(_MASK_ADD)
+    ok = masked == np.ascontiguousarray(head[:, 8:]).view("<u4").ravel()
+    s = p[ok].astype(np.int64)
+    length = b0[ok].astype(np.int64) | b1[ok].astype(np.int64) << 8 | b2[ok].astype(np.int64) << 16
+    nxt = s + 16 + length
+    taken: list[Any] = []
+    pos = 0
+    while True:
+        j = int(np.searchsorted(s, pos))
+        if j >= len(s) or s[j] != pos:
+            break
+        breaks = np.flatnonzero(nxt[j:-1] != s[j + 1 :])
+        k = int(breaks[0]) if breaks.size else len(s) - 1 - j
+        taken.append(np.arange(j, j + k + 1))
+        pos = int(nxt[j + k])
+        if j + k == len(s) - 1:
+            break
+    idx = np.concatenate(taken) if taken else empty
+    whole = idx[nxt[idx] <= n]
+    end = int(nxt[whole[-1]]) if whole.size else 0
+    partial = n - end < 12 or (whole.size < idx.size)
+    if not partial:
+        j = int(np.searchsorted(s, end))
+        partial = j < len(s) and s[j] == end  # a header that checks, data still to come
+    return s[whole], length[whole], end, not partial
+
+
+def groups(a: Any, starts: Any, lengths: Any) -> list[tuple[int, Any, Any]]:
+    """``(length, record indices, their data as rows)`` per record length;
+    rows only for lengths up to ``_MATRIX_MAX`` (None beyond)."""
+    order = np.argsort(lengths, kind="stable")
+    sorted_lengths = lengths[order]
+    cuts = np.flatnonzero(np.diff(sorted_lengths)) + 1
+    out = []
+    for rows in np.split(order, cuts):
+        if not rows.size:
+            continue
+        size = int(lengths[rows[0]])
+        data = None
+        if size <= _MATRIX_MAX and size:
+            data = sliding_window_view(a, size)[starts[rows] + 12]
+        elif not size:
+            data = np.zeros((len(rows), 0), np.uint8)
+        out.append((size, rows, data))
+    return out
+
+
+def first_bad_crc(
+    a: Any, starts: Any, lengths: Any, grouped: list[tuple[int, Any, Any]]
+) -> int | None:
+    """Index (into ``starts``) of the first record whose data CRC does not
+    match, None when all do (see the module doc)."""
+    stored = _u32_at(a, starts + 12 + lengths)
+    x = (stored - _MASK_ADD) & _U32
+    crcs = ((x << 15) | (x >> 17)) & _U32  # unmasked
+    bad: list[int] = []
+    for size, rows, data in grouped:
+        if data is None:
+            for r in rows.tolist():
+                at = int(starts[r]) + 12
+                if pb.crc32c(a[at : at + size].tobytes()) != int(crcs[r]):
+                    bad.append(r)
+                    break
+            continue
+        if _folds_match(data, crcs[rows], size):
+            continue
+        each = pb.crc32c_each([bytes(r) for r in data])
+        wrong = np.flatnonzero(np.array(each, dtype=np.int64) != crcs[rows])
+        if wrong.size:
+            bad.append(int(rows[wrong].min()))
+    return min(bad) if bad else None
+
+
+def _folds_match(data: Any, crcs: Any, size: int) -> bool:
+    """Whether the records ``data`` (rows of ``size`` bytes) match their
+    unmasked CRCs, checked through XORs of subsets of them (see the module
+    doc): all the records, and for each bit b of a record's index the
+    records whose index has it. Two damaged records always differ in some
+    such bit, so up to two per length are never missed."""
+    zero = pb.crc32c(bytes(size))
+    index = np.arange(len(data))
+    folds = []  # (fold, its rows' index mask)
+    y = data
+    bit = 0
+    while len(y) > 1:
+        odd = y[1::2]
+        folds.append((np.bitwise_xor.reduce(odd, axis=0), ((index >> bit) & 1) == 1))
+        even = y[0::2]
+        y = even[: len(odd)] ^ odd
+        if len(even) > len(odd):
+            y = np.concatenate([y, even[-1:]])
+        bit += 1
+    folds.append((y[0], np.ones(len(data), dtype=bool)))
+    for fold, rows in folds:
+        want = pb.crc32c(fold.tobytes()) ^ (zero if int(rows.sum()) % 2 == 0 else 0)
+        if int(np.bitwise_xor.reduce(crcs[rows])) != want:
+            return False
+    return True
+
+
+def _distinct_rows(t: Any) -> tuple[Any, list[bytes]]:
+    """``(inverse, distinct rows as bytes)`` of a 2-d uint8 array."""
+    n, w = t.shape
+    if w == 0:
+        return np.zeros(n, np.int64), [b""]
+    inverse = np.full(n, -1, np.int64)
+    rest = np.arange(n)
+    found: list[bytes] = []
+    while rest.size and len(found) < 16:
+        row = t[rest[0]]
+        same = (t[rest] == row).all(axis=1)
+        inverse[rest[same]] = len(found)
+        found.append(row.tobytes())
+        rest = rest[~same]
+    if rest.size:  # many tags of one length: sort them
+        view = np.ascontiguousarray(t[rest]).view(np.dtype((np.void, w))).ravel()
+        uniq, inv = np.unique(view, return_inverse=True)
+        inverse[rest] = inv.ravel() + len(found)
+        found.extend(u.tobytes() for u in uniq)
+    return inverse, found
+
+
+class _Common:
+    """The common scalar records of a window, column by column."""
+
+    def __init__(self) -> None:
+        self.rec: list[Any] = []  # record index in the window
+        self.step: list[Any] = []
+        self.wall: list[Any] = []
+        self.raw: list[Any] = []  # float32 values
+        self.key: list[Any] = []  # index into the file's keys
+
+
+def _common(
+    grouped: list[tuple[int, Any, Any]], n: int, keys: dict[str, int]
+) -> tuple[_Common, Any]:
+    """The common scalar records among ``n`` records grouped by length (see
+    the module doc) and a mask of the records that are not."""
+    out = _Common()
+    other = np.ones(n, dtype=bool)
+    for size, rows, d in grouped:
+        if d is None or size < 17:
+            continue
+        ok = d[:, 0] == 0x09
+        stepped = d[:, 9] == 0x10
+        width = np.zeros(len(rows), np.int64)  # bytes of the step varint
+        more = stepped.copy()
+        for j in range(9):
+            if 10 + j >= size:
+                more[:] = False
+                break
+            width[more] += 1
+            more &= d[:, 10 + j] >= 0x80
+            if not more.any():
+                break
+        ok &= ~more  # a step varint of 10 bytes (negative) or running off
+        pos = np.where(stepped, 10 + width, 9)
+        for p in np.unique(pos[ok]).tolist():
+            m = size - p
+            if not 11 <= m <= 0x81:
+                continue
+            sub = np.flatnonzero(ok & (pos == p))
+            g = d[sub]
+            head = (
+                (g[:, p] == 0x2A)
+                & (g[:, p + 1] == m - 2)
+                & (g[:, p + 2] == 0x0A)
+                & (g[:, p + 3] == m - 4)
+                & (g[:, p + 4] == 0x0A)
+                & (g[:, p + 5] == m - 11)
+                & (g[:, size - 5] == 0x15)
+            )
+            if not head.all():
+                sub, g = sub[head], g[head]
+            if not sub.size:
+                continue
+            steps = np.zeros(len(sub), np.int64)
+            for j in range(p - 10):
+                steps |= (g[:, 10 + j].astype(np.int64) & 0x7F) << (7 * j)
+            inverse, tags = _distinct_rows(g[:, p + 6 : size - 5])
+            ids = np.array(
+                [keys.setdefault(t.decode("utf-8", errors="replace"), len(keys)) for t in tags],
+                dtype=np.int32,
+            )
+            other[rows[sub]] = False
+            out.rec.append(rows[sub])
+            out.step.append(steps)
+            out.wall.append(np.ascontiguousarray(g[:, 1:9]).view("<f8").ravel())
+            out.raw.append(np.ascontiguousarray(g[:, size - 4 :]).view("<f4").ravel())
+            out.key.append(ids[inverse])
+    return out, other
+
+
+class _Times:
+    """First and last event times as the record reader folds them, with
+    ``min``/``max`` in file order: a NaN met first stays, one met later is passed."""
+
+    def __init__(self) -> None:
+        self.first: tuple[tuple[int, int], float] | None = None
+        self.lo: float | None = None
+        self.hi: float | None = None
+
+    def at(
+        self, order: tuple[int, int], t: float, lo: float | None = None, hi: float | None = None
+    ) -> None:
+        if self.first is None or order < self.first[0]:
+            self.first = (order, t)
+        lo, hi = (t, t) if lo is None else (lo, hi)
+        if lo == lo:
+            self.lo = lo if self.lo is None else min(self.lo, lo)
+        if hi == hi:
+            self.hi = hi if self.hi is None else max(self.hi, hi)  # type: ignore[type-var]
+
+    def put(self, out: Any) -> None:
+        if self.first is None:
+            return
+        t = self.first[1]
+        out.first_t, out.last_t = (t, t) if t != t else (self.lo, self.hi)
+
+
+def read_event_file(path: Path, problems: list[str], *, root: Path | None, start: int) -> Any:
+    """``_tfevents.read_event_file`` with NumPy (see the module doc)."""
+    from . import _tfevents as tfe
+
+    out = tfe._FileData(end=start)
+    bad: list[int] = []
+    keys: dict[str, int] = {}
+    values: dict[bytes, float] = {}
+    parts: list[PointColumns] = []
+    times = _Times()
+    base = 0  # offset from ``start`` of the window's first byte
+    rest_at: int | None = None  # hand the rest to the record reader from here
+    window = 0
+    try:
+        with open_regular(path, root=root, start=start) as f:
+            carry = b""
+            while True:
+                more = f.read(WINDOW)
+                buf = carry + more if carry else more
+                if not buf:
+                    break
+                a = np.frombuffer(buf, dtype=np.uint8)
+                starts, lengths, end, damaged = frame(a)
+                grouped = groups(a, starts, lengths) if starts.size else []
+                cut = first_bad_crc(a, starts, lengths, grouped) if starts.size else None
+                if cut is not None:
+                    problems.append(
+                        f"{path}: corrupt at byte {base + int(starts[cut])}"
+                        " (record data CRC mismatch)"
+                    )
+                    starts, lengths = starts[:cut], lengths[:cut]
+                    grouped = groups(a, starts, lengths) if starts.size else []
+                if starts.size:
+                    parts.append(
+                        _decode(
+                            a, starts, lengths, grouped, base, window, out, keys, values, bad, times
+                        )
+                    )
+                    out.end = start + base + int(starts[-1] + 16 + lengths[-1])
+                if cut is not None:
+                    break
+                if damaged or (len(more) < WINDOW and end < len(buf)):
+                    rest_at = base + end
+                    break
+                if len(more) < WINDOW:
+                    break
+                carry = buf[end:]
+                base += end
+                window += 1
+    except OSError as exc:
+        problems.append(f"{path}: unreadable ({exc.strerror or exc})")
+    if rest_at is not None:
+        rest = tfe._FileData(end=out.end)
+        tfe._read_records(
+            path, problems, root=root, start=start, origin=rest_at, out=rest, bad=bad, finish=False
+        )
+        out.end, out.torn_at, out.not_events = rest.end, rest.torn_at, rest.not_events
+        if rest.points:
+            parts.append(_of_points(rest.points, keys))
+        if rest.hparams is not None:
+            out.hparams = {**(out.hparams or {}), **rest.hparams}
+        out.session_status = rest.session_status or out.session_status
+        out.text.update(rest.text)
+        if rest.first_t is not None:
+            times.at((window + 1, 0), rest.first_t, rest.first_t, rest.last_t)
+    times.put(out)
+    out.points = _concat(parts, keys)
+    note_end(path, out.end)
+    if bad:
+        problems.append(
+            f"{path}: {len(bad)} event(s) not decodable, skipped, first at byte {bad[0]}"
+        )
+    return out
+
+
+def _of_points(points: list[Any], keys: dict[str, int]) -> PointColumns:
+    return PointColumns(
+        [],
+        np.array([keys.setdefault(p.key, len(keys)) for p in points], dtype=np.int32),
+        np.array([p.step for p in points], dtype=np.int64),
+        np.array([p.value for p in points], dtype=np.float64),
+        np.array([np.nan if p.t is None else p.t for p in points], dtype=np.float64),
+    )
+
+
+def _decode(
+    a: Any,
+    starts: Any,
+    lengths: Any,
+    grouped: list[tuple[int, Any, Any]],
+    base: int,
+    window: int,
+    out: Any,
+    keys: dict[str, int],
+    values: dict[bytes, float],
+    bad: list[int],
+    times: _Times,
+) -> PointColumns:
+    """The points of the records ``starts`` of one window, in file order."""
+    from . import _tfevents as tfe
+
+    common, other = _common(grouped, len(starts), keys)
+    n = len(starts)
+    counts = np.zeros(n, np.int64)
+    general: list[Any] = []  # points of the other records, in order
+    if common.rec:
+        rec = np.concatenate(common.rec)
+        counts[rec] = 1
+        wall = np.concatenate(common.wall)
+        first = int(np.argmin(rec))
+        nan = np.isnan(wall)
+        ok = wall[~nan] if nan.any() else wall
+        lo = float(ok.min()) if ok.size else None
+        hi = float(ok.max()) if ok.size else None
+        times.at((window, int(rec[first])), float(wall[first]), lo, hi)
+    for r in np.flatnonzero(other).tolist():
+        at = int(starts[r]) + 12
+        data = a[at : at + int(lengths[r])].tobytes()
+        before = len(out.points)
+        out.first_t = out.last_t = None
+        try:
+            tfe._decode_event(data, out)
+        except (ValueError, TypeError, struct.error):
+            bad.append(base + int(starts[r]))
+        if out.first_t is not None:
+            times.at((window, r), out.first_t)
+        got = out.points[before:]
+        del out.points[before:]
+        counts[r] = len(got)
+        general.extend(got)
+    out.first_t = out.last_t = None
+    total = int(counts.sum())
+    ki = np.zeros(total, np.int32)
+    step = np.zeros(total, np.int64)
+    value = np.zeros(total, np.float64)
+    t = np.zeros(total, np.float64)
+    offsets = np.cumsum(counts) - counts
+    if common.rec:
+        at = offsets[rec]
+        ki[at] = np.concatenate(common.key)
+        step[at] = np.concatenate(common.step)
+        t[at] = wall
+        value[at] = shortest_array(np.concatenate(common.raw), tfe._shortest_of_raw, values)
+    if general:
+        recs = np.flatnonzero(other & (counts > 0))
+        c = counts[recs]
+        within = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c)
+        at = np.repeat(offsets[recs], c) + within
+        g = _of_points(general, keys)
+        ki[at], step[at], value[at], t[at] = g.ki, g.step, g.value, g.t
+    return PointColumns([], ki, step, value, t)
+
+
+def _concat(parts: list[PointColumns], keys: dict[str, int]) -> PointColumns:
+    names = list(keys)
+    if not parts:
+        e = PointColumns.empty()
+        return PointColumns(names, e.ki, e.step, e.value, e.t)
+    if len(parts) == 1:
+        p = parts[0]
+        return PointColumns(names, p.ki, p.step, p.value, p.t)
+    return PointColumns(
+        names,
+        np.concatenate([p.ki for p in parts]),
+        np.concatenate([p.step for p in parts]),
+        np.concatenate([p.value for p in parts]),
+        np.concatenate([p.t for p in parts]),
+    )
