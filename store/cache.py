@@ -3,9 +3,17 @@
 Each catalog is listed with the store it indexes (read from the catalog
 itself, read-only: a catalog another trackui holds is "in use" and never
 touched), the stores made to read a folder of other tools' runs through
-with that folder, and imported copies with the folder they came from; what
-stands for something gone can be removed. Everything here is derived from
-run files or foreign folders, so a removed catalog is rebuilt when needed.
+with that folder, the sessions of several sources (or of a remote one) with
+the sources they read, each remote source's mirror with its ``host:path``,
+and imported copies with the folder they came from; what stands for
+something gone, or was not used for a while, can be removed. Everything
+here is derived from run files, foreign folders or a box's files, so what is
+removed is rebuilt (or fetched again) when needed.
+
+Last use: opening a store in the TUI stamps its catalog (``note_use``; a
+``.used`` file beside it); a catalog's last use is the newest of that stamp
+and its own writes, a session's that of its catalog, a mirror's its last
+sync that fetched something.
 """
 
 from __future__ import annotations
@@ -35,6 +43,35 @@ class CacheEntry:
     present: bool | None  # whether that still exists (None: not known)
     runs: int | None = None
     in_use: bool = False
+    #: last use (epoch seconds): see the module docstring
+    used: float = 0.0
+    #: a mirror's session root, a session's or a read-through store's catalog
+    parent: Path | None = None
+
+    @property
+    def last_use(self) -> float:
+        return max(self.used, self.modified)
+
+
+#: Beside a catalog: touched each time the TUI opens its store.
+USED_SUFFIX = ".used"
+#: In a session root: the mirrors of its remote sources (remote/source.py's MIRRORS).
+MIRRORS = ".mirror"
+
+
+def note_use(catalog: Path) -> None:
+    """Stamp ``catalog`` as used now (best effort; never in the way)."""
+    try:
+        Path(str(catalog) + USED_SUFFIX).touch()
+    except OSError:
+        pass
+
+
+def _used(catalog: Path) -> float:
+    try:
+        return os.stat(str(catalog) + USED_SUFFIX).st_mtime
+    except OSError:
+        return 0.0
 
 
 def cache_entries(cache: Path | None = None) -> list[CacheEntry]:
@@ -42,28 +79,101 @@ def cache_entries(cache: Path | None = None) -> list[CacheEntry]:
     directory. The catalog of a read-through store stands for the folder it
     reads; that store (a folder holding only which folder it reads) goes
     with its catalog."""
+    from .sources.session import SESSIONS
+
     base = cache if cache is not None else paths.cache_dir()
-    through = {}
+    #: catalog path -> the entry of the store it indexes (a read-through store, a session)
+    through: dict[str, CacheEntry] = {}
     out = []
     for root in sorted((base / READ_THROUGH).glob("*")):
         if root.is_dir() and not root.is_symlink():
             folder = _read_through_folder(root)
-            through[str(paths.catalog_path(root))] = folder
+            catalog = paths.catalog_path(root)
             size, modified = _files_stat([p for p in root.rglob("*") if p.is_file()])
             present = None if folder is None else os.path.exists(folder)
-            out.append(CacheEntry("source", root, size, modified, folder, present))
+            entry = CacheEntry(
+                "source", root, size, modified, folder, present, used=_used(catalog), parent=catalog
+            )
+            through[str(catalog)] = entry
+            out.append(entry)
+    for root in sorted((base / SESSIONS).glob("*")):
+        if root.is_dir() and not root.is_symlink():
+            session, mirrors = _session_entries(root)
+            through[str(session.parent)] = session
+            out.append(session)
+            out.extend(mirrors)
     for path in sorted((base / "catalogs").glob("*.duckdb")):
         if path.is_file() and not path.is_symlink():
             entry = _catalog_entry(path)
-            if str(path) in through and not entry.in_use:
-                folder = through[str(path)]
-                present = None if folder is None else os.path.exists(folder)
-                entry = replace(entry, store=folder, present=present)
+            owner = through.get(str(path))
+            if owner is not None and not entry.in_use:
+                entry = replace(entry, store=owner.store, present=owner.present)
             out.append(entry)
+    busy = {str(e.path) for e in out if e.kind == "catalog" and e.in_use}
+    # A store whose catalog a trackui holds is in use too.
+    out = [replace(e, in_use=True) if str(e.parent) in busy else e for e in out]
     for path in sorted((base / "imported").glob("*")):
         if path.is_dir() and not path.is_symlink():
             out.append(_imported_entry(path))
     return out
+
+
+def _session_entries(root: Path) -> tuple[CacheEntry, list[CacheEntry]]:
+    """A session root (its sources, as typed, in ``store``) and the mirrors
+    of its remote sources. A session is gone when it reads no remote source
+    and every local one is gone; a mirror when its session no longer reads it."""
+    import hashlib
+
+    items = _sources_of(root)
+    shown = [i["location"] for i in items if isinstance(i.get("location"), str)]
+    local = [i["path"] for i in items if isinstance(i.get("path"), str)]
+    remote = [i["remote"] for i in items if isinstance(i.get("remote"), str)]
+    if remote or not local:
+        present = None if remote else False
+    else:
+        present = any(os.path.exists(p) for p in local)
+    catalog = paths.catalog_path(root)
+    used = max(_used(catalog), _mtime(catalog))
+    mine = [p for p in root.rglob("*") if p.is_file() and MIRRORS not in p.relative_to(root).parts]
+    size, modified = _files_stat(mine)
+    session = CacheEntry(
+        "session",
+        root,
+        size,
+        modified,
+        ", ".join(shown) or None,
+        present,
+        used=used,
+        parent=catalog,
+    )
+    by_digest = {hashlib.sha256(text.encode()).hexdigest()[:16]: text for text in remote}
+    mirrors = []
+    for top in sorted((root / MIRRORS).glob("*")):
+        if not top.is_dir() or top.is_symlink():
+            continue
+        text = by_digest.get(top.name.rsplit("-", 1)[-1])
+        files = [p for p in top.rglob("*") if p.is_file() and not p.is_symlink()]
+        disk, newest = _disk_stat(files)
+        synced = _mtime(top / "state.json") or newest
+        mirrors.append(
+            CacheEntry(
+                "mirror", top, disk, synced, text, text is not None, used=synced, parent=root
+            )
+        )
+    return session, mirrors
+
+
+def _sources_of(root: Path) -> list[dict[str, Any]]:
+    doc = read_json(root / ".sources.json") or {}
+    items = doc.get("sources") if isinstance(doc.get("sources"), list) else []
+    return [i for i in items if isinstance(i, dict)]
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def _read_through_folder(root: Path) -> str | None:
@@ -77,17 +187,19 @@ def _read_through_folder(root: Path) -> str | None:
 
 def prunable(entry: CacheEntry, *, imported: bool = False, older_than: float | None = None) -> bool:
     """Whether ``prune`` removes it: a catalog of a store that is gone (or of
-    no runs at all), one not written for ``older_than`` seconds, an imported
-    store whose folder is gone (only when ``imported``). Never one in use."""
+    no runs at all), a session whose sources are gone, a mirror its session
+    no longer reads, a catalog or session not used for ``older_than``
+    seconds, an imported store whose folder is gone (only when
+    ``imported``). Never one in use."""
     if entry.in_use or (entry.kind == "catalog" and entry.runs is None):
         return False  # held by a trackui, or not read (damaged, or being written)
     if entry.kind == "imported":
         return imported and entry.present is False
-    if entry.kind == "source":
+    if entry.kind in ("source", "mirror"):
         return entry.present is False
-    if entry.present is False or entry.runs == 0:
+    if entry.present is False or (entry.kind == "catalog" and entry.runs == 0):
         return True
-    return older_than is not None and time.time() - entry.modified > older_than
+    return older_than is not None and time.time() - entry.last_use > older_than
 
 
 def prune_plan(
@@ -95,7 +207,13 @@ def prune_plan(
 ) -> list[CacheEntry]:
     """What ``prune`` removes (see ``prunable``): imported stores first, then
     catalogs, with the catalog of each imported store that goes."""
-    going = [e for e in entries if prunable(e, imported=imported, older_than=older_than)]
+    busy = {str(e.path) for e in entries if e.kind == "catalog" and e.in_use}
+    going = [
+        e
+        for e in entries
+        if prunable(e, imported=imported, older_than=older_than)
+        and not (e.kind in ("session", "source") and str(e.parent) in busy)
+    ]
     stores = {str(e.path) for e in going if e.kind == "imported"}
     # A read-through store goes with its catalog (it holds nothing else).
     folders = {e.store for e in going if e.kind == "catalog" and e.store}
@@ -105,14 +223,29 @@ def prune_plan(
         for e in entries
         if e.kind == "catalog" and e not in going and not e.in_use and e.store in stores
     ]
-    return sorted(going, key=lambda e: e.kind == "catalog")
+    # A session goes with its mirrors and its catalog; a catalog of a session
+    # that stays (its sources are not all gone, or it was used lately) stays.
+    sessions = {str(e.path) for e in going if e.kind == "session"}
+    catalogs = {str(e.parent) for e in going if e.kind == "session"}
+    kept = {str(e.parent) for e in entries if e.kind == "session" and str(e.path) not in sessions}
+    going = [e for e in going if not (e.kind == "catalog" and str(e.path) in kept)]
+    going += [
+        e for e in entries if e.kind == "mirror" and e not in going and str(e.parent) in sessions
+    ]
+    going += [
+        e
+        for e in entries
+        if e.kind == "catalog" and e not in going and not e.in_use and str(e.path) in catalogs
+    ]
+    order = {"mirror": 0, "imported": 1, "source": 1, "session": 1, "catalog": 2}
+    return sorted(going, key=lambda e: order.get(e.kind, 1))
 
 
 def remove(entry: CacheEntry) -> None:
-    if entry.kind in ("imported", "source"):
-        shutil.rmtree(entry.path)
+    if entry.kind in ("imported", "source", "session", "mirror"):
+        shutil.rmtree(entry.path, ignore_errors=entry.kind == "mirror")
         return
-    for suffix in ("", ".wal"):
+    for suffix in ("", ".wal", USED_SUFFIX):
         Path(str(entry.path) + suffix).unlink(missing_ok=True)
 
 
@@ -128,7 +261,25 @@ def _files_stat(paths_: Iterable[Path]) -> tuple[int, float]:
     return size, newest
 
 
+def _disk_stat(paths_: Iterable[Path]) -> tuple[int, float]:
+    """Bytes on disk (a mirror's stubs are sparse: they take none) and the newest mtime."""
+    size, newest = 0, 0.0
+    for p in paths_:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        size += getattr(st, "st_blocks", 0) * 512 if hasattr(st, "st_blocks") else st.st_size
+        newest = max(newest, st.st_mtime)
+    return size, newest
+
+
 def _catalog_entry(path: Path) -> CacheEntry:
+    entry = _read_catalog(path)
+    return replace(entry, used=_used(path))
+
+
+def _read_catalog(path: Path) -> CacheEntry:
     import duckdb
 
     size, modified = _files_stat([path, Path(str(path) + ".wal")])

@@ -96,7 +96,11 @@ def add_parsers(sub: argparse._SubParsersAction, sources_arg: Any) -> None:
 
     cache = sub.add_parser("cache", help="the catalogs trackui keeps: list them, prune them")
     what = cache.add_subparsers(dest="cache_command", metavar="ls|prune")
-    ls = what.add_parser("ls", help="catalogs and imported stores, with the store of each")
+    ls = what.add_parser(
+        "ls",
+        help="catalogs, sessions of several sources, remote mirrors and imported stores: "
+        "what each stands for, its size and last use",
+    )
     ls.add_argument("--json", action="store_true", help="JSON output")
     prune = what.add_parser(
         "prune", help="remove the catalogs of stores that are gone (rebuilt if ever needed)"
@@ -106,7 +110,7 @@ def add_parsers(sub: argparse._SubParsersAction, sources_arg: Any) -> None:
         "--older-than",
         type=float,
         metavar="DAYS",
-        help="also catalogs not written for DAYS days (their stores are indexed again when opened)",
+        help="also catalogs and sessions not used for DAYS days (read again when opened)",
     )
     prune.add_argument(
         "--imported",
@@ -287,12 +291,12 @@ def cmd_cache(args: argparse.Namespace) -> int:
                 _state(e),
                 "" if e.runs is None else str(e.runs),
                 fmt.size(e.size),
-                fmt.ago(e.modified) if e.modified else "",
+                fmt.ago(e.last_use) if e.last_use else "",
                 str(e.path),
             ]
             for e in entries
         ]
-        headers = ["kind", "store", "state", "runs", "size", "written", "path"]
+        headers = ["kind", "store", "state", "runs", "size", "used", "path"]
         emit_table(Table(headers, rows, numeric=frozenset({3, 4})), None)
         return 0
     if args.older_than is not None and args.older_than < 0:
@@ -305,7 +309,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
             _tidy(cache.remove, entry)
         freed += entry.size
         verb = "would remove" if args.dry_run else "removed"
-        print(f"{verb} {entry.kind} {line(entry.path)} ({line(entry.store or 'no runs')})")
+        what = entry.store or ("read by no source" if entry.kind == "mirror" else "no runs")
+        print(f"{verb} {entry.kind} {line(entry.path)} ({line(what)})")
     kept = len(entries) - len(doomed)
     print(
         f"{'would free' if args.dry_run else 'freed'} {fmt.size(freed)}; kept {kept} "
@@ -319,6 +324,8 @@ def _state(entry: Any) -> str:
     if entry.in_use:
         return "in use"
     if entry.present is None:
+        if entry.kind == "session":
+            return "remote"  # whether a box still has its runs is not asked here
         return "empty" if entry.runs == 0 else "unknown"
     return "present" if entry.present else "gone"
 
@@ -332,4 +339,5 @@ def _entry_record(entry: Any) -> dict[str, Any]:
         "runs": entry.runs,
         "bytes": entry.size,
         "modified": entry.modified,
+        "used": entry.last_use,
     }
