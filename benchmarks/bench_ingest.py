@@ -162,7 +162,11 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
     )
-    print(f"# medians of {repeats}: floor {floors}, cold {colds}", flush=True)
+    print(
+        f"# medians of {repeats}: floor {floors}, cold {colds}; "
+        f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
 
 
 def main() -> None:

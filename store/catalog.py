@@ -59,6 +59,7 @@ from .catalog_schema import (
 from .catalog_sources import SourceRuns
 from .catalog_status import Statuses
 from .catalog_sync import Batch, RunSync, problems_of
+from .cold_batches import ColdBatches
 from .fmt import repair
 from .ingest import SMALL_CHUNK_BYTES, MetricIngest
 from .ingest_small import COMBINED
@@ -90,7 +91,7 @@ BATCH_RUNS = (250, 1000, 4000)
 Progress = Callable[[int, int], None]
 
 
-class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
+class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
     """The catalog of one store. Thread-safe for reads through ``cursor()``."""
 
     def __init__(
@@ -377,14 +378,7 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses):
             for key in gone:
                 self._state.pop(key, None)
                 self._bad.pop(key, None)
-        changed = points = done = 0
-        for part in _batches(todo):
-            c, p = self._sync_isolated(part)
-            changed, points, done = changed + c, points + p, done + len(part)
-            if done < len(todo):
-                self._transaction(lambda cur: self._derive_statuses(cur, now))
-                if progress is not None:
-                    progress(done, len(todo))
+        changed, points = self._sync_parts(_batches(todo), now, progress)
         for source in self.sources:
             source.on_batch = progress  # a first read shows its runs batch by batch
             more, added = source.refresh(self)

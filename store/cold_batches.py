@@ -1,0 +1,176 @@
+"""The batches of a refresh with many runs to read (a cold catalog), the
+reading of one overlapped with the writing of the one before.
+
+Reading a batch of new runs is Python (open, parse, coerce each file); writing
+it is DuckDB (stage, insert, aggregate, commit), which lets go of the GIL
+while it works. So while batch k is written in a second thread, batch k + 1
+is read here: on two cores the two halves of the cost overlap.
+
+Only a batch of runs the catalog has never seen is read ahead: reading those
+touches nothing in the database (their rows are held in ``Batch.new`` until
+written, their ``run_no`` counted on from the batch before). Anything else
+(a run already known, one marked unreadable), and any failure, goes back to
+the one-batch-at-a-time path (``_sync_isolated``, with its retries run by
+run) from the batch that failed on: the state read ahead is dropped and
+loaded again from what was committed, so a failure costs time, never rows.
+
+A mixin of ``Catalog``: it uses ``_state``, ``_bad``, ``_transaction``,
+``_sync_run``, ``_save_file_states``, ``_flush``, ``_sync_isolated``,
+``_reload_state`` and ``_derive_statuses``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from .catalog_db import is_damage
+from .catalog_sync import Batch
+from .run_dirs import RunDir
+
+#: Fewer runs than this to read: one batch at a time (no thread).
+OVERLAP_MIN_RUNS = 500
+
+
+class _Writer:
+    """One batch written (and committed, statuses derived) in a thread."""
+
+    def __init__(self, work: Callable[[], int]):
+        self.points = 0
+        self.error: BaseException | None = None
+        self._work = work
+        self._thread = threading.Thread(target=self._run, name="trackui-batch-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.points = self._work()
+        except BaseException as exc:  # handed to the reading thread
+            self.error = exc
+
+    def join(self) -> int:
+        self._thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.points
+
+
+class ColdBatches:
+    def _sync_parts(
+        self,
+        parts: list[list[RunDir]],
+        now: float,
+        progress: Callable[[int, int], None] | None,
+    ) -> tuple[int, int]:
+        """Sync every batch of ``parts``; after each but the last, statuses
+        are derived and ``progress(done, total)`` called. Returns (changed, points)."""
+        total = sum(len(part) for part in parts)
+        changed = points = done = 0
+        start = 0
+        if total >= OVERLAP_MIN_RUNS and len(parts) > 1:
+            start, changed, points, done = self._overlapped(parts, now, progress, total)
+        for part in parts[start:]:
+            c, p = self._sync_isolated(part)
+            changed, points, done = changed + c, points + p, done + len(part)
+            if done < total:
+                self._transaction(lambda cur: self._derive_statuses(cur, now))
+                if progress is not None:
+                    progress(done, total)
+        return changed, points
+
+    def _overlapped(
+        self,
+        parts: list[list[RunDir]],
+        now: float,
+        progress: Callable[[int, int], None] | None,
+        total: int,
+    ) -> tuple[int, int, int, int]:
+        """Read batch k + 1 while batch k is written. Returns the index of
+        the first batch not written (the caller syncs the rest one by one),
+        and (changed, points, runs done) of those written."""
+        changes: list[int] = []
+        points = done = 0
+        writer: _Writer | None = None
+        read = written = 0  # batches read (or begun), batches committed
+        next_no: int | None = None
+        for i, part in enumerate(parts):
+            if not self._all_new(part):
+                break
+            read = i + 1
+            try:
+                batch, c = self._read_ahead(part, next_no)
+            except Exception:
+                break
+            next_no = batch.new.next_no
+            changes.append(c)
+            if writer is not None:
+                writer, in_flight = None, writer
+                if not self._joined(in_flight):
+                    break
+                points, written = points + in_flight.points, written + 1
+                done += len(parts[written - 1])
+                if progress is not None:
+                    progress(done, total)
+            last = i == len(parts) - 1
+            writer = _Writer(lambda b=batch, s=last: self._write_ahead(b, now, statuses=not s))
+        if writer is not None and self._joined(writer):
+            points, written = points + writer.points, written + 1
+            done += len(parts[written - 1])
+            if done < total and progress is not None:
+                progress(done, total)
+        if read > written:
+            # What was read ahead of the first batch not written is dropped:
+            # the one-by-one path reads it again from what was committed.
+            self._reload_state()
+        return written, sum(changes[:written]), points, done
+
+    def _joined(self, writer: _Writer) -> bool:
+        """Whether the batch ``writer`` wrote is committed (damage raises)."""
+        try:
+            writer.join()
+        except Exception as exc:
+            self._ingest.current = None
+            self._ingest.combine = True
+            if is_damage(exc):
+                raise
+            return False
+        return True
+
+    def _all_new(self, part: list[RunDir]) -> bool:
+        state, bad = self._state, self._bad
+        return all(run.key not in state and run.key not in bad for run in part)
+
+    def _read_ahead(self, part: list[RunDir], next_no: int | None) -> tuple[Batch, int]:
+        """Read a batch of new runs without writing (see the module docstring)."""
+        batch = Batch(set())
+        if next_no is None:
+            cur = self.cursor()
+            next_no = cur.execute("SELECT coalesce(max(run_no), 0) + 1 FROM runs").fetchall()[0][0]
+        batch.new.next_no = next_no
+        changed = sum(1 for run in part if self._sync_run(_NO_CURSOR, run, batch))
+        return batch, changed
+
+    def _write_ahead(self, batch: Batch, now: float, *, statuses: bool) -> int:
+        def work(cur: Any) -> int:
+            self._save_file_states(cur, batch.file_rows)
+            self._flush(cur, batch)
+            return batch.points
+
+        points = self._transaction(work)
+        if statuses:
+            self._transaction(lambda cur: self._derive_statuses(cur, now))
+        return points
+
+
+class _NoCursor:
+    """Reading new runs ahead writes nothing: a statement there is a bug
+    (caught, and that batch goes the one-at-a-time way)."""
+
+    def execute(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a run read ahead tried to write to the catalog")
+
+    executemany = execute
+
+
+_NO_CURSOR = _NoCursor()
