@@ -133,6 +133,51 @@ def make_mlflow(root: Path, runs: int, points: int) -> None:
             metric.write_text(text)
 
 
+def make_mlflow_sqlite(root: Path, runs: int, points: int) -> Path:
+    """An ``mlflow.db`` with MLflow's own schema (the fixture's dump, its rows
+    dropped) holding the same runs and points as ``make_mlflow``."""
+    import sqlite3
+
+    dump = Path(__file__).resolve().parents[1] / "fixtures" / "mlflow" / "sqlite" / "mlflow.sql"
+    root.mkdir(parents=True)
+    db = root / "mlflow.db"
+    con = sqlite3.connect(db)
+    con.executescript(dump.read_text())
+    for table in ("metrics", "latest_metrics", "params", "tags", "runs", "experiments"):
+        con.execute(f"DELETE FROM {table}")
+    con.execute(
+        "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage, "
+        "creation_time, last_update_time) VALUES (1, 'bench', 'file:///nowhere', 'active', "
+        "1795700000000, 1795700000000)"
+    )
+    steps = points // len(KEYS)
+    for r in range(runs):
+        run_id = f"{r:032x}"
+        con.execute(
+            "INSERT INTO runs (run_uuid, name, source_type, source_name, entry_point_name, "
+            "user_id, status, start_time, end_time, source_version, lifecycle_stage, "
+            "artifact_uri, experiment_id) VALUES (?, ?, 'LOCAL', '', '', 'bench', 'FINISHED', "
+            "1795700000000, 1795700100000, '', 'active', 'file:///nowhere', 1)",
+            (run_id, f"bench-{r}"),
+        )
+        con.execute(
+            "INSERT INTO params (key, value, run_uuid) VALUES ('lr0', ?, ?)",
+            (str(0.001 * (r + 1)), run_id),
+        )
+        con.executemany(
+            "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+            "VALUES (?, ?, ?, ?, ?, 0)",
+            (
+                (key, _value(s, i), 1795700000000 + s * 10, run_id, s)
+                for s in range(steps)
+                for i, key in enumerate(KEYS)
+            ),
+        )
+    con.commit()
+    con.close()
+    return db
+
+
 def measure(kind: str, source: Path, work: Path) -> None:
     store_root = work / f"store-{kind}"
     started = time.perf_counter()
@@ -162,6 +207,17 @@ def _append_one(kind: str, source: Path, step: int) -> None:
         for f in sorted(source.glob("run-*/events.out.tfevents.*")):
             with open(f, "ab") as fh:
                 fh.write(_record(_event(1_795_800_000.0, step, KEYS[0], 0.5)))
+    elif source.is_file():  # an MLflow database: one row per run
+        import sqlite3
+
+        with sqlite3.connect(source) as con:
+            uuids = [u for (u,) in con.execute("SELECT run_uuid FROM runs")]
+            con.executemany(
+                "INSERT INTO metrics (key, value, timestamp, run_uuid, step, is_nan) "
+                "VALUES (?, 0.5, 1795800000000, ?, ?, 0)",
+                [(KEYS[0], u, step) for u in uuids],
+            )
+        con.close()
     else:
         for f in sorted(source.glob(f"mlruns/1/*/metrics/{KEYS[0]}")):
             with open(f, "a") as fh:
@@ -169,17 +225,23 @@ def _append_one(kind: str, source: Path, step: int) -> None:
 
 
 def _disk(path: Path) -> int:
-    return sum(os.path.getsize(p) for p in (path, Path(f"{path}.wal")) if p.exists())
+    sidecars = (path, Path(f"{path}.wal"), Path(f"{path}-wal"))
+    return sum(os.path.getsize(p) for p in sidecars if p.exists())
 
 
 def _source_bytes(source: Path) -> int:
+    if source.is_file():  # a database
+        return _disk(source)
     return sum(p.stat().st_size for p in source.rglob("*") if p.is_file())
 
 
-def measure_read(kind: str, source: Path, work: Path, *, profile: bool) -> None:
-    root = work / f"read-{kind}"
+def measure_read(
+    kind: str, source: Path, work: Path, *, profile: bool, label: str | None = None
+) -> None:
+    """The read-through figures; ``label`` names them (default: ``kind``)."""
+    root = work / f"read-{label or kind}"
     bind(root, source, kind)
-    db = work / f"read-{kind}.duckdb"
+    db = work / f"read-{label or kind}.duckdb"
     started = time.perf_counter()
     if profile:
         import cProfile
@@ -202,22 +264,25 @@ def measure_read(kind: str, source: Path, work: Path, *, profile: bool) -> None:
     reopen_read = store.catalog.sources[0].progress.bytes_read
     _append_one(kind, source, 10_000_000)
     before = store.catalog.sources[0].progress.bytes_read
+    rows_before = store.catalog.sources[0].progress.rows_read
     started = time.perf_counter()
     stats = store.refresh(full=False)
     refresh = time.perf_counter() - started
     read = store.catalog.sources[0].progress.bytes_read - before
+    rows = store.catalog.sources[0].progress.rows_read - rows_before
     store.close()
-    print(f"{kind}_read_runs {runs}")
-    print(f"{kind}_read_points {points}")
-    print(f"{kind}_read_first_s {first:.2f}")
-    print(f"{kind}_read_first_points_per_s {points / first:,.0f} (budget 1,000,000)")
-    print(f"{kind}_read_reopen_no_change_s {reopen:.3f} (budget 0.3; bytes read: {reopen_read})")
+    name = label or kind
+    print(f"{name}_read_runs {runs}")
+    print(f"{name}_read_points {points}")
+    print(f"{name}_read_first_s {first:.2f}")
+    print(f"{name}_read_first_points_per_s {points / first:,.0f} (budget 1,000,000)")
+    print(f"{name}_read_reopen_no_change_s {reopen:.3f} (budget 0.3; bytes read: {reopen_read})")
     print(
-        f"{kind}_read_refresh_one_point_per_run_s {refresh:.3f} "
-        f"(budget 0.1; points: {stats.points}, bytes read: {read})"
+        f"{name}_read_refresh_one_point_per_run_s {refresh:.3f} "
+        f"(budget 0.1; points: {stats.points}, bytes read: {read}, rows read: {rows})"
     )
-    print(f"{kind}_catalog_bytes_per_point {_disk(db) / points:.1f}")
-    print(f"{kind}_source_bytes_per_point {_source_bytes(source) / points:.1f}")
+    print(f"{name}_catalog_bytes_per_point {_disk(db) / points:.1f}")
+    print(f"{name}_source_bytes_per_point {_source_bytes(source) / points:.1f}")
 
 
 def main() -> None:
@@ -226,7 +291,12 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000, help="points per run")
     parser.add_argument("--mode", choices=("read", "import", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="profile the first read")
-    parser.add_argument("--tool", choices=("tensorboard", "mlflow", "both"), default="both")
+    parser.add_argument(
+        "--tool",
+        choices=("tensorboard", "mlflow", "mlflow-sqlite", "both"),
+        default="both",
+        help="both: TensorBoard and the MLflow file store",
+    )
     parser.add_argument(
         "--pure-crc", action="store_true", help="check CRC32C in Python even if a C module is there"
     )
@@ -263,6 +333,9 @@ def main() -> None:
                 measure("mlflow", work / "mlflow", work)
             if args.mode in ("read", "both"):
                 measure_read("mlflow", work / "mlflow", work, profile=args.profile)
+        if args.tool == "mlflow-sqlite" and args.mode in ("read", "both"):
+            db = make_mlflow_sqlite(work / "mlflow-sqlite", args.runs, args.points)
+            measure_read("mlflow", db, work, profile=args.profile, label="mlflow_sqlite")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -152,39 +152,34 @@ def _parse(parts: list[bytes], total: int) -> tuple[Any, Any, Any] | None:
 
 def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:
     """``(PointColumns, newest time)`` of MLflow ``metrics`` rows ``(key,
-    value, timestamp, step, is_nan)`` in the row reader's order; None when
-    the row reader must read them (module doc)."""
+    value, timestamp, step, is_nan, rowid)`` in any order, put in the row
+    reader's (timestamp, step, rowid); None when the row reader must read
+    them (module doc)."""
     if np is None:
         return None
     from ._pointcols import PointColumns
 
     if not rows:
         return PointColumns.empty(), None
-    keys, values, stamps, steps, nans = zip(*rows)
-    if not set(map(type, values)) <= {float, int} or not set(map(type, steps)) <= {int}:
+    keys, values, stamps, steps, nans, row_ids = zip(*rows)
+    if not set(map(type, values)) <= {float, int} or not set(map(type, keys)) <= {str}:
         return None
-    if not set(map(type, stamps)) <= {int, type(None)} or not set(map(type, keys)) <= {str}:
-        return None
-    index: dict[str, int] = {}
-    ki = np.fromiter(
-        (index.setdefault(k, len(index)) for k in keys), dtype=np.int32, count=len(keys)
-    )
+    if not set(map(type, steps)) <= {int} or not set(map(type, stamps)) <= {int}:
+        return None  # a NULL or text timestamp or step: the row reader's ORDER BY
+    names = list(dict.fromkeys(keys))
+    index = {k: i for i, k in enumerate(names)}
+    ki = np.fromiter(map(index.__getitem__, keys), dtype=np.int32, count=len(keys))
     try:
         value = np.array(values, dtype=np.float64)
         step = np.array(steps, dtype=np.int64)
+        ts = np.array(stamps, dtype=np.int64)
+        row_id = np.array(row_ids, dtype=np.int64)
     except OverflowError:
         return None
     value[value == _DBL_MAX] = np.inf
     value[value == -_DBL_MAX] = -np.inf
     if any(nans):
-        value[np.array([bool(n) for n in nans])] = np.nan
-    if None in stamps:
-        t = np.array([np.nan if s is None else s / 1000.0 for s in stamps], dtype=np.float64)
-    else:
-        try:
-            t = np.array(stamps, dtype=np.int64).astype(np.float64) / 1000.0
-        except OverflowError:
-            return None
-    known = t[~np.isnan(t)]
-    newest = float(known.max()) if len(known) else None
-    return PointColumns(list(index), ki, step, value, t), newest
+        value[np.fromiter(map(bool, nans), dtype=bool, count=len(nans))] = np.nan
+    order = np.lexsort((row_id, step, ts))
+    t = ts[order].astype(np.float64) / 1000.0
+    return PointColumns(names, ki[order], step[order], value[order], t), float(t.max())

@@ -20,7 +20,7 @@ from ._pointcols import Points
 from .base import ForeignRun, Point
 
 _DBL_MAX = 1.7976931348623157e308
-#: Rows fetched at a time: a damaged page costs only the rows after it.
+#: Rows the row reader fetches at a time: a damaged page costs only the rows after it.
 _FETCH = 1 << 16
 
 
@@ -151,14 +151,29 @@ def _read_db_run(
             f"SELECT key, value, timestamp, {step}, {is_nan} FROM metrics"
             f" WHERE run_uuid = ? ORDER BY {order}"
         )
-        rows: list[tuple[Any, ...]] = []
-        try:
-            cursor = conn.execute(query, (run_id,))
-            while chunk := cursor.fetchmany(_FETCH):
-                rows.extend(chunk)
-        finally:  # what came before an error is kept
-            got = _mlflow_columns.row_columns(rows)
-            points, newest = got if got is not None else _row_points(rows, db, run_id, problems)
+        got = None
+        if _mlflow_columns.np is not None:
+            # in the order the run's index gives them, sorted as the query below would
+            try:
+                rows = conn.execute(
+                    f"SELECT key, value, timestamp, {step}, {is_nan}, rowid FROM metrics"
+                    " WHERE run_uuid = ?",
+                    (run_id,),
+                ).fetchall()
+            except sqlite3.Error:
+                rows = None  # the row reader reads as far as it goes, and says why
+            got = None if rows is None else _mlflow_columns.row_columns(rows)
+            del rows
+        if got is not None:
+            points, newest = got
+        else:
+            rows = []
+            try:
+                cursor = conn.execute(query, (run_id,))
+                while chunk := cursor.fetchmany(_FETCH):
+                    rows.extend(chunk)
+            finally:  # what came before an error is kept
+                points, newest = _row_points(rows, db, run_id, problems)
     except sqlite3.Error as exc:
         problems.append(f"{db}: run {run_id}: {exc}; read as far as it goes")
 
