@@ -147,7 +147,11 @@ def _parse(parts: list[bytes], total: int) -> tuple[Any, Any, Any] | None:
     ts, value, step = (np.asarray(cols[name]) for name in ("ts", "value", "step"))
     if len(ts) != total or any(np.ma.isMaskedArray(cols[n]) for n in cols):
         return None  # a blank line (skipped by DuckDB) or a NULL
-    return ts.astype(np.int64), value.astype(np.float64), step.astype(np.int64)
+    return (
+        ts.astype(np.int64, copy=False),
+        value.astype(np.float64, copy=False),
+        step.astype(np.int64, copy=False),
+    )
 
 
 def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:
