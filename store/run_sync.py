@@ -30,11 +30,14 @@ def text(value: Any) -> str | None:
     if type(value) in _SCALARS:
         return _scalar_json(value)
     try:
-        return repair(json.dumps(value, default=str))
+        return repair(_ENCODE(value))
     except (ValueError, RecursionError):
         return repair(repr(value))
 
 
+#: ``json.dumps(value, default=str)``: one encoder made once, not one per call
+#: (``dumps`` builds a new encoder whenever ``default`` is given).
+_ENCODE = json.JSONEncoder(default=str).encode
 #: The special floats as ``json.dumps`` writes them.
 _SPECIAL = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
@@ -75,7 +78,7 @@ def value_json(value: Any) -> str:
     if type(value) in _SCALARS:
         return _scalar_json(value)
     try:
-        return repair(json.dumps(value, default=str))
+        return repair(_ENCODE(value))
     except (ValueError, RecursionError):
         return json.dumps(repr(value))
 
