@@ -204,10 +204,19 @@ class TrackuiApp(App[None]):
                 self.set_timer(START_DELAY, self.first_page_shown)
 
     def first_page_shown(self) -> None:
-        """The run list painted its first page: start the deferred refresh."""
+        """The run list painted its first page: start the deferred refresh,
+        and import the run screen while the user reads the list."""
+        self._start_warm_up()
         if self._start_pending:
             self._start_pending = False
             self.refresh_store(force=True)
+
+    def _start_warm_up(self) -> None:
+        if not self._warmed:
+            # The list is up: import the run screen (and plotext) in a thread,
+            # so enter does not wait for them.
+            self._warmed = True
+            self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
 
     # -- live refresh ----------------------------------------------------------
 
@@ -244,11 +253,7 @@ class TrackuiApp(App[None]):
 
     def on_catalog_refreshed(self, message: CatalogRefreshed) -> None:
         self.reading = None
-        if not self._warmed:
-            # The list is up and read: import the run screen (and plotext)
-            # while the user looks at it, so enter does not wait for them.
-            self._warmed = True
-            self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
+        self._start_warm_up()
         force, self._force_broadcast = self._force_broadcast, False
         stats = message.stats
         moved, self._source_states = message.sources != self._source_states, message.sources

@@ -1,5 +1,8 @@
 """``RunScreen``: one run in six tabs — overview, params, metrics, console,
-artifacts, system (``system_tab``).
+artifacts, system (``system_tab``). A tab's widgets are built the first time
+it is shown (``run_tabs``): opening a run builds the tab it opens on, and
+the Metrics tab's series is read before its chart exists, so ``3`` draws it
+at once.
 
 Every store call runs in a thread worker that makes one call and posts one
 message; only the handlers touch widgets, and a result from a superseded worker
@@ -17,19 +20,11 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.content import Content
-from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import (
-    DataTable,
-    Input,
-    OptionList,
-    Static,
-    TabbedContent,
-    TabPane,
-)
+from textual.widget import AwaitMount
+from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store import fmt, paths
@@ -40,91 +35,46 @@ from . import names
 from .chart import MetricChart
 from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .footer import Footer
-from .image_screen import ImageScreen, image_items
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
-from .picker import KeyList
 from .run_details import STATUS_STYLES, find_metric, overview, read_console, summary_cells
 from .run_grid import GridTab
-from .safe import clean, literal
-from .scrolling import ViLog, ViScroll
+from .run_tabs import (
+    CONSOLE_MAX_LINES,
+    TAB_FOCUS,
+    TAB_LABELS,
+    TABS,
+    ConsoleRead,
+    MetricPicker,
+    RunLoaded,
+    SeriesLoaded,
+    fill_artifacts,
+    fill_params,
+    tab_body,
+)
+from .safe import clean
+from .scrolling import ViLog
 from .system_tab import SystemTab, is_system
 
-TABS = ("overview", "params", "metrics", "console", "artifacts", "system")
-CONSOLE_MAX_LINES = 10_000
+__all__ = [
+    "CONSOLE_MAX_LINES",
+    "TABS",
+    "ConsoleRead",
+    "MetricPicker",
+    "RunLoaded",
+    "RunScreen",
+    "SeriesLoaded",
+]
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
 CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
-#: what each tab focuses when it opens, so keys act on what is shown (and tab
-#: digits never land in the params filter)
-TAB_FOCUS = {
-    "overview": "#overview-scroll",
-    "params": "#params-table",
-    "metrics": "#metric-picker",
-    "console": "#console-log",
-    "artifacts": "#artifacts-table",
-    "system": "#system-grid",
-}
-
-
-class RunLoaded(Message):
-    def __init__(self, detail: RunDetail, generation: int) -> None:
-        super().__init__()
-        self.detail = detail
-        self.generation = generation
-
-
-class SeriesLoaded(Message):
-    def __init__(self, key: str, series: Series, generation: int) -> None:
-        super().__init__()
-        self.key = key
-        self.series = series
-        self.generation = generation
-
-
-class ConsoleRead(Message):
-    def __init__(self, lines: list[str], offset: int, reset: bool, generation: int) -> None:
-        super().__init__()
-        self.lines = lines
-        self.offset = offset
-        self.reset = reset
-        self.generation = generation
-
-
-class MetricPicker(KeyList):
-    """The metric keys of the run, vi keys included."""
-
-    BINDINGS = [
-        Binding("j", "cursor_down", "Down", show=False, id="run.picker.down"),
-        Binding("k", "cursor_up", "Up", show=False, id="run.picker.up"),
-    ]
+#: buckets asked for while the chart is not built: what a chart with no size asks
+UNBUILT_BUCKETS = 100
 
 
 class RunScreen(GridTab, ChartKeys, Screen[None]):
     """One run: overview, params, metric charts, console tail, artifacts."""
 
-    DEFAULT_CSS = """
-    RunScreen #run-header {
-        height: 1;
-        padding: 0 1;
-        background: $panel;
-    }
-    RunScreen TabbedContent { height: 1fr; }
-    RunScreen TabPane { padding: 0; height: 1fr; }
-    RunScreen #overview-body { padding: 1 2; }
-    RunScreen #params-filter { margin: 0 0 0 0; }
-    RunScreen .note { height: 1; padding: 0 1; color: $text-muted; }
-    RunScreen #metrics-body { height: 1fr; }
-    RunScreen #metric-picker { width: 30; max-width: 30%; height: 1fr; border: round $primary-darken-2; }
-    RunScreen #metric-picker:focus { border: round $accent; }
-    RunScreen #metric-main { width: 1fr; height: 1fr; }
-    RunScreen #metric-summary { height: auto; max-height: 25%; }
-    RunScreen #console-log { height: 1fr; }
-    RunScreen #metric-grid { display: none; }
-    RunScreen #metrics-tab.-grid #metric-grid { display: block; }
-    RunScreen #metrics-tab.-grid #metrics-body { display: none; }
-    RunScreen #grid-note { display: none; }
-    RunScreen #metrics-tab.-grid #grid-note { display: block; }
-    """
+    CSS_PATH = "run_screen.tcss"
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="run.back"),
@@ -159,47 +109,66 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self._generation = {"detail": 0, "series": 0, "console": 0, "grid": 0}
         self._console_offset: int | None = None
         self._params_filter = ""
+        #: the tabs whose widgets exist (see ``build_tab``), and those still mounting
+        self.built: set[str] = set()
+        self._mounting: dict[str, AwaitMount] = {}
+        #: (key, x-axis) of the latest series asked for
+        self._series_wanted: tuple[str, str] | None = None
+        #: a series that came before its chart was built: drawn when it is
+        self._held_series: tuple[str, Series] | None = None
 
     # -- layout --------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Static(Content("loading run…"), id="run-header")
         with TabbedContent(initial=self._initial_tab, id="run-tabs"):
-            with TabPane("1 Overview", id="overview"):
-                with ViScroll(id="overview-scroll"):
-                    yield Static(Content(""), id="overview-body")
-            with TabPane("2 Params", id="params"):
-                yield Input(
-                    placeholder="/ filter params by key or value", id="params-filter", compact=True
-                )
-                yield Static(Content(""), id="params-note", classes="note")
-                yield DataTable(id="params-table", cursor_type="row")
-            with TabPane("3 Metrics", id="metrics"):
-                with Vertical(id="metrics-tab"):
-                    with Horizontal(id="metrics-body"):
-                        yield MetricPicker(id="metric-picker")
-                        with Vertical(id="metric-main"):
-                            yield MetricChart(id="run-chart")
-                            yield DataTable(id="metric-summary", cursor_type="row")
-                    yield Static(Content(""), id="grid-note", classes="note")
-                    yield MetricGrid(id="metric-grid")
-            with TabPane("4 Console", id="console"):
-                yield Static(Content(""), id="console-note", classes="note")
-                yield ViLog(id="console-log", max_lines=CONSOLE_MAX_LINES, auto_scroll=True)
-            with TabPane("5 Artifacts", id="artifacts"):
-                yield Static(Content(""), id="artifacts-note", classes="note")
-                yield DataTable(id="artifacts-table", cursor_type="row")
-            with TabPane("6 System", id="system"):
-                yield SystemTab(self.run_id, id="system-tab")
+            for tab in TABS:
+                with TabPane(TAB_LABELS[tab], id=tab):
+                    if tab == self._initial_tab:
+                        self.built.add(tab)
+                        yield from tab_body(tab, self.run_id)
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#params-table", DataTable).add_columns("key", "value")
-        self.query_one("#metric-summary", DataTable).add_columns(
-            "metric", "last", "min", "at step", "max", "at step", "first", "count"
-        )
-        self.query_one("#artifacts-table", DataTable).add_columns("name", "size", "sha256", "kind")
         self.load_detail(self._next("detail"))
+
+    def build_tab(self, tab: str) -> None:
+        """Mount the widgets of ``tab`` if they are not there yet; they are
+        filled from the run as loaded once mounted (``_tab_built``)."""
+        if tab in self.built or tab not in TABS:
+            return
+        self.built.add(tab)
+        pane = self.query_one(f"#{tab}", TabPane)
+        self._mounting[tab] = pane.mount_all(tab_body(tab, self.run_id))
+        # Callbacks run in order: what is queued after this one finds the tab mounted.
+        self.call_later(self._tab_built, tab)
+
+    async def _tab_built(self, tab: str) -> None:
+        mounted = self._mounting.get(tab)
+        if mounted is not None:
+            await mounted
+            del self._mounting[tab]
+        if self.detail is not None:
+            self._fill_tab(tab, self.detail)
+
+    def ready(self, tab: str) -> bool:
+        """Whether the widgets of ``tab`` are built and mounted."""
+        return tab in self.built and tab not in self._mounting
+
+    def _fill_tab(self, tab: str, detail: RunDetail, old: RunDetail | None = None) -> None:
+        """Bring a built tab up to ``detail`` (``old``: what it shows now)."""
+        if tab == "overview":
+            self.query_one("#overview-body", Static).update(overview(detail, self._now()))
+        elif tab == "params" and (old is None or old.params != detail.params):
+            self._fill_params()
+        elif tab == "metrics" and (old is None or old.metrics != detail.metrics):
+            self._fill_metrics(_results(detail.metrics), _results(old.metrics) if old else ())
+        elif tab == "system" and (old is None or old.metrics != detail.metrics):
+            self.query_one(SystemTab).set_summaries(detail.metrics)
+        elif tab == "artifacts" and (old is None or old.artifacts != detail.artifacts):
+            self._fill_artifacts()
+        elif tab == "console":
+            self._load_console()
 
     @property
     def chart(self) -> MetricChart:
@@ -238,8 +207,13 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
     def _load_series(self) -> None:
         if self.metric is None:
             return
-        chart = self.chart
-        self.load_series(self._next("series"), self.metric, chart.x_axis, chart.buckets)
+        if self.ready("metrics"):
+            chart = self.chart
+            x_axis, buckets = chart.x_axis, chart.buckets
+        else:  # read ahead of the chart, as a chart not yet laid out asks
+            x_axis, buckets = "step", UNBUILT_BUCKETS
+        self._series_wanted = (self.metric, x_axis)
+        self.load_series(self._next("series"), self.metric, x_axis, buckets)
 
     def _load_console(self) -> None:
         if self.detail is None:
@@ -256,16 +230,14 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         old, detail = self.detail, message.detail
         self.detail = detail
         self._update_header()
-        self.query_one("#overview-body", Static).update(overview(detail, self._now()))
-        if old is None or old.params != detail.params:
-            self._fill_params()
-        if old is None or old.metrics != detail.metrics:
-            # system/ series have their own tab
-            self._fill_metrics(_results(detail.metrics), _results(old.metrics) if old else ())
-            self.query_one(SystemTab).set_summaries(detail.metrics)
-        if old is None or old.artifacts != detail.artifacts:
-            self._fill_artifacts()
-        self._load_console()
+        for tab in TABS:
+            if self.ready(tab):
+                self._fill_tab(tab, detail, old)
+        if not self.ready("metrics") and (old is None or old.metrics != detail.metrics):
+            # The chart is not built: its series is read now, drawn when it is.
+            keys = [m.key for m in _results(detail.metrics)]
+            if keys and self.metric not in keys:
+                self.metric = choose(keys, project=detail.run.project) or keys[0]
 
     def _update_header(self) -> None:
         """Status, project/name and id on one line: the name shortened in the
@@ -292,16 +264,9 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
 
     def _fill_params(self) -> None:
         assert self.detail is not None
-        table = self.query_one("#params-table", DataTable)
-        needle = self._params_filter.casefold()
-        rows = [(clean(key), clean(fmt.value(value))) for key, value in self.detail.params]
-        shown = [r for r in rows if needle in r[0].casefold() or needle in r[1].casefold()]
-        table.clear()
-        for key, value in shown:
-            table.add_row(literal(key), literal(value), key=key)
-        note = f"{len(rows)} params" if rows else "no params logged"
-        if needle:
-            note = f"{len(shown)} of {len(rows)} params match {clean(self._params_filter)!r}"
+        note = fill_params(
+            self.query_one("#params-table", DataTable), self.detail.params, self._params_filter
+        )
         self.query_one("#params-note", Static).update(Content(note))
 
     def _fill_metrics(
@@ -335,14 +300,24 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             self.metric = wanted or keys[0]
             return
         self._sync_metric_cursor(self.metric)
-        if find_metric(before, self.metric) != find_metric(metrics, self.metric):
+        if not before and self._series_wanted == (self.metric, self.chart.x_axis):
+            self._draw_held()  # read before the chart was built (or on its way)
+        elif find_metric(before, self.metric) != find_metric(metrics, self.metric):
             self._load_series()  # the metric on screen moved: redraw it
+
+    def _draw_held(self) -> None:
+        held, self._held_series = self._held_series, None
+        if held is not None and held[0] == self.metric:
+            name = self.detail.run.name if self.detail else self.run_id
+            self.chart.set_series(held[0], [(self.run_id, name, held[1])])
 
     @on(DataTable.RowSelected, "#artifacts-table")
     def _artifact_chosen(self, event: DataTable.RowSelected) -> None:
         """Enter on an image (logged, or a plot a tool wrote) opens the image viewer."""
         if self.detail is None or event.row_key.value is None:
             return
+        from .image_screen import ImageScreen, image_items
+
         chosen = self.detail.artifacts[int(event.row_key.value)]
         items = image_items(self.detail.artifacts, self.detail.dir)
         at = next((i for i, item in enumerate(items) if item.name == chosen.name), None)
@@ -351,22 +326,14 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
 
     def _fill_artifacts(self) -> None:
         assert self.detail is not None
-        table = self.query_one("#artifacts-table", DataTable)
-        table.clear()
-        for i, art in enumerate(self.detail.artifacts):
-            table.add_row(
-                literal(art.name),
-                fmt.size(art.size),
-                (art.sha256 or "")[:12],
-                "copied" if art.copied else "reference",
-                key=f"{i}",
-            )
-        count = len(self.detail.artifacts)
-        note = f"{count} artifact{'s' if count != 1 else ''}" if count else "no artifacts logged"
+        note = fill_artifacts(self.query_one("#artifacts-table", DataTable), self.detail.artifacts)
         self.query_one("#artifacts-note", Static).update(Content(note))
 
     def on_series_loaded(self, message: SeriesLoaded) -> None:
         if message.generation != self._generation["series"] or message.key != self.metric:
+            return
+        if not self.ready("metrics"):
+            self._held_series = (message.key, message.series)
             return
         name = self.detail.run.name if self.detail else self.run_id
         self.chart.set_series(message.key, [(self.run_id, name, message.series)])
@@ -424,7 +391,12 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self.query_one("#params-table", DataTable).focus()
 
     @on(TabbedContent.TabActivated)
-    def _tab_changed(self) -> None:
+    async def _tab_changed(self) -> None:
+        tab = self.active_tab
+        self.build_tab(tab)  # a click on a tab not built yet
+        mounted = self._mounting.get(tab)
+        if mounted is not None:
+            await mounted
         self.refresh_bindings()
         self._focus_tab()
 
@@ -454,6 +426,8 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self._load_series()
 
     def _sync_metric_cursor(self, metric: str) -> None:
+        if not self.ready("metrics"):
+            return
         picker = self.query_one("#metric-picker", MetricPicker)
         try:
             index = picker.get_option_index(metric)
@@ -490,6 +464,7 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         if tab in TABS:
+            self.build_tab(tab)
             self.query_one("#run-tabs", TabbedContent).active = tab
 
     def action_filter_params(self) -> None:
@@ -498,6 +473,9 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
 
     def action_pick_metric(self) -> None:
         self.action_show_tab("metrics")
+        self.call_later(self._pick_metric)  # after the tab is built
+
+    def _pick_metric(self) -> None:
         if self.grid_shown:
             self.action_toggle_grid()  # the picker belongs to the single chart
         self.query_one("#metric-picker", MetricPicker).focus()
@@ -505,9 +483,12 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
     def action_show_metric(self, key: str) -> None:
         """Open the Metrics tab on ``key`` (the command palette calls this)."""
         self.action_show_tab("metrics")
+        self.metric = key
+        self.call_later(self._single_chart)  # after the tab is built
+
+    def _single_chart(self) -> None:
         if self.grid_shown:
             self.action_toggle_grid()
-        self.metric = key
 
     def action_step_metric(self, step: int) -> None:
         if self.active_tab == "system":

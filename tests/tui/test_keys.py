@@ -125,8 +125,8 @@ async def test_tab_digits_switch_tabs_after_the_params_filter(store: Store) -> N
         screen = app.screen
         assert isinstance(screen, RunScreen)
         tabs = screen.query_one(TabbedContent)
-        field = screen.query_one("#params-filter", Input)
         await pilot.press("2")
+        field = screen.query_one("#params-filter", Input)  # built when its tab is shown
         assert tabs.active == "params" and not field.has_focus
         await pilot.press("1")
         assert tabs.active == "overview"

@@ -228,16 +228,22 @@ async def test_log_y_on_a_metric_with_non_positive_values_says_what_it_hid(store
 async def test_chart_keys_only_act_on_the_metrics_tab(store: Store) -> None:
     async with open_run(store, store.resolve("detect/yolo-sgd")) as (pilot, screen):
         await pilot.press("l", "x", "plus")
+        assert not screen.query("#run-chart")  # the Metrics tab is not built yet
+        footer = screen_text(pilot.app.screen).splitlines()[-1]
+        assert "Log y" not in footer  # not offered in the footer
+        await pilot.press("3")
+        await settle(pilot)
+        assert "Log y" in screen_text(pilot.app.screen).splitlines()[-1]
+        # the keys pressed on the Overview reached no chart
         assert (screen.chart.log_y, screen.chart.x_axis, screen.chart.smoothing) == (
             False,
             "step",
             0.6,
         )
-        footer = screen_text(pilot.app.screen).splitlines()[-1]
-        assert "Log y" not in footer  # not offered in the footer
+        await pilot.press("1", "l")
         await pilot.press("3")
-        await pilot.pause()
-        assert "Log y" in screen_text(pilot.app.screen).splitlines()[-1]
+        await settle(pilot)
+        assert not screen.chart.log_y  # nor on the Overview once the chart is built
 
 
 async def test_number_keys_switch_tabs_and_q_goes_back(store: Store) -> None:
@@ -362,6 +368,8 @@ async def test_live_run_shows_new_points_and_console_lines_after_a_refresh(tmp_p
                     "▶ running"
                 )
                 assert screen.chart.last_plot.title.startswith("loss · 5 of 5 points")  # type: ignore[union-attr]
+                await pilot.press("4", "3")  # the console is read once its tab is shown
+                await settle(pilot)
                 log = screen.query_one("#console-log", Log)
                 assert list(log.lines) == ["epoch 0", "epoch 1"]
 
