@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -366,19 +367,50 @@ def _as_typed_elsewhere(spec: str) -> str:
 def _run_tui(root: Path, remember: list[str] | None = None) -> int:
     """The TUI on ``root``; ``remember``: the sources to note for ``--last``
     once they answered."""
+    # Textual loads in a thread while DuckDB loads and the catalog opens here.
+    preload = threading.Thread(target=_preload_textual, name="trackui-preload", daemon=True)
+    preload.start()
     from trackui.store.queries import Store
-    from trackui.tui.app import make_app
 
     # The app paints from the catalog as it stands and refreshes behind it.
     with Store(root, refresh=False) as store:
         if not _first_contact(store):
             return EXIT_BAD_INPUT
+        from trackui.store.cache import note_use
+
+        note_use(store.catalog.path)  # `trackui cache ls` shows when; prune --older-than
         if remember:
             from trackui.store.sources.session import remember_last
 
             remember_last(remember)
+        preload.join()
+        from trackui.tui.app import make_app
+
         make_app(store, refresh_on_start=True).run()
     return 0
+
+
+#: What the first screen needs of Textual, loaded beside the store (``_run_tui``).
+PRELOADED = (
+    "textual.app",
+    "textual.screen",
+    "textual.widgets._data_table",
+    "textual.widgets._footer",
+    "textual.widgets._input",
+    "textual.widgets._static",
+)
+
+
+def _preload_textual() -> None:
+    """Import Textual's modules, never trackui's: the thread and the caller
+    then never wait on each other's half-imported modules."""
+    import importlib
+
+    for name in PRELOADED:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the app's own import says why
+            return
 
 
 def _first_contact(store: object) -> bool:
