@@ -3,10 +3,11 @@ through the bounded opener, become rows of ``metrics`` and merged
 ``summaries``.
 
 Chunks are parsed by DuckDB's JSON reader (from temp files this module
-wrote, never from the run files) and unpivoted in SQL: the big chunks of a
-batch in one statement with the keys named up front (``ingest_big``), the
-small ones of many runs in one pass (``ingest_small``), or chunk by chunk with
-the columns DuckDB finds (``_ingest_chunk``) where a group cannot go together.
+wrote, never from the run files) and unpivoted in SQL or numpy: the big
+chunks of a batch in one read with the keys named up front (``ingest_big``,
+``ingest_numpy``), the small ones of many runs in one pass (``ingest_small``),
+or chunk by chunk with the columns DuckDB finds (``_ingest_chunk``) where a
+group cannot go together.
 Small chunks of a lone run (a live refresh), and any chunk DuckDB would read
 differently from Python, are parsed in Python (``ingest_python``). All paths
 give the same points:

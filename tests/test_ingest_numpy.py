@@ -147,3 +147,27 @@ def test_the_byte_checks_with_numpy_agree_with_bytes_count(
     monkeypatch.setattr(columns, "np", None)
     assert got == (ingest._big_chunk_facts(chunk), ingest._fast_path_safe(chunk, lines))
     assert got[0][0] == lines
+
+
+@pytest.mark.parametrize("alone", [False, True])
+def test_lines_with_no_metric_but_step_and_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, alone: bool
+) -> None:
+    root = tmp_path / "store"
+    lines = "".join(json.dumps({"_step": s, "_t": float(s)}) + "\n" for s in range(3000))
+    write_run(root, "a", files={"metrics.jsonl": lines.encode()}, finished=False)
+    if alone:  # a group with no key at all
+        with Store(root, catalog_path=tmp_path / "alone.duckdb") as store:
+            assert store.metric_keys(["a"]) == []
+            assert store._rows("SELECT count(*) FROM metrics") == [(0,)]
+        return
+    write_run(root, "b", files={"metrics.jsonl": long_run(800)}, finished=False)
+    monkeypatch.setattr(catalog, "SMALL_CHUNK_BYTES", 0)
+    calls: list[int | None] = []
+    real = ingest_numpy.ingest
+    monkeypatch.setattr(ingest_numpy, "ingest", lambda *a: calls.append(real(*a)) or calls[-1])
+    with Store(root, catalog_path=tmp_path / "c.duckdb") as store:
+        assert store.metric_keys(["a"]) == []
+        assert store.metric_keys(["b"]) == ["lr", "train/loss"]
+        assert len(store.history("b", "lr")) == 800
+    assert calls == [1600]
