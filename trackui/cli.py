@@ -9,6 +9,7 @@ read by ``cli_resolve``, and everything printed goes through ``cli_output``.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import threading
@@ -367,6 +368,26 @@ def _as_typed_elsewhere(spec: str) -> str:
 def _run_tui(root: Path, remember: list[str] | None = None) -> int:
     """The TUI on ``root``; ``remember``: the sources to note for ``--last``
     once they answered."""
+    # Imports and the first screens make many objects and few cycles: the
+    # cycle collector waits GC_PAUSE_S (a tenth of the CPU to the first chart).
+    collect = gc.isenabled()
+    gc.disable()
+    resume = threading.Timer(GC_PAUSE_S, gc.enable if collect else gc.disable)
+    resume.daemon = True
+    resume.start()
+    try:
+        return _open_tui(root, remember)
+    finally:
+        resume.cancel()
+        if collect:
+            gc.enable()
+
+
+#: Seconds after ``trackui`` starts before the cycle collector runs again.
+GC_PAUSE_S = 5.0
+
+
+def _open_tui(root: Path, remember: list[str] | None) -> int:
     # Textual loads in a thread while DuckDB loads and the catalog opens here.
     preload = threading.Thread(target=_preload_textual, name="trackui-preload", daemon=True)
     preload.start()

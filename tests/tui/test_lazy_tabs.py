@@ -97,3 +97,23 @@ def test_the_cli_module_loads_neither_textual_nor_duckdb(tmp_path: Path) -> None
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_cycle_collector_waits_while_the_tui_starts_and_comes_back(
+    fixture_store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import trackui.tui.app as tui_app
+    from trackui.cli import main
+
+    seen: list[bool] = []
+
+    class NoApp:
+        def run(self) -> None:
+            seen.append(gc.isenabled())
+
+    monkeypatch.setattr(tui_app, "make_app", lambda *a, **k: NoApp())
+    assert gc.isenabled()
+    assert main([str(fixture_store)]) == 0
+    assert seen == [False] and gc.isenabled()
