@@ -31,9 +31,15 @@ and max, as on every other path).
   last ones replaced, min/max/count combined), and ``runs.last_t`` updated;
 - returns the number of points.
 
-With numpy, the columns are scanned by DuckDB in place (``cur.register``);
-without it (or given lists), they go through a JSON-lines temp file in
-``tmpdir``; both give the same rows. The module's ``np`` is None when numpy
+``insert_metrics(cur, tmpdir, points, None, ordered=True)`` is the insert
+alone, for callers that make the summaries themselves (``ingest_numpy``, the
+foreign sources); ``ordered=True`` vouches that the points are in series
+order (not checked), None has it checked.
+
+With numpy, the columns (lists are converted) are scanned by DuckDB in place
+(``cur.register``); without it, they go through a JSON-lines temp file in
+``tmpdir``; both give the same rows. The INSERT runs on one DuckDB thread
+(less than half the CPU time of two). The module's ``np`` is None when numpy
 is absent (tests set it so to run the fallback).
 """
 
