@@ -113,6 +113,11 @@ def frame(a: Any) -> tuple[Any, Any, int, bool]:
     s = p[ok].astype(np.int64)
     length = b0[ok].astype(np.int64) | b1[ok].astype(np.int64) << 8 | b2[ok].astype(np.int64) << 16
     nxt = s + 16 + length
+    if len(s) and s[0] == 0 and (nxt[:-1] == s[1:]).all():  # the usual file: one chain
+        whole = len(s) if nxt[-1] <= n else len(s) - 1
+        end = int(nxt[whole - 1]) if whole else 0
+        partial = n - end < 12 or whole < len(s)
+        return s[:whole], length[:whole], end, not partial
     taken: list[Any] = []
     pos = 0
     while True:
@@ -138,7 +143,8 @@ def frame(a: Any) -> tuple[Any, Any, int, bool]:
 def groups(a: Any, starts: Any, lengths: Any) -> list[tuple[int, Any, Any]]:
     """``(length, record indices, their data as rows)`` per record length;
     rows only for lengths up to ``_MATRIX_MAX`` (None beyond)."""
-    order = np.argsort(lengths, kind="stable")
+    small = lengths.astype(np.uint16) if lengths.max() < 1 << 16 else lengths
+    order = np.argsort(small, kind="stable")  # a radix sort for uint16
     sorted_lengths = lengths[order]
     cuts = np.flatnonzero(np.diff(sorted_lengths)) + 1
     out = []
@@ -188,24 +194,27 @@ def _folds_match(data: Any, crcs: Any, size: int) -> bool:
     records whose index has it. Two damaged records always differ in some
     such bit, so up to two per length are never missed."""
     zero = pb.crc32c(bytes(size))
-    index = np.arange(len(data))
-    folds = []  # (fold, its rows' index mask)
-    y = data
+    n = len(data)
+    rows = 1 << max(0, (n - 1).bit_length())
+    width = -(-size // 8) * 8
+    y8 = np.zeros((rows, width), np.uint8)  # zero rows and columns XOR to nothing
+    y8[:n, :size] = data
+    y = y8.view(np.uint64)
+    index = np.arange(n)
     bit = 0
     while len(y) > 1:
         odd = y[1::2]
-        folds.append((np.bitwise_xor.reduce(odd, axis=0), ((index >> bit) & 1) == 1))
-        even = y[0::2]
-        y = even[: len(odd)] ^ odd
-        if len(even) > len(odd):
-            y = np.concatenate([y, even[-1:]])
-        bit += 1
-    folds.append((y[0], np.ones(len(data), dtype=bool)))
-    for fold, rows in folds:
-        want = pb.crc32c(fold.tobytes()) ^ (zero if int(rows.sum()) % 2 == 0 else 0)
-        if int(np.bitwise_xor.reduce(crcs[rows])) != want:
+        fold = np.bitwise_xor.reduce(odd, axis=0)
+        if not _fold_matches(fold, crcs[((index >> bit) & 1) == 1], size, zero):
             return False
-    return True
+        y = y[0::2] ^ odd
+        bit += 1
+    return _fold_matches(y[0], crcs, size, zero)
+
+
+def _fold_matches(fold: Any, crcs: Any, size: int, zero: int) -> bool:
+    want = pb.crc32c(fold.view(np.uint8)[:size].tobytes()) ^ (zero if len(crcs) % 2 == 0 else 0)
+    return int(np.bitwise_xor.reduce(crcs)) == want if len(crcs) else want == 0
 
 
 def _distinct_rows(t: Any) -> tuple[Any, list[bytes]]:
@@ -213,15 +222,29 @@ def _distinct_rows(t: Any) -> tuple[Any, list[bytes]]:
     n, w = t.shape
     if w == 0:
         return np.zeros(n, np.int64), [b""]
+    width = -(-w // 8) * 8
+    packed = np.zeros((n, width), np.uint8)
+    packed[:, :w] = t
+    words = packed.view(np.uint64)
     inverse = np.full(n, -1, np.int64)
-    rest = np.arange(n)
     found: list[bytes] = []
-    while rest.size and len(found) < 16:
-        row = t[rest[0]]
-        same = (t[rest] == row).all(axis=1)
-        inverse[rest[same]] = len(found)
-        found.append(row.tobytes())
-        rest = rest[~same]
+    left = np.ones(n, dtype=bool)
+    start = 0
+    while len(found) < 16:
+        if start >= n:
+            return inverse, found
+        at = int(np.argmax(left[start:])) + start
+        if not left[at]:
+            return inverse, found
+        row = words[at]
+        same = words[:, 0] == row[0]
+        for k in range(1, words.shape[1]):
+            same &= words[:, k] == row[k]
+        inverse[same] = len(found)
+        found.append(packed[at, :w].tobytes())
+        left &= ~same
+        start = at + 1
+    rest = np.flatnonzero(left)
     if rest.size:  # many tags of one length: sort them
         view = np.ascontiguousarray(t[rest]).view(np.dtype((np.void, w))).ravel()
         uniq, inv = np.unique(view, return_inverse=True)

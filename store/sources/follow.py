@@ -19,8 +19,8 @@ from ..importers._pointcols import PointColumns, concat, numpy_or_none
 from ..importers.base import ForeignRun
 from ..ingest import SMALL_CHUNK_BYTES
 from .cursor import GROWN, SAME, Cursor
+from .points import FEW, few, num_columns
 from .points import ingest as ingest_points
-from .points import num_columns
 from .rows import put_rows
 from .streams import STREAMS, Rewritten, read_appended, read_rows
 
@@ -110,11 +110,18 @@ class Following:
                 self.runs[r].spec.pop("dig", None)
                 self.runs[r].spec.pop("n", None)
         chunks: list[Any] = []
-        for run_id, pieces in new.items():
-            row = self.runs.get(run_id)
-            got = concat(pieces)
-            if row is None or not len(got):
-                continue
+        added = 0
+        gained = [(run_id, self.runs.get(run_id), concat(pieces)) for run_id, pieces in new.items()]
+        gained = [(run_id, row, got) for run_id, row, got in gained if row is not None and len(got)]
+        if sum(len(got) for _, _, got in gained) < FEW and not any(
+            isinstance(got, PointColumns) for _, _, got in gained
+        ):
+            done = few(cur, catalog, [(run_id, got, row.offset) for run_id, row, got in gained])
+            if done is not None:
+                for (_, row, _got), lines in zip(gained, done[0], strict=True):
+                    row.offset += lines
+                added, gained = done[1], []
+        for run_id, row, got in gained:
             prep = _as_columns(run_id, got, row.offset)
             if prep is not None:
                 if prep.chunk is not None:
@@ -124,7 +131,7 @@ class Following:
             data, rows = _metric_rows(ForeignRun("", "", "", "", "", points=list(got)))
             chunks.append((run_id, data, row.offset))
             row.offset += len(rows)
-        points = ingest_points(
+        points = added + ingest_points(
             cur, catalog, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
         )
         rows = [c.row() for c in moved]

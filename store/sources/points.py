@@ -126,6 +126,64 @@ def num_columns(run_id: str, pc: PointColumns, first_line: int = 0) -> Prepared 
     return Prepared(cols, rows, keys, int(step.max()), len(held))
 
 
+#: Fewer new points than this, of all runs together, go in as plain lists
+#: (``few``): a refresh of many runs that gained a point each pays no
+#: NumPy pass per run.
+FEW = 20_000
+
+
+def few(
+    cur: Any, catalog: Any, batch: list[tuple[str, list[Any], int]]
+) -> tuple[list[int], int] | None:
+    """``(run id, points, first line)`` of each run into the catalog with
+    one insert, the lines numbered as ``importers._metric_rows`` numbers
+    them (a new line where step or time changes or a key comes again; a
+    time that is not finite is none; reserved keys and values that are not
+    numbers left out): how many lines each run's points made, and how many
+    points went in. None (and
+    nothing written) when a key is not a ``str``: then the general way."""
+    cols: dict[str, list[Any]] = {c: [] for c in ("run", "key", "seq", "step", "t", "value")}
+    made: list[int] = []
+    for run_id, pts, first in batch:
+        line = first - 1
+        seen: set[str] = set()
+        step: Any = None
+        t: float | None = None
+        for p in pts:
+            key = p.key
+            if type(key) is not str:
+                return None
+            if key == "_step" or key == "_t":
+                continue
+            try:
+                value = float(p.value)
+            except (TypeError, ValueError, OverflowError):
+                continue
+            pt = p.t
+            pt = None if pt is None or not math.isfinite(pt) else float(pt)
+            if line < first or step != p.step or t != pt or key in seen:
+                line += 1
+                seen = set()
+                step, t = int(p.step), pt
+            seen.add(key)
+            for name, v in zip(cols, (run_id, key, line, step, t, value), strict=True):
+                cols[name].append(v)
+        made.append(line + 1 - first)
+    if not cols["run"]:
+        return made, 0
+    runs = _columns_mod.run_numbers(cur, set(cols["run"]))
+    keys = _columns_mod.key_numbers(cur, set(cols["key"]))
+    points = _columns_mod.Points(
+        run_no=[runs[r] for r in cols["run"]],
+        key_no=[keys[k] for k in cols["key"]],
+        seq=cols["seq"],
+        step=cols["step"],
+        t=cols["t"],
+        value=cols["value"],
+    )
+    return made, _columns_mod.insert_points(cur, catalog._ingest.tmpdir, points)
+
+
 def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns]) -> int:
     """``NumColumns`` of many runs into the catalog with one insert
     (``store/columns.py``), each run's points in series order."""
