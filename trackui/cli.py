@@ -388,8 +388,8 @@ GC_PAUSE_S = 5.0
 
 
 def _open_tui(root: Path, remember: list[str] | None) -> int:
-    # Textual loads in a thread while DuckDB loads and the catalog opens here.
-    preload = threading.Thread(target=_preload_textual, name="trackui-preload", daemon=True)
+    # Textual (and numpy) load in a thread while DuckDB loads and the catalog opens here.
+    preload = threading.Thread(target=_preload_modules, name="trackui-preload", daemon=True)
     preload.start()
     from trackui.store.queries import Store
 
@@ -411,8 +411,10 @@ def _open_tui(root: Path, remember: list[str] | None) -> int:
     return 0
 
 
-#: What the first screen needs of Textual, loaded beside the store (``_run_tui``).
+#: What the first screen needs that is not trackui's, loaded beside the store
+#: (``_run_tui``): numpy first, which the store's import reaches early.
 PRELOADED = (
+    "numpy",
     "textual.app",
     "textual.screen",
     "textual.widgets._data_table",
@@ -422,16 +424,16 @@ PRELOADED = (
 )
 
 
-def _preload_textual() -> None:
-    """Import Textual's modules, never trackui's: the thread and the caller
-    then never wait on each other's half-imported modules."""
+def _preload_modules() -> None:
+    """Import those modules, never trackui's: the thread and the caller then
+    never wait on each other's half-imported modules."""
     import importlib
 
     for name in PRELOADED:
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - the app's own import says why
-            return
+        except Exception:  # noqa: BLE001 - not installed (numpy): whoever needs it says why
+            continue
 
 
 def _first_contact(store: object) -> bool:

@@ -301,7 +301,9 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             return
         self._sync_metric_cursor(self.metric)
         if not before and self._series_wanted == (self.metric, self.chart.x_axis):
-            self._draw_held()  # read before the chart was built (or on its way)
+            # Read before the chart was built (or on its way): drawn once the
+            # chart is laid out, at its size, not first at none.
+            self.call_after_refresh(self._draw_held)
         elif find_metric(before, self.metric) != find_metric(metrics, self.metric):
             self._load_series()  # the metric on screen moved: redraw it
 
