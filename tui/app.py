@@ -26,7 +26,6 @@ from trackui.store.catalog import RefreshStats
 from trackui.store.queries import Store
 
 from .config import TuiConfig
-from .help_screen import HelpScreen
 from .messages import StoreRefreshed
 from .runs_screen import RunsScreen
 from .safe import clean
@@ -282,6 +281,8 @@ class TrackuiApp(App[None]):
     # -- navigation ------------------------------------------------------------
 
     def action_help(self) -> None:
+        from .help_screen import HelpScreen  # not needed before ? is pressed
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(self.screen))
 
