@@ -388,9 +388,6 @@ GC_PAUSE_S = 5.0
 
 
 def _open_tui(root: Path, remember: list[str] | None) -> int:
-    # Textual (and numpy) load in a thread while DuckDB loads and the catalog opens here.
-    preload = threading.Thread(target=_preload_modules, name="trackui-preload", daemon=True)
-    preload.start()
     from trackui.store.queries import Store
 
     # The app paints from the catalog as it stands and refreshes behind it.
@@ -404,36 +401,10 @@ def _open_tui(root: Path, remember: list[str] | None) -> int:
             from trackui.store.sources.session import remember_last
 
             remember_last(remember)
-        preload.join()
         from trackui.tui.app import make_app
 
         make_app(store, refresh_on_start=True).run()
     return 0
-
-
-#: What the first screen needs that is not trackui's, loaded beside the store
-#: (``_run_tui``): numpy first, which the store's import reaches early.
-PRELOADED = (
-    "numpy",
-    "textual.app",
-    "textual.screen",
-    "textual.widgets._data_table",
-    "textual.widgets._footer",
-    "textual.widgets._input",
-    "textual.widgets._static",
-)
-
-
-def _preload_modules() -> None:
-    """Import those modules, never trackui's: the thread and the caller then
-    never wait on each other's half-imported modules."""
-    import importlib
-
-    for name in PRELOADED:
-        try:
-            importlib.import_module(name)
-        except Exception:  # noqa: BLE001 - not installed (numpy): whoever needs it says why
-            continue
 
 
 def _first_contact(store: object) -> bool:
