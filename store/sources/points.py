@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 from .. import columns as _columns_mod
 from ..catalog_schema import quote
 from ..importers import _metric_rows
-from ..importers._pointcols import PointColumns
+from ..importers._pointcols import PointColumns, numpy_or_none
 from ..importers._tfscalars import gc_paused
 from ..importers.base import ForeignRun
 from ..ingest import _SUMMARY_STATS, _summary_aggregate, merge_summaries, register_keys
@@ -181,7 +181,28 @@ def few(
         t=cols["t"],
         value=cols["value"],
     )
-    return made, _columns_mod.insert_points(cur, catalog._ingest.tmpdir, points)
+    np = numpy_or_none() if _columns_mod.np is not None else None
+    if np is None:
+        return made, _columns_mod.insert_points(cur, catalog._ingest.tmpdir, points)
+    # in series order, for the summaries computed here (cheaper than SQL's)
+    run_no = np.array(points.run_no, np.int32)
+    key_no = np.array(points.key_no, np.int32)
+    seq = np.array(points.seq, np.int64)
+    order = np.lexsort((seq, key_no, run_no))
+    t_null = np.array([t is None for t in cols["t"]], dtype=bool)[order]
+    t = np.array([math.nan if t is None else t for t in cols["t"]], np.float64)[order]
+    ordered = _columns_mod.Points(
+        run_no=run_no[order],
+        key_no=key_no[order],
+        seq=seq[order],
+        step=np.array(points.step, np.int64)[order],
+        t=t,
+        value=np.array(points.value, np.float64)[order],
+        t_null=t_null,
+    )
+    n = _columns_mod.insert_metrics(cur, catalog._ingest.tmpdir, ordered, None, ordered=True)
+    _merge_summaries(cur, ordered, {r: i for i, r in runs.items()}, {k: i for i, k in keys.items()})
+    return made, n
 
 
 def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns]) -> int:
