@@ -27,6 +27,9 @@ SQLite store
     as the row reader would (a NULL or non-number value or step) send the
     run to the row reader.
 
+A store's runs are read one ahead (``ahead``): the next run's files are
+read and parsed in a thread while the caller writes this one's points.
+
 Without NumPy nothing here is used (``np`` is None; tests set it so).
 """
 
@@ -35,6 +38,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 try:
@@ -187,3 +192,38 @@ def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:
     order = np.lexsort((row_id, step, ts))
     t = ts[order].astype(np.float64) / 1000.0
     return PointColumns(names, ki[order], step[order], value[order], t), float(t.max())
+
+
+def ahead(items: list[Any], read_one: Callable[[Any], Any]) -> Iterator[Any]:
+    """``read_one`` of each item in order, the next one read in a thread while
+    the caller works on this one (its DuckDB parse and the caller's catalog
+    writes both leave the GIL). What the thread reads is noted as the
+    caller's reads are (``_read.recording``)."""
+    if len(items) < 2:
+        yield from map(read_one, items)
+        return
+    from . import _read
+
+    seen = getattr(_read._LOCAL, "seen", None)  # the caller's record of what was read
+
+    def work(item: Any) -> Any:
+        _read._LOCAL.seen = seen
+        try:
+            return read_one(item)
+        finally:
+            _read._LOCAL.seen = None
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="trackui-mlflow")
+    pending: Future[Any] | None = None
+    try:
+        pending = pool.submit(work, items[0])
+        for item in items[1:]:
+            got = pending.result()
+            pending = pool.submit(work, item)
+            yield got
+        got, pending = pending.result(), None
+        yield got
+    finally:
+        if pending is not None:  # the caller stopped early: let the read end first
+            pending.cancel() or pending.exception()
+        pool.shutdown(wait=True)

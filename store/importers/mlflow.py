@@ -264,8 +264,12 @@ def _read_experiment(exp_dir: Path, problems: list[str], opts: Options) -> Itera
             start = as_int(run_meta.get("start_time")) if isinstance(run_meta, dict) else None
             runs.append((start or 0, d.name, d, run_meta))
     runs.sort(key=lambda r: (r[0], r[1]))
-    for _, _, run_dir, run_meta in runs:
-        run = _read_file_run(run_dir, project, problems, opts, exp_deleted=deleted, meta=run_meta)
+
+    def read_one(item: tuple[int, str, Path, dict[str, Any] | object | None]) -> ForeignRun | None:
+        _, _, run_dir, run_meta = item
+        return _read_file_run(run_dir, project, problems, opts, exp_deleted=deleted, meta=run_meta)
+
+    for run in _mlflow_columns.ahead(runs, read_one):
         if run is not None:
             yield run
 

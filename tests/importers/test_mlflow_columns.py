@@ -207,3 +207,33 @@ def test_without_numpy_nothing_is_read_as_columns(
     monkeypatch.setattr(_mlflow_columns, "np", None)
     assert _mlflow_columns.file_columns([("a", f"{T0} 1.0 0\n".encode())], ended=True) is None
     assert _mlflow_columns.row_columns([("a", 1.0, T0, 0, 0)]) is None
+
+
+def test_runs_read_ahead_in_order_with_their_reads_noted(tmp_path: Path) -> None:
+    import threading
+
+    from trackui.store.importers import _read
+
+    files = []
+    for i in range(5):
+        f = tmp_path / f"f{i}"
+        f.write_bytes(b"x" * (i + 1))
+        files.append(f)
+    threads: set[str] = set()
+
+    def read_one(f: Path) -> bytes:
+        threads.add(threading.current_thread().name)
+        return _read.read_bytes(f)
+
+    with _read.recording() as seen:
+        got = list(_mlflow_columns.ahead(files, read_one))
+    assert got == [f.read_bytes() for f in files]
+    assert sorted(seen) == sorted(str(f) for f in files)  # noted though read in a thread
+    assert [seen[str(f)].read for f in files] == [1, 2, 3, 4, 5]
+    assert any(name.startswith("trackui-mlflow") for name in threads)
+    # a caller that stops early: the read under way ends, no thread is left
+    before = threading.active_count()
+    gen = _mlflow_columns.ahead(files, read_one)
+    assert next(gen) == b"x"
+    gen.close()
+    assert threading.active_count() == before
