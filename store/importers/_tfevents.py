@@ -270,6 +270,11 @@ _FLOAT32 = slice(-4, None)
 USE_COLUMNS = True
 
 
+def columns_on() -> bool:
+    """Whether event files are read whole into columns (NumPy is there)."""
+    return USE_COLUMNS and _tfscalars.USE_NUMPY and _tfscalars._numpy() is not None
+
+
 @gc_paused
 def read_event_file(
     path: Path, problems: list[str], *, root: Path | None = None, start: int = 0
@@ -282,7 +287,7 @@ def read_event_file(
     ``start`` (a record boundary, e.g. a previous read's ``end``) reads only
     what follows it: how the sources layer follows a file being written.
     """
-    if USE_COLUMNS and _tfscalars.USE_NUMPY and _tfscalars._numpy() is not None:
+    if columns_on():
         from trackui.store.importers import _tfcolumns
 
         return _tfcolumns.read_event_file(path, problems, root=root, start=start)
