@@ -313,8 +313,9 @@ def _common(
             m = size - p
             if not 11 <= m <= 0x81:
                 continue
-            sub = np.flatnonzero(ok & (pos == p))
-            g = d[sub]
+            here = ok & (pos == p)
+            sub = np.flatnonzero(here)
+            g = d if len(sub) == len(d) else d[sub]  # (a group of one layout: no copy)
             head = (
                 (g[:, p] == 0x2A)
                 & (g[:, p + 1] == m - 2)

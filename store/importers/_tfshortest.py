@@ -38,10 +38,15 @@ def _attempt(d: int, xs: Any, fs: Any, e: Any) -> tuple[Any, Any, Any]:
     in_range = (k >= -22) & (k <= 22)
     scale = _POW10[np.minimum(np.abs(k), 22)]
     up = k >= 0
-    product = np.where(up, xs * scale, xs / scale)
-    m = np.rint(product)
+    if up.all():  # values under 10**(d-1), the usual case: one branch
+        product = xs * scale
+        m = np.rint(product)
+        cand = m / scale
+    else:
+        product = np.where(up, xs * scale, xs / scale)
+        m = np.rint(product)
+        cand = np.where(up, m / scale, m * scale)
     tie = np.abs(product - np.trunc(product)) == 0.5
-    cand = np.where(up, m / scale, m * scale)
     am = np.abs(m)
     clean = in_range & ~tie & (am > _POW10[d - 1]) & (am < _POW10[d])
     back = cand.astype(np.float32) == fs
