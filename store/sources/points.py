@@ -172,7 +172,7 @@ def few(
     if not cols["run"]:
         return made, 0
     runs = _columns_mod.run_numbers(cur, set(cols["run"]))
-    keys = _columns_mod.key_numbers(cur, set(cols["key"]))
+    keys = _key_numbers(cur, set(cols["key"]))
     points = _columns_mod.Points(
         run_no=[runs[r] for r in cols["run"]],
         key_no=[keys[k] for k in cols["key"]],
@@ -205,13 +205,27 @@ def few(
     return made, n
 
 
+def _key_numbers(cur: Any, keys: Any) -> dict[str, int]:
+    """``columns.key_numbers``, one statement when every key has its id
+    already (a refresh's new points mostly continue known series)."""
+    names = sorted(set(keys))
+    if not names:
+        return {}
+    rows = cur.execute(
+        "SELECT key, key_no FROM metric_keys WHERE key IN (SELECT unnest(?::VARCHAR[]))", [names]
+    ).fetchall()
+    if len(rows) == len(names):
+        return {key: int(no) for key, no in rows}
+    return _columns_mod.key_numbers(cur, names)
+
+
 def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns]) -> int:
     """``NumColumns`` of many runs into the catalog with one insert
     (``store/columns.py``), each run's points in series order."""
     import numpy as np
 
     runs = _columns_mod.run_numbers(cur, [c.run_id for c in nums])
-    keys = _columns_mod.key_numbers(cur, {k for c in nums for k in c.names})
+    keys = _key_numbers(cur, {k for c in nums for k in c.names})
     parts: list[tuple[int, NumColumns, Any, Any]] = []
     for c in nums:
         key_no = np.array([keys[k] for k in c.names], dtype=np.int32)
