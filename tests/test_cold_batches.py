@@ -144,3 +144,23 @@ def test_a_read_ahead_never_writes(
         )
         store.refresh()
         assert read == []
+
+
+def test_duckdb_leaves_a_core_to_the_reader_meanwhile_and_gets_it_back(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cold_batches, "OVERLAP_MIN_RUNS", 0)
+    during: list[int] = []
+    real = cold_batches.ColdBatches._write_ahead
+
+    def write_ahead(self, batch, now, *, statuses):  # type: ignore[no-untyped-def]
+        during.append(int(self.query("SELECT current_setting('threads')")[0][0]))
+        return real(self, batch, now, statuses=statuses)
+
+    monkeypatch.setattr(cold_batches.ColdBatches, "_write_ahead", write_ahead)
+    with Store(store_root, catalog_path=tmp_path / "c.duckdb", refresh=False) as store:
+        store.catalog.query("SET threads = 3")
+        store.refresh()
+        assert store.count_runs() == 14
+        assert during and set(during) == {2}
+        assert store.catalog.query("SELECT current_setting('threads')")[0][0] == 3
