@@ -27,20 +27,18 @@ from textual.widget import AwaitMount
 from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from trackui.store import fmt, paths
+from trackui.store import paths
 from trackui.store.models import MetricSummary, RunDetail, Series
 from trackui.store.primary import choose
 
-from . import names
 from .chart import MetricChart
 from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .footer import Footer
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
-from .run_details import STATUS_STYLES, find_metric, overview, read_console, summary_cells
+from .run_details import find_metric, overview, read_console, summary_cells
 from .run_grid import GridTab
 from .run_tabs import (
-    CONSOLE_MAX_LINES,
     TAB_FOCUS,
     TAB_LABELS,
     TABS,
@@ -50,21 +48,14 @@ from .run_tabs import (
     SeriesLoaded,
     fill_artifacts,
     fill_params,
+    header,
     tab_body,
 )
 from .safe import clean
 from .scrolling import ViLog
 from .system_tab import SystemTab, is_system
 
-__all__ = [
-    "CONSOLE_MAX_LINES",
-    "TABS",
-    "ConsoleRead",
-    "MetricPicker",
-    "RunLoaded",
-    "RunScreen",
-    "SeriesLoaded",
-]
+__all__ = ["RunScreen", "SeriesLoaded"]
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
 CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
 #: buckets asked for while the chart is not built: what a chart with no size asks
@@ -213,6 +204,7 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         else:  # read ahead of the chart, as a chart not yet laid out asks
             x_axis, buckets = "step", UNBUILT_BUCKETS
         self._series_wanted = (self.metric, x_axis)
+        self._held_series = None
         self.load_series(self._next("series"), self.metric, x_axis, buckets)
 
     def _load_console(self) -> None:
@@ -238,26 +230,15 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             keys = [m.key for m in _results(detail.metrics)]
             if keys and self.metric not in keys:
                 self.metric = choose(keys, project=detail.run.project) or keys[0]
+            elif old is not None and self.metric is not None:
+                before, now = (find_metric(m, self.metric) for m in (old.metrics, detail.metrics))
+                if before != now:
+                    self._load_series()  # what was read ahead moved: read it again
 
     def _update_header(self) -> None:
-        """Status, project/name and id on one line: the name shortened in the
-        middle to what the width leaves (the Overview has it whole), the id
-        left out before the name is cut."""
-        if self.detail is None:
-            return
-        run = self.detail.run
-        status = fmt.status(run.status)
-        room = (self.size.width or self.app.size.width) - 2 - names.cells(status) - 2
-        ref = clean(f"{run.project}/{run.name}")
-        show_id = names.cells(ref) + 2 + len(run.id) <= room
-        self.query_one("#run-header", Static).update(
-            Content.assemble(
-                (status, STATUS_STYLES.get(run.status, "bold")),
-                "  ",
-                (names.fit(ref, room), "bold"),
-                *(("  ", (run.id, "$text-muted")) if show_id else ()),
-            )
-        )
+        if self.detail is not None:
+            width = self.size.width or self.app.size.width
+            self.query_one("#run-header", Static).update(header(self.detail.run, width))
 
     def on_resize(self) -> None:
         self._update_header()

@@ -22,11 +22,13 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from trackui.store import fmt
-from trackui.store.models import Artifact, RunDetail, Series
+from trackui.store.models import Artifact, RunDetail, RunSummary, Series
 
+from . import names
 from .chart import MetricChart
 from .metric_grid import MetricGrid
 from .picker import KeyList
+from .run_details import STATUS_STYLES
 from .safe import clean, literal
 from .scrolling import ViLog, ViScroll
 
@@ -160,3 +162,19 @@ def fill_artifacts(table: DataTable, artifacts: Sequence[Artifact]) -> str:
         )
     count = len(artifacts)
     return f"{count} artifact{'s' if count != 1 else ''}" if count else "no artifacts logged"
+
+
+def header(run: RunSummary, width: int) -> Content:
+    """Status, project/name and id on one line: the name shortened in the
+    middle to what the width leaves (the Overview has it whole), the id left
+    out before the name is cut."""
+    status = fmt.status(run.status)
+    room = width - 2 - names.cells(status) - 2
+    ref = clean(f"{run.project}/{run.name}")
+    show_id = names.cells(ref) + 2 + len(run.id) <= room
+    return Content.assemble(
+        (status, STATUS_STYLES.get(run.status, "bold")),
+        "  ",
+        (names.fit(ref, room), "bold"),
+        *(("  ", (run.id, "$text-muted")) if show_id else ()),
+    )

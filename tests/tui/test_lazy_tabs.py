@@ -111,3 +111,32 @@ def test_the_cycle_collector_waits_while_the_tui_starts_and_comes_back(
     assert gc.isenabled()
     assert main([str(fixture_store)]) == 0
     assert seen == [False] and gc.isenabled()
+
+
+async def test_a_series_read_ahead_is_read_again_when_the_run_moves(tmp_path: Path) -> None:
+    """Points logged while the Run screen shows the Overview: ``3`` draws
+    them all, not the series read when the run was opened."""
+    import trackui
+    from trackui.tui.messages import StoreRefreshed
+
+    root = tmp_path / "live-store"
+    run = trackui.init(project="live", name="growing", dir=root, console=False)
+    try:
+        for step in range(5):
+            run.log({"loss": 1.0 / (step + 1)}, step=step)
+        with Store(root) as store:
+            app = RunApp(store, run.id)
+            async with app.run_test(size=(120, 40)) as pilot:
+                await settle(pilot)
+                screen = app.screen
+                assert isinstance(screen, RunScreen) and screen.built == {"overview"}
+                for step in range(5, 8):
+                    run.log({"loss": 1.0 / (step + 1)}, step=step)
+                screen.post_message(StoreRefreshed(store.refresh()))
+                await settle(pilot)
+                await pilot.press("3")
+                await settle(pilot)
+                plot = screen.chart.last_plot
+                assert plot is not None and plot.title.startswith("loss · 8 of 8 points")
+    finally:
+        run.finish()
