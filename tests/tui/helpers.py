@@ -8,6 +8,7 @@ from typing import Any
 
 from textual.app import App
 from textual.screen import Screen
+from textual.worker import WorkerCancelled
 
 from trackui.store.queries import Store
 from trackui.tui.app import TrackuiApp, make_app
@@ -44,7 +45,10 @@ async def settle(pilot: Any) -> None:
     """Until no worker is left: a load's handler may start the next load."""
     for _ in range(30):
         await pilot.pause()
-        await pilot.app.workers.wait_for_complete()
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            pass  # a newer load replaced it (exclusive workers): wait for that one
         await pilot.pause()
         if all(worker.is_finished for worker in pilot.app.workers):
             return
