@@ -39,8 +39,8 @@ order (not checked), None has it checked.
 With numpy, the columns (lists are converted) are scanned by DuckDB in place
 (``cur.register``); without it, they go through a JSON-lines temp file in
 ``tmpdir``; both give the same rows. The INSERT runs on one DuckDB thread
-(less than half the CPU time of two). The module's ``np`` is None when numpy
-is absent (tests set it so to run the fallback).
+(less than half the CPU time of two). The module's ``np`` (imported on first
+use) is None when numpy is absent (tests set it so to run the fallback).
 """
 
 from __future__ import annotations
@@ -54,10 +54,28 @@ from typing import Any
 
 from .catalog_schema import quote
 
-try:
-    import numpy as np
-except ImportError:  # the ``fast`` extra is not installed
-    np = None  # type: ignore[assignment]
+
+def numpy_module() -> Any:
+    """numpy, imported on first use (not with the catalog, whose first
+    screen does not need it), or None where it is absent or a test set
+    ``np`` to None."""
+    found = globals()
+    if "np" in found:
+        return found["np"]
+    try:
+        import numpy
+    except ImportError:  # the ``fast`` extra is not installed
+        numpy = None  # type: ignore[assignment]
+    found["np"] = numpy
+    return numpy
+
+
+def __getattr__(name: str) -> Any:
+    """``columns.np``: numpy or None, imported on first use (PEP 562)."""
+    if name == "np":
+        return numpy_module()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: The columns' names and their types in ``metrics``.
 COLUMNS = {
@@ -147,7 +165,7 @@ def insert_metrics(
     n = len(points)
     if not n:
         return 0
-    staged = _stage_numpy(cur, points, ordered) if np is not None else None
+    staged = _stage_numpy(cur, points, ordered) if numpy_module() is not None else None
     source = staged[0] if staged else _stage_json(cur, tmpdir, points)
     try:
         order = "" if staged and staged[1] else "ORDER BY run_no, key_no, seq"
@@ -199,6 +217,7 @@ def _stage_numpy(cur: Any, points: Points, ordered: bool | None) -> tuple[str, b
     """Register the columns for DuckDB to scan in place: the SQL of a
     relation with ``metrics``' columns, and whether the rows are already in
     its order. None when a column will not convert (the JSON path then)."""
+    np = numpy_module()
     try:
         cols = {
             name: np.asarray(getattr(points, name), dtype=kind)
@@ -233,6 +252,7 @@ def _stage_numpy(cur: Any, points: Points, ordered: bool | None) -> tuple[str, b
 
 def _is_sorted(run_no: Any, key_no: Any, seq: Any) -> bool:
     """Whether the rows are in (run_no, key_no, seq) order, vectorised."""
+    np = numpy_module()
     if len(seq) < 2:
         return True
     d_run = np.diff(run_no)

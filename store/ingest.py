@@ -376,7 +376,7 @@ def _fast_path_safe(chunk: bytes, lines: int) -> bool:
     blank lines (it skips them without counting), nothing nested (a metric
     line is flat), only ASCII or valid UTF-8, no escaped surrogates and no
     integer past float64 (``_note_overflow`` notes those after the read)."""
-    np = columns.np
+    np = columns.numpy_module()
     a = np.frombuffer(chunk, dtype=np.uint8) if np is not None and len(chunk) > 65536 else None
     if a is None:  # (numpy counts a byte several times faster than bytes.count)
         if chunk.count(b"{") + chunk.count(b"[") > lines:
@@ -401,7 +401,7 @@ def _big_chunk_facts(chunk: bytes) -> tuple[int, bool]:
     ``bytes.count`` on big chunks)."""
     from .ingest_small import one_object_per_line
 
-    np = columns.np
+    np = columns.numpy_module()
     if np is None:
         lines = chunk.count(b"\n")
         return lines, one_object_per_line(chunk, lines)
@@ -418,7 +418,7 @@ def _has_blank_line(chunk: bytes, lines: int, a: Any = None) -> bool:
     # Lines the shim writes start with "{"; counting those runs at memory
     # speed, so the slower regex only looks at chunks with other lines.
     if a is not None:
-        opened = int(columns.np.count_nonzero(a[1:][a[:-1] == 10] == 123))
+        opened = int(columns.numpy_module().count_nonzero(a[1:][a[:-1] == 10] == 123))
     else:
         opened = chunk.count(b"\n{")
     if (chunk[:1] == b"{") + opened == lines:

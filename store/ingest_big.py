@@ -286,7 +286,7 @@ class BigIngest:
 
 
 def _colons(chunk: bytes) -> int:
-    np = columns.np
+    np = columns.numpy_module()
     if np is None:
         return chunk.count(b":")
     return int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 58))

@@ -30,7 +30,7 @@ from typing import Any
 from . import columns
 from .catalog_schema import quote
 
-np = columns.np
+np: Any = None  # numpy, set by ``ingest`` (imported on first use)
 
 #: (run key, run_no, first row in the file, lines, line number of its first line)
 Span = tuple[str, int, int, int, int]
@@ -41,7 +41,7 @@ PART_POINTS = 2_000_000
 
 
 def available() -> bool:
-    return columns.np is not None
+    return columns.numpy_module() is not None
 
 
 def ingest(
@@ -50,7 +50,8 @@ def ingest(
     """Points of the lines of ``source`` (``spans`` in run_no order), their
     summaries into ``chunk_summaries``; None (nothing written) when the
     values read do not account for ``expected`` separators."""
-    np = columns.np
+    global np
+    np = columns.numpy_module()
     ids = columns.key_numbers(cur, keys)
     keys = sorted(keys, key=lambda k: ids[k])  # key_no order: series order
     lines = sum(span[3] for span in spans)

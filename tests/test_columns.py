@@ -146,3 +146,18 @@ def test_columns_of_different_lengths_are_refused(tmp_path: Path) -> None:
             columns.insert_points(
                 cur, str(tmp_path), columns.Points([1], [1], [0, 1], [0], [0.0], [1.0])
             )
+
+
+def test_the_catalog_imports_numpy_only_when_it_ingests_columns() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import trackui.store.catalog, trackui.store.ingest_numpy; "
+        "print('numpy' in sys.modules); from trackui.store import columns; "
+        "print(columns.np is not None, 'numpy' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["False", "True", "True"]
