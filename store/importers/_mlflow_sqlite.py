@@ -153,11 +153,12 @@ def _read_db_run(
         )
         got = None
         if _mlflow_columns.np is not None:
-            # in the order the run's index gives them, sorted as the query below would
+            # by rowid (what MLflow's run_uuid index gives without a sort, or a
+            # scan of the table), then sorted as the query below would sort them
             try:
                 rows = conn.execute(
                     f"SELECT key, value, timestamp, {step}, {is_nan}, rowid FROM metrics"
-                    " WHERE run_uuid = ?",
+                    " WHERE run_uuid = ? ORDER BY rowid",
                     (run_id,),
                 ).fetchall()
             except sqlite3.Error:
