@@ -129,15 +129,25 @@ def file_columns(
 
 def _parse(parts: list[bytes], total: int) -> tuple[Any, Any, Any] | None:
     """DuckDB's CSV reader over the lines of ``parts`` (one temporary file):
-    timestamps, values, steps; None when it refuses a line or skips one."""
+    timestamps, values, steps; None when it refuses a line or skips one, or
+    when no temporary file can hold them (the line reader then)."""
     import duckdb
 
-    shm = _SHM if os.path.isdir(_SHM) and os.access(_SHM, os.W_OK) else None
-    fd, path = tempfile.mkstemp(prefix="trackui-mlflow-", suffix=".txt", dir=shm)
+    size = sum(map(len, parts))
+    path = None
+    for where in (_shm_with_room(size), None):
+        fd, path = tempfile.mkstemp(prefix="trackui-mlflow-", suffix=".txt", dir=where)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                for data in parts:
+                    fh.write(data)
+            break
+        except OSError:  # no room there (a small /dev/shm, a full disk)
+            os.unlink(path)
+            path = None
+    if path is None:
+        return None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            for data in parts:
-                fh.write(data)
         quoted = "'" + path.replace("'", "''") + "'"
         try:
             cols = (
@@ -157,6 +167,19 @@ def _parse(parts: list[bytes], total: int) -> tuple[Any, Any, Any] | None:
         value.astype(np.float64, copy=False),
         step.astype(np.int64, copy=False),
     )
+
+
+def _shm_with_room(size: int) -> str | None:
+    """``/dev/shm`` when it is there, writable and has room for ``size``
+    bytes twice over (a container's is often 64 MB); else None (the system's
+    temporary directory)."""
+    try:
+        st = os.statvfs(_SHM)
+    except OSError:
+        return None
+    if not os.access(_SHM, os.W_OK) or st.f_bavail * st.f_frsize < 2 * size:
+        return None
+    return _SHM
 
 
 def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:

@@ -237,3 +237,32 @@ def test_runs_read_ahead_in_order_with_their_reads_noted(tmp_path: Path) -> None
     assert next(gen) == b"x"
     gen.close()
     assert threading.active_count() == before
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_no_room_for_the_temporary_file_reads_by_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small /dev/shm (a container's 64 MB) or a full disk: the line reader."""
+    import os
+    import tempfile
+
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+
+    class Full:
+        """``tempfile`` whose files take no bytes (writes fail with ENOSPC)."""
+
+        @staticmethod
+        def mkstemp(**_: object) -> tuple[int, str]:
+            fd, path = tempfile.mkstemp(dir=spare)
+            os.close(fd)
+            return os.open("/dev/full", os.O_WRONLY), path
+
+    src = file_store(tmp_path, {"loss": f"{T0} 0.5 0\n{T0 + 1000} 0.25 1\n"})
+    want = as_tuples(next(mlflow.read(src, [])).points)
+    monkeypatch.setattr(_mlflow_columns, "tempfile", Full)
+    run = next(mlflow.read(src, []))
+    assert not isinstance(run.points, PointColumns) and as_tuples(run.points) == want
+    assert not list(spare.iterdir())  # nothing left behind
+    assert _mlflow_columns._shm_with_room(1 << 62) is None  # more than any /dev/shm
