@@ -108,10 +108,12 @@ def local_kind(path: Path) -> str | None:
 
 
 def looks_native(path: Path, limit: int = 5000) -> bool:
-    """``<project>/<run>/meta.json`` (or another run file) near the top: a
-    store, also one whose runs are still being written (or were killed
-    before their meta.json)."""
-    names = {paths.META, paths.METRICS, paths.EVENTS, paths.CONFIG, paths.HEARTBEAT, paths.CONSOLE}
+    """``<project>/<run>/meta.json`` (or another file only trackui's runs
+    have: metrics.jsonl, events.jsonl, heartbeat) near the top: a store,
+    also one whose meta.json was lost. A ``config.json`` or ``console.log``
+    alone does not count: other tools write those too (a Hugging Face
+    ``checkpoint-N/config.json`` under an output folder)."""
+    names = {paths.META, paths.METRICS, paths.EVENTS, paths.HEARTBEAT}
     seen = 0
     try:
         for project in os.scandir(path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,14 @@ from trackui.store.sources.session import (
     SourceError,
     configured_sources,
     last_specs,
+    looks_native,
     parse_specs,
     remember_last,
     session_root,
     ssh_command,
 )
 
-from ..conftest import copy_store
+from ..conftest import FIXTURES, copy_store
 
 
 def test_a_local_path_wins_over_host_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,3 +73,20 @@ def test_last_and_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert ssh_command() == ["ssh", "-F", "/etc/x", "config"]
     monkeypatch.setenv("TRACKUI_SSH", "ssh -F '/tmp/a b/ssh_config'")
     assert ssh_command() == ["ssh", "-F", "/tmp/a b/ssh_config"]
+
+
+def test_other_tools_config_files_do_not_make_a_folder_a_store(tmp_path: Path) -> None:
+    """An output folder of Hugging Face runs holds ``<run>/checkpoint-N/config.json``,
+    two levels down like a trackui run's files: it is read as HF runs, not as a
+    store of runs named ``checkpoint-N``."""
+    hf = tmp_path / "hf"
+    shutil.copytree(FIXTURES / "hf" / "nlp", hf)
+    assert not looks_native(hf)
+    with Store(session_root([str(hf)])) as store:
+        names = {run.name for run in store.list_runs()}
+    assert names == {"bert-sst2", "gpt2-killed"}
+    # a store's runs still count, also one whose meta.json was lost
+    native = tmp_path / "store" / "proj" / "run1"
+    native.mkdir(parents=True)
+    (native / "metrics.jsonl").write_text("")
+    assert looks_native(tmp_path / "store")
