@@ -323,7 +323,9 @@ def register_keys(cur: Any, keys_sql: str, params: list[Any]) -> None:
 
 def merge_summaries(cur: Any, source: str = "chunk_summaries") -> None:
     """Merge the summaries of new points (the temp table ``source``) into
-    ``summaries``, the new points following those already there."""
+    ``summaries``, the new points following those already there. A step or
+    time the new points lack keeps the one known (as a first read of all the
+    points gives: its last time is that of the last point that had one)."""
     cur.execute(
         f"""CREATE OR REPLACE TEMP TABLE new_summaries AS
         SELECT a.run_id, a.key,
@@ -334,9 +336,9 @@ def merge_summaries(cur: Any, source: str = "chunk_summaries") -> None:
           a.count + coalesce(s.count, 0),
           CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.step_min ELSE s.step_min END,
           CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.step_max ELSE s.step_max END,
-          a.last_step,
-          CASE WHEN s.run_id IS NULL THEN a.first_t ELSE s.first_t END,
-          a.last_t, a.last_seq
+          coalesce(a.last_step, s.last_step) AS last_step,
+          CASE WHEN s.run_id IS NULL THEN a.first_t ELSE coalesce(s.first_t, a.first_t) END AS first_t,
+          coalesce(a.last_t, s.last_t) AS last_t, a.last_seq
         FROM {source} a LEFT JOIN summaries s ON s.run_id = a.run_id AND s.key = a.key"""
     )
     cur.execute(
