@@ -67,6 +67,11 @@ class RunSync:
         return tuple(out)
 
     def _sync_run(self, cur: Any, run: RunDir, batch: Batch) -> bool:
+        # Its files opened as names under one held descriptor of its directory.
+        with self.opener.holding():
+            return self._sync_run_files(cur, run, batch)
+
+    def _sync_run_files(self, cur: Any, run: RunDir, batch: Batch) -> bool:
         key = run.key
         if key in self._bad:
             if self._signature(run) == self._bad[key]:

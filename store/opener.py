@@ -22,6 +22,9 @@ import errno
 import os
 import re
 import stat as stat_mod
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 #: Whole-file reads (meta.json, config.json…) above this are refused.
@@ -33,6 +36,13 @@ MAX_CHUNK = 64 * 1024 * 1024
 
 _FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
 _FLAGS |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOCTTY", 0)
+_DIR_FLAGS = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_NOFOLLOW", 0)
+_DIR_FLAGS |= getattr(os, "O_CLOEXEC", 0)
+_HOLDABLE = (
+    hasattr(os, "O_DIRECTORY") and hasattr(os, "O_NOFOLLOW") and os.open in os.supports_dir_fd
+)
+#: Directory descriptors one thread holds at once while ``holding``.
+HELD_DIRS = 8
 _KINDS = (
     (stat_mod.S_ISFIFO, "a FIFO"),
     (stat_mod.S_ISCHR, "a character device"),
@@ -104,6 +114,7 @@ class Opener:
         self.max_line = max_line
         self.max_chunk = max(max_chunk, max_line + 1)
         self._direct_dirs: set[str] = set()
+        self._held = threading.local()
 
     # -- paths -------------------------------------------------------------
 
@@ -157,6 +168,86 @@ class Opener:
             self._direct_dirs.clear()
         self._direct_dirs.add(directory)
 
+    # -- held directories --------------------------------------------------
+
+    @contextmanager
+    def holding(self) -> Iterator[None]:
+        """While inside, this thread opens a directory's files through a
+        descriptor of the directory held open (``openat`` of one name with
+        ``O_NOFOLLOW``), not by path: a run's four or five files cost one
+        directory open, not a path walk and a ``/proc`` check each.
+
+        Safety is the same: a held directory is either checked once (opened,
+        then its ``/proc/self/fd`` link found inside the root) or opened with
+        ``O_NOFOLLOW | O_DIRECTORY`` as one name under a checked one, so it
+        is a directory of the root, not a link; a file opened as one name
+        under it cannot be a link (``O_NOFOLLOW``: a link goes the long way,
+        like any read) and cannot leave it. A directory swapped for a link
+        after it was opened is not followed: the held descriptor is the
+        directory that was there. Descriptors are held for the scope only
+        (a few at a time), so a later read sees a directory replaced since.
+        Nested scopes share the outer one's; other threads are unaffected."""
+        held = getattr(self._held, "dirs", None)
+        if held is not None or not _HOLDABLE or not _proc_fds():
+            yield
+            return
+        self._held.dirs = held = {}
+        try:
+            yield
+        finally:
+            self._held.dirs = None
+            for fd in held.values():
+                os.close(fd)
+
+    def _held_dir(self, path: str) -> tuple[int, str] | None:
+        """``(descriptor of path's directory, path's last name)`` while
+        ``holding``; None: not holding, or not a plain path (read the long way)."""
+        held: dict[str, int] | None = getattr(self._held, "dirs", None)
+        if held is None:
+            return None
+        parent, name = os.path.split(path)
+        if name in ("", ".", "..") or os.path.normpath(path) != path:
+            return None
+        fd = held.pop(parent, None)
+        if fd is None:
+            fd = self._open_dir(held, parent)
+            if fd is None:
+                return None
+        held[parent] = fd  # the most recent last
+        while len(held) > HELD_DIRS:
+            os.close(held.pop(next(iter(held))))
+        return fd, name
+
+    def _open_dir(self, held: dict[str, int], path: str) -> int | None:
+        """A descriptor of directory ``path`` inside the root: one name under
+        a held (or checked) parent, else the directory itself checked."""
+        up, name = os.path.split(path)
+        if _within(up, self.root) and name not in ("", ".", ".."):
+            upfd = held.get(up)
+            if upfd is None:
+                upfd = self._checked_dir(up)
+                if upfd is not None:
+                    held[up] = upfd
+            if upfd is not None:
+                try:
+                    return os.open(name, _DIR_FLAGS, dir_fd=upfd)
+                except OSError:
+                    return None  # a link, or gone: the long way says which
+        return self._checked_dir(path)
+
+    def _checked_dir(self, path: str) -> int | None:
+        try:
+            fd = os.open(path, _DIR_FLAGS)
+        except OSError:
+            return None
+        try:
+            if _within(os.readlink(f"/proc/self/fd/{fd}"), self.real_root):
+                return fd
+        except OSError:
+            pass
+        os.close(fd)
+        return None
+
     # -- operations --------------------------------------------------------
 
     def list(self, rel: str | os.PathLike[str] = "") -> list[tuple[str, bool]]:
@@ -184,7 +275,20 @@ class Opener:
     def stat(self, rel: str | os.PathLike[str]) -> Stat | None:
         """The file's Stat, None when it does not exist; UnsafeFile when it is
         not a regular file or resolves outside the root."""
-        if self._direct(self.path(rel)):
+        held = self._held_dir(self.path(rel))
+        if held is not None:
+            try:
+                st = os.stat(held[1], dir_fd=held[0], follow_symlinks=False)
+            except (FileNotFoundError, NotADirectoryError):
+                return None
+            except OSError as exc:
+                raise UnsafeFile(self.path(rel), exc.strerror or str(exc)) from None
+            if not stat_mod.S_ISLNK(st.st_mode):
+                kind = _kind(st.st_mode)
+                if kind is not None:
+                    raise UnsafeFile(self.path(rel), f"{kind}, not read")
+                return Stat(st.st_ino, st.st_size, st.st_mtime_ns)
+        elif self._direct(self.path(rel)):
             try:
                 st = os.lstat(self.path(rel))
             except (FileNotFoundError, NotADirectoryError):
@@ -220,7 +324,28 @@ class Opener:
     def _open(self, rel: str | os.PathLike[str]) -> tuple[int, str, Stat]:
         path = self.path(rel)
         fd = -1
-        if self._direct(path):
+        held = self._held_dir(path)
+        if held is not None:
+            try:
+                fd = os.open(held[1], _FLAGS, dir_fd=held[0])
+            except OSError as exc:
+                if exc.errno != errno.ELOOP:  # a symlink: resolved below
+                    if isinstance(exc, FileNotFoundError):
+                        raise FileNotFoundError(exc.errno, exc.strerror, path) from None
+                    raise UnsafeFile(path, exc.strerror or str(exc)) from None
+            if fd >= 0:
+                # One name under a held directory of the root, not a link:
+                # inside, with no /proc check (see ``holding``).
+                try:
+                    st = os.fstat(fd)
+                    kind = _kind(st.st_mode)
+                    if kind is not None:
+                        raise UnsafeFile(path, f"{kind}, not read")
+                except BaseException:
+                    os.close(fd)
+                    raise
+                return fd, path, Stat(st.st_ino, st.st_size, st.st_mtime_ns)
+        elif self._direct(path):
             try:
                 fd = os.open(path, _FLAGS)
             except OSError as exc:
