@@ -84,6 +84,11 @@ __all__ = [
 ROTATION = 16
 #: Metric bytes held before they are written out, within one refresh.
 FLUSH_BYTES = 256 * 1024 * 1024
+#: Metric bytes read into one transaction at most (the run that passes it
+#: ends it; the rest of the batch goes in the next): DuckDB keeps what a
+#: transaction inserted until its commit (750 long runs, 75 M points, in one
+#: held 8 GB).
+TXN_BYTES = 512 * 1024 * 1024
 #: Runs per committed batch when a refresh has many to read (a cold
 #: catalog): the first batch small so the run list fills soon, then bigger.
 BATCH_RUNS = (250, 1000, 4000)
@@ -411,11 +416,15 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
 
     def _sync_retried(self, runs: list[RunDir]) -> tuple[int, int]:
         python_only: set[str] = set()
+        changed = points = 0
+        done: list[str] = []  # runs committed, their statuses not derived yet
         while True:
             try:
-                return self._transaction(lambda cur: self._sync_batch(cur, runs, python_only))
+                c, p, taken = self._transaction(
+                    lambda cur: self._sync_prefix(cur, runs, python_only, TXN_BYTES)  # noqa: B023
+                )
             except Exception as exc:
-                self._reload_state()
+                self._reload_keeping_beats(done)
                 if is_damage(exc):
                     raise
                 failed = self._ingest.current
@@ -426,36 +435,63 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
                 if failed is None or failed in python_only or len(runs) == 1:
                     break
                 python_only.add(failed)
-        changed = points = 0
+                continue
+            done += [run.key for run in runs[:taken]]
+            changed, points, runs = changed + c, points + p, runs[taken:]
+            if not runs:
+                return changed, points
         for run in runs:
             for only in (python_only, python_only | {run.key}):
                 try:
                     c, p = self._transaction(lambda cur: self._sync_batch(cur, [run], only))  # noqa: B023
                 except Exception as exc:
-                    self._reload_state()
+                    self._reload_keeping_beats(done)
                     self._ingest.current = None
                     if is_damage(exc):
                         raise
                     error: Exception | None = exc
                     continue
                 changed, points, error = changed + c, points + p, None
+                done.append(run.key)
                 break
             if error is not None:
                 self._mark_unreadable(run, error)
                 changed += 1
         return changed, points
 
+    def _reload_keeping_beats(self, done: list[str]) -> None:
+        """State again from the catalog, but for the heartbeats of the runs
+        ``done`` (committed; a heartbeat is written with its status, later)."""
+        beats = {key: self._state[key].heartbeat_mtime for key in done if key in self._state}
+        self._reload_state()
+        for key, beat in beats.items():
+            if key in self._state:
+                self._state[key].heartbeat_mtime = beat
+
     def _sync_batch(self, cur: Any, runs: list[RunDir], python_only: set[str]) -> tuple[int, int]:
+        changed, points, _ = self._sync_prefix(cur, runs, python_only, None)
+        return changed, points
+
+    def _sync_prefix(
+        self, cur: Any, runs: list[RunDir], python_only: set[str], cap: int | None
+    ) -> tuple[int, int, int]:
+        """Sync ``runs`` in order, stopping after the run that takes the
+        metric bytes read past ``cap``. Returns (changed, points, runs synced)."""
         batch = Batch(python_only)
-        changed = 0
+        changed = read = taken = 0
         for run in runs:
+            before = batch.pending
             if self._sync_run(cur, run, batch):
                 changed += 1
+            taken += 1
+            read += batch.pending - before
             if batch.pending > FLUSH_BYTES:
                 self._flush(cur, batch)
+            if cap is not None and read > cap:
+                break
         self._save_file_states(cur, batch.file_rows)
         self._flush(cur, batch)
-        return changed, batch.points
+        return changed, batch.points, taken
 
     def _flush(self, cur: Any, batch: Batch) -> None:
         batch.new.write(cur, self._tmp.name)  # the points join their runs rows

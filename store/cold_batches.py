@@ -68,11 +68,10 @@ class ColdBatches:
         are derived and ``progress(done, total)`` called. Returns (changed, points)."""
         total = sum(len(part) for part in parts)
         changed = points = done = 0
-        start = 0
         if total >= OVERLAP_MIN_RUNS and len(parts) > 1:
             with self._core_for_reading():
-                start, changed, points, done = self._overlapped(parts, now, progress, total)
-        for part in parts[start:]:
+                parts, changed, points, done = self._overlapped(parts, now, progress, total)
+        for part in parts:
             c, p = self._sync_isolated(part)
             changed, points, done = changed + c, points + p, done + len(part)
             if done < total:
@@ -87,23 +86,28 @@ class ColdBatches:
         now: float,
         progress: Callable[[int, int], None] | None,
         total: int,
-    ) -> tuple[int, int, int, int]:
-        """Read batch k + 1 while batch k is written. Returns the index of
-        the first batch not written (the caller syncs the rest one by one),
-        and (changed, points, runs done) of those written."""
+    ) -> tuple[list[list[RunDir]], int, int, int]:
+        """Read batch k + 1 while batch k is written. Returns the batches not
+        written (the caller syncs them one by one), and (changed, points,
+        runs done) of those written. A batch whose metric bytes pass
+        ``TXN_BYTES`` is cut after the run that passes it: the rest is the
+        next batch (what is read ahead and what one commit holds stay capped)."""
+        parts = list(parts)
         changes: list[int] = []
         points = done = 0
         writer: _Writer | None = None
         read = written = 0  # batches read (or begun), batches committed
         next_no: int | None = None
-        for i, part in enumerate(parts):
+        for i, part in enumerate(parts):  # (parts grows as batches are cut)
             if not self._all_new(part):
                 break
             read = i + 1
             try:
-                batch, c = self._read_ahead(part, next_no)
+                batch, c, taken = self._read_ahead(part, next_no)
             except Exception:
                 break
+            if taken < len(part):
+                parts[i : i + 1] = [part[:taken], part[taken:]]
             next_no = batch.new.next_no
             changes.append(c)
             if writer is not None:
@@ -125,7 +129,7 @@ class ColdBatches:
             # What was read ahead of the first batch not written is dropped:
             # the one-by-one path reads it again from what was committed.
             self._reload_state()
-        return written, sum(changes[:written]), points, done
+        return parts[written:], sum(changes[:written]), points, done
 
     def _joined(self, writer: _Writer) -> bool:
         """Whether the batch ``writer`` wrote is committed (damage raises)."""
@@ -161,15 +165,25 @@ class ColdBatches:
         state, bad = self._state, self._bad
         return all(run.key not in state and run.key not in bad for run in part)
 
-    def _read_ahead(self, part: list[RunDir], next_no: int | None) -> tuple[Batch, int]:
-        """Read a batch of new runs without writing (see the module docstring)."""
+    def _read_ahead(self, part: list[RunDir], next_no: int | None) -> tuple[Batch, int, int]:
+        """Read a batch of new runs without writing (see the module
+        docstring), up to the run whose metric bytes pass ``TXN_BYTES``.
+        Returns (batch, runs changed, runs read)."""
+        from . import catalog  # (``catalog`` imports this module)
+
+        cap = catalog.TXN_BYTES
         batch = Batch(set())
         if next_no is None:
             cur = self.cursor()
             next_no = cur.execute("SELECT coalesce(max(run_no), 0) + 1 FROM runs").fetchall()[0][0]
         batch.new.next_no = next_no
-        changed = sum(1 for run in part if self._sync_run(_NO_CURSOR, run, batch))
-        return batch, changed
+        changed = taken = 0
+        for run in part:
+            changed += bool(self._sync_run(_NO_CURSOR, run, batch))
+            taken += 1
+            if batch.pending > cap:
+                break
+        return batch, changed, taken
 
     def _write_ahead(self, batch: Batch, now: float, *, statuses: bool) -> int:
         def work(cur: Any) -> int:
