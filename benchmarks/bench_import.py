@@ -258,7 +258,13 @@ def _source_bytes(source: Path) -> int:
 
 
 def measure_read(
-    kind: str, source: Path, work: Path, *, profile: bool, label: str | None = None
+    kind: str,
+    source: Path,
+    work: Path,
+    *,
+    profile: bool,
+    label: str | None = None,
+    profile_refresh: bool = False,
 ) -> None:
     """The read-through figures; ``label`` names them (default: ``kind``)."""
     root = work / f"read-{label or kind}"
@@ -292,9 +298,18 @@ def measure_read(
         _append_one(kind, source, 10_000_000 + i)
         before = store.catalog.sources[0].progress.bytes_read
         rows_before = store.catalog.sources[0].progress.rows_read
+        if profile_refresh and i == 2:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
         started = time.perf_counter()
         stats = store.refresh(full=False)
         refreshes.append(time.perf_counter() - started)
+        if profile_refresh and i == 2:
+            prof.disable()
+            pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(40)
         read = store.catalog.sources[0].progress.bytes_read - before
         rows = store.catalog.sources[0].progress.rows_read - rows_before
     refresh = sorted(refreshes)[1]
@@ -326,6 +341,9 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000, help="points per run")
     parser.add_argument("--mode", choices=("read", "import", "both"), default="both")
     parser.add_argument("--profile", action="store_true", help="profile the first read")
+    parser.add_argument(
+        "--profile-refresh", action="store_true", help="profile the third refresh (read mode)"
+    )
     parser.add_argument(
         "--tool",
         choices=("tensorboard", "mlflow", "mlflow-sqlite", "both"),
@@ -360,17 +378,36 @@ def main() -> None:
             if args.mode in ("import", "both"):
                 measure("tensorboard", work / "tb", work)
             if args.mode in ("read", "both"):
-                measure_read("tensorboard", work / "tb", work, profile=args.profile)
+                measure_read(
+                    "tensorboard",
+                    work / "tb",
+                    work,
+                    profile=args.profile,
+                    profile_refresh=args.profile_refresh,
+                )
             shutil.rmtree(work / "tb")
         if args.tool in ("mlflow", "both"):
             make_mlflow(work / "mlflow", args.runs, args.points)
             if args.mode in ("import", "both"):
                 measure("mlflow", work / "mlflow", work)
             if args.mode in ("read", "both"):
-                measure_read("mlflow", work / "mlflow", work, profile=args.profile)
+                measure_read(
+                    "mlflow",
+                    work / "mlflow",
+                    work,
+                    profile=args.profile,
+                    profile_refresh=args.profile_refresh,
+                )
         if args.tool == "mlflow-sqlite" and args.mode in ("read", "both"):
             db = make_mlflow_sqlite(work / "mlflow-sqlite", args.runs, args.points)
-            measure_read("mlflow", db, work, profile=args.profile, label="mlflow_sqlite")
+            measure_read(
+                "mlflow",
+                db,
+                work,
+                profile=args.profile,
+                label="mlflow_sqlite",
+                profile_refresh=args.profile_refresh,
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -88,6 +88,9 @@ COLUMNS = {
 }
 _NUMPY_TYPES = {"run_no": "int32", "key_no": "int32", "seq": "int64", "step": "int64"}
 _VIEW = "columns_points"
+#: Inserts of fewer points run as they are (``one_thread`` costs two
+#: statements, some 5 ms, more than a live refresh's few points take).
+ONE_THREAD_ROWS = 50_000
 _SUMMARIES = "columns_summaries"
 
 
@@ -169,7 +172,11 @@ def insert_metrics(
     source = staged[0] if staged else _stage_json(cur, tmpdir, points)
     try:
         order = "" if staged and staged[1] else "ORDER BY run_no, key_no, seq"
-        _insert_single_threaded(cur, f"INSERT INTO metrics SELECT * FROM {source} {order}")
+        sql = f"INSERT INTO metrics SELECT * FROM {source} {order}"
+        if n < ONE_THREAD_ROWS:
+            cur.execute(sql)  # the two SET threads would cost more than the insert
+        else:
+            _insert_single_threaded(cur, sql)
         if summaries is None:
             return n
         aggs = ", ".join(

@@ -322,35 +322,37 @@ def register_keys(cur: Any, keys_sql: str, params: list[Any]) -> None:
 
 
 def merge_summaries(cur: Any, source: str = "chunk_summaries") -> None:
-    """Merge the summaries of new points (the temp table ``source``) into
+    """Merge the summaries of new points (the temp table ``source``, or a
+    parenthesised query with ``summaries``' columns in order) into
     ``summaries``, the new points following those already there. A step or
     time the new points lack keeps the one known (as a first read of all the
-    points gives: its last time is that of the last point that had one)."""
+    points gives: its last time is that of the last point that had one).
+    Two statements: one MERGE (every SET sees the row as it was), then the
+    runs' last time from the merged rows."""
+    newer_min = "s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min)"
+    newer_max = "s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max)"
     cur.execute(
-        f"""CREATE OR REPLACE TEMP TABLE new_summaries AS
-        SELECT a.run_id, a.key,
-          CASE WHEN s.run_id IS NULL THEN a.first ELSE s.first END AS first,
-          a.last,
-          CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.min ELSE s.min END,
-          CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.max ELSE s.max END,
-          a.count + coalesce(s.count, 0),
-          CASE WHEN s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min) THEN a.step_min ELSE s.step_min END,
-          CASE WHEN s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max) THEN a.step_max ELSE s.step_max END,
-          coalesce(a.last_step, s.last_step) AS last_step,
-          CASE WHEN s.run_id IS NULL THEN a.first_t ELSE coalesce(s.first_t, a.first_t) END AS first_t,
-          coalesce(a.last_t, s.last_t) AS last_t, a.last_seq
-        FROM {source} a LEFT JOIN summaries s ON s.run_id = a.run_id AND s.key = a.key"""
+        f"""MERGE INTO summaries s USING {source} a ON s.run_id = a.run_id AND s.key = a.key
+        WHEN MATCHED THEN UPDATE SET
+          last = a.last,
+          min = CASE WHEN {newer_min} THEN a.min ELSE s.min END,
+          max = CASE WHEN {newer_max} THEN a.max ELSE s.max END,
+          count = a.count + coalesce(s.count, 0),
+          step_min = CASE WHEN {newer_min} THEN a.step_min ELSE s.step_min END,
+          step_max = CASE WHEN {newer_max} THEN a.step_max ELSE s.step_max END,
+          last_step = coalesce(a.last_step, s.last_step),
+          first_t = coalesce(s.first_t, a.first_t),
+          last_t = coalesce(a.last_t, s.last_t),
+          last_seq = a.last_seq
+        WHEN NOT MATCHED THEN INSERT VALUES (a.run_id, a.key, a.first, a.last, a.min, a.max,
+          a.count, a.step_min, a.step_max, a.last_step, a.first_t, a.last_t, a.last_seq)"""
     )
     cur.execute(
-        "DELETE FROM summaries WHERE (run_id, key) IN (SELECT run_id, key FROM new_summaries)"
-    )
-    cur.execute("INSERT INTO summaries SELECT * FROM new_summaries")
-    cur.execute(
-        """UPDATE runs SET last_t = m.t FROM (
-             SELECT run_id, max(last_t) AS t FROM new_summaries GROUP BY run_id
+        f"""UPDATE runs SET last_t = m.t FROM (
+             SELECT s.run_id, max(s.last_t) AS t FROM summaries s
+             SEMI JOIN {source} a ON s.run_id = a.run_id AND s.key = a.key GROUP BY s.run_id
            ) m WHERE runs.run_id = m.run_id"""
     )
-    cur.execute("DROP TABLE new_summaries")
 
 
 def _summary_aggregate(stat: str, value: str, seq: str, step: str, t: str) -> str:

@@ -141,12 +141,43 @@ class Following:
             cur.execute(f"DELETE FROM files WHERE (run_id, name) IN ({_values(old, 2)})")
             put_rows(cur, [self.runs[r].row() for r in renamed])
         if rows:
-            cur.execute(
-                'UPDATE files SET ino = v.ino, size = v.size, mtime_ns = v.m, "offset" = v.o, '
-                f"lines = v.l FROM ({_values(rows, 7)}) v(r, n, ino, size, m, o, l) "
-                "WHERE files.run_id = v.r AND files.name = v.n"
-            )
+            _save_cursors(cur, rows)
         return int(points)
+
+
+def _save_cursors(cur: Any, rows: list[list[Any]]) -> None:
+    """The ``files`` rows of cursors that moved, in one UPDATE: from NumPy
+    columns DuckDB scans in place (fixed-width strings: an object array
+    costs it some 30 times more), else from ``VALUES`` written out."""
+    update = (
+        'UPDATE files SET ino = v.ino, size = v.size, mtime_ns = v.m, "offset" = v.o, '
+        "lines = v.l FROM {} WHERE files.run_id = v.r AND files.name = v.n"
+    )
+    numpy = numpy_or_none()
+    texts = [str(r[0]) for r in rows] + [str(r[1]) for r in rows]
+    if numpy is None or any("\0" in t or not _utf8(t) for t in texts):
+        cur.execute(update.format(f"({_values(rows, 7)}) v(r, n, ino, size, m, o, l)"))
+        return
+    cols = {"r": numpy.array(texts[: len(rows)], dtype=str)}
+    cols["n"] = numpy.array(texts[len(rows) :], dtype=str)
+    for i, name in enumerate(("ino", "size", "m", "o", "l"), start=2):
+        cols[name] = numpy.array([int(r[i]) for r in rows], dtype=numpy.int64)
+    cur.register("moved_cursors", cols)
+    try:
+        cur.execute(update.format("moved_cursors v"))
+    finally:
+        cur.unregister("moved_cursors")
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` encodes (no lone surrogate)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _as_columns(run_id: str, got: Any, first_line: int) -> Any:
