@@ -479,16 +479,17 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
         metric bytes read past ``cap``. Returns (changed, points, runs synced)."""
         batch = Batch(python_only)
         changed = read = taken = 0
-        for run in runs:
-            before = batch.pending
-            if self._sync_run(cur, run, batch):
-                changed += 1
-            taken += 1
-            read += batch.pending - before
-            if batch.pending > FLUSH_BYTES:
-                self._flush(cur, batch)
-            if cap is not None and read > cap:
-                break
+        with self.opener.holding():  # a run's files opened under its held directory
+            for run in runs:
+                before = batch.pending
+                if self._sync_run(cur, run, batch):
+                    changed += 1
+                taken += 1
+                read += batch.pending - before
+                if batch.pending > FLUSH_BYTES:
+                    self._flush(cur, batch)
+                if cap is not None and read > cap:
+                    break
         self._save_file_states(cur, batch.file_rows)
         self._flush(cur, batch)
         return changed, batch.points, taken

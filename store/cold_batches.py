@@ -178,11 +178,12 @@ class ColdBatches:
             next_no = cur.execute("SELECT coalesce(max(run_no), 0) + 1 FROM runs").fetchall()[0][0]
         batch.new.next_no = next_no
         changed = taken = 0
-        for run in part:
-            changed += bool(self._sync_run(_NO_CURSOR, run, batch))
-            taken += 1
-            if batch.pending > cap:
-                break
+        with self.opener.holding():  # a run's files opened under its held directory
+            for run in part:
+                changed += bool(self._sync_run(_NO_CURSOR, run, batch))
+                taken += 1
+                if batch.pending > cap:
+                    break
         return batch, changed, taken
 
     def _write_ahead(self, batch: Batch, now: float, *, statuses: bool) -> int:

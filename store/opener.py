@@ -192,10 +192,11 @@ class Opener:
             yield
             return
         self._held.dirs = held = {}
+        self._held.seen = set()
         try:
             yield
         finally:
-            self._held.dirs = None
+            self._held.dirs = self._held.seen = None
             for fd in held.values():
                 os.close(fd)
 
@@ -220,19 +221,22 @@ class Opener:
 
     def _open_dir(self, held: dict[str, int], path: str) -> int | None:
         """A descriptor of directory ``path`` inside the root: one name under
-        a held (or checked) parent, else the directory itself checked."""
+        a held parent, else the directory itself checked. A parent is
+        checked and held the second time a directory under it is opened
+        (the next run of a project): a scope of one run checks its directory
+        alone, one open and one /proc check."""
         up, name = os.path.split(path)
-        if _within(up, self.root) and name not in ("", ".", ".."):
-            upfd = held.get(up)
-            if upfd is None:
-                upfd = self._checked_dir(up)
-                if upfd is not None:
-                    held[up] = upfd
-            if upfd is not None:
-                try:
-                    return os.open(name, _DIR_FLAGS, dir_fd=upfd)
-                except OSError:
-                    return None  # a link, or gone: the long way says which
+        upfd = held.pop(up, None)
+        if upfd is None and up in self._held.seen and name not in ("", ".", ".."):
+            upfd = self._checked_dir(up) if _within(up, self.root) else None
+        elif upfd is None:
+            self._held.seen.add(up)
+        if upfd is not None:
+            held[up] = upfd  # the most recent last
+            try:
+                return os.open(name, _DIR_FLAGS, dir_fd=upfd)
+            except OSError:
+                return None  # a link, or gone: the long way says which
         return self._checked_dir(path)
 
     def _checked_dir(self, path: str) -> int | None:

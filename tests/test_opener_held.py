@@ -136,7 +136,12 @@ def test_held_run_files_skip_the_proc_check_per_file(
     op = Opener(root)
     with op.holding():
         assert read_all(op) == plain
-    assert len(calls) == 1  # the project directory, checked once
+    assert len(calls) == 2  # the first run's directory, then the project's
+    calls.clear()
+    for n in range(3):  # a scope per run: its directory checked alone
+        with op.holding():
+            assert [op.read(f"p/r{n}/{name}")[0] for name in names] == plain[4 * n : 4 * n + 4]
+    assert len(calls) == 3
 
 
 @pytest.mark.skipif(not opener_mod._HOLDABLE, reason="no O_NOFOLLOW/openat here: no held path")
