@@ -146,20 +146,29 @@ class Following:
 
 
 def _save_cursors(cur: Any, rows: list[list[Any]]) -> None:
-    """The ``files`` rows of cursors that moved, in one UPDATE: from NumPy
-    columns DuckDB scans in place (fixed-width strings: an object array
-    costs it some 30 times more), else from ``VALUES`` written out."""
+    """The ``files`` rows of cursors that moved, in one UPDATE from NumPy
+    columns DuckDB scans in place (fixed-width strings where they can hold
+    the text: an object array costs it some 30 times more), else from
+    ``VALUES`` written out (a NUL, which SQL text cannot hold: row by row)."""
     update = (
         'UPDATE files SET ino = v.ino, size = v.size, mtime_ns = v.m, "offset" = v.o, '
         "lines = v.l FROM {} WHERE files.run_id = v.r AND files.name = v.n"
     )
     numpy = numpy_or_none()
     texts = [str(r[0]) for r in rows] + [str(r[1]) for r in rows]
-    if numpy is None or any("\0" in t or not _utf8(t) for t in texts):
-        cur.execute(update.format(f"({_values(rows, 7)}) v(r, n, ino, size, m, o, l)"))
+    nul = any("\0" in t for t in texts)
+    if numpy is None:
+        if nul:
+            cur.executemany(
+                update.format("(SELECT ?, ?, ?, ?, ?, ?, ?) v(r, n, ino, size, m, o, l)"),
+                [list(r[:7]) for r in rows],
+            )
+        else:
+            cur.execute(update.format(f"({_values(rows, 7)}) v(r, n, ino, size, m, o, l)"))
         return
-    cols = {"r": numpy.array(texts[: len(rows)], dtype=str)}
-    cols["n"] = numpy.array(texts[len(rows) :], dtype=str)
+    kind = object if nul or not all(map(_utf8, texts)) else str
+    cols = {"r": numpy.array(texts[: len(rows)], dtype=kind)}
+    cols["n"] = numpy.array(texts[len(rows) :], dtype=kind)
     for i, name in enumerate(("ino", "size", "m", "o", "l"), start=2):
         cols[name] = numpy.array([int(r[i]) for r in rows], dtype=numpy.int64)
     cur.register("moved_cursors", cols)
