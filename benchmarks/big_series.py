@@ -99,6 +99,7 @@ def big_store(folder: Path, runs: int, metrics: int, steps: int, rebuild: bool) 
             cold, cpu = time.perf_counter() - t0, time.process_time() - c0
         assert stats.points == total, (stats.points, total)
         figures = {
+            "max_rss_mb": _max_rss_mb(),
             "cold_s": cold,
             "cpu_s": cpu,
             "load": load,
@@ -120,6 +121,11 @@ def big_store(folder: Path, runs: int, metrics: int, steps: int, rebuild: bool) 
         f"{label}_ingest_points_per_cpu_s {total / figures['cpu_s']:.0f} "
         "(points per CPU-second, all threads: less sensitive to the load)"
     )
+    if "max_rss_mb" in figures:
+        print(
+            f"{label}_ingest_max_rss_mb {figures['max_rss_mb']:.0f} "
+            "(budget 2000 at 100 M points; the process's peak, store writing included)"
+        )
     if "load_after" in figures:
         print(
             f"# load average {figures['load']:.1f} before the ingest, {figures['load_after']:.1f} after"
@@ -162,3 +168,9 @@ def big_store(folder: Path, runs: int, metrics: int, steps: int, rebuild: bool) 
         "(20 queries, for reference)"
     )
     print(f"{label}_catalog_bytes_per_point {disk / total:.2f} ({disk / 1e6:.0f} MB)")
+
+
+def _max_rss_mb() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
