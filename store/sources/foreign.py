@@ -37,7 +37,7 @@ from .follow import Following
 from .partial import _SQLITE, PartialReads, interesting
 from .points import ingest as ingest_points
 from .points import prepare as prepare_points
-from .rows import insert_run, put_rows
+from .rows import insert_runs, put_rows
 from .scoped import count_runs
 from .streams import (
     STREAMS,
@@ -312,8 +312,8 @@ class ForeignSource(Following, PartialReads):
         return int(catalog._transaction(lambda cur: self._write(cur, catalog, pending)))
 
     def _write(self, cur: Any, catalog: Any, pending: list[tuple[str, ForeignRun, Any]]) -> int:
-        for key, run, _ in pending:
-            insert_run(cur, key, run, self._run_spec(run)["iv"], self.box, self.location)
+        runs = [(key, run, self._run_spec(run)["iv"]) for key, run, _ in pending]
+        insert_runs(cur, runs, self.box, self.location, catalog._tmp.name)
         chunks = [chunk for _, _, some in pending for chunk in some]
         return ingest_points(cur, catalog, chunks)
 
