@@ -166,9 +166,11 @@ def _save_cursors(cur: Any, rows: list[list[Any]]) -> None:
         else:
             cur.execute(update.format(f"({_values(rows, 7)}) v(r, n, ino, size, m, o, l)"))
         return
-    kind = object if nul or not all(map(_utf8, texts)) else str
-    cols = {"r": numpy.array(texts[: len(rows)], dtype=kind)}
-    cols["n"] = numpy.array(texts[len(rows) :], dtype=kind)
+    odd = nul or not all(map(_utf8, texts))
+    cols = {
+        "r": _text_column(numpy, texts[: len(rows)], odd),
+        "n": _text_column(numpy, texts[len(rows) :], odd),
+    }
     for i, name in enumerate(("ino", "size", "m", "o", "l"), start=2):
         cols[name] = numpy.array([int(r[i]) for r in rows], dtype=numpy.int64)
     cur.register("moved_cursors", cols)
@@ -176,6 +178,16 @@ def _save_cursors(cur: Any, rows: list[list[Any]]) -> None:
         cur.execute(update.format("moved_cursors v"))
     finally:
         cur.unregister("moved_cursors")
+
+
+def _text_column(numpy: Any, texts: list[str], odd: bool) -> Any:
+    """Fixed-width NumPy strings, unless a string is odd (``_save_cursors``)
+    or one is so much longer than the rest that the padding would cost more
+    than an object array (a database's cursor names all its runs)."""
+    longest = max(map(len, texts), default=0)
+    if odd or longest * len(texts) > 4 * sum(map(len, texts)) + 65536:
+        return numpy.array(texts, dtype=object)
+    return numpy.array(texts, dtype=str)
 
 
 def _utf8(text: str) -> bool:

@@ -30,7 +30,11 @@ def files_rows(con: Any) -> list[tuple[Any, ...]]:
     return sorted(con.execute("SELECT * FROM files").fetchall())
 
 
-@pytest.mark.parametrize("names", [NAMES[:3], NAMES], ids=["numpy columns", "odd strings"])
+@pytest.mark.parametrize(
+    "names",
+    [NAMES[:3], NAMES, [*NAMES[:3], "long " * 2000]],
+    ids=["numpy columns", "odd strings", "one long string"],
+)
 @pytest.mark.parametrize("numpy", [True, False], ids=["numpy", "no numpy"])
 def test_cursors_saved_whichever_way(
     monkeypatch: pytest.MonkeyPatch, names: list[str], numpy: bool
