@@ -55,9 +55,11 @@ class PartialReads:
         runs: dict[str, None] = {}
         paths: dict[Path, None] = {}
         for rel, c in self.cursors.items():
+            st = files.get(rel)
+            if st is not None and st == (c.ino, c.size, c.mtime_ns):
+                continue  # unchanged: most files of a refresh (one tuple compare)
             if c.how in ("ignore", "seen", "sidecar"):
                 continue
-            st = files.get(rel)
             if st is None or c.change(*st) == REWRITTEN:
                 if not self._redo(c, runs, paths):
                     return None
