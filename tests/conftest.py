@@ -13,6 +13,13 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 #: A fixed "now" for tests that show relative times: a day after the fixture runs.
 FIXED_NOW = 1795792000.0
 
+# A parallel test worker (pytest-xdist) inherits COLUMNS=80 and LINES=24,
+# which every program the tests start would take as its terminal's size
+# (Python's shutil.get_terminal_size reads them first): a TUI in a 120×40
+# tmux pane would draw at 80×24. Tests that want a size set it themselves.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 
 @pytest.fixture(autouse=True)
 def _private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

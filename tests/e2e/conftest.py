@@ -32,7 +32,10 @@ EXIT_MARK = "[e2e: exit status"
 _EXITED = re.compile(re.escape(EXIT_MARK) + r" (\d+)\]")
 
 #: Our server is our own even when the tests themselves run inside tmux.
-_OUTSIDE_TMUX = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+#: (COLUMNS and LINES would override the pane's size for the program in it.)
+_OUTSIDE_TMUX = {
+    k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "COLUMNS", "LINES")
+}
 
 TMUX_CONF = """\
 set -g remain-on-exit on
