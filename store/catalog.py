@@ -460,40 +460,9 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
                 changed += 1
         return changed, points
 
-    def _reload_keeping_beats(self, done: list[str]) -> None:
-        """State again from the catalog, but for the heartbeats of the runs
-        ``done`` (committed; a heartbeat is written with its status, later)."""
-        beats = {key: self._state[key].heartbeat_mtime for key in done if key in self._state}
-        self._reload_state()
-        for key, beat in beats.items():
-            if key in self._state:
-                self._state[key].heartbeat_mtime = beat
-
     def _sync_batch(self, cur: Any, runs: list[RunDir], python_only: set[str]) -> tuple[int, int]:
         changed, points, _ = self._sync_prefix(cur, runs, python_only, None)
         return changed, points
-
-    def _sync_prefix(
-        self, cur: Any, runs: list[RunDir], python_only: set[str], cap: int | None
-    ) -> tuple[int, int, int]:
-        """Sync ``runs`` in order, stopping after the run that takes the
-        metric bytes read past ``cap``. Returns (changed, points, runs synced)."""
-        batch = Batch(python_only)
-        changed = read = taken = 0
-        with self.opener.holding():  # a run's files opened under its held directory
-            for run in runs:
-                before = batch.pending
-                if self._sync_run(cur, run, batch):
-                    changed += 1
-                taken += 1
-                read += batch.pending - before
-                if batch.pending > FLUSH_BYTES:
-                    self._flush(cur, batch)
-                if cap is not None and read > cap:
-                    break
-        self._save_file_states(cur, batch.file_rows)
-        self._flush(cur, batch)
-        return changed, batch.points, taken
 
     def _flush(self, cur: Any, batch: Batch) -> None:
         batch.new.write(cur, self._tmp.name)  # the points join their runs rows

@@ -16,7 +16,8 @@ loaded again from what was committed, so a failure costs time, never rows.
 
 A mixin of ``Catalog``: it uses ``_state``, ``_bad``, ``_transaction``,
 ``_sync_run``, ``_save_file_states``, ``_flush``, ``_sync_isolated``,
-``_reload_state`` and ``_derive_statuses``.
+``_reload_state`` and ``_derive_statuses``; ``Catalog`` uses its
+``_sync_prefix`` (a batch's runs up to ``TXN_BYTES``) and ``_reload_keeping_beats``.
 """
 
 from __future__ import annotations
@@ -160,6 +161,39 @@ class ColdBatches:
             yield
         finally:
             cur.execute(f"SET threads = {int(threads)}")
+
+    def _reload_keeping_beats(self, done: list[str]) -> None:
+        """State again from the catalog, but for the heartbeats of the runs
+        ``done`` (committed; a heartbeat is written with its status, later)."""
+        beats = {key: self._state[key].heartbeat_mtime for key in done if key in self._state}
+        self._reload_state()
+        for key, beat in beats.items():
+            if key in self._state:
+                self._state[key].heartbeat_mtime = beat
+
+    def _sync_prefix(
+        self, cur: Any, runs: list[RunDir], python_only: set[str], cap: int | None
+    ) -> tuple[int, int, int]:
+        """Sync ``runs`` in order, stopping after the run that takes the
+        metric bytes read past ``cap``. Returns (changed, points, runs synced)."""
+        from .catalog import FLUSH_BYTES  # (``catalog`` imports this module)
+
+        batch = Batch(python_only)
+        changed = read = taken = 0
+        with self.opener.holding():  # a run's files opened under its held directory
+            for run in runs:
+                before = batch.pending
+                if self._sync_run(cur, run, batch):
+                    changed += 1
+                taken += 1
+                read += batch.pending - before
+                if batch.pending > FLUSH_BYTES:
+                    self._flush(cur, batch)
+                if cap is not None and read > cap:
+                    break
+        self._save_file_states(cur, batch.file_rows)
+        self._flush(cur, batch)
+        return changed, batch.points, taken
 
     def _all_new(self, part: list[RunDir]) -> bool:
         state, bad = self._state, self._bad
