@@ -86,7 +86,8 @@ def test_printable_makes_every_control_visible():
     for text in HOSTILE:
         shown = fmt.printable(text)
         assert not any(
-            ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u202e\u200b\u2066\u2069" for c in shown
+            ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F or c in "\u202e\u200b\u2066\u2069"
+            for c in shown
         ), repr(shown)
         assert "\\x" in shown or "\\u" in shown
 

@@ -15,7 +15,12 @@ def test_seed_sweep_keeps_the_seed():
 
 
 def test_cjk_and_emoji_are_counted_in_cells():
-    names = ["训练运行一号实验-种子1", "训练运行一号实验-种子2", "🚀🚀🚀🚀-rocket-a", "🚀🚀🚀🚀-rocket-b"]
+    names = [
+        "训练运行一号实验-种子1",
+        "训练运行一号实验-种子2",
+        "🚀🚀🚀🚀-rocket-a",
+        "🚀🚀🚀🚀-rocket-b",
+    ]
     shown = distinct(names, 9)
     assert all(cells(s) <= 9 for s in shown)
     assert len(set(shown)) == 4
