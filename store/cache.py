@@ -153,7 +153,7 @@ def _session_entries(root: Path) -> tuple[CacheEntry, list[CacheEntry]]:
             continue
         text = by_digest.get(top.name.rsplit("-", 1)[-1])
         files = [p for p in top.rglob("*") if p.is_file() and not p.is_symlink()]
-        disk, newest = _disk_stat(files)
+        disk, newest = _files_stat(files, on_disk=True)
         synced = _mtime(top / "state.json") or newest
         mirrors.append(
             CacheEntry(
@@ -249,27 +249,16 @@ def remove(entry: CacheEntry) -> None:
         Path(str(entry.path) + suffix).unlink(missing_ok=True)
 
 
-def _files_stat(paths_: Iterable[Path]) -> tuple[int, float]:
+def _files_stat(paths_: Iterable[Path], *, on_disk: bool = False) -> tuple[int, float]:
+    """Their bytes (``on_disk``: blocks taken, so a mirror's sparse stubs count
+    none) and the newest mtime."""
     size, newest = 0, 0.0
     for p in paths_:
         try:
             st = p.lstat()
         except OSError:
             continue
-        size += st.st_size
-        newest = max(newest, st.st_mtime)
-    return size, newest
-
-
-def _disk_stat(paths_: Iterable[Path]) -> tuple[int, float]:
-    """Bytes on disk (a mirror's stubs are sparse: they take none) and the newest mtime."""
-    size, newest = 0, 0.0
-    for p in paths_:
-        try:
-            st = p.lstat()
-        except OSError:
-            continue
-        size += getattr(st, "st_blocks", 0) * 512 if hasattr(st, "st_blocks") else st.st_size
+        size += st.st_blocks * 512 if on_disk and hasattr(st, "st_blocks") else st.st_size
         newest = max(newest, st.st_mtime)
     return size, newest
 

@@ -280,21 +280,14 @@ class Opener:
         """The file's Stat, None when it does not exist; UnsafeFile when it is
         not a regular file or resolves outside the root."""
         held = self._held_dir(self.path(rel))
-        if held is not None:
+        if held is not None or self._direct(self.path(rel)):
+            # the name itself, not followed: under a held directory handle, or
+            # by a path already known to stay inside the root
             try:
-                st = os.stat(held[1], dir_fd=held[0], follow_symlinks=False)
-            except (FileNotFoundError, NotADirectoryError):
-                return None
-            except OSError as exc:
-                raise UnsafeFile(self.path(rel), exc.strerror or str(exc)) from None
-            if not stat_mod.S_ISLNK(st.st_mode):
-                kind = _kind(st.st_mode)
-                if kind is not None:
-                    raise UnsafeFile(self.path(rel), f"{kind}, not read")
-                return Stat(st.st_ino, st.st_size, st.st_mtime_ns)
-        elif self._direct(self.path(rel)):
-            try:
-                st = os.lstat(self.path(rel))
+                if held is not None:
+                    st = os.stat(held[1], dir_fd=held[0], follow_symlinks=False)
+                else:
+                    st = os.lstat(self.path(rel))
             except (FileNotFoundError, NotADirectoryError):
                 return None
             except OSError as exc:
