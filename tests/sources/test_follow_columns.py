@@ -16,24 +16,9 @@ from trackui.store.queries import Store
 from trackui.store.sources import bind, follow, points
 
 from .test_live_sources import append, tb_event
+from .test_points_columns import store_rows as rows
 
 NOW = 1_900_000_000.0
-
-
-def rows(store: Store) -> tuple[list[Any], list[Any], list[Any]]:
-    cat = store.catalog
-    metrics = cat.query(
-        """SELECT r.name, k.key, m.seq, m.step, m.t::VARCHAR, m.value::VARCHAR
-           FROM metrics m JOIN runs r USING (run_no) JOIN metric_keys k USING (key_no)
-           ORDER BY 1, 2, 3"""
-    )
-    summaries = cat.query(
-        "SELECT r.name, s.* EXCLUDE (run_id) FROM summaries s JOIN runs r USING (run_id) "
-        "ORDER BY 1, 2"
-    )
-    names = dict(cat.query("SELECT run_id, name FROM runs"))
-    cursors = sorted((names[k], row.offset) for k, row in cat.sources[0].runs.items())
-    return metrics, [tuple(map(repr, r)) for r in summaries], cursors
 
 
 def source(root: Path, runs: int) -> list[Path]:

@@ -43,25 +43,29 @@ def mlflow_store(root: Path, runs: dict[str, dict[str, str]]) -> Path:
     return root
 
 
+def store_rows(store: Store) -> tuple[list[Any], list[Any], list[Any]]:
+    """A catalog's metrics, summaries (by repr: NaN, -0.0 and the last digit
+    count) and each run's cursor (its next line, where following goes on)."""
+    cat = store.catalog
+    metrics = cat.query(
+        """SELECT r.name, k.key, m.seq, m.step, m.t::VARCHAR, m.value::VARCHAR
+           FROM metrics m JOIN runs r USING (run_no) JOIN metric_keys k USING (key_no)
+           ORDER BY 1, 2, 3"""
+    )
+    summaries = cat.query(
+        "SELECT r.name, s.* EXCLUDE (run_id) FROM summaries s JOIN runs r USING (run_id) "
+        "ORDER BY 1, 2"
+    )
+    names = dict(cat.query("SELECT run_id, name FROM runs"))
+    cursors = sorted((names[k], row.offset) for k, row in cat.sources[0].runs.items())
+    return metrics, [tuple(map(repr, row)) for row in summaries], cursors
+
+
 def catalog_rows(tmp_path: Path, src: Path, tag: str) -> tuple[list[Any], list[Any], list[Any]]:
     root = tmp_path / f"store-{tag}"
     bind(root, src)
     with Store(root, catalog_path=tmp_path / f"{tag}.duckdb", clock=lambda: NOW) as store:
-        cat = store.catalog
-        # floats compared by their bits: NaN, -0.0 and the last digit count
-        metrics = cat.query(
-            """SELECT r.name, k.key, m.seq, m.step, m.t::VARCHAR, m.value::VARCHAR
-               FROM metrics m JOIN runs r USING (run_no) JOIN metric_keys k USING (key_no)
-               ORDER BY 1, 2, 3"""
-        )
-        summaries = cat.query(
-            "SELECT r.name, s.* EXCLUDE (run_id) FROM summaries s JOIN runs r USING (run_id) "
-            "ORDER BY 1, 2"
-        )
-        names = dict(cat.query("SELECT run_id, name FROM runs"))
-        # each run's next line, where following its files goes on
-        cursors = sorted((names[k], row.offset) for k, row in cat.sources[0].runs.items())
-    return metrics, [tuple(map(repr, row)) for row in summaries], cursors
+        return store_rows(store)
 
 
 def test_columns_give_the_rows_and_summaries_of_the_jsonl_path(
