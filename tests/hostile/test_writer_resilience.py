@@ -57,7 +57,7 @@ def fd_of(path: Path) -> int:
     raise AssertionError(f"no descriptor open on {path}")
 
 
-def wait_for(condition: Any, seconds: float = 10.0) -> bool:
+def wait_for(condition: Any, seconds: float = 90.0) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():

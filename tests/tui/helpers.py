@@ -4,6 +4,8 @@ the user reads it."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from textual.app import App
@@ -53,6 +55,20 @@ async def settle(pilot: Any) -> None:
         if all(worker.is_finished for worker in pilot.app.workers):
             return
     raise AssertionError("workers never settled")
+
+
+#: how long a test waits for something the app does in the background: long,
+#: since a starved CI machine is slow, and the wait ends as soon as it holds
+WAIT_S = 90.0
+
+
+async def until(pilot: Any, condition: Callable[[], object], what: str, step: float = 0.05) -> None:
+    """Pause until ``condition()`` holds (by the clock, not a count of pauses)."""
+    deadline = time.monotonic() + WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(step)
 
 
 def screen_text(screen: Screen[Any]) -> str:

@@ -17,7 +17,7 @@ from trackui.tui.app import make_app
 from trackui.tui.runs_table import RunsTable
 
 from ..conftest import FIXED_NOW
-from .helpers import settle
+from .helpers import settle, until
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 pytestmark = pytest.mark.anyio
@@ -47,7 +47,7 @@ async def test_the_run_list_fills_batch_by_batch_while_the_first_read_runs(
         batches.append((done, self.progress.runs_total))
         if done == 2:
             held.set()
-            go.wait(30)
+            go.wait(300)  # the test lets it go (a starved machine is slow)
 
     monkeypatch.setattr(foreign.ForeignSource, "_committed", paused)
     root = tmp_path / "store"
@@ -56,20 +56,22 @@ async def test_the_run_list_fills_batch_by_batch_while_the_first_read_runs(
         app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
         async with app.run_test(size=(120, 40)) as pilot:
             try:
-                for _ in range(200):
-                    await pilot.pause(0.05)
-                    if held.is_set() and app.screen.query_one(RunsTable).row_count == 2:
-                        break
+                await until(
+                    pilot,
+                    lambda: held.is_set() and app.screen.query_one(RunsTable).row_count == 2,
+                    "the first two runs listed while the read is held",
+                )
                 assert held.is_set()  # the first read is paused mid-way ...
                 assert app.screen.query_one(RunsTable).row_count == 2  # ... its rows shown
                 status = str(app.screen.query_one("#runs-status").render())
                 assert "reading the store: 2 of 5 runs" in status
             finally:
                 go.set()
-            for _ in range(200):
-                await pilot.pause(0.05)
-                if app.screen.query_one(RunsTable).row_count == 5 and app.reading is None:
-                    break
+            await until(
+                pilot,
+                lambda: app.screen.query_one(RunsTable).row_count == 5 and app.reading is None,
+                "every run listed and the read over",
+            )
             await settle(pilot)
             assert app.screen.query_one(RunsTable).row_count == 5
             assert "reading" not in str(app.screen.query_one("#runs-status").render())

@@ -27,7 +27,7 @@ from trackui.tui.filter_help import FILTER_EXAMPLES
 
 from ..conftest import FIXED_NOW, FIXTURES, copy_store
 from ..remote.loopback import LoopbackSshd, Unavailable
-from .helpers import build, screen_text
+from .helpers import build, screen_text, until
 from .test_runs_screen import column, current_name, labels, press, running, status_line
 
 pytestmark = pytest.mark.anyio
@@ -162,10 +162,8 @@ async def test_a_box_going_down_without_new_points_still_redraws(boxed: BoxedSto
     async with running(app) as pilot:
         boxed.states = [state("gpu1"), state("gpu2", state="unreachable", error=REFUSED)]
         app.refresh_store()  # not forced: only the state moved
-        for _ in range(400):  # the refresh's message, then the run list's reload
-            await pilot.pause(0.05)
-            if boxes_line(app):
-                break
+        # the refresh's message, then the run list's reload
+        await until(pilot, lambda: boxes_line(app), "the boxes line")
         assert "gpu2 unreachable" in boxes_line(app)
 
 
@@ -182,11 +180,9 @@ async def test_compare_across_boxes_names_the_box(boxed: BoxedStore) -> None:
         await press(pilot, "c")
         screen = app.screen
         assert isinstance(screen, CompareScreen)
-        for _ in range(400):  # the params diff lands, then the tables draw its labels
-            text = screen_text(screen)
-            if "@gpu2" in text:
-                break
-            await pilot.pause(0.05)
+        # the params diff lands, then the tables draw its labels
+        await until(pilot, lambda: "@gpu2" in screen_text(screen), "the compare labels")
+        text = screen_text(screen)
         assert "yolo-sgd@gpu1" in text or "sgd@gpu1" in text
         assert "@gpu2" in text
         await press(pilot, "f")  # focus the first run: its box on the detail line

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,7 +28,7 @@ from trackui.tui.runs_screen import RunsLoaded, RunsPage, RunsScreen
 from trackui.tui.runs_table import RowTag, RunsTable
 
 from ..conftest import FIXED_NOW
-from .helpers import build, ids_by_name, settle
+from .helpers import WAIT_S, build, ids_by_name, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -42,7 +43,8 @@ async def measured(pilot: Any) -> None:
     Three quiet checks in a row, since a late resize may rebuild the table."""
     await settle(pilot)
     quiet = 0
-    for _ in range(100):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
         tables = [t for s in pilot.app.screen_stack for t in s.query(DataTable)]
         busy = any(t._require_update_dimensions or t._updated_cells for t in tables)
         quiet = 0 if busy else quiet + 1

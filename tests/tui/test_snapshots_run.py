@@ -5,6 +5,7 @@ the primary metric; ``v`` shows the grid of small charts."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from textual.widgets import DataTable
 from trackui.store.queries import Store
 from trackui.tui.run_screen import RunScreen
 
-from .helpers import SNAPSHOT_THEME, RunApp, settle
+from .helpers import SNAPSHOT_THEME, WAIT_S, RunApp, settle
 
 PRIMARY = "metrics/mAP50-95(B)"
 
@@ -31,7 +32,8 @@ class RunSnapshotApp(RunApp):
 async def tables_measured(pilot: Pilot[None]) -> None:
     """DataTable sizes its columns on an Idle event, which a loaded machine
     may not have sent by the time the workers settle."""
-    for _ in range(50):
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
         if not any(t._require_update_dimensions for t in pilot.app.screen.query(DataTable)):
             return
         await pilot.pause(0.05)
