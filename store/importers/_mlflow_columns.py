@@ -38,8 +38,8 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 try:
@@ -68,7 +68,9 @@ def _duckdb() -> Any:
     if con is None:
         import duckdb
 
-        con = _LOCAL.con = duckdb.connect()
+        # one thread: the caller's catalog writes run on the other core, and a
+        # run's few MB parse faster on one thread than split between two
+        con = _LOCAL.con = duckdb.connect(config={"threads": 1})
     return con
 
 
@@ -217,36 +219,69 @@ def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:
     return PointColumns(names, ki[order], step[order], value[order], t), float(t.max())
 
 
-def ahead(items: list[Any], read_one: Callable[[Any], Any]) -> Iterator[Any]:
-    """``read_one`` of each item in order, the next one read in a thread while
-    the caller works on this one (its DuckDB parse and the caller's catalog
-    writes both leave the GIL). What the thread reads is noted as the
-    caller's reads are (``_read.recording``)."""
+def ahead(
+    items: list[Any],
+    read_one: Callable[[Any], Any],
+    *,
+    held: Callable[[Any], int] = lambda _: 1,
+    budget: int = 8,
+) -> Iterator[Any]:
+    """``read_one`` of each item in order, read by a thread that runs ahead
+    of the caller while the caller works on what it got (the thread's DuckDB
+    parse and the caller's catalog writes both leave the GIL, so the two
+    cores both work). The thread stops reading while what it read and the
+    caller has not taken yet weighs ``budget`` or more (``held`` of each
+    result); it always reads one. What the thread reads is noted as the
+    caller's reads are (``_read.recording``). A caller that stops early waits
+    for the read under way, and nothing more is read."""
     if len(items) < 2:
         yield from map(read_one, items)
         return
     from . import _read
 
     seen = getattr(_read._LOCAL, "seen", None)  # the caller's record of what was read
+    ready: deque[tuple[Any, BaseException | None, int]] = deque()
+    lock = threading.Condition()
+    state = {"held": 0, "stop": False}
 
-    def work(item: Any) -> Any:
+    def work() -> None:
         _read._LOCAL.seen = seen
         try:
-            return read_one(item)
+            for item in items:
+                with lock:
+                    while state["held"] >= budget and ready and not state["stop"]:
+                        lock.wait()
+                    if state["stop"]:
+                        return
+                try:
+                    got, error, weight = read_one(item), None, 0
+                    weight = held(got)
+                except BaseException as exc:  # handed to the caller, in its place
+                    got, error = None, exc
+                with lock:
+                    ready.append((got, error, weight))
+                    state["held"] += weight
+                    lock.notify_all()
+                if error is not None:
+                    return
         finally:
             _read._LOCAL.seen = None
 
-    pool = ThreadPoolExecutor(1, thread_name_prefix="trackui-mlflow")
-    pending: Future[Any] | None = None
+    thread = threading.Thread(target=work, name="trackui-mlflow-ahead", daemon=True)
+    thread.start()
     try:
-        pending = pool.submit(work, items[0])
-        for item in items[1:]:
-            got = pending.result()
-            pending = pool.submit(work, item)
+        for _ in items:
+            with lock:
+                while not ready:
+                    lock.wait()
+                got, error, weight = ready.popleft()
+                state["held"] -= weight
+                lock.notify_all()
+            if error is not None:
+                raise error
             yield got
-        got, pending = pending.result(), None
-        yield got
     finally:
-        if pending is not None:  # the caller stopped early: let the read end first
-            pending.cancel() or pending.exception()
-        pool.shutdown(wait=True)
+        with lock:
+            state["stop"] = True
+            lock.notify_all()
+        thread.join()
