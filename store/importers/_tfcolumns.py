@@ -50,8 +50,21 @@ from ._read import note_end, open_regular
 from ._tfframe import first_bad_crc, frame, groups
 from ._tfshortest import shortest_array
 
+try:
+    from . import _tfdecode  # type: ignore[attr-defined]
+except ImportError:  # built at install where a C compiler is present
+    _tfdecode = None
+
 #: Bytes of a file decoded at a time (a record longer than this, more).
 WINDOW = 64 << 20
+#: Set to False to frame and decode with NumPy even where the C module is
+#: built (tests compare the two; bench_import --no-c).
+USE_C = True
+
+
+def c_on() -> bool:
+    """Whether windows are framed and decoded by the C module ``_tfdecode``."""
+    return USE_C and _tfdecode is not None
 
 
 def _distinct_rows(t: Any) -> tuple[Any, list[bytes]]:
@@ -99,6 +112,7 @@ class _Common:
         self.wall: list[Any] = []
         self.raw: list[Any] = []  # float32 values
         self.key: list[Any] = []  # index into the file's keys
+        self.value: list[Any] = []  # shortest decimals, when the C module made them
 
 
 def _common(
@@ -162,6 +176,40 @@ def _common(
     return out, other
 
 
+def _scan(buf: bytes, keys: dict[str, int]) -> tuple[Any, Any, int, bool, int | None, _Common, Any]:
+    """``frame``, ``first_bad_crc`` and ``_common`` of a window in one pass
+    of the C module: ``(starts, lengths, end, damaged, cut, common, other)``,
+    ``starts`` with the record whose CRC is bad (``cut``) still in it."""
+    assert _tfdecode is not None
+    starts, lengths, end, damaged, cut, rec, step, wall, value, ids, tags, other = _tfdecode.scan(
+        buf
+    )
+    starts = np.frombuffer(starts, np.int64)
+    n = len(starts) if cut < 0 else cut
+    out = _Common()
+    if rec:
+        names = np.array(
+            [keys.setdefault(t.decode("utf-8", errors="replace"), len(keys)) for t in tags],
+            dtype=np.int32,
+        )
+        out.rec.append(np.frombuffer(rec, np.int64))
+        out.step.append(np.frombuffer(step, np.int64))
+        out.wall.append(np.frombuffer(wall, np.float64))
+        out.value.append(np.frombuffer(value, np.float64))
+        out.key.append(names[np.frombuffer(ids, np.int32)])
+    mask = np.zeros(n, dtype=bool)
+    mask[np.frombuffer(other, np.int64)] = True
+    return (
+        starts,
+        np.frombuffer(lengths, np.int64),
+        end,
+        damaged,
+        None if cut < 0 else cut,
+        out,
+        mask,
+    )
+
+
 class _Times:
     """First and last event times as the record reader folds them, with
     ``min``/``max`` in file order: a NaN met first stays, one met later is passed."""
@@ -211,20 +259,37 @@ def read_event_file(path: Path, problems: list[str], *, root: Path | None, start
                 if not buf:
                     break
                 a = np.frombuffer(buf, dtype=np.uint8)
-                starts, lengths, end, damaged = frame(a)
-                grouped = groups(a, starts, lengths) if starts.size else []
-                cut = first_bad_crc(a, starts, lengths, grouped) if starts.size else None
+                if c_on():
+                    starts, lengths, end, damaged, cut, common, other = _scan(buf, keys)
+                else:
+                    starts, lengths, end, damaged = frame(a)
+                    grouped = groups(a, starts, lengths) if starts.size else []
+                    cut = first_bad_crc(a, starts, lengths, grouped) if starts.size else None
                 if cut is not None:
                     problems.append(
                         f"{path}: corrupt at byte {base + int(starts[cut])}"
                         " (record data CRC mismatch)"
                     )
                     starts, lengths = starts[:cut], lengths[:cut]
-                    grouped = groups(a, starts, lengths) if starts.size else []
+                    if not c_on():
+                        grouped = groups(a, starts, lengths) if starts.size else []
                 if starts.size:
+                    if not c_on():
+                        common, other = _common(grouped, len(starts), keys)
                     parts.append(
                         _decode(
-                            a, starts, lengths, grouped, base, window, out, keys, values, bad, times
+                            a,
+                            starts,
+                            lengths,
+                            common,
+                            other,
+                            base,
+                            window,
+                            out,
+                            keys,
+                            values,
+                            bad,
+                            times,
                         )
                     )
                     out.end = start + base + int(starts[-1] + 16 + lengths[-1])
@@ -278,7 +343,8 @@ def _decode(
     a: Any,
     starts: Any,
     lengths: Any,
-    grouped: list[tuple[int, Any, Any]],
+    common: _Common,
+    other: Any,
     base: int,
     window: int,
     out: Any,
@@ -287,10 +353,10 @@ def _decode(
     bad: list[int],
     times: _Times,
 ) -> PointColumns:
-    """The points of the records ``starts`` of one window, in file order."""
+    """The points of the records ``starts`` of one window, in file order:
+    ``common`` the common scalar ones, ``other`` a mask of the rest."""
     from . import _tfevents as tfe
 
-    common, other = _common(grouped, len(starts), keys)
     n = len(starts)
     counts = np.zeros(n, np.int64)
     general: list[Any] = []  # points of the other records, in order
@@ -331,7 +397,10 @@ def _decode(
         ki[at] = np.concatenate(common.key)
         step[at] = np.concatenate(common.step)
         t[at] = wall
-        value[at] = shortest_array(np.concatenate(common.raw), tfe._shortest_of_raw, values)
+        if common.value:
+            value[at] = np.concatenate(common.value)
+        else:
+            value[at] = shortest_array(np.concatenate(common.raw), tfe._shortest_of_raw, values)
     if general:
         recs = np.flatnonzero(other & (counts > 0))
         c = counts[recs]
