@@ -70,6 +70,7 @@ from typing import Any
 
 from trackui.store.importers._naming import dir_name, project_for
 from trackui.store.importers._pointcols import concat, key_set, renamed, sorted_by_t
+from trackui.store.importers._tfahead import read_ahead
 from trackui.store.importers._tfevents import (  # noqa: F401 - the decoder, re-exported
     _LENGTH_CRC,
     _common_scalar,
@@ -317,26 +318,33 @@ def read_runs(
     file_problems: dict[Path, list[str]] = {}
     late: list[str] = []
 
+    for d in event_dirs:  # each directory's list made here, filled by whichever thread reads it
+        file_problems[d] = []
+
+    def read_dir(d: Path) -> tuple[_FileData, list[tuple[Path, int]]]:
+        files = event_dirs[d]
+        merged = _FileData()
+        cut: list[tuple[Path, int]] = []
+        pieces: list[Any] = []
+        for f in files:
+            fd = read_event_file(f, file_problems[d], root=root)
+            if fd.not_events:
+                continue
+            if fd.torn_at is not None:
+                cut.append((f, fd.torn_at))
+            pieces.append(fd.points)
+            fd.points = []
+            merged.merge(fd)
+        merged.points = concat(pieces)
+        # Only the newest file can be cut short by a live or killed writer.
+        merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
+        return merged, cut
+
+    early = read_ahead(plans, read_dir)
+
     def load(d: Path) -> _FileData:
         if d not in data:
-            files = event_dirs[d]
-            merged = _FileData()
-            cut: list[tuple[Path, int]] = []
-            pieces: list[Any] = []
-            for f in files:
-                fd = read_event_file(f, file_problems.setdefault(d, []), root=root)
-                if fd.not_events:
-                    continue
-                if fd.torn_at is not None:
-                    cut.append((f, fd.torn_at))
-                pieces.append(fd.points)
-                fd.points = []
-                merged.merge(fd)
-            merged.points = concat(pieces)
-            torn[d] = cut
-            # Only the newest file can be cut short by a live or killed writer.
-            merged.torn_at = cut[-1][1] if cut and cut[-1][0] == files[-1] else None
-            data[d] = merged
+            data[d], torn[d] = early.take(d) if early is not None else read_dir(d)
         return data[d]
 
     folded: set[Path] = set()
@@ -387,6 +395,8 @@ def read_runs(
                     data.pop(p.dir, None)
             yield run
     finally:
+        if early is not None:
+            early.close()  # before the problem lines: the thread may still add to them
         for d in sorted(event_dirs):
             problems.extend(file_problems.get(d, []))
         problems.extend(late)
