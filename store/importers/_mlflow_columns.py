@@ -21,14 +21,22 @@ File store
     is read rounded here, where the line reader skips the line.
 
 SQLite store
-    A run's rows come back from ``sqlite3`` as tuples; their columns go into
-    arrays in one pass each (``zip``), with ``is_nan`` and MLflow's
-    +-``DBL_MAX`` for +-inf applied to the array. Rows the arrays cannot hold
-    as the row reader would (a NULL or non-number value or step) send the
-    run to the row reader.
+    Two statements per run, in one read transaction, and no Python object
+    per row but the value: one scan hands back the timestamps, steps, rowids,
+    ``is_nan`` flags and keys as one text each (``group_concat``; integers
+    parsed by NumPy, keys split on NUL), the other the values as Python
+    floats by rowid (exact: SQLite prints no text every double round-trips
+    through). ``is_nan`` and MLflow's +-``DBL_MAX`` for +-inf are applied to
+    the array; rows put in the row reader's order (timestamp, step, rowid)
+    by a sort only when rowid order is not that already. Anything the
+    columns could read differently sends the run to the row reader: a
+    timestamp, step or ``is_nan`` that is not an integer (NULL, text, a
+    real), a key that is not text, a value that is not a number, a key
+    holding NUL, a text NumPy does not read whole, or an SQLite error (a
+    damaged page: the row reader keeps the rows before it).
 
-A store's runs are read one ahead (``ahead``): the next run's files are
-read and parsed in a thread while the caller writes this one's points.
+A store's runs are read ahead (``ahead``): a thread reads and parses the
+next runs while the caller writes this one's points, up to a bound.
 
 Without NumPy nothing here is used (``np`` is None; tests set it so).
 """
@@ -38,8 +46,10 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
+from itertools import chain
 from typing import Any
 
 try:
@@ -184,39 +194,108 @@ def _shm_with_room(size: int) -> str | None:
     return _SHM
 
 
-def row_columns(rows: list[tuple[Any, ...]]) -> tuple[Any, float | None] | None:
-    """``(PointColumns, newest time)`` of MLflow ``metrics`` rows ``(key,
-    value, timestamp, step, is_nan, rowid)`` in any order, put in the row
-    reader's (timestamp, step, rowid); None when the row reader must read
-    them (module doc)."""
+#: Per run, one scan that hands back every column but the value as one
+#: text each (``group_concat``), parsed by NumPy; with what would make them
+#: read otherwise than the row reader counted. ``{step}``/``{nan}`` are the
+#: columns or, in old schemas that lack them, ``0``.
+_DB_TEXT = """SELECT count(*), group_concat(timestamp, ' '), group_concat({step}, ' '),
+    group_concat(rowid, ' '), group_concat({nan} <> 0, ''), group_concat(key, char(0)),
+    sum(typeof(timestamp) <> 'integer' OR typeof({step}) <> 'integer'
+        OR typeof({nan}) <> 'integer' OR typeof(key) <> 'text'
+        OR typeof(value) NOT IN ('real', 'integer'))
+    FROM metrics WHERE run_uuid = ?"""
+#: The values, one Python float a row (exact; SQLite prints no round-trip text).
+_DB_VALUES = "SELECT value FROM metrics WHERE run_uuid = ? ORDER BY rowid"
+
+
+def db_columns(
+    conn: Any, run_id: str, *, step: str = "step", nan: str = "is_nan"
+) -> tuple[Any, float | None] | None:
+    """``(PointColumns, newest time)`` of a run's ``metrics`` rows, read with
+    no Python object per row but its value, in the row reader's order
+    (timestamp, step, rowid); None when the row reader must read them (module
+    doc). The two statements run in one read transaction (the same rows)."""
     if np is None:
         return None
+    import sqlite3
+
+    begun = not conn.in_transaction
+    try:
+        if begun:
+            conn.execute("BEGIN")
+        try:
+            got = conn.execute(_DB_TEXT.format(step=step, nan=nan), (run_id,)).fetchone()
+            n, odd = got[0], got[6]
+            if n and not odd:
+                values = conn.execute(_DB_VALUES, (run_id,)).fetchall()
+        finally:
+            if begun:
+                conn.execute("COMMIT")
+    except sqlite3.Error:
+        return None  # the row reader reads as far as it goes, and says why
+    if not n:
+        from ._pointcols import PointColumns
+
+        return PointColumns.empty(), None
+    if odd or len(values) != n:
+        return None
+    return _db_parse(got[1:6], values, n)
+
+
+def _db_parse(texts: tuple[str, ...], values: list[tuple[Any]], n: int) -> Any:
     from ._pointcols import PointColumns
 
-    if not rows:
-        return PointColumns.empty(), None
-    keys, values, stamps, steps, nans, row_ids = zip(*rows)
-    if not set(map(type, values)) <= {float, int} or not set(map(type, keys)) <= {str}:
+    stamps, steps, row_ids, nans, key_text = texts
+    keys = key_text.split("\0")
+    if len(keys) != n or len(nans) != n:
         return None
-    if not set(map(type, steps)) <= {int} or not set(map(type, stamps)) <= {int}:
-        return None  # a NULL or text timestamp or step: the row reader's ORDER BY
+    try:
+        ts, step, row_id = (_ints(text, n) for text in (stamps, steps, row_ids))
+        value = np.fromiter(chain.from_iterable(values), np.float64, count=n)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    if ts is None or step is None or row_id is None:
+        return None
     names = list(dict.fromkeys(keys))
     index = {k: i for i, k in enumerate(names)}
-    ki = np.fromiter(map(index.__getitem__, keys), dtype=np.int32, count=len(keys))
-    try:
-        value = np.array(values, dtype=np.float64)
-        step = np.array(steps, dtype=np.int64)
-        ts = np.array(stamps, dtype=np.int64)
-        row_id = np.array(row_ids, dtype=np.int64)
-    except OverflowError:
-        return None
+    ki = np.fromiter(map(index.__getitem__, keys), dtype=np.int32, count=n)
+    if n > 1 and not (np.diff(row_id) > 0).all():
+        by_row = np.argsort(row_id, kind="stable")  # the texts came in another order
+        ts, step, row_id, ki = ts[by_row], step[by_row], row_id[by_row], ki[by_row]
+        is_nan = np.frombuffer(nans.encode(), np.uint8)[by_row] == ord("1")
+    else:
+        is_nan = np.frombuffer(nans.encode(), np.uint8) == ord("1")
     value[value == _DBL_MAX] = np.inf
     value[value == -_DBL_MAX] = -np.inf
-    if any(nans):
-        value[np.fromiter(map(bool, nans), dtype=bool, count=len(nans))] = np.nan
+    value[is_nan] = np.nan
+    d_ts = np.diff(ts)
+    if (d_ts >= 0).all() and ((d_ts > 0) | (np.diff(step) >= 0)).all():
+        t = ts.astype(np.float64) / 1000.0  # rowid order is that order already (common)
+        return PointColumns(names, ki, step, value, t), float(t.max())
     order = np.lexsort((row_id, step, ts))
     t = ts[order].astype(np.float64) / 1000.0
     return PointColumns(names, ki[order], step[order], value[order], t), float(t.max())
+
+
+def _ints(text: str, n: int) -> Any:
+    """The ``n`` integers of a space-separated text, or None when it holds
+    anything else (NumPy's parser warns where it stops early)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        try:
+            got = np.fromstring(text, dtype=np.int64, sep=" ")
+        except DeprecationWarning:
+            return None
+    return got if len(got) == n else None
+
+
+#: Points the runs read ahead of the caller may hold (some 30 bytes each).
+AHEAD_POINTS = 2_000_000
+
+
+def held(run: Any) -> int:
+    """What a run read ahead holds, in points (every run counts one at least)."""
+    return 1 + (len(run.points) + len(run.system) if run is not None else 0)
 
 
 def ahead(

@@ -99,12 +99,18 @@ def read_db(db: Path, problems: list[str], opts: Options) -> Iterator[ForeignRun
             runs.sort(key=lambda r: (as_int(_col(r, "start_time")) or 0, str(r["run_uuid"])))
             metric_cols = {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}
             conn.row_factory = None
-            for row in runs:
+
+            def read_one(row: sqlite3.Row) -> ForeignRun | None:
                 try:
-                    run = _read_db_run(db, conn, row, experiments, metric_cols, problems, opts)
+                    return _read_db_run(db, conn, row, experiments, metric_cols, problems, opts)
                 except (TypeError, ValueError, KeyError, IndexError) as exc:
                     problems.append(f"{db}: run {_col(row, 'run_uuid')}: unreadable ({exc})")
-                    continue
+                    return None
+
+            # the next runs are read in a thread while the caller writes this one
+            for run in _mlflow_columns.ahead(
+                runs, read_one, held=_mlflow_columns.held, budget=_mlflow_columns.AHEAD_POINTS
+            ):
                 if run is not None:
                     yield run
     except (sqlite3.Error, OSError) as exc:
@@ -153,18 +159,12 @@ def _read_db_run(
         )
         got = None
         if _mlflow_columns.np is not None:
-            # by rowid (what MLflow's run_uuid index gives without a sort, or a
-            # scan of the table), then sorted as the query below would sort them
-            try:
-                rows = conn.execute(
-                    f"SELECT key, value, timestamp, {step}, {is_nan}, rowid FROM metrics"
-                    " WHERE run_uuid = ? ORDER BY rowid",
-                    (run_id,),
-                ).fetchall()
-            except sqlite3.Error:
-                rows = None  # the row reader reads as far as it goes, and says why
-            got = None if rows is None else _mlflow_columns.row_columns(rows)
-            del rows
+            got = _mlflow_columns.db_columns(
+                conn,
+                run_id,
+                step="step" if "step" in metric_cols else "0",
+                nan="is_nan" if "is_nan" in metric_cols else "0",
+            )
         if got is not None:
             points, newest = got
         else:

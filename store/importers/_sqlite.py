@@ -78,7 +78,9 @@ def connect(
     """A read-only connection to DB, or to a private copy when reading in place could write.
 
     DB is copied when it is in WAL mode, when one of the ``copy_beside``
-    files exists beside it, or when it does not open read-only.
+    files exists beside it, or when it does not open read-only. The
+    connection may be used by another thread than the one that opened it
+    (one at a time: a reader reading runs ahead of its caller).
     """
     tmp: str | None = None
     conn: sqlite3.Connection | None = None
@@ -86,7 +88,7 @@ def connect(
         in_place = not is_wal(db) and not any(sidecar(db, s).exists() for s in copy_beside)
         if in_place:
             try:
-                conn = sqlite3.connect(ro_uri(db), uri=True)
+                conn = sqlite3.connect(ro_uri(db), uri=True, check_same_thread=False)
                 conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             except sqlite3.Error:
                 if conn is not None:
@@ -100,7 +102,7 @@ def connect(
                 if sidecar(db, suffix).is_file():
                     shutil.copyfile(sidecar(db, suffix), sidecar(copy, suffix))
             shutil.copyfile(db, copy)
-            conn = sqlite3.connect(str(copy))
+            conn = sqlite3.connect(str(copy), check_same_thread=False)
         yield conn
     finally:
         if conn is not None:

@@ -101,8 +101,6 @@ from ._tfscalars import gc_paused
 from .base import ForeignRun, Point
 
 STALE_AFTER = 900.0
-#: Points the runs read ahead of the caller may hold (some 30 bytes each).
-_AHEAD_POINTS = 2_000_000
 
 _RUN_ID = re.compile(r"[0-9a-f]{32}")
 _MAX_DEPTH = 6
@@ -271,14 +269,11 @@ def _read_experiment(exp_dir: Path, problems: list[str], opts: Options) -> Itera
         _, _, run_dir, run_meta = item
         return _read_file_run(run_dir, project, problems, opts, exp_deleted=deleted, meta=run_meta)
 
-    for run in _mlflow_columns.ahead(runs, read_one, held=_held, budget=_AHEAD_POINTS):
+    for run in _mlflow_columns.ahead(
+        runs, read_one, held=_mlflow_columns.held, budget=_mlflow_columns.AHEAD_POINTS
+    ):
         if run is not None:
             yield run
-
-
-def _held(run: ForeignRun | None) -> int:
-    """What a run read ahead holds, in points (every run counts one at least)."""
-    return 1 + (len(run.points) + len(run.system) if run is not None else 0)
 
 
 def _experiment_name(exp_dir: Path, meta: dict[str, Any]) -> str:

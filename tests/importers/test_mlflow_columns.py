@@ -206,7 +206,10 @@ def test_without_numpy_nothing_is_read_as_columns(
 ) -> None:
     monkeypatch.setattr(_mlflow_columns, "np", None)
     assert _mlflow_columns.file_columns([("a", f"{T0} 1.0 0\n".encode())], ended=True) is None
-    assert _mlflow_columns.row_columns([("a", 1.0, T0, 0, 0)]) is None
+    db = sqlite_store(tmp_path / "mlflow.db", [("a", 1.0, T0, 0, 0)])
+    with sqlite3.connect(db) as conn:
+        assert _mlflow_columns.db_columns(conn, RUN) is None
+    conn.close()
 
 
 def test_runs_read_ahead_in_order_with_their_reads_noted(tmp_path: Path) -> None:
