@@ -28,6 +28,7 @@ from trackui.store.importers import (
     _mlflow_run,
     _protobuf,
     _tfevents,
+    _tfrecords,
     mlflow,
     tensorboard,
 )
@@ -240,7 +241,7 @@ def test_chunked_reading_finds_the_same_records(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
 ) -> None:
     f, offsets = scalar_file(tmp_path)
-    monkeypatch.setattr(_tfevents, "_CHUNK", chunk)
+    monkeypatch.setattr(_tfrecords, "_CHUNK", chunk)
     problems: list[str] = []
     with open(f, "rb") as handle:
         assert [o for o, _ in _tfevents.iter_records(handle, f, problems)] == offsets
@@ -257,7 +258,7 @@ def test_chunked_reading_finds_the_same_records(
 def test_a_flipped_data_byte_among_equal_records_ends_the_file_there(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crc_impl: str, chunk: int
 ) -> None:
-    monkeypatch.setattr(_tfevents, "_CHUNK", chunk)
+    monkeypatch.setattr(_tfrecords, "_CHUNK", chunk)
     f, offsets = scalar_file(tmp_path)
     blob = bytearray(f.read_bytes())
     blob[offsets[250] + 12 + 5] ^= 0x01  # inside the wall time of record 250
@@ -452,6 +453,8 @@ def test_runs_are_decoded_as_they_are_yielded(
         return real(path, problems, **kw)
 
     monkeypatch.setattr(tensorboard, "read_event_file", spy)
+    # in the caller's thread (the C decoder's read-ahead is bounded: test_tfdecode)
+    monkeypatch.setattr(tensorboard, "read_ahead", lambda *a: None)
     runs = tensorboard.read(root, [], now=1795792000.0)
     first = next(runs)
     assert first.source_id == EXC and decoded == [EXC]
