@@ -3,7 +3,7 @@ scaled up from the shapes of the fixtures (default 100 runs x 100 k points each)
 
     python benchmarks/bench_import.py [--runs 100] [--points 100000] [--mode read|import|both]
                                       [--tool tensorboard|mlflow|both] [--profile]
-                                      [--pure-crc] [--no-numpy]
+                                      [--pure-crc] [--no-numpy] [--no-c]
 
 Prints one figure per line, per tool. ``read`` (read-through, what
 ``trackui PATH`` does): the first read end to end (files -> catalog), a
@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from trackui.store.importers import _protobuf, _tfscalars, import_path
 from trackui.store.importers._protobuf import masked_crc32c
@@ -335,6 +336,15 @@ def measure_read(
     )
 
 
+def _tb_columns() -> Any:
+    """The TensorBoard columns reader (whose C decoder ``--no-c`` turns off), None without NumPy."""
+    try:
+        from trackui.store.importers import _tfcolumns
+    except ImportError:
+        return None
+    return _tfcolumns
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=100)
@@ -356,12 +366,20 @@ def main() -> None:
     parser.add_argument(
         "--no-numpy", action="store_true", help="float32 -> shortest decimal without NumPy"
     )
+    parser.add_argument(
+        "--no-c",
+        action="store_true",
+        help="TensorBoard: the NumPy decoder even if the C one is built",
+    )
     args = parser.parse_args()
     if args.pure_crc:
         _protobuf._C_CRC32C = None
         _protobuf._C_EXTEND = None
     if args.no_numpy:
         _tfscalars.USE_NUMPY = False
+    tfcolumns = _tb_columns()
+    if args.no_c and tfcolumns is not None:
+        tfcolumns.USE_C = False
     work = Path(tempfile.mkdtemp(prefix="trackui-bench-import-"))
     os.environ["TRACKUI_CACHE_DIR"] = str(work / "cache")
     try:
@@ -372,6 +390,8 @@ def main() -> None:
         print(
             f"# float32 -> shortest decimal: {'NumPy' if numpy else 'pure Python'}", file=sys.stderr
         )
+        c_on = numpy and tfcolumns is not None and tfcolumns.c_on()
+        print(f"# TensorBoard decoder: {'C' if c_on else 'NumPy/Python'}", file=sys.stderr)
         print(f"# load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
         if args.tool in ("tensorboard", "both"):
             make_tensorboard(work / "tb", args.runs, args.points)
