@@ -29,10 +29,14 @@ from typing import Any
 
 from .catalog_db import is_damage
 from .catalog_sync import Batch
+from .cold_reader import NO_CURSOR, ReaderProcess, read_batch
 from .run_dirs import RunDir
 
 #: Fewer runs than this to read: one batch at a time (no thread).
 OVERLAP_MIN_RUNS = 500
+#: Whether batches after the first are read in a child process
+#: (``cold_reader``), else in this one's reading thread.
+READER_PROCESS = True
 
 
 class _Writer:
@@ -99,28 +103,39 @@ class ColdBatches:
         writer: _Writer | None = None
         read = written = 0  # batches read (or begun), batches committed
         next_no: int | None = None
-        for i, part in enumerate(parts):  # (parts grows as batches are cut)
-            if not self._all_new(part):
-                break
-            read = i + 1
-            try:
-                batch, c, taken = self._read_ahead(part, next_no)
-            except Exception:
-                break
-            if taken < len(part):
-                parts[i : i + 1] = [part[:taken], part[taken:]]
-            next_no = batch.new.next_no
-            changes.append(c)
-            if writer is not None:
-                writer, in_flight = None, writer
-                if not self._joined(in_flight):
+        # The child reads the batches after the first while this thread
+        # reads the first (and the child starts up).
+        self._cold_reader = None
+        starting = self._start_reader(parts)
+        try:
+            for i, part in enumerate(parts):  # (parts grows as batches are cut)
+                if not self._all_new(part):
                     break
-                points, written = points + in_flight.points, written + 1
-                done += len(parts[written - 1])
-                if progress is not None:
-                    progress(done, total)
-            last = i == len(parts) - 1
-            writer = _Writer(lambda b=batch, s=last: self._write_ahead(b, now, statuses=not s))
+                read = i + 1
+                try:
+                    batch, c, taken = self._read_ahead(part, next_no)
+                except Exception:
+                    break
+                if taken < len(part):
+                    parts[i : i + 1] = [part[:taken], part[taken:]]
+                if starting is not None and taken == len(part):
+                    self._cold_reader, starting = starting, None
+                next_no = batch.new.next_no
+                changes.append(c)
+                if writer is not None:
+                    writer, in_flight = None, writer
+                    if not self._joined(in_flight):
+                        break
+                    points, written = points + in_flight.points, written + 1
+                    done += len(parts[written - 1])
+                    if progress is not None:
+                        progress(done, total)
+                last = i == len(parts) - 1
+                writer = _Writer(lambda b=batch, s=last: self._write_ahead(b, now, statuses=not s))
+        finally:
+            if starting is not None:  # the first batch was cut: not the batches it was given
+                starting.close()
+            self._stop_reader()
         if writer is not None and self._joined(writer):
             points, written = points + writer.points, written + 1
             done += len(parts[written - 1])
@@ -205,20 +220,48 @@ class ColdBatches:
         Returns (batch, runs changed, runs read)."""
         from . import catalog  # (``catalog`` imports this module)
 
-        cap = catalog.TXN_BYTES
-        batch = Batch(set())
         if next_no is None:
-            cur = self.cursor()
-            next_no = cur.execute("SELECT coalesce(max(run_no), 0) + 1 FROM runs").fetchall()[0][0]
-        batch.new.next_no = next_no
-        changed = taken = 0
-        with self.opener.holding():  # a run's files opened under its held directory
-            for run in part:
-                changed += bool(self._sync_run(_NO_CURSOR, run, batch))
-                taken += 1
-                if batch.pending > cap:
-                    break
-        return batch, changed, taken
+            next_no = self._next_run_no()
+        reader = getattr(self, "_cold_reader", None)
+        if reader is not None:
+            try:
+                batch, changed, taken, states = reader.take(part, next_no)
+            except Exception:
+                # Nothing of what it sent was used: read this batch here.
+                self._stop_reader()
+            else:
+                self._state.update(states)
+                return batch, changed, taken
+        return read_batch(self, part, next_no, catalog.TXN_BYTES)
+
+    def _next_run_no(self) -> int:
+        cur = self.cursor()
+        return cur.execute("SELECT coalesce(max(run_no), 0) + 1 FROM runs").fetchall()[0][0]
+
+    def _start_reader(self, parts: list[list[RunDir]]) -> ReaderProcess | None:
+        """A child process reading the batches of new runs after the first
+        (``cold_reader``), their ``run_no`` counted on from the first's; None
+        where it cannot start, or ``READER_PROCESS`` is off."""
+        from . import catalog  # (``catalog`` imports this module)
+
+        ahead = []
+        for part in parts:
+            if not self._all_new(part):
+                break
+            ahead.append(part)
+        if not READER_PROCESS or len(ahead) < 2:
+            return None
+        try:
+            return ReaderProcess(
+                self.opener, ahead[1:], self._next_run_no() + len(ahead[0]), catalog.TXN_BYTES
+            )
+        except Exception:
+            return None
+
+    def _stop_reader(self) -> None:
+        reader, self._cold_reader = getattr(self, "_cold_reader", None), None
+        if reader is not None:
+            reader.close()
 
     def _write_ahead(self, batch: Batch, now: float, *, statuses: bool) -> int:
         def work(cur: Any) -> int:
@@ -232,14 +275,4 @@ class ColdBatches:
         return points
 
 
-class _NoCursor:
-    """Reading new runs ahead writes nothing: a statement there is a bug
-    (caught, and that batch goes the one-at-a-time way)."""
-
-    def execute(self, *args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("a run read ahead tried to write to the catalog")
-
-    executemany = execute
-
-
-_NO_CURSOR = _NoCursor()
+_NO_CURSOR = NO_CURSOR  # (tests reach it here)

@@ -135,12 +135,25 @@ class MetricIngest:
                 # one summary row per chunk.
                 merge_summaries(cur)
                 cur.execute("DELETE FROM chunk_summaries")
-        # A run goes in with the others only when each of its small chunks can.
-        unsafe = {
-            run_id
-            for run_id, chunk, _, lines in small
-            if not (one_object_per_line(chunk, lines) and _fast_path_safe(chunk, lines))
-        }
+        # A run goes in with the others only when each of its small chunks
+        # can: all of them looked at at once first (chunks end at a newline,
+        # so lines, their openings and characters are the chunks' own; each
+        # chunk has at least as many braces as lines when each line opens
+        # with one, so the sums agree only when each chunk's do).
+        joined = b"".join(chunk for _, chunk, _, _ in small)
+        lines = sum(n for _, _, _, n in small)
+        if (
+            all(chunk[-1:] == b"\n" for _, chunk, _, _ in small)
+            and one_object_per_line(joined, lines)
+            and _fast_path_safe(joined, lines, numpy=False)  # (no import for this alone)
+        ):
+            unsafe: set[str] = set()
+        else:
+            unsafe = {
+                run_id
+                for run_id, chunk, _, lines in small
+                if not (one_object_per_line(chunk, lines) and _fast_path_safe(chunk, lines))
+            }
         group = [c for c in small if c[0] not in unsafe]
         if len(group) > 1:
             self.current = COMBINED
@@ -375,13 +388,15 @@ def _summary_aggregate(stat: str, value: str, seq: str, step: str, t: str) -> st
     }[stat]
 
 
-def _fast_path_safe(chunk: bytes, lines: int) -> bool:
+def _fast_path_safe(chunk: bytes, lines: int, *, numpy: bool = True) -> bool:
     """Whether DuckDB's reader reads this chunk as the Python path would: no
     blank lines (it skips them without counting), nothing nested (a metric
     line is flat), only ASCII or valid UTF-8, no escaped surrogates and no
-    integer past float64 (``_note_overflow`` notes those after the read)."""
-    np = columns.numpy_module()
-    a = np.frombuffer(chunk, dtype=np.uint8) if np is not None and len(chunk) > 65536 else None
+    integer past float64 (``_note_overflow`` notes those after the read).
+    ``numpy=False``: bytes counted without it (a cold catalog of small runs
+    need not import it for that alone)."""
+    np = columns.numpy_module() if numpy and len(chunk) > 65536 else None
+    a = np.frombuffer(chunk, dtype=np.uint8) if np is not None else None
     if a is None:  # (numpy counts a byte several times faster than bytes.count)
         if chunk.count(b"{") + chunk.count(b"[") > lines:
             return False

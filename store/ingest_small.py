@@ -12,10 +12,10 @@ group to the Python path, which is exact.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
+from .bulk_rows import stage_columns
 from .catalog_schema import quote
 
 #: A key read as one of these goes in as a number, as the Python path reads it.
@@ -40,7 +40,6 @@ def ingest_small(cur: Any, tmpdir: str, group: list[tuple[str, bytes, int, int]]
         _reserved,
         _summary_aggregate,
         register_keys,
-        temp_table,
     )
 
     source = os.path.join(tmpdir, "small_chunks.jsonl")
@@ -49,10 +48,7 @@ def ingest_small(cur: Any, tmpdir: str, group: list[tuple[str, bytes, int, int]]
     with open(source, "wb") as fh:
         for run_id, chunk, first_line, lines in group:
             fh.write(chunk)
-            spans.append(
-                json.dumps({"run_id": run_id, "lo": at, "n": lines, "first_line": first_line})
-                + "\n"
-            )
+            spans.append((run_id, at, lines, first_line))
             at += lines
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE small_chunk AS SELECT * FROM read_json(?, "
@@ -76,7 +72,7 @@ def ingest_small(cur: Any, tmpdir: str, group: list[tuple[str, bytes, int, int]]
     ):
         cur.execute("DROP TABLE small_chunk")
         return None
-    temp_table(
+    stage_columns(
         cur,
         tmpdir,
         "small_span_ids",
