@@ -254,7 +254,10 @@ class MetricChart(Widget):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        self.redraw()
+        if not self._drawn_at_size():
+            # A chart given its series right after its first layout has the
+            # Resize of that layout still queued: drawn once, not twice.
+            self.redraw()
         wanted = self.buckets
         grew = wanted > self._requested_buckets * 1.25
         if self.key is not None and grew and any(s.downsampled for _, _, s in self.series):
@@ -265,6 +268,17 @@ class MetricChart(Widget):
         return self._content
 
     # -- drawing -------------------------------------------------------------
+
+    def _drawn_at_size(self) -> bool:
+        """Whether the last drawing was made at the chart's size now."""
+        plot = self.last_plot
+        width, height = self.content_region.width, self.content_region.height
+        return (
+            plot is not None
+            and plot.key == self.key
+            and (plot.width, plot.height) == (max(width, 10), max(height, 4))
+            and self.border_title is not None
+        )
 
     def redraw(self) -> None:
         if self.key is None:

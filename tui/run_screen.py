@@ -60,12 +60,19 @@ __all__ = ["RunScreen", "SeriesLoaded"]
 CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
 #: buckets asked for while the chart is not built: what a chart with no size asks
 UNBUILT_BUCKETS = 100
+CSS_FILE = Path(__file__).with_name("run_screen.tcss")
 
 
 class RunScreen(GridTab, ChartKeys, Screen[None]):
     """One run: overview, params, metric charts, console tail, artifacts."""
 
-    CSS_PATH = "run_screen.tcss"
+    #: The screen's rules, from run_screen.tcss. Not ``CSS_PATH``: Textual reads
+    #: a screen's CSS_PATH when the screen is first pushed, then parses every
+    #: rule of the app again and restyles every widget of every screen (about a
+    #: tenth of a second between the run list and the first chart); default CSS
+    #: is added to the rules already parsed. The rules start with ``RunScreen``,
+    #: so they beat the widgets' own defaults.
+    DEFAULT_CSS = CSS_FILE.read_text(encoding="utf-8")
 
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="run.back"),
