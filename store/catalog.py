@@ -384,13 +384,15 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
             for key in gone:
                 self._state.pop(key, None)
                 self._bad.pop(key, None)
-        changed, points = self._sync_parts(_batches(todo), now, progress)
+        changed, points = self._sync_parts(_batches(todo), now, progress) if todo else (0, 0)
+        self._note_new_runs(changed)
         for source in self.sources:
             source.on_batch = progress  # a first read shows its runs batch by batch
             more, added = source.refresh(self)
             changed, points = changed + more, points + added
             seen.update(source.runs)
         self._transaction(lambda cur: (self._label_runs(cur), self._derive_statuses(cur, now)))
+        self._unlabelled = False  # committed
         return RefreshStats(len(seen), changed + len(gone), points, time.perf_counter() - started)
 
     def _transaction(self, work: Callable[[Any], Any]) -> Any:

@@ -34,23 +34,37 @@ class SourceRuns:
         roots = [getattr(s, "native_root", None) for s in self.sources]
         return [r for r in roots if r is not None]
 
+    def _note_new_runs(self, changed: int) -> None:
+        """Runs ``changed`` in the run directories may be new ones, whose box
+        and location ``_label_runs`` fills in."""
+        if changed:
+            self._unlabelled = True
+
     def _label_runs(self, cur: Any) -> None:
-        """Each new run's box and location (see ``RunSummary``)."""
-        for source in self.sources:
-            root = getattr(source, "native_root", None)
-            if root is not None:
-                cur.execute(
-                    "UPDATE runs SET box = ?, location = ? WHERE box IS NULL "
-                    "AND rel_dir IS NOT NULL AND starts_with(dir, ?)",
-                    [source.box, str(source.location), str(root) + os.sep],
-                )
+        """Each new run's box and location (see ``RunSummary``), in one
+        statement; none when no run can have been inserted since the last
+        time (``_note_new_runs``, or a source that inserted runs or does not
+        say; the catalog clears ``_unlabelled`` once the labels are committed)."""
+        if not getattr(self, "_unlabelled", True) and not any(
+            getattr(s, "inserted", True) for s in self.sources
+        ):
+            return
+        natives = [
+            (str(s.native_root) + os.sep, s.box, str(s.location))
+            for s in self.sources
+            if getattr(s, "native_root", None) is not None
+        ]
+        meta = "json_extract_string(TRY_CAST(meta_json AS JSON), '$.{}')"
+        under = " ".join("WHEN starts_with(dir, ?) THEN ?" for _ in natives)
         cur.execute(
-            "UPDATE runs SET box = coalesce(json_extract_string(TRY_CAST(meta_json AS JSON), "
-            "'$.box'), 'local'), location = json_extract_string(TRY_CAST(meta_json AS JSON), "
-            "'$.location') WHERE box IS NULL AND rel_dir IS NULL"
-        )
-        cur.execute(
-            "UPDATE runs SET box = 'local', location = ? WHERE box IS NULL", [str(self.root)]
+            f"UPDATE runs SET "
+            f"box = CASE WHEN rel_dir IS NULL THEN coalesce({meta.format('box')}, 'local') "
+            f"{under} ELSE 'local' END, "
+            f"location = CASE WHEN rel_dir IS NULL THEN {meta.format('location')} "
+            f"{under} ELSE ? END WHERE box IS NULL",
+            [x for root, box, _ in natives for x in (root, box)]
+            + [x for root, _, location in natives for x in (root, location)]
+            + [str(self.root)],
         )
 
     def _remote_run(self, run_id: str) -> bool:

@@ -19,6 +19,7 @@ from ..importers._pointcols import PointColumns, concat, numpy_or_none
 from ..importers.base import ForeignRun
 from ..ingest import SMALL_CHUNK_BYTES
 from .cursor import GROWN, SAME, Cursor
+from .ids import Ids
 from .points import FEW, few, num_columns
 from .points import ingest as ingest_points
 from .rows import put_rows
@@ -88,10 +89,17 @@ class Following:
         changed = points = 0
         if moved:
             self.problems = problems
-            changed, points = (
-                len(new),
-                catalog._transaction(lambda cur: self._add(cur, catalog, new, moved)),
-            )
+            ids = self.ids.copy()  # kept once committed (``ids.py``)
+            try:
+                points = catalog._transaction(lambda cur: self._add(cur, catalog, new, moved, ids))
+            except BaseException:
+                # the cursors moved on in memory, not in the catalog: start
+                # again from what it holds, so the next refresh reads those bytes
+                self.cursors.clear()
+                self.runs.clear()
+                self._loaded = False
+                raise
+            changed, self.ids = len(new), ids
         if redo or paths:
             got = self._read_some(catalog, files, redo, paths)
             if got is None:
@@ -100,7 +108,12 @@ class Following:
         return changed, points
 
     def _add(
-        self: Any, cur: Any, catalog: Any, new: dict[str, list[Any]], moved: list[Cursor]
+        self: Any,
+        cur: Any,
+        catalog: Any,
+        new: dict[str, list[Any]],
+        moved: list[Cursor],
+        ids: Ids | None = None,
     ) -> int:
         """Points that files gained, and the cursors that moved, in one transaction."""
         # a run that gained points no longer matches the digest of its first read
@@ -116,7 +129,9 @@ class Following:
         if sum(len(got) for _, _, got in gained) < FEW and not any(
             isinstance(got, PointColumns) for _, _, got in gained
         ):
-            done = few(cur, catalog, [(run_id, got, row.offset) for run_id, row, got in gained])
+            done = few(
+                cur, catalog, [(run_id, got, row.offset) for run_id, row, got in gained], ids
+            )
             if done is not None:
                 for (_, row, _got), lines in zip(gained, done[0], strict=True):
                     row.offset += lines
@@ -132,7 +147,7 @@ class Following:
             chunks.append((run_id, data, row.offset))
             row.offset += len(rows)
         points = added + ingest_points(
-            cur, catalog, chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
+            cur, catalog, chunks, ids, small_bytes=SMALL_CHUNK_BYTES, python_only=set()
         )
         rows = [c.row() for c in moved]
         renamed = {r[0] for r in old}

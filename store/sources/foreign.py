@@ -34,6 +34,8 @@ from ..status import STALE_INTERVALS
 from ..system_lines import as_metric_lines
 from .cursor import Cursor, Progress
 from .follow import Following
+from .ids import Ids
+from .listing import Listing
 from .partial import _SQLITE, PartialReads, interesting
 from .points import ingest as ingest_points
 from .points import prepare as prepare_points
@@ -81,6 +83,9 @@ class ForeignSource(Following, PartialReads):
         self.clock = clock
         self.key = "source:" + self.location  # its rows in ``files`` that no run owns
         self.opener = Opener(str(self.top))
+        self.listing = Listing(str(self.root))
+        #: Catalog ids of its runs and keys (``ids.py``), none asked for again.
+        self.ids = Ids()
         self.cursors: dict[str, Cursor] = {}  # relative path -> cursor
         self.runs: dict[str, Cursor] = {}  # run id -> its own row (lines, heartbeat)
         self.progress = Progress()
@@ -90,6 +95,8 @@ class ForeignSource(Following, PartialReads):
         #: committed, runs to read): the catalog's ``progress``.
         self.on_batch: Callable[[int, int], None] | None = None
         self.problems: list[str] = []
+        #: Whether the last refresh inserted runs (the catalog labels new runs).
+        self.inserted = True
         self._loaded = False
 
     # -- what the catalog asks ------------------------------------------------
@@ -102,10 +109,12 @@ class ForeignSource(Following, PartialReads):
         """The catalog was emptied: read everything again."""
         self.cursors.clear()
         self.runs.clear()
+        self.ids = Ids()
         self._loaded = True
 
     def refresh(self, catalog: Any) -> tuple[int, int]:
         """Read what changed: ``(runs changed, points added)``."""
+        self.inserted = False
         if not self._loaded:
             self._load(catalog)
         files = self._list()
@@ -155,38 +164,22 @@ class ForeignSource(Following, PartialReads):
                 self.cursors[c.rel] = c
 
     def _list(self) -> dict[str, tuple[int, int, int]]:
-        """Every regular file under the source (hidden folders and links skipped)."""
-        out: dict[str, tuple[int, int, int]] = {}
+        """Every regular file under the source (hidden folders and links
+        skipped), folders unchanged since the last call not read again
+        (``listing.py``)."""
         if not self.root.is_dir():
             try:
                 st = os.stat(self.root, follow_symlinks=False)
             except OSError:
-                return out
-            out[self.root.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
-            return out
-        stack = [("", str(self.root))]
-        while stack:
-            rel, folder = stack.pop()
-            try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue
-            for entry in entries:
-                name = f"{rel}/{entry.name}" if rel else entry.name
-                try:
-                    if entry.is_dir(follow_symlinks=False):
-                        if not entry.name.startswith("."):
-                            stack.append((name, entry.path))
-                    elif entry.is_file(follow_symlinks=False):
-                        st = entry.stat(follow_symlinks=False)
-                        out[name] = (st.st_ino, st.st_size, st.st_mtime_ns)
-                except OSError:
-                    continue
-        return out
+                return {}
+            return {self.root.name: (st.st_ino, st.st_size, st.st_mtime_ns)}
+        return self.listing.files()
 
     # -- the first read (and any read again) -----------------------------------------
 
     def _read_all(self, catalog: Any) -> tuple[int, int]:
+        self.inserted = True
+        self.ids = Ids()
         problems: list[str] = []
         kinds = [self.kind] if self.kind else detect_kinds(self.root)
         old = list(self.runs)

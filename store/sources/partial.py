@@ -24,6 +24,7 @@ from ..importers.base import ForeignRun
 from ..ingest import Chunk
 from ..status import STALE_INTERVALS
 from .cursor import REWRITTEN, Cursor
+from .ids import Ids
 from .points import ingest as ingest_points
 from .rows import insert_run, put_rows
 from .scoped import scoped
@@ -155,6 +156,8 @@ class PartialReads:
         apart from the rest of the source (then it is read whole)."""
         from .foreign import run_key
 
+        self.inserted = True
+        self.ids = Ids()  # a run read again may have another run_no
         problems: list[str] = []
         by_kind: dict[str, list[Path]] = {}
         for run_id in wanted:

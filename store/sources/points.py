@@ -33,6 +33,11 @@ from ..importers._pointcols import PointColumns, numpy_or_none
 from ..importers._tfscalars import gc_paused
 from ..importers.base import ForeignRun
 from ..ingest import _SUMMARY_STATS, _summary_aggregate, merge_summaries, register_keys
+from .ids import Ids
+from .ids import in_list as _in_list  # noqa: F401  (tests use these names)
+from .ids import key_numbers as _key_numbers
+from .ids import run_numbers as _run_numbers
+from .summaries import merge as _merge_summaries
 
 _KEY = operator.attrgetter("key")
 _STEP = operator.attrgetter("step")
@@ -133,7 +138,7 @@ FEW = 20_000
 
 
 def few(
-    cur: Any, catalog: Any, batch: list[tuple[str, list[Any], int]]
+    cur: Any, catalog: Any, batch: list[tuple[str, list[Any], int]], ids: Ids | None = None
 ) -> tuple[list[int], int] | None:
     """``(run id, points, first line)`` of each run into the catalog with
     one insert, the lines numbered as ``importers._metric_rows`` numbers
@@ -171,8 +176,8 @@ def few(
         made.append(line + 1 - first)
     if not cols["run"]:
         return made, 0
-    runs = _run_numbers(cur, set(cols["run"]))
-    keys = _key_numbers(cur, set(cols["key"]))
+    runs = _run_numbers(cur, set(cols["run"]), ids)
+    keys = _key_numbers(cur, set(cols["key"]), ids)
     points = _columns_mod.Points(
         run_no=[runs[r] for r in cols["run"]],
         key_no=[keys[k] for k in cols["key"]],
@@ -205,48 +210,13 @@ def few(
     return made, n
 
 
-def _in_list(names: list[str]) -> str | None:
-    """``names`` as the SQL text of an ``IN (...)`` list, or None when one
-    holds a NUL. Written out: DuckDB's Python client converts a list
-    parameter element by element (about 25 ms for 100 run ids against
-    about 2 for the text), which a live refresh of many runs cannot pay."""
-    if any("\0" in n for n in names):
-        return None
-    return "(" + ", ".join("'" + n.replace("'", "''") + "'" for n in names) + ")"
-
-
-def _run_numbers(cur: Any, run_ids: Any) -> dict[str, int]:
-    """``columns.run_numbers``, the ids written into the statement (``_in_list``)."""
-    ids = sorted(set(run_ids))
-    listed = _in_list(ids) if ids else None
-    if listed is None:
-        return _columns_mod.run_numbers(cur, ids)
-    rows = cur.execute(f"SELECT run_id, run_no FROM runs WHERE run_id IN {listed}").fetchall()
-    return {run_id: int(no) for run_id, no in rows}
-
-
-def _key_numbers(cur: Any, keys: Any) -> dict[str, int]:
-    """``columns.key_numbers``, one statement when every key has its id
-    already (a refresh's new points mostly continue known series)."""
-    names = sorted(set(keys))
-    if not names:
-        return {}
-    listed = _in_list(names)
-    if listed is None:
-        return _columns_mod.key_numbers(cur, names)
-    rows = cur.execute(f"SELECT key, key_no FROM metric_keys WHERE key IN {listed}").fetchall()
-    if len(rows) == len(names):
-        return {key: int(no) for key, no in rows}
-    return _columns_mod.key_numbers(cur, names)
-
-
-def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns]) -> int:
+def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns], ids: Ids | None = None) -> int:
     """``NumColumns`` of many runs into the catalog with one insert
     (``store/columns.py``), each run's points in series order."""
     import numpy as np
 
-    runs = _run_numbers(cur, [c.run_id for c in nums])
-    keys = _key_numbers(cur, {k for c in nums for k in c.names})
+    runs = _run_numbers(cur, [c.run_id for c in nums], ids)
+    keys = _key_numbers(cur, {k for c in nums for k in c.names}, ids)
     parts: list[tuple[int, NumColumns, Any, Any]] = []
     for c in nums:
         key_no = np.array([keys[k] for k in c.names], dtype=np.int32)
@@ -273,99 +243,6 @@ def _ingest_numpy(cur: Any, tmpdir: str, nums: list[NumColumns]) -> int:
         names = {k: key for key, k in keys.items()}
         _merge_summaries(cur, points, ids, names)
     return n
-
-
-def _merge_summaries(cur: Any, p: Any, run_ids: dict[int, str], key_names: dict[int, str]) -> None:
-    """The summaries of the points ``p`` (in series order), computed with
-    NumPy as ``ingest._summary_aggregate`` says in SQL, merged into
-    ``summaries`` (``ingest.merge_summaries``): min and max pass NaN by;
-    their steps are those of the first point holding them; first and last
-    time are those of the first and last point with a time."""
-    import numpy as np
-
-    n = len(p.value)
-    new = np.ones(n, dtype=bool)
-    new[1:] = (p.run_no[1:] != p.run_no[:-1]) | (p.key_no[1:] != p.key_no[:-1])
-    starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], n)  # exclusive
-    last = ends - 1
-    v = p.value
-    nan = np.isnan(v)
-    stats: dict[str, Any] = {
-        "first": v[starts],
-        "last": v[last],
-        "count": ends - starts,
-        "last_step": p.step[last],
-        "last_seq": p.seq[last],
-    }
-    lo = np.where(nan, np.inf, v)
-    hi = np.where(nan, -np.inf, v)
-    mins = np.minimum.reduceat(lo, starts)
-    maxs = np.maximum.reduceat(hi, starts)
-    seg = np.repeat(np.arange(len(starts)), ends - starts)
-    at_min = np.flatnonzero((lo == mins[seg]) & ~nan)
-    at_max = np.flatnonzero((hi == maxs[seg]) & ~nan)
-    numbers = np.add.reduceat(~nan, starts) > 0  # a series with a value that is not NaN
-    first_min = at_min[np.minimum(np.searchsorted(at_min, starts), max(len(at_min) - 1, 0))]
-    first_max = at_max[np.minimum(np.searchsorted(at_max, starts), max(len(at_max) - 1, 0))]
-    stats["min"] = np.where(numbers, mins, np.nan)
-    stats["max"] = np.where(numbers, maxs, np.nan)
-    stats["step_min"] = p.step[first_min] if len(at_min) else np.zeros(len(starts), np.int64)
-    stats["step_max"] = p.step[first_max] if len(at_max) else np.zeros(len(starts), np.int64)
-    timed = np.flatnonzero(~p.t_null)
-    if len(timed):
-        i = np.searchsorted(timed, starts)
-        j = np.searchsorted(timed, ends) - 1
-        has_t = (i < len(timed)) & (i <= j)
-        first_t = p.t[timed[np.minimum(i, len(timed) - 1)]]
-        last_t = p.t[timed[np.maximum(j, 0)]]
-    else:
-        has_t = np.zeros(len(starts), dtype=bool)
-        first_t = last_t = np.zeros(len(starts))
-    stats["first_t"], stats["last_t"] = first_t, last_t
-    nulls = {"min": ~numbers, "max": ~numbers, "step_min": ~numbers, "step_max": ~numbers}
-    nulls["first_t"] = nulls["last_t"] = ~has_t
-    cols: dict[str, Any] = {
-        "run_id": _strings(np, [run_ids[int(r)] for r in p.run_no[starts].tolist()]),
-        "key": _strings(np, [key_names[int(k)] for k in p.key_no[starts].tolist()]),
-    }
-    select = ["run_id", "key"]
-    for stat in _SUMMARY_STATS:
-        cols[stat] = stats[stat]
-        # DuckDB reads a NaN of a float array as NULL: a NaN value is NaN again
-        expr = (
-            f"coalesce({quote(stat)}, 'NaN'::DOUBLE)"
-            if cols[stat].dtype.kind == "f"
-            else quote(stat)
-        )
-        if stat in nulls:
-            cols[stat + "_null"] = nulls[stat]
-            expr = f"CASE WHEN {quote(stat + '_null')} THEN NULL ELSE {expr} END"
-        select.append(f"{expr} AS {quote(stat)}")
-    # merged straight from the columns: no temp table made, filled and dropped
-    cur.register("foreign_summary_cols", cols)
-    try:
-        merge_summaries(cur, f"(SELECT {', '.join(select)} FROM foreign_summary_cols)")
-    finally:
-        cur.unregister("foreign_summary_cols")
-
-
-def _strings(np: Any, texts: list[str]) -> Any:
-    """Strings as a NumPy column for DuckDB to scan: fixed-width unicode,
-    which it reads some 30 times faster than an object array (13 ms for a
-    hundred run ids and keys), unless a string holds a NUL (NumPy drops
-    trailing ones) or a lone surrogate."""
-    if any("\0" in t or not t.isascii() and not _encodable(t) for t in texts):
-        return np.array(texts, dtype=object)
-    return np.array(texts, dtype=str)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 @gc_paused
@@ -454,13 +331,16 @@ def _lines(texts: Any) -> bytes:
     return ("\n".join(texts) + "\n").encode()
 
 
-def ingest(cur: Any, catalog: Any, chunks: list[Any], **lines_options: Any) -> int:
+def ingest(
+    cur: Any, catalog: Any, chunks: list[Any], ids: Ids | None = None, **lines_options: Any
+) -> int:
     """Points of ``chunks`` (``NumColumns``, ``Columns`` and metrics.jsonl
     chunks alike) into the catalog: the columns here, the rest through the
-    catalog's ingest (with ``lines_options``)."""
+    catalog's ingest (with ``lines_options``); ``ids``: the run and key ids
+    known (``ids.py``)."""
     nums = [c for c in chunks if isinstance(c, NumColumns) and c.points]
     tmpdir = catalog._ingest.tmpdir
-    points = _ingest_numpy(cur, tmpdir, nums) if nums else 0
+    points = _ingest_numpy(cur, tmpdir, nums, ids) if nums else 0
     cols = [c for c in chunks if isinstance(c, Columns) and c.points]
     points += _ingest_columns(cur, tmpdir, cols) if cols else 0
     # after the metrics, as before: a run's system samples come after its points

@@ -105,8 +105,8 @@ def test_few_numbers_lines_as_metric_rows_does() -> None:
     mp = pytest.MonkeyPatch()
     from trackui.store import columns
 
-    mp.setattr(points, "_run_numbers", lambda cur, ids: {i: 1 for i in ids})
-    mp.setattr(points, "_key_numbers", lambda cur, keys: {k: 1 for k in keys})
+    mp.setattr(points, "_run_numbers", lambda cur, ids, *_: {i: 1 for i in ids})
+    mp.setattr(points, "_key_numbers", lambda cur, keys, *_: {k: 1 for k in keys})
     mp.setattr(columns, "insert_points", insert)
     mp.setattr(columns, "np", None)  # the lists go in as they are
 
