@@ -44,7 +44,6 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
     A file that no importer reads, or a folder holding files but no runs,
     is a ``UsageError``. A missing path is one too, unless it is the default
     store (nothing logged yet)."""
-    from trackui.store.importers import detect_kinds, is_trackui_store
     from trackui.store.sources.session import looks_native
 
     name = fmt.repair(os.fspath(text), path=True)
@@ -53,7 +52,11 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
         if default:
             return Source(name, path, exists=False)
         raise UsageError(f"no such store or directory: {line(name)}")
-    if path.is_dir() and (is_trackui_store(path) or looks_native(path)):
+    if path.is_dir() and looks_native(path):
+        return Source(name, path)  # a store: the importers are not loaded to open it
+    from trackui.store.importers import detect_kinds, is_trackui_store
+
+    if path.is_dir() and is_trackui_store(path):
         return Source(name, path)
     kinds = detect_kinds(path)
     if kinds:

@@ -1,0 +1,59 @@
+"""``trackui STORE`` up to the app's first frame loads neither the foreign
+readers, nor the ssh client, nor NumPy: each module imported before the
+first chart is launch time (benchmarks/bench_launch.py), and none of these
+is needed to browse a native store."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import copy_store
+
+PROBE = """
+import sys
+from trackui.tui import app
+
+def run(self, *args, **kwargs):
+    print(",".join(sorted(sys.modules)))
+
+app.TrackuiApp.run = run
+from trackui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+LEFT_OUT = (
+    "numpy",
+    "trackui.store.importers",
+    "trackui.store.sources.foreign",
+    "trackui.store.remote.box",
+    "trackui.store.remote.client",
+    "trackui.store.remote.helper",
+)
+
+
+def loaded_at_start(*argv: str) -> set[str]:
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    )
+    lines = out.stdout.splitlines()
+    assert len(lines) == 1, out.stdout + out.stderr
+    return set(lines[0].split(","))
+
+
+def test_opening_a_native_store_loads_no_reader_client_or_numpy(tmp_path: Path) -> None:
+    loaded = loaded_at_start(str(copy_store(tmp_path / "store")))
+    assert "trackui.tui.app" in loaded and "duckdb" in loaded  # the probe saw the start
+    assert "trackui.store.remote.spec" in loaded  # host:path was told from a path
+    assert not [m for m in loaded if m.split(".")[0] == "numpy"]
+    assert not [m for m in loaded for out in LEFT_OUT[1:] if m == out or m.startswith(out + ".")]
+
+
+def test_the_remote_names_still_resolve() -> None:
+    from trackui.store import remote
+    from trackui.store.remote import RemoteBox, box, parse, spec
+
+    assert RemoteBox is box.RemoteBox and parse is spec.parse
+    for name in remote.__all__:
+        assert getattr(remote, name) is not None
