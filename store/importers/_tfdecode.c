@@ -14,7 +14,8 @@
  * checked (SSE4.2 where the CPU has it, else a slicing-by-8 table); the first
  * that does not match stops the walk ("cut"). The common scalar record,
  * Event{wall_time, [step,] summary{value{tag, simple_value}}} with one-byte
- * lengths, is cut into columns; its float32 becomes the shortest decimal
+ * lengths (or TF2's: the value a 0-d float tensor, with no metadata), is cut
+ * into columns; its float32 becomes the shortest decimal
  * naming it, as a double (the same as _tfshortest and _tfscalars give).
  * Every other record is listed by index, for the Python decoder.
  *
@@ -411,7 +412,9 @@ static int32_t tag_add(Tags *t, const uint8_t *s, uint32_t n, size_t at)
 /* -- the common scalar record -------------------------------------------- */
 
 /* As _tfcolumns._common: 1 with step and tag (offset, length) when ``d`` is
- * Event{wall_time, [step,] summary{value{tag, simple_value}}}. */
+ * Event{wall_time, [step,] summary{value{tag, simple_value}}}, or the same
+ * with tensor{dtype=1, tensor_shape={}, tensor_content=<float32>} for
+ * simple_value (what the general decoder reads as the same point). */
 static int common_layout(const uint8_t *d, size_t size, int64_t *step, size_t *tag_at,
                          size_t *tag_len)
 {
@@ -443,12 +446,22 @@ static int common_layout(const uint8_t *d, size_t size, int64_t *step, size_t *t
     if (m < 11 || m > 0x81)
         return 0;
     if (d[p] != 0x2A || d[p + 1] != m - 2 || d[p + 2] != 0x0A || d[p + 3] != m - 4 ||
-        d[p + 4] != 0x0A || d[p + 5] != m - 11 || d[size - 5] != 0x15)
+        d[p + 4] != 0x0A)
         return 0;
     *step = (int64_t)s;
     *tag_at = p + 6;
-    *tag_len = m - 11;
-    return 1;
+    if (d[p + 5] == m - 11 && d[size - 5] == 0x15) { /* simple_value */
+        *tag_len = m - 11;
+        return 1;
+    }
+    /* TF2's scalar: tensor{dtype: DT_FLOAT, tensor_shape{}, tensor_content: 4 bytes},
+     * no metadata (written with a tag's first event only) */
+    static const uint8_t tensor[8] = {0x42, 0x0A, 0x08, 0x01, 0x12, 0x00, 0x22, 0x04};
+    if (m >= 18 && d[p + 5] == m - 18 && memcmp(d + size - 12, tensor, 8) == 0) {
+        *tag_len = m - 18;
+        return 1;
+    }
+    return 0;
 }
 
 /* -- scan ---------------------------------------------------------------- */

@@ -179,6 +179,39 @@ def test_odd_floats_steps_and_times(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert len(got[0]) == len(bits) + 2
 
 
+def tf2_event(tag: bytes, step: int, tensor: bytes, meta: bytes = b"", t: float = 1e9) -> bytes:
+    """A TF2 scalar: the value a tensor, with the plugin's metadata or without."""
+    value = b"\x0a" + varint(len(tag)) + tag + b"\x42" + varint(len(tensor)) + tensor
+    if meta:
+        value += b"\x4a" + varint(len(meta)) + meta
+    summary = b"\x0a" + varint(len(value)) + value
+    event = b"\x09" + struct.pack("<d", t) + b"\x10" + varint(step)
+    return record(event + b"\x2a" + varint(len(summary)) + summary)
+
+
+def test_tf2_tensor_scalars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """0-d float tensors as TF2 writes them (the C decoder takes the plain
+    ones), beside the shapes it leaves to the Python decoder: metadata,
+    doubles, float_val, a shape with a dimension, a string."""
+    rng = random.Random(4)
+    meta = b"\x0a\x09\x0a\x07scalars"
+    records = [record(b"\x09" + struct.pack("<d", 1e9) + b"\x1a\x0dbrain.Event:2")]
+    records.append(tf2_event(b"epoch_loss", 0, b"\x08\x01\x12\x00\x22\x04" + f32(0.5), meta))
+    for i in range(1, 300):
+        bits = struct.pack("<I", rng.getrandbits(32)) if i % 3 else f32(rng.uniform(0, 2))
+        tag = [b"epoch_loss", b"epoch_accuracy", b"", "é".encode() * 50][i % 4]
+        records.append(tf2_event(tag, i, b"\x08\x01\x12\x00\x22\x04" + bits))
+        if i % 37 == 0:
+            records.append(tf2_event(b"d", i, b"\x08\x02\x12\x00\x22\x08" + struct.pack("<d", 0.1)))
+            records.append(tf2_event(b"fv", i, b"\x08\x01\x12\x00\x2a\x04" + f32(0.25)))
+            records.append(tf2_event(b"dim", i, b"\x08\x01\x12\x04\x12\x02\x08\x01\x22\x04" + bits))
+    f = write(tmp_path, records)
+    got = three(f, monkeypatch)
+    assert len(got[0]) == 300 + 2 * 8 and got[1] == []  # the dimensioned ones are no scalars
+    rec = np.frombuffer(c.scan(f.read_bytes())[5], np.int64)
+    assert len(rec) == 299  # the plain ones, in C
+
+
 def test_shortest_float32_equals_the_digit_search() -> None:
     rng = random.Random(5)
     bits = [rng.getrandbits(32) for _ in range(100_000)]
