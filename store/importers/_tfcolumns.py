@@ -35,6 +35,11 @@ problems and offsets). Three steps, each over the whole buffer:
    record (the file version, hparams, TF2 tensor summaries, text, images)
    goes through the general decoder, in file order, and its points take
    their place among the others.
+
+Where the C module ``_tfdecode`` is built (a compiler at install), it does
+steps 1-3 for a window in one pass (``_scan``: each data CRC checked, TF2's
+0-d float32 tensors taken too) and hands on the same columns and the
+indices of the other records; the rest of this module is the same for both.
 """
 
 from __future__ import annotations
