@@ -195,14 +195,16 @@ def _shm_with_room(size: int) -> str | None:
 
 
 #: Per run, one scan that hands back every column but the value as one
-#: text each (``group_concat``), parsed by NumPy; with what would make them
-#: read otherwise than the row reader counted. ``{step}``/``{nan}`` are the
-#: columns or, in old schemas that lack them, ``0``.
+#: text each (``group_concat``), parsed by NumPy, and the greatest and least
+#: of the columns whose type must be checked: SQLite orders NULL < numbers <
+#: text < blob, so a text or blob anywhere in a column is its ``max``, a
+#: number among text keys their ``min`` (``typeof`` per row costs more than
+#: the rest of the scan). A real among integers is found by the parse, a
+#: NULL by the counts (the texts' and ``count(value)``). ``{step}``/``{nan}``:
+#: the columns or, in old schemas that lack them, ``0``.
 _DB_TEXT = """SELECT count(*), group_concat(timestamp, ' '), group_concat({step}, ' '),
     group_concat(rowid, ' '), group_concat({nan} <> 0, ''), group_concat(key, char(0)),
-    sum(typeof(timestamp) <> 'integer' OR typeof({step}) <> 'integer'
-        OR typeof({nan}) <> 'integer' OR typeof(key) <> 'text'
-        OR typeof(value) NOT IN ('real', 'integer'))
+    max(timestamp), max({step}), max({nan}), max(value), min(key), max(key), count(value)
     FROM metrics WHERE run_uuid = ?"""
 #: The values, one Python float a row (exact; SQLite prints no round-trip text).
 _DB_VALUES = "SELECT value FROM metrics WHERE run_uuid = ? ORDER BY rowid"
@@ -225,7 +227,17 @@ def db_columns(
             conn.execute("BEGIN")
         try:
             got = conn.execute(_DB_TEXT.format(step=step, nan=nan), (run_id,)).fetchone()
-            n, odd = got[0], got[6]
+            n = got[0]
+            stamp, step_max, nan_max, value_max, key_min, key_max, numbers = got[6:]
+            odd = not (
+                numbers == n  # no NULL value (NumPy would read it as NaN)
+                and type(stamp) is int
+                and type(step_max) is int
+                and type(nan_max) in (int, float)
+                and type(value_max) in (int, float)
+                and type(key_min) is str
+                and type(key_max) is str
+            )
             if n and not odd:
                 values = conn.execute(_DB_VALUES, (run_id,)).fetchall()
         finally:

@@ -109,6 +109,14 @@ def test_database_rows_in_rowid_order_that_is_already_the_read_order(
         ("loss", 1.0, T0, 5, "true"),  # is_nan as text
         ("loss", 1.0, T0, 5, None),  # is_nan NULL
         ("loss", 1.0, T0, 5, 2),  # is_nan of another non-zero integer
+        ("loss", 1.0, T0, 5, ""),  # is_nan an empty text (false to Python, not to SQL)
+        ("loss", 1.0, T0, 5, 0.5),  # is_nan a real
+        ("loss", None, T0, 5, 1),  # a NULL value flagged NaN
+        ("loss", None, T0, 5, 0),  # a NULL value
+        ("loss", 1.0, None, 5, 0),  # a NULL timestamp
+        (None, 1.0, T0, 5, 0),  # a NULL key
+        (b"loss", 1.0, T0, 5, 0),  # a blob key
+        ("loss", 1.0, T0 * 10**6, 5, 0),  # a timestamp past a double's integers
     ],
 )
 def test_database_odd_rows_read_as_the_row_reader_reads_them(
