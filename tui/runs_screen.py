@@ -9,6 +9,8 @@ a live refresh re-reads the rows already shown and merges them in place.
 Grouping (``g``) orders runs by project (then by the chosen sort inside each
 project) and puts a header row with the project and its run count above each
 group; ``space`` on a header marks every loaded run of that project.
+
+The filter bar (``/``) is a mixin of its own: runs_filter.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
@@ -36,6 +37,7 @@ from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
 from .messages import StoreRefreshed
 from .primary_column import primary_columns
+from .runs_filter import FilterBar, filter_bar
 from .runs_lines import detail_text, status_text
 from .runs_query import (
     ColumnChoicesLoaded,
@@ -66,7 +68,7 @@ from .safe import clean
 __all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen"]
 
 
-class RunsScreen(Screen):
+class RunsScreen(FilterBar, Screen):
     HELP_SECTION = "Runs"
     HELP = filter_help()
     BINDINGS = [
@@ -110,7 +112,6 @@ class RunsScreen(Screen):
         self.loading_more = False
         self._serial = 0
         self._loaded_once = False
-        self._close_bar_serial = -1  # the filter submit that closes the bar once it loads
         #: short headers of the columns chosen for the user (spec -> header)
         self.short_labels: dict[str, str] = {}
         self._auto_columns = False
@@ -128,14 +129,7 @@ class RunsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield RunsTable(id="runs-table")
-        with Vertical(id="filter-bar"):
-            with Horizontal(id="filter-line"):
-                yield Static("/", id="filter-prompt")
-                yield Input(
-                    placeholder="e.g. yolo status:finished lr0<0.01  (enter applies, esc closes)",
-                    id="filter-input",
-                )
-            yield Static(id="filter-error")
+        yield from filter_bar()
         yield Static(id="run-detail")
         yield BoxesLine(id="runs-boxes")
         yield Static(id="runs-status")
@@ -239,12 +233,6 @@ class RunsScreen(Screen):
         self._update_boxes()
         self._update_detail()
         self._maybe_load_more(table.cursor_row)
-
-    def on_filter_rejected(self, message: FilterRejected) -> None:
-        if message.serial != self._serial:
-            return
-        self.wanted = self.query_state  # the old rows stay, and so does their query
-        self._show_filter_error(message.error)
 
     def on_column_choices_loaded(self, message: ColumnChoicesLoaded) -> None:
         def chosen(columns: list[str] | None) -> None:
@@ -398,41 +386,11 @@ class RunsScreen(Screen):
         )
         self.query_one("#runs-status", Static).update(text)
 
-    def _show_filter_error(self, error: FilterError | None) -> None:
-        box = self.query_one("#filter-error", Static)
-        if error is None:
-            box.update("")
-            box.remove_class("-shown")
-            return
-        box.update(Text(f"✖ {clean(str(error))}"))
-        box.add_class("-shown")
-        self.query_one("#filter-bar").add_class("-open")
-
     # -- actions -------------------------------------------------------------
-
-    def action_filter(self) -> None:
-        bar = self.query_one("#filter-bar")
-        bar.add_class("-open")
-        field = self.query_one("#filter-input", Input)
-        field.value = self.wanted.where
-        field.cursor_position = len(field.value)
-        field.focus()
 
     @on(Input.Submitted, "#filter-input")
     def filter_submitted(self, event: Input.Submitted) -> None:
-        self.request(replace(self.wanted, where=event.value.strip()))
-        self._close_bar_serial = self._serial
-
-    def _close_filter_bar(self) -> None:
-        self.query_one("#filter-bar").remove_class("-open")
-        self._show_filter_error(None)
-        self.query_one(RunsTable).focus()
-
-    def action_escape(self) -> None:
-        if self.query_one("#filter-bar").has_class("-open"):
-            self._close_filter_bar()
-        elif self.wanted.where:
-            self.request(replace(self.wanted, where=""))
+        self.apply_filter(event.value)
 
     def action_sort(self) -> None:
         table = self.query_one(RunsTable)
