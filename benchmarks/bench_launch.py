@@ -20,9 +20,12 @@ shows. LEET (``wandb leet RUN_DIR``) opens on its charts; it reads the run
 progressively, so its first chart may show the first part of the steps:
 ``launch_leet_all_steps_s`` is when it says the run is read (``State:
 Finished``), taken once, in the warm-up launch. Beside each time, the CPU
-seconds the tool's processes (the pane's process and all under it, from
-/proc) had used at that frame: on a shared, busy machine the wall clock
-follows the CPU a tool needs, and the CPU figure does not depend on the load.
+seconds the tool's processes (the pane's process and all under it, and
+the children they already waited for, from /proc) had used at that frame:
+on a shared, busy machine the wall clock follows the CPU a tool needs, and
+the CPU figure moves much less with the load. Both tools run from bytecode
+written by the warm-up launches (``PYTHONPYCACHEPREFIX`` in the work
+folder), as an installed copy does.
 
 The catalogs are warm (one launch of each before the timed ones; the first
 trackui launch on the W&B folder is the first read, printed on its own);
@@ -64,6 +67,9 @@ CREATED = 1_790_000_000.0
 RUN_ID = "20260919-120000000-launch"
 HERE = Path(__file__).resolve().parent
 WANDB_WRITER = HERE / "launch_wandb_run.py"
+#: not passed on to the tools (tmux's own; a shell that writes no bytecode
+#: would make every launch compile the modules changed since the last install)
+DROPPED_ENV = ("TMUX", "TMUX_PANE", "PYTHONDONTWRITEBYTECODE")
 TMUX_CONF = 'set -g default-terminal "tmux-256color"\nset -g escape-time 0\nset -g status off\n'
 
 
@@ -177,7 +183,11 @@ class Pane:
 
     def __init__(self, workdir: Path, argv: list[str], env: dict[str, str]) -> None:
         self.socket = f"bench-launch-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE")}
+        self.env = {k: v for k, v in os.environ.items() if k not in DROPPED_ENV}
+        # Both tools run from bytecode, as an installed copy does: written
+        # once (the warm-up launches) under the work folder, whatever this
+        # shell says about writing it.
+        self.env["PYTHONPYCACHEPREFIX"] = str(workdir / "pycache")
         self.env.update(env)
         conf = workdir / "tmux.conf"
         conf.write_text(TMUX_CONF)
@@ -247,7 +257,9 @@ class Pane:
 
 
 def tree_cpu(root: int) -> float:
-    """utime + stime of ``root`` and its descendants, from /proc (Linux)."""
+    """utime + stime of ``root`` and its descendants, from /proc (Linux),
+    with what the children they have already waited for used (cutime +
+    cstime): a helper process that is done by then still counts."""
     children: dict[int, list[int]] = {}
     ticks: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -260,7 +272,7 @@ def tree_cpu(root: int) -> float:
             continue
         pid = int(entry)
         children.setdefault(int(fields[1]), []).append(pid)
-        ticks[pid] = int(fields[11]) + int(fields[12])
+        ticks[pid] = sum(int(f) for f in fields[11:15])
     total, todo = 0, [root]
     while todo:
         pid = todo.pop()
