@@ -306,6 +306,15 @@ static int col_grow(Col *c, size_t need)
     return 0;
 }
 
+/* Room for ``bytes`` from the start: pages a window never fills are never
+ * touched, and growing (a copy each time) is left for odd windows. */
+static int col_reserve(Col *c, size_t bytes)
+{
+    c->p = malloc(bytes);
+    c->cap = c->p ? bytes : 0;
+    return c->p ? 0 : -1;
+}
+
 static inline int col_push(Col *c, const void *v, size_t size)
 {
     if (c->len + size > c->cap && col_grow(c, c->len + size) < 0)
@@ -335,20 +344,19 @@ typedef struct {
     PyObject *list; /* the tags as bytes, by id */
 } Tags;
 
+/* Tags differ mostly in their first and last bytes ("train/loss",
+ * "lr/pg0", "lr/pg1"): those and the length are hashed, memcmp decides. */
 static uint64_t hash_bytes(const uint8_t *s, uint32_t n)
 {
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
-    while (n >= 8) {
-        uint64_t w;
-        memcpy(&w, s, 8);
-        h = (h ^ w) * 0xFF51AFD7ED558CCDull;
-        h ^= h >> 32;
-        s += 8;
-        n -= 8;
+    uint64_t head = 0, tail = 0;
+    if (n >= 8) {
+        memcpy(&head, s, 8);
+        memcpy(&tail, s + n - 8, 8);
+    } else {
+        memcpy(&head, s, n);
     }
-    uint64_t w = 0;
-    memcpy(&w, s, n);
-    h = (h ^ w) * 0xC4CEB9FE1A85EC53ull;
+    uint64_t h = (head ^ 0x9E3779B97F4A7C15ull ^ n) * 0xFF51AFD7ED558CCDull;
+    h = (h ^ (h >> 32) ^ tail) * 0xC4CEB9FE1A85EC53ull;
     return h ^ (h >> 29);
 }
 
@@ -489,7 +497,12 @@ static PyObject *scan(PyObject *self, PyObject *args)
     tags.list = PyList_New(0);
     if (tags.list == NULL)
         goto done;
-    if (tags_grow(&tags) < 0) {
+    /* every record is 16 bytes and more, a common one 33 and more */
+    size_t most = n / 16 + 16, usual = n / 33 + 16;
+    if (tags_grow(&tags) < 0 || col_reserve(&starts, 8 * most) < 0 ||
+        col_reserve(&lengths, 8 * most) < 0 || col_reserve(&rec, 8 * usual) < 0 ||
+        col_reserve(&steps, 8 * usual) < 0 || col_reserve(&walls, 8 * usual) < 0 ||
+        col_reserve(&values, 8 * usual) < 0 || col_reserve(&ids, 4 * usual) < 0) {
         PyErr_NoMemory();
         goto done;
     }
