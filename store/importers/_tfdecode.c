@@ -307,12 +307,12 @@ static int col_grow(Col *c, size_t need)
 }
 
 /* Room for ``bytes`` from the start: pages a window never fills are never
- * touched, and growing (a copy each time) is left for odd windows. */
-static int col_reserve(Col *c, size_t bytes)
+ * touched, and growing (a copy each time) is left for odd windows. Where
+ * that much cannot be had at once, the column grows as it fills. */
+static void col_reserve(Col *c, size_t bytes)
 {
     c->p = malloc(bytes);
     c->cap = c->p ? bytes : 0;
-    return c->p ? 0 : -1;
 }
 
 static inline int col_push(Col *c, const void *v, size_t size)
@@ -499,10 +499,14 @@ static PyObject *scan(PyObject *self, PyObject *args)
         goto done;
     /* every record is 16 bytes and more, a common one 33 and more */
     size_t most = n / 16 + 16, usual = n / 33 + 16;
-    if (tags_grow(&tags) < 0 || col_reserve(&starts, 8 * most) < 0 ||
-        col_reserve(&lengths, 8 * most) < 0 || col_reserve(&rec, 8 * usual) < 0 ||
-        col_reserve(&steps, 8 * usual) < 0 || col_reserve(&walls, 8 * usual) < 0 ||
-        col_reserve(&values, 8 * usual) < 0 || col_reserve(&ids, 4 * usual) < 0) {
+    col_reserve(&starts, 8 * most);
+    col_reserve(&lengths, 8 * most);
+    col_reserve(&rec, 8 * usual);
+    col_reserve(&steps, 8 * usual);
+    col_reserve(&walls, 8 * usual);
+    col_reserve(&values, 8 * usual);
+    col_reserve(&ids, 4 * usual);
+    if (tags_grow(&tags) < 0) {
         PyErr_NoMemory();
         goto done;
     }
