@@ -215,6 +215,29 @@ def _scan(buf: bytes, keys: dict[str, int]) -> tuple[Any, Any, int, bool, int | 
     )
 
 
+def _window(
+    a: Any, buf: bytes, keys: dict[str, int]
+) -> tuple[Any, Any, int, bool, int | None, _Common, Any]:
+    """``(starts, lengths, end, damaged, cut, common, other)`` of a window:
+    its records up to the first whose data CRC does not match (``cut``: that
+    one's offset, None when all match), by the C module or NumPy."""
+    if c_on():
+        starts, lengths, end, damaged, cut, common, other = _scan(buf, keys)
+        if cut is None:
+            return starts, lengths, end, damaged, None, common, other
+        return starts[:cut], lengths[:cut], end, damaged, int(starts[cut]), common, other
+    starts, lengths, end, damaged = frame(a)
+    grouped = groups(a, starts, lengths) if starts.size else []
+    cut = first_bad_crc(a, starts, lengths, grouped) if starts.size else None
+    at = None
+    if cut is not None:
+        at = int(starts[cut])
+        starts, lengths = starts[:cut], lengths[:cut]
+        grouped = groups(a, starts, lengths) if starts.size else []
+    common, other = _common(grouped, len(starts), keys)
+    return starts, lengths, end, damaged, at, common, other
+
+
 class _Times:
     """First and last event times as the record reader folds them, with
     ``min``/``max`` in file order: a NaN met first stays, one met later is passed."""
@@ -264,23 +287,12 @@ def read_event_file(path: Path, problems: list[str], *, root: Path | None, start
                 if not buf:
                     break
                 a = np.frombuffer(buf, dtype=np.uint8)
-                if c_on():
-                    starts, lengths, end, damaged, cut, common, other = _scan(buf, keys)
-                else:
-                    starts, lengths, end, damaged = frame(a)
-                    grouped = groups(a, starts, lengths) if starts.size else []
-                    cut = first_bad_crc(a, starts, lengths, grouped) if starts.size else None
+                starts, lengths, end, damaged, cut, common, other = _window(a, buf, keys)
                 if cut is not None:
                     problems.append(
-                        f"{path}: corrupt at byte {base + int(starts[cut])}"
-                        " (record data CRC mismatch)"
+                        f"{path}: corrupt at byte {base + cut} (record data CRC mismatch)"
                     )
-                    starts, lengths = starts[:cut], lengths[:cut]
-                    if not c_on():
-                        grouped = groups(a, starts, lengths) if starts.size else []
                 if starts.size:
-                    if not c_on():
-                        common, other = _common(grouped, len(starts), keys)
                     parts.append(
                         _decode(
                             a,
