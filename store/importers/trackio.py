@@ -68,28 +68,25 @@ Reading a database
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from . import _read, _sqlite
 from ._config import planned_epochs
 from ._evidence import ago, latest
-from .base import Artifact, ForeignRun, Point
+from ._trackio_artifacts import add_artifacts
+from ._trackio_values import json_obj, number, parse_time
+from .base import ForeignRun, Point
 
 KIND = "trackio"
 STALE_AFTER = 900.0
 
 _MAX_DEPTH = 4
-_SHA256 = re.compile(r"[0-9a-f]{64}")
-_NON_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
 
 # ---------------------------------------------------------------- entry points
@@ -269,10 +266,10 @@ def _run_refs(
             run_id = None if rid is None else str(rid)
             ref = refs[key] = _RunRef(key, run_id, str(name), db.stem, first_row=2**62)
         ref.name = str(name)  # the config row is the run's own record
-        ref.config = _json_obj(blob)
+        ref.config = json_obj(blob)
         if ref.config is None:
             problems.append(f"{db}: run {ref.name!r}: config is not a JSON object; ignored")
-        ref.config_created = _parse_time(created_at)
+        ref.config_created = parse_time(created_at)
     return sorted(refs.values(), key=lambda r: (r.first_row, r.name))
 
 
@@ -306,20 +303,20 @@ def _read_run(
             f"SELECT id, timestamp, step, metrics FROM metrics WHERE {where} ORDER BY id", args
         ):
             if ts not in times:
-                times[ts] = _parse_time(ts)
+                times[ts] = parse_time(ts)
             t = times[ts]
             last_activity = latest(last_activity, t)
-            values = _json_obj(blob)
+            values = json_obj(blob)
             if values is None or not isinstance(step, int):
                 bad_rows += 1
                 first_bad = first_bad if first_bad is not None else row_id
                 continue
             for key, value in values.items():
-                number = _number(value)
-                if number is None:
+                scalar = number(value)
+                if scalar is None:
                     non_scalar.add(key)
                 else:
-                    points.append(Point(key=key, step=step, value=number, t=t))
+                    points.append(Point(key=key, step=step, value=scalar, t=t))
     except sqlite3.Error as exc:
         problems.append(f"{db}: run {ref.name!r}: {exc}; read as far as it goes")
     if bad_rows:
@@ -333,13 +330,13 @@ def _read_run(
             (newest,) = conn.execute(
                 f"SELECT MAX(timestamp) FROM system_metrics WHERE {sys_where}", sys_args
             ).fetchone()
-            last_activity = latest(last_activity, _parse_time(newest))
+            last_activity = latest(last_activity, parse_time(newest))
         except sqlite3.Error:
             pass  # liveness evidence only
 
     config = dict(ref.config or {})
     internal = {k: config.pop(k) for k in [k for k in config if k.startswith("_")]}
-    created = _parse_time(internal.pop("_Created", None)) or ref.config_created
+    created = parse_time(internal.pop("_Created", None)) or ref.config_created
     if created is None:
         created = min((p.t for p in points if p.t is not None), default=None)
     last_activity = latest(last_activity, latest(created, ref.config_created))
@@ -370,7 +367,7 @@ def _read_run(
         group=None if group in (None, "") else str(group),
         extra=extra,
     )
-    _add_artifacts(db, conn, tables, ref, run, problems)
+    add_artifacts(db, conn, tables, ref.run_id, ref.name, run, problems)
     return run
 
 
@@ -409,123 +406,3 @@ def _status(
     if done < asked - 1e-6:
         return "crashed", f"no status in Trackio; {logged}, {quiet}", f"{logged}, {quiet}"
     return "finished", None, f"{logged}, {quiet}"
-
-
-def _add_artifacts(
-    db: Path,
-    conn: sqlite3.Connection,
-    tables: dict[str, set[str]],
-    ref: _RunRef,
-    run: ForeignRun,
-    problems: list[str],
-) -> None:
-    needed = {"run_artifact_links", "artifact_versions", "artifacts"}
-    if not needed <= tables.keys():
-        return
-    links = tables["run_artifact_links"]
-    if ref.run_id is not None and "run_id" in links:
-        where, args = "l.run_id = ?", (ref.run_id,)
-    else:
-        where, args = "l.run_name = ?", (ref.name,)
-    try:
-        rows = conn.execute(
-            "SELECT a.name, v.version, v.manifest, l.direction"
-            " FROM run_artifact_links AS l"
-            " JOIN artifact_versions AS v ON v.id = l.artifact_version_id"
-            " JOIN artifacts AS a ON a.id = v.artifact_id"
-            f" WHERE {where} ORDER BY l.id",
-            args,
-        ).fetchall()
-    except sqlite3.Error as exc:
-        problems.append(f"{db}: run {ref.name!r}: artifacts unreadable ({exc})")
-        return
-    files: list[tuple[str, dict[str, Any]]] = []
-    inputs = []
-    for art_name, version, manifest, direction in rows:
-        label = f"{art_name}:v{version}"
-        if direction != "output":
-            inputs.append(label)
-            continue
-        entries = _json_value(manifest)
-        if not isinstance(entries, list):
-            problems.append(f"{db}: artifact {label}: manifest unreadable")
-            continue
-        files.extend((str(art_name), e) for e in entries if isinstance(e, dict) and "path" in e)
-    if inputs:
-        run.extra["input_artifacts"] = inputs
-    paths = [str(e["path"]) for _, e in files]
-    blob_roots = _blob_roots(db, run.project)
-    for art_name, entry in files:
-        logical = str(entry["path"])
-        name = logical if paths.count(logical) == 1 else f"{art_name}/{logical}"
-        digest = str(entry.get("digest") or "")
-        if not _SHA256.fullmatch(digest):  # it becomes a path: never let it climb out
-            problems.append(f"{db}: artifact {art_name} file {logical!r}: bad digest {digest!r}")
-            continue
-        blob = next(
-            (r / digest[:2] / digest for r in blob_roots if (r / digest[:2] / digest).is_file()),
-            None,
-        )
-        if blob is None:
-            expected = blob_roots[0] / digest[:2] / digest
-            problems.append(f"{expected}: missing (artifact {art_name}, file {logical!r})")
-            continue
-        size = entry.get("size")
-        run.artifacts.append(
-            Artifact(
-                name=name,
-                path=str(blob.resolve()),
-                size=size if isinstance(size, int) else None,
-                sha256=digest,
-            )
-        )
-
-
-def _blob_roots(db: Path, project: str) -> list[Path]:
-    base = db.resolve().parent / "artifacts"
-    roots = [base / db.stem / "blobs" / "sha256"]
-    if project != db.stem:
-        roots.append(base / project / "blobs" / "sha256")
-    return roots
-
-
-# ---------------------------------------------------------------- values
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        try:
-            return float(value)
-        except OverflowError:  # a huge int
-            return math.inf if value > 0 else -math.inf
-    if isinstance(value, str):
-        return _NON_FINITE.get(value)
-    return None
-
-
-def _json_value(blob: Any) -> Any:
-    if blob is None:
-        return None
-    try:
-        return json.loads(blob)
-    except (ValueError, TypeError):
-        return None
-
-
-def _json_obj(blob: Any) -> dict[str, Any] | None:
-    value = _json_value(blob)
-    return value if isinstance(value, dict) else None
-
-
-def _parse_time(value: Any) -> float | None:
-    """ISO-8601 text (with a UTC offset; naive means local time, as old Trackio wrote it)."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None

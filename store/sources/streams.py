@@ -312,7 +312,9 @@ def read_rows(root: Path, cursor: Cursor) -> tuple[dict[str, list[Point]], int, 
     import sqlite3
 
     from ..importers import _sqlite
-    from ..importers.trackio import _json_obj, _number, _parse_time
+    from ..importers._trackio_values import json_obj as _json_obj
+    from ..importers._trackio_values import number as _number
+    from ..importers._trackio_values import parse_time as _parse_time
 
     db = root / cursor.rel
     if cursor.spec.get("t") == "mlflow":
