@@ -1,8 +1,9 @@
 """Event file directories of a first read decoded by a thread ahead of the
-caller, where the C decoder (``_tfdecode``) is built: it lets go of the GIL
-while it frames and decodes, so one core decodes the next runs while the
-other inserts the last ones into the catalog (DuckDB lets go of it too).
-Without the C module every directory is read when asked for, as before.
+caller, when files are read into columns (NumPy): the C decoder
+(``_tfdecode``) lets go of the GIL while it frames and decodes, and NumPy
+for much of its work, so one core decodes the next runs while the other
+inserts the last ones into the catalog (DuckDB lets go of it too). Read
+record by record (no NumPy), every directory is read when asked for.
 """
 
 from __future__ import annotations
@@ -16,14 +17,10 @@ AHEAD_POINTS = 2_000_000
 
 
 def read_ahead(plans: dict[Path, Any], read_dir: Callable[[Path], Any]) -> ReadAhead | None:
-    """A ``ReadAhead`` over ``plans``' directories, None without the C decoder."""
+    """A ``ReadAhead`` over ``plans``' directories, None without columns."""
     from . import _tfevents
 
     if not _tfevents.columns_on():
-        return None
-    from . import _tfcolumns
-
-    if not _tfcolumns.c_on():
         return None
     return ReadAhead(load_order(plans), read_dir)
 
