@@ -265,7 +265,8 @@ def catalog(tmp_path: Path, src: Path, tag: str) -> Any:
         source = store.catalog.sources[0]
         files = sorted((k, v.offset, v.size) for k, v in source.cursors.items())
         status = store.catalog.query("SELECT name, status, status_reason FROM runs ORDER BY 1")
-        return (*store_rows(store), sorted(source.problems), files, status)
+        read = source.progress.bytes_read  # through the bounded opener, counted
+        return (*store_rows(store), sorted(source.problems), files, status, read)
 
 
 def hostile_runs(root: Path) -> Path:
@@ -320,6 +321,7 @@ def test_read_through_catalog_is_the_same_with_and_without_c(
     monkeypatch.setattr(_tfevents, "USE_COLUMNS", False)
     by_records = catalog(tmp_path, src, "records")
     assert with_c[0], "the source has points"
+    assert with_c[-1] > 0, "the bytes read are counted"
     assert with_c == with_numpy == by_records
     assert ahead and not any(ahead)  # record by record: no thread
     if fixture == "hostile":
