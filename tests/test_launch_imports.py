@@ -5,9 +5,15 @@ is needed to browse a native store."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from trackui.cli import build_parser
 
 from .conftest import copy_store
 
@@ -25,6 +31,9 @@ sys.exit(main(sys.argv[1:]))
 
 LEFT_OUT = (
     "numpy",
+    "trackui.cli_groups",  # the other commands' parsers are not built
+    "trackui.cli_sql",
+    "trackui.cli_tidy",
     "trackui.store.importers",
     "trackui.store.sources.foreign",
     "trackui.store.remote.box",
@@ -57,3 +66,24 @@ def test_the_remote_names_still_resolve() -> None:
     assert RemoteBox is box.RemoteBox and parse is spec.parse
     for name in remote.__all__:
         assert getattr(remote, name) is not None
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["tui"], ["tui", "a", "b:c"], ["tui", "--last"], ["tui", "--", "-odd"]],
+)
+def test_the_tui_alone_parses_as_the_whole_command_line(argv: list[str]) -> None:
+    assert build_parser(tui_only=True).parse_args(argv) == build_parser().parse_args(argv)
+
+
+@pytest.mark.parametrize("argv", [["tui", "--help"], ["tui", "--bogus"]])
+def test_the_tui_alone_helps_and_refuses_as_the_whole_command_line(argv: list[str]) -> None:
+    said = []
+    for parser in (build_parser(tui_only=True), build_parser()):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            with pytest.raises(SystemExit) as stop:
+                parser.parse_args(argv)
+        said.append((stop.value.code, out.getvalue(), err.getvalue()))
+    assert said[0] == said[1]
+    assert said[0][1] or said[0][2]

@@ -126,7 +126,10 @@ def _add_diff(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return diff
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, tui_only: bool = False) -> argparse.ArgumentParser:
+    """The command line's parser; ``tui_only``: with the ``tui`` command alone
+    (what ``trackui [SOURCE…]`` parses: the other commands' parsers, and the
+    modules that add their options, are not built at each launch)."""
     parser = _Parser(
         prog="trackui",
         description="Experiment tracker for the terminal. `trackui [SOURCE ...]` opens the TUI "
@@ -134,6 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
         "`trackui --last` reopens the last set).",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    if tui_only:
+        _add_tui(sub)
+        return parser
     _add_ls(sub)
     _add_show(sub)
     _add_diff(sub)
@@ -160,7 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--fresh", action="store_true", help="rewrite the demo store")
     demo.add_argument("--dir", metavar="PATH", help="where to write the demo store")
     demo.add_argument("--no-tui", action="store_true", help="write it and print how to browse it")
+    _add_tui(sub)
+    return parser
 
+
+def _add_tui(sub: argparse._SubParsersAction) -> None:
     tui = sub.add_parser("tui", help="open the TUI (the default command)")
     tui.add_argument(
         "specs",
@@ -170,7 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the default store plus the sources of config.toml)",
     )
     tui.add_argument("--last", action="store_true", help="reopen the sources last opened")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -182,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args_list.insert(0, "tui")
     elif args_list[0] == "--last":
         args_list.insert(0, "tui")
-    parser = build_parser()
+    parser = build_parser(tui_only=args_list[0] == "tui")
     args = parser.parse_args(args_list)
     if args.command is None:
         parser.print_help()
