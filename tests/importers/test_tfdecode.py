@@ -326,3 +326,45 @@ def test_read_through_catalog_is_the_same_with_and_without_c(
     assert ahead and not any(ahead)  # record by record: no thread
     if fixture == "hostile":
         assert any("CRC mismatch" in p for p in with_c[3])
+
+
+def followed(tmp_path: Path, tag: str) -> Any:
+    """A catalog of three runs followed through a big append (read from its
+    cursor by the columns reader), a small one and a file written anew."""
+    from trackui.store.queries import Store
+    from trackui.store.sources import bind
+
+    from ..sources.test_points_columns import NOW, store_rows
+
+    src = tmp_path / f"src-{tag}"
+    files = []
+    for r in range(3):
+        f = src / f"run-{r}" / "events.out.tfevents.1.host"
+        f.parent.mkdir(parents=True)
+        f.write_bytes(b"".join(scalars(200, seed=r)))
+        files.append(f)
+    root = tmp_path / f"followed-{tag}"
+    bind(root, src)
+    with Store(root, catalog_path=tmp_path / f"{tag}.duckdb", clock=lambda: NOW) as store:
+        with open(files[0], "ab") as out:  # past the small-append limit (64 KiB)
+            out.write(b"".join(tb_event("big", s, s / 9, 2e9 + s) for s in range(3000)))
+        with open(files[1], "ab") as out:
+            out.write(tb_event("small", 1, 0.125, 2e9))
+        files[2].write_bytes(b"".join(scalars(50, seed=7)))  # shorter: written anew
+        stats = store.refresh(full=False)
+        source = store.catalog.sources[0]
+        cursors = sorted((k, v.offset, v.size) for k, v in source.cursors.items())
+        return stats.points, (*store_rows(store), sorted(source.problems), cursors)
+
+
+def test_a_followed_catalog_is_the_same_with_and_without_c(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    points_c, with_c = followed(tmp_path, "c")
+    monkeypatch.setattr(_tfcolumns, "USE_C", False)
+    points_numpy, with_numpy = followed(tmp_path, "numpy")
+    monkeypatch.setattr(_tfevents, "USE_COLUMNS", False)
+    points_records, by_records = followed(tmp_path, "records")
+    assert points_c == points_numpy == points_records > 3000
+    # the source folders differ in name only: compare what the catalogs hold
+    assert with_c == with_numpy == by_records
