@@ -47,7 +47,6 @@ import os
 import tempfile
 import threading
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterator
 from itertools import chain
 from typing import Any
@@ -316,56 +315,65 @@ def ahead(
     *,
     held: Callable[[Any], int] = lambda _: 1,
     budget: int = 8,
+    workers: int = 1,
 ) -> Iterator[Any]:
-    """``read_one`` of each item in order, read by a thread that runs ahead
-    of the caller while the caller works on what it got (the thread's DuckDB
-    parse and the caller's catalog writes both leave the GIL, so the two
-    cores both work). The thread stops reading while what it read and the
-    caller has not taken yet weighs ``budget`` or more (``held`` of each
-    result); it always reads one. What the thread reads is noted as the
-    caller's reads are (``_read.recording``). A caller that stops early waits
-    for the read under way, and nothing more is read."""
+    """``read_one`` of each item in order, read by ``workers`` threads that
+    run ahead of the caller while the caller works on what it got (their
+    DuckDB or SQLite work and the caller's catalog writes all leave the GIL,
+    so both cores work). Items are started in order; no new one starts
+    while what was read and the caller has not taken yet weighs ``budget``
+    or more (``held`` of each result), unless nothing read is waiting. What
+    the threads read is noted as the caller's reads are
+    (``_read.recording``). An error is raised to the caller in its item's
+    place, and nothing after it is started. A caller that stops early waits
+    for the reads under way, and nothing more is read. With more than one
+    worker, ``read_one`` must be safe to call from two threads at once."""
     if len(items) < 2:
         yield from map(read_one, items)
         return
     from . import _read
 
     seen = getattr(_read._LOCAL, "seen", None)  # the caller's record of what was read
-    ready: deque[tuple[Any, BaseException | None, int]] = deque()
+    done: dict[int, tuple[Any, BaseException | None, int]] = {}
     lock = threading.Condition()
-    state = {"held": 0, "stop": False}
+    state = {"held": 0, "next": 0, "stop": False}
 
     def work() -> None:
         _read._LOCAL.seen = seen
         try:
-            for item in items:
+            while True:
                 with lock:
-                    while state["held"] >= budget and ready and not state["stop"]:
+                    while state["held"] >= budget and done and not state["stop"]:
                         lock.wait()
-                    if state["stop"]:
+                    if state["stop"] or state["next"] >= len(items):
                         return
+                    i = state["next"]
+                    state["next"] += 1
                 try:
-                    got, error, weight = read_one(item), None, 0
+                    got, error, weight = read_one(items[i]), None, 0
                     weight = held(got)
                 except BaseException as exc:  # handed to the caller, in its place
                     got, error = None, exc
                 with lock:
-                    ready.append((got, error, weight))
+                    done[i] = (got, error, weight)
                     state["held"] += weight
+                    state["stop"] = state["stop"] or error is not None
                     lock.notify_all()
-                if error is not None:
-                    return
         finally:
             _read._LOCAL.seen = None
 
-    thread = threading.Thread(target=work, name="trackui-mlflow-ahead", daemon=True)
-    thread.start()
+    threads = [
+        threading.Thread(target=work, name=f"trackui-mlflow-ahead-{n}", daemon=True)
+        for n in range(max(1, min(workers, len(items))))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        for _ in items:
+        for i in range(len(items)):
             with lock:
-                while not ready:
+                while i not in done:
                     lock.wait()
-                got, error, weight = ready.popleft()
+                got, error, weight = done.pop(i)
                 state["held"] -= weight
                 lock.notify_all()
             if error is not None:
@@ -375,4 +383,5 @@ def ahead(
         with lock:
             state["stop"] = True
             lock.notify_all()
-        thread.join()
+        for thread in threads:
+            thread.join()

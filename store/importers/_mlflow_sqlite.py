@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import math
 import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,8 @@ from .base import ForeignRun, Point
 _DBL_MAX = 1.7976931348623157e308
 #: Rows the row reader fetches at a time: a damaged page costs only the rows after it.
 _FETCH = 1 << 16
+#: Threads that read a database's runs ahead of the caller, a connection each.
+_WORKERS = 2
 
 
 def is_mlflow_db(path: Path, report: list[str] | None, *, suspicious: bool = False) -> bool:
@@ -99,22 +102,79 @@ def read_db(db: Path, problems: list[str], opts: Options) -> Iterator[ForeignRun
             runs.sort(key=lambda r: (as_int(_col(r, "start_time")) or 0, str(r["run_uuid"])))
             metric_cols = {row[1] for row in conn.execute("PRAGMA table_info(metrics)")}
             conn.row_factory = None
+            readers = _Readers(conn, _WORKERS)
 
-            def read_one(row: sqlite3.Row) -> ForeignRun | None:
+            def read_one(row: sqlite3.Row) -> tuple[ForeignRun | None, list[str]]:
+                said: list[str] = []  # the caller's list gets them in run order
                 try:
-                    return _read_db_run(db, conn, row, experiments, metric_cols, problems, opts)
+                    here = readers.connection()
+                    run = _read_db_run(db, here, row, experiments, metric_cols, said, opts)
                 except (TypeError, ValueError, KeyError, IndexError) as exc:
-                    problems.append(f"{db}: run {_col(row, 'run_uuid')}: unreadable ({exc})")
-                    return None
+                    said.append(f"{db}: run {_col(row, 'run_uuid')}: unreadable ({exc})")
+                    run = None
+                return run, said
 
-            # the next runs are read in a thread while the caller writes this one
-            for run in _mlflow_columns.ahead(
-                runs, read_one, held=_mlflow_columns.held, budget=_mlflow_columns.AHEAD_POINTS
-            ):
-                if run is not None:
-                    yield run
+            # the next runs are read by two threads (a connection each) while
+            # the caller writes this one
+            try:
+                for run, said in _mlflow_columns.ahead(
+                    runs,
+                    read_one,
+                    held=_held,
+                    budget=_mlflow_columns.AHEAD_POINTS,
+                    workers=readers.count,
+                ):
+                    problems.extend(said)
+                    if run is not None:
+                        yield run
+            finally:
+                readers.close()
     except (sqlite3.Error, OSError) as exc:
         problems.append(f"{db}: {exc}")
+
+
+def _held(got: tuple[ForeignRun | None, list[str]]) -> int:
+    return _mlflow_columns.held(got[0])
+
+
+class _Readers:
+    """A connection for each thread that reads runs: the store's own, and up
+    to ``n - 1`` more opening the same file read-only (the file the store's
+    connection reads: the database in place, or its private copy); as many
+    threads as there are connections."""
+
+    def __init__(self, conn: sqlite3.Connection, n: int) -> None:
+        self.free = [conn]
+        self.opened: list[sqlite3.Connection] = []
+        self.lock = threading.Lock()
+        self.local = threading.local()
+        files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
+        while files and files[0] and len(self.free) < n:
+            try:
+                more = sqlite3.connect(
+                    _sqlite.ro_uri(Path(files[0])), uri=True, check_same_thread=False
+                )
+            except sqlite3.Error:
+                break
+            self.opened.append(more)
+            try:
+                more.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlite3.Error:
+                break
+            self.free.append(more)
+        self.count = len(self.free)
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            with self.lock:
+                conn = self.local.conn = self.free.pop()
+        return conn
+
+    def close(self) -> None:
+        for conn in self.opened:
+            conn.close()
+        self.opened.clear()
 
 
 def _read_db_run(

@@ -271,6 +271,53 @@ def test_an_error_in_a_read_ahead_comes_in_its_place() -> None:
     assert before >= 1  # the thread has ended: nothing to join
 
 
+def test_two_threads_ahead_keep_the_order_and_the_bound() -> None:
+    names: set[str] = set()
+    both = threading.Barrier(2, timeout=DEADLINE)
+    met: list[bool] = []
+
+    def read_one(i: int) -> int:
+        names.add(threading.current_thread().name)
+        if i in (0, 1):  # the first two are read at once, one by each thread
+            try:
+                both.wait()
+                met.append(True)
+            except threading.BrokenBarrierError:
+                met.append(False)
+        if i == 4:
+            raise ValueError("bad run")
+        return i * 10
+
+    got = []
+    with pytest.raises(ValueError, match="bad run"):
+        for item in _mlflow_columns.ahead(list(range(9)), read_one, workers=2, budget=2):
+            got.append(item)
+    assert got == [0, 10, 20, 30]
+    assert met == [True, True] and len(names) == 2
+
+
+def test_database_problems_come_in_run_order_from_two_threads(tmp_path: Path) -> None:
+    db = sqlite_store(tmp_path / "mlflow.db", [("loss", 1.0, T0, 0, 0)])
+    conn = sqlite3.connect(db)
+    for r in range(1, 8):
+        run = f"{r:032x}"
+        conn.execute(
+            "INSERT INTO runs VALUES (?, ?, 0, 'FINISHED', ?, ?, 'active', 'u', '')",
+            (run, f"r{r}", T0 + r, T0 + 9000),
+        )
+        rows = [("loss", 1.0, T0 + s, s, 0) for s in range(20 * r)]
+        rows.append(("loss", None, T0, 999, 0))  # each run: one row the row reader skips
+        conn.executemany(f"INSERT INTO metrics VALUES (?, ?, ?, '{run}', ?, ?)", rows)
+    conn.commit()
+    conn.close()
+    problems: list[str] = []
+    runs = list(mlflow.read(db, problems, now=1e10))
+    assert [r.name for r in runs] == ["r", *(f"r{r}" for r in range(1, 8))]
+    assert [p.split(": run ")[1].split(":")[0] for p in problems] == [
+        f"{r:032x}" for r in range(1, 8)
+    ]
+
+
 # -- the read-through catalog, with and without NumPy ----------------------------------
 
 
