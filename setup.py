@@ -13,6 +13,7 @@ setup(
         Extension(
             "trackui.store.importers._tfdecode",
             sources=["store/importers/_tfdecode.c"],
+            depends=["store/importers/_tfdecode_crc.h", "store/importers/_tfdecode_float.h"],
             extra_compile_args=["-O2"],
             optional=True,
         )
