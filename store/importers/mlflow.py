@@ -57,8 +57,10 @@ How a run maps onto a ``ForeignRun``
       for SQLite by (timestamp, step, rowid). A last line without its newline
       is a write in progress: it is ignored unless the run has ended.
       Big stores are read into columns with the same result
-      (``_mlflow_columns``: DuckDB's CSV reader, NumPy), anything those
-      could read differently by the line and row readers.
+      (``_mlflow_columns``: metric files by DuckDB's CSV reader, database
+      rows as one text per column and the values as floats, NumPy; runs
+      read ahead by threads), anything those could read differently by the
+      line and row readers.
     * Artifacts: by reference, found relative to the run directory (file
       store) or to the database's directory (``mlruns/<exp>/<run>/artifacts``
       or ``mlartifacts/...``), never through the absolute ``artifact_uri``
