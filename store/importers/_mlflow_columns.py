@@ -35,8 +35,11 @@ SQLite store
     holding NUL, a text NumPy does not read whole, or an SQLite error (a
     damaged page: the row reader keeps the rows before it).
 
-A store's runs are read ahead (``ahead``): a thread reads and parses the
-next runs while the caller writes this one's points, up to a bound.
+A store's runs are read ahead (``ahead``): a thread (a file store's; two
+for a database, a connection each) reads and parses the next runs while the
+caller writes this one's points, up to a bound (2 M points held). The
+private DuckDB that parses metric files runs on one thread: the caller's
+catalog insert has the other core.
 
 Without NumPy nothing here is used (``np`` is None; tests set it so).
 """
