@@ -38,6 +38,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import sys
@@ -127,6 +128,24 @@ def read_and_parse(root: Path) -> float:
     return time.perf_counter() - started
 
 
+def cpu_seconds() -> float:
+    """CPU seconds of this process and of its children waited for (the
+    cold build's reading child): they move much less with load than wall."""
+    own, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def max_rss_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
+def child_rss_mb() -> int:
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+
+
 def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) -> None:
     """Cold catalog of ``count`` small runs beside the read-and-parse floor."""
     from trackui.store.queries import Store
@@ -138,14 +157,17 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
         write_run_list(root, count)
         (root / ".complete").touch()
         print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
-    floors, colds, warms = [], [], []
+    floors, colds, warms, cpus, floor_cpus = [], [], [], [], []
     for i in range(repeats):
+        c0 = cpu_seconds()
         floors.append(read_and_parse(root))
+        floor_cpus.append(cpu_seconds() - c0)
         catalog = tmp / f"small{count}-{i}.duckdb"
         with Store(root, catalog_path=catalog, refresh=False) as store:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             store.refresh()
             colds.append(time.perf_counter() - t0)
+            cpus.append(cpu_seconds() - c0)
             assert store.count_runs() == count
         t0 = time.perf_counter()
         Store(root, catalog_path=catalog).close()
@@ -159,6 +181,12 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
     print(f"{label}_cold_s {cold:.2f} ({budget}; all {count} runs listed)")
     print(f"{label}_cold_per_run_ms {cold / count * 1e3:.2f} (budget 0.5 at 10k, 0.6 at 100k)")
     print(f"{label}_cold_to_floor {cold / floor:.1f} (budget 4)")
+    cpu, floor_cpu = statistics.median(cpus), statistics.median(floor_cpus)
+    print(
+        f"{label}_cold_cpu_s {cpu:.2f} (CPU seconds, the reading child included; "
+        f"floor {floor_cpu:.2f}: {cpu / floor_cpu:.1f}x)"
+    )
+    print(f"{label}_max_rss_mb {max_rss_mb()} (this process; the reading child {child_rss_mb()})")
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
     )

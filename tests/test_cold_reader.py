@@ -7,6 +7,7 @@ written twice."""
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -181,3 +182,26 @@ def test_a_failed_child_is_not_left_running(
     with Store(store_root, catalog_path=tmp_path / "c.duckdb", clock=lambda: NOW) as store:
         assert store.count_runs() == 21
     assert len(started) == 1 and started[0]._proc is None  # closed and waited for
+
+
+def test_overlapped_batches_are_cut_smaller_and_collections_paused_meanwhile(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plain, _ = plain_build(store_root, tmp_path / "plain.duckdb", monkeypatch)
+    monkeypatch.setattr(cold_batches, "OVERLAP_MIN_RUNS", 0)
+    monkeypatch.setattr(cold_batches, "OVERLAP_RUNS", 2)
+    collecting: list[bool] = []
+    real = cold_batches.ColdBatches._write_ahead
+
+    def write_ahead(self, batch, now, *, statuses):  # type: ignore[no-untyped-def]
+        collecting.append(gc.isenabled())
+        return real(self, batch, now, statuses=statuses)
+
+    monkeypatch.setattr(cold_batches.ColdBatches, "_write_ahead", write_ahead)
+    assert gc.isenabled()
+    got, progress = build(store_root, tmp_path / "got.duckdb")
+    assert gc.isenabled()
+    assert got == plain
+    # Batches of 3 and 4 cut to at most 2: 2, 1, 2, 2, 2, 2, ... 2.
+    assert progress == [2, 3, *range(5, 21, 2)]
+    assert collecting and not any(collecting)
