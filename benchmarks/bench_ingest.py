@@ -142,8 +142,31 @@ def max_rss_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
-def child_rss_mb() -> int:
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
+#: The reading child's peak RSS in MB, looked at after each batch it sends
+#: (rusage counts a child's memory before its exec: this process's).
+CHILD_RSS = [0]
+
+
+def watch_child_rss() -> None:
+    from trackui.store import cold_reader
+
+    real = cold_reader.ReaderProcess.take
+    if getattr(real, "watched", False):
+        return
+
+    def take(self, part, next_no):  # type: ignore[no-untyped-def]
+        got = real(self, part, next_no)
+        try:
+            with open(f"/proc/{self._proc.pid}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmHWM:"):
+                        CHILD_RSS[0] = max(CHILD_RSS[0], int(line.split()[1]) // 1024)
+        except (OSError, AttributeError):
+            pass  # gone already, or no /proc
+        return got
+
+    take.watched = True  # type: ignore[attr-defined]
+    cold_reader.ReaderProcess.take = take  # type: ignore[method-assign]
 
 
 def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) -> None:
@@ -157,6 +180,7 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
         write_run_list(root, count)
         (root / ".complete").touch()
         print(f"# {count} small runs written in {time.perf_counter() - t0:.1f} s", flush=True)
+    watch_child_rss()
     floors, colds, warms, cpus, floor_cpus = [], [], [], [], []
     for i in range(repeats):
         c0 = cpu_seconds()
@@ -186,7 +210,7 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
         f"{label}_cold_cpu_s {cpu:.2f} (CPU seconds, the reading child included; "
         f"floor {floor_cpu:.2f}: {cpu / floor_cpu:.1f}x)"
     )
-    print(f"{label}_max_rss_mb {max_rss_mb()} (this process; the reading child {child_rss_mb()})")
+    print(f"{label}_max_rss_mb {max_rss_mb()} (this process; the reading child {CHILD_RSS[0]})")
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
     )

@@ -8,7 +8,7 @@ to ``ingest.py``, the small files to ``run_sync.py``.
 
 One bad run never costs the list: a refresh commits its runs in one batch,
 and when that fails, retries with the failing run's metrics parsed in
-Python, then run by run; a run that still fails, or one with a file the
+Python, then run by run (``catalog_retry.py``); a run that still fails, or one with a file the
 opener refuses (a FIFO, a device, a link out of the store, a file over the
 cap, a document nested too deep), is listed with status ``unreadable`` and
 the reason.
@@ -23,7 +23,6 @@ second ``trackui`` on the same store gets a private in-memory catalog.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import socket
 import sys
@@ -47,6 +46,7 @@ if "pandas" not in sys.modules and importlib.util.find_spec("pandas") is None:
 
 from . import paths
 from .catalog_db import claim, close_quietly, is_damage, lock_held, unwritable, why
+from .catalog_retry import Retries
 from .catalog_schema import (
     SCHEMA,
     SCHEMA_VERSION,
@@ -58,11 +58,10 @@ from .catalog_schema import (
 )
 from .catalog_sources import SourceRuns
 from .catalog_status import Statuses
-from .catalog_sync import Batch, RunSync, problems_of
+from .catalog_sync import RunSync, problems_of
 from .cold_batches import ColdBatches
 from .fmt import repair
 from .ingest import SMALL_CHUNK_BYTES, MetricIngest
-from .ingest_small import COMBINED
 from .opener import Opener
 from .run_dirs import INIT_GRACE_S, RunDir, RunDirs
 from .sources import sources_of
@@ -97,7 +96,7 @@ BATCH_RUNS = (250, 1000, 4000)
 Progress = Callable[[int, int], None]
 
 
-class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
+class Catalog(SourceRuns, RunDirs, RunSync, Retries, Statuses, ColdBatches):
     """The catalog of one store. Thread-safe for reads through ``cursor()``."""
 
     def __init__(
@@ -408,93 +407,6 @@ class Catalog(SourceRuns, RunDirs, RunSync, Statuses, ColdBatches):
                 pass  # a failed commit may leave nothing to roll back
             raise
         return result
-
-    def _sync_isolated(self, runs: list[RunDir]) -> tuple[int, int]:
-        """Sync runs in one batch; when that fails, again with the failing
-        run's metrics parsed in Python, then run by run (see the docstring)."""
-        try:
-            return self._sync_retried(runs)
-        finally:
-            self._ingest.combine = True
-
-    def _sync_retried(self, runs: list[RunDir]) -> tuple[int, int]:
-        python_only: set[str] = set()
-        changed = points = 0
-        done: list[str] = []  # runs committed, their statuses not derived yet
-        while True:
-            try:
-                c, p, taken = self._transaction(
-                    lambda cur: self._sync_prefix(cur, runs, python_only, TXN_BYTES)  # noqa: B023
-                )
-            except Exception as exc:
-                self._reload_keeping_beats(done)
-                if is_damage(exc):
-                    raise
-                failed = self._ingest.current
-                self._ingest.current = None
-                if failed == COMBINED and self._ingest.combine:
-                    self._ingest.combine = False  # again, each run's small chunks on their own
-                    continue
-                if failed is None or failed in python_only or len(runs) == 1:
-                    break
-                python_only.add(failed)
-                continue
-            done += [run.key for run in runs[:taken]]
-            changed, points, runs = changed + c, points + p, runs[taken:]
-            if not runs:
-                return changed, points
-        for run in runs:
-            for only in (python_only, python_only | {run.key}):
-                try:
-                    c, p = self._transaction(lambda cur: self._sync_batch(cur, [run], only))  # noqa: B023
-                except Exception as exc:
-                    self._reload_keeping_beats(done)
-                    self._ingest.current = None
-                    if is_damage(exc):
-                        raise
-                    error: Exception | None = exc
-                    continue
-                changed, points, error = changed + c, points + p, None
-                done.append(run.key)
-                break
-            if error is not None:
-                self._mark_unreadable(run, error)
-                changed += 1
-        return changed, points
-
-    def _sync_batch(self, cur: Any, runs: list[RunDir], python_only: set[str]) -> tuple[int, int]:
-        changed, points, _ = self._sync_prefix(cur, runs, python_only, None)
-        return changed, points
-
-    def _flush(self, cur: Any, batch: Batch) -> None:
-        batch.new.write(cur, self._tmp.name)  # the points join their runs rows
-        batch.points += self._ingest.ingest(
-            cur, batch.chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=batch.python_only
-        )
-        batch.chunks, batch.pending = [], 0
-        for key, notes in self._ingest.notes.items():
-            if key in self._state:
-                cur.execute(
-                    "UPDATE runs SET read_notes = ? WHERE run_id = ?",
-                    ["; ".join(sorted(notes))] + [key],
-                )
-        self._ingest.notes.clear()
-
-    def _mark_unreadable(self, run: RunDir, exc: BaseException) -> None:
-        """List a run no retry could read, with why; tried again once its files change."""
-        reason = f"{type(exc).__name__}: {repair(str(exc))}".splitlines()[0][:300]
-        self._bad[run.key] = self._signature(run)
-
-        def work(cur: Any) -> None:
-            self._delete_run(cur, run.key)
-            self._insert_run(cur, run)
-            cur.execute(
-                "UPDATE runs SET problems = ? WHERE run_id = ?",
-                [json.dumps({"run": reason}), run.key],
-            )
-
-        self._transaction(work)
-        self._state[run.key] = RunState(dir=run.shown, problems={"run": reason})
 
 
 def _batches(runs: list[RunDir]) -> list[list[RunDir]]:
