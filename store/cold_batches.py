@@ -4,10 +4,11 @@ reading of one overlapped with the writing of the one before.
 Reading a batch of new runs is Python (open, parse, coerce each file); writing
 it is DuckDB (stage, insert, aggregate, commit), which lets go of the GIL
 while it works. So while batch k is written in a second thread, batch k + 1
-is read: on two cores the two halves of the cost overlap. The batches after
-the first are read by a child process (``cold_reader``), so the reading and
-the writing's Python no longer take turns at one GIL; where it cannot start
-or fails, the reading is done here, in this thread.
+is read: on two cores the two halves of the cost overlap. From
+``PROCESS_MIN_RUNS`` runs on, the batches after the first are read by a
+child process (``cold_reader``), so the reading and the writing's Python no
+longer take turns at one GIL; where it cannot start or fails, the reading is
+done here, in this thread.
 
 Only a batch of runs the catalog has never seen is read ahead: reading those
 touches nothing in the database (their rows are held in ``Batch.new`` until
@@ -42,9 +43,13 @@ OVERLAP_MIN_RUNS = 500
 #: after the reading ends, so big ones leave the reader idle at the end
 #: (10 k runs: 250, 1000, 4000, 4000, 750 left ~1.3 s of writing alone).
 OVERLAP_RUNS = 2000
-#: Whether batches after the first are read in a child process
-#: (``cold_reader``), else in this one's reading thread.
-READER_PROCESS = True
+#: Runs to read ahead from which a child process reads them (``cold_reader``),
+#: else this process's reading thread. The child costs a start and the
+#: pickling (more CPU in all), and pays back once the reading thread's
+#: turns at the GIL cost more: 10 k small runs, 2 cores: thread 3.8-4.6 s
+#: wall, 5.3-6.1 CPU-s; child 4.1-5.5 s, 6.4-7.5 CPU-s. 100 k: thread 53.6 s,
+#: child 48.0 s (70 and 77 CPU-s).
+PROCESS_MIN_RUNS = 20_000
 
 
 class _Writer:
@@ -266,7 +271,7 @@ class ColdBatches:
     def _start_reader(self, parts: list[list[RunDir]]) -> ReaderProcess | None:
         """A child process reading the batches of new runs after the first
         (``cold_reader``), their ``run_no`` counted on from the first's; None
-        where it cannot start, or ``READER_PROCESS`` is off."""
+        where it cannot start, or there are fewer than ``PROCESS_MIN_RUNS``."""
         from . import catalog  # (``catalog`` imports this module)
 
         ahead = []
@@ -274,7 +279,7 @@ class ColdBatches:
             if not self._all_new(part):
                 break
             ahead.append(part)
-        if not READER_PROCESS or len(ahead) < 2:
+        if len(ahead) < 2 or sum(map(len, ahead[1:])) < PROCESS_MIN_RUNS:
             return None
         try:
             return ReaderProcess(

@@ -65,6 +65,7 @@ def write_hostile_store(root: Path) -> None:
 @pytest.fixture
 def store_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(catalog, "BATCH_RUNS", (3, 4))
+    monkeypatch.setattr(cold_batches, "PROCESS_MIN_RUNS", 0)  # the child from any size
     root = tmp_path / "store"
     write_hostile_store(root)
     return root
@@ -105,7 +106,7 @@ def test_batches_read_by_a_child_give_the_plain_catalog(
 ) -> None:
     plain, plain_progress = plain_build(store_root, tmp_path / "plain.duckdb", monkeypatch)
     monkeypatch.setattr(cold_batches, "OVERLAP_MIN_RUNS", 0)
-    monkeypatch.setattr(cold_batches, "READER_PROCESS", process)
+    monkeypatch.setattr(cold_batches, "PROCESS_MIN_RUNS", 0 if process else 10**9)
     taken = counted_takes(monkeypatch)
     got, progress = build(store_root, tmp_path / "got.duckdb")
     assert got == plain
@@ -205,3 +206,22 @@ def test_overlapped_batches_are_cut_smaller_and_collections_paused_meanwhile(
     # Batches of 3 and 4 cut to at most 2: 2, 1, 2, 2, 2, 2, ... 2.
     assert progress == [2, 3, *range(5, 21, 2)]
     assert collecting and not any(collecting)
+
+
+@pytest.mark.parametrize("least, started", [(18, 1), (19, 0)])
+def test_a_child_starts_only_for_enough_runs_to_read_ahead(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, least: int, started: int
+) -> None:
+    monkeypatch.setattr(cold_batches, "OVERLAP_MIN_RUNS", 0)
+    monkeypatch.setattr(cold_batches, "PROCESS_MIN_RUNS", least)  # 21 runs, 18 after the first 3
+    made: list[int] = []
+    real_init = cold_reader.ReaderProcess.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(cold_reader.ReaderProcess, "__init__", init)
+    with Store(store_root, catalog_path=tmp_path / "c.duckdb", clock=lambda: NOW) as store:
+        assert store.count_runs() == 21
+    assert len(made) == started
