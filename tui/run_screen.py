@@ -4,8 +4,9 @@ it is shown (``run_tabs``): opening a run builds the tab it opens on, and
 the Metrics tab's series is read before its chart exists, so ``3`` draws it
 at once.
 
-Every store call runs in a thread worker that makes one call and posts one
-message; only the handlers touch widgets, and a result from a superseded worker
+Every store call runs in a thread worker that posts one message (the run's
+first load also reads the series its chart shows first: ``read_run``); only
+the handlers touch widgets, and a result from a superseded worker
 (its generation is no longer the latest) is dropped. On ``StoreRefreshed`` the
 screen reloads the run (one cheap query), redraws the chart only when the
 current metric moved, and reads only the bytes appended to ``console.log``.
@@ -27,7 +28,6 @@ from textual.widget import AwaitMount
 from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from trackui.store import paths
 from trackui.store.models import MetricSummary, RunDetail, Series
 from trackui.store.primary import choose
 
@@ -36,34 +36,34 @@ from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .footer import Footer
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
-from .run_details import find_metric, overview, read_console, summary_cells
+from .run_console import ConsoleTab
+from .run_details import find_metric, overview, summary_cells
 from .run_grid import GridTab
 from .run_tabs import (
     TAB_FOCUS,
     TAB_LABELS,
     TABS,
-    ConsoleRead,
+    UNBUILT_BUCKETS,
     MetricPicker,
     RunLoaded,
     SeriesLoaded,
     fill_artifacts,
     fill_params,
     header,
+    read_run,
     tab_body,
 )
+from .run_tabs import metric_results as _results
 from .safe import clean
-from .scrolling import ViLog
 from .system_tab import SystemTab, is_system
 
 __all__ = ["RunScreen", "SeriesLoaded"]
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
 CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
-#: buckets asked for while the chart is not built: what a chart with no size asks
-UNBUILT_BUCKETS = 100
 CSS_FILE = Path(__file__).with_name("run_screen.tcss")
 
 
-class RunScreen(GridTab, ChartKeys, Screen[None]):
+class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
     """One run: overview, params, metric charts, console tail, artifacts."""
 
     #: The screen's rules, from run_screen.tcss. Not ``CSS_PATH``: Textual reads
@@ -105,7 +105,6 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self.detail: RunDetail | None = None
         self._initial_tab = tab if tab in TABS else "overview"
         self._generation = {"detail": 0, "series": 0, "console": 0, "grid": 0}
-        self._console_offset: int | None = None
         self._params_filter = ""
         #: the tabs whose widgets exist (see ``build_tab``), and those still mounting
         self.built: set[str] = set()
@@ -114,6 +113,8 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         self._series_wanted: tuple[str, str] | None = None
         #: a series that came before its chart was built: drawn when it is
         self._held_series: tuple[str, Series] | None = None
+        #: the primary metric's series read with the run (``load_detail``)
+        self._ahead: tuple[str, Series] | None = None
 
     # -- layout --------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load_detail(self._next("detail"))
+        self.load_detail(self._next("detail"), with_series=True)
 
     def build_tab(self, tab: str) -> None:
         """Mount the widgets of ``tab`` if they are not there yet; they are
@@ -183,10 +184,10 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
     # -- workers: one store call (or file read), one message -----------------
 
     @work(thread=True, exclusive=True, group="run-detail", exit_on_error=False)
-    def load_detail(self, generation: int) -> None:
-        detail = self.app.store.get_run(self.run_id)  # type: ignore[attr-defined]
+    def load_detail(self, generation: int, with_series: bool = False) -> None:
+        detail, ahead = read_run(self.app.store, self.run_id, with_series=with_series)  # type: ignore[attr-defined]
         if not get_current_worker().is_cancelled:
-            self.post_message(RunLoaded(detail, generation))
+            self.post_message(RunLoaded(detail, generation, ahead))
 
     @work(thread=True, exclusive=True, group="run-series", exit_on_error=False)
     def load_series(self, generation: int, key: str, x_axis: str, buckets: int) -> None:
@@ -195,12 +196,6 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
         )
         if not get_current_worker().is_cancelled:
             self.post_message(SeriesLoaded(key, series, generation))
-
-    @work(thread=True, exclusive=True, group="run-console", exit_on_error=False)
-    def load_console(self, generation: int, path: str, offset: int | None, whole: bool) -> None:
-        lines, new_offset, reset = read_console(path, offset, whole=whole)
-        if not get_current_worker().is_cancelled:
-            self.post_message(ConsoleRead(lines, new_offset, reset, generation))
 
     def _load_series(self) -> None:
         if self.metric is None:
@@ -212,14 +207,13 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             x_axis, buckets = "step", UNBUILT_BUCKETS
         self._series_wanted = (self.metric, x_axis)
         self._held_series = None
-        self.load_series(self._next("series"), self.metric, x_axis, buckets)
-
-    def _load_console(self) -> None:
-        if self.detail is None:
-            return
-        path = self.detail.console_path or str(Path(self.detail.dir) / paths.CONSOLE)
-        whole = self.detail.run.status != "running"
-        self.load_console(self._next("console"), path, self._console_offset, whole)
+        generation = self._next("series")
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == self.metric and x_axis == "step":
+            if buckets <= UNBUILT_BUCKETS:  # as fine as the chart asks: read with the run
+                self.post_message(SeriesLoaded(ahead[0], ahead[1], generation))
+                return
+        self.load_series(generation, self.metric, x_axis, buckets)
 
     # -- handlers: the only code that touches widgets -----------------------
 
@@ -228,6 +222,7 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             return
         old, detail = self.detail, message.detail
         self.detail = detail
+        self._ahead = message.ahead  # taken by the first _load_series below, if any
         self._update_header()
         for tab in TABS:
             if self.ready(tab):
@@ -241,6 +236,7 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
                 before, now = (find_metric(m, self.metric) for m in (old.metrics, detail.metrics))
                 if before != now:
                     self._load_series()  # what was read ahead moved: read it again
+        self._ahead = None  # not taken: another metric or axis is shown
 
     def _update_header(self) -> None:
         if self.detail is not None:
@@ -332,22 +328,6 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
     def _grid_chart_wants_data(self, event: MetricChart.DataWanted) -> None:
         event.stop()
         self._load_grid()
-
-    def on_console_read(self, message: ConsoleRead) -> None:
-        if message.generation != self._generation["console"]:
-            return
-        log = self.query_one("#console-log", ViLog)
-        if message.reset:
-            log.clear()
-        self._console_offset = message.offset
-        if message.lines:
-            log.write_lines(message.lines)
-        if log.line_count:
-            following = self.detail is not None and self.detail.run.status == "running"
-            note = f"{log.line_count} lines{' · following' if following else ''}"
-        else:
-            note = "no console output captured"
-        self.query_one("#console-note", Static).update(Content(note))
 
     def on_store_refreshed(self, message: StoreRefreshed) -> None:
         # The app only posts this when something moved (or the user asked);
@@ -492,8 +472,3 @@ class RunScreen(GridTab, ChartKeys, Screen[None]):
             return
         index = keys.index(self.metric) if self.metric in keys else -1
         self.metric = keys[(index + step) % len(keys)]
-
-
-def _results(metrics: Sequence[MetricSummary]) -> list[MetricSummary]:
-    """The metrics the Metrics tab shows: all but the sampled system series."""
-    return [m for m in metrics if not is_system(m.key)]

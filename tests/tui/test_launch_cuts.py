@@ -1,7 +1,8 @@
 """Work the way from the run list to the first chart no longer does: pushing
 the Run screen parses no CSS again, the first chart is drawn once at its
-size (and again when that size changes). The time itself is a benchmark
-figure: benchmarks/bench_launch.py."""
+size (and again when that size changes), and its series is read with the
+run, in one worker. The time itself is a benchmark figure:
+benchmarks/bench_launch.py."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from textual.css.stylesheet import Stylesheet
+from textual.worker import get_current_worker
 
 from trackui.store.queries import Store
 from trackui.tui.chart import MetricChart
@@ -19,6 +21,8 @@ from trackui.tui.runs_screen import RunsScreen
 from .helpers import RunApp, build, settle, until
 
 pytestmark = pytest.mark.anyio
+
+PRIMARY = "metrics/mAP50-95(B)"  # the headline metric of the detect runs
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[Any]:
@@ -104,3 +108,55 @@ async def test_the_first_chart_is_drawn_once_then_again_on_resize(
         now = chart.last_plot
         assert now is not None
         assert (now.width, now.height) == (chart.content_region.width, chart.content_region.height)
+
+
+def record_series(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, int]]:
+    """(metric, worker group, buckets) of each ``Store.series`` call."""
+    asked: list[tuple[str, str, int]] = []
+    series = store.series
+
+    def spy(run_id: str, key: str, **kwargs: Any) -> Any:
+        asked.append((key, get_current_worker().group, kwargs["buckets"]))
+        return series(run_id, key, **kwargs)
+
+    monkeypatch.setattr(store, "series", spy)
+    return asked
+
+
+@pytest.mark.parametrize("tab", ["overview", "metrics"])
+async def test_the_first_series_is_read_with_the_run(
+    store: Store, monkeypatch: pytest.MonkeyPatch, tab: str
+) -> None:
+    asked = record_series(store, monkeypatch)
+    app = RunApp(store, store.resolve("detect/yolo-sgd"), tab=tab)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        if tab != "metrics":
+            await pilot.press("3")
+        await until(pilot, lambda: screen.chart.last_plot is not None, "the chart")
+        await settle(pilot)
+        assert screen.chart.last_plot is not None and screen.chart.last_plot.key == PRIMARY
+        # one read, by the worker that read the run, as fine as the chart asks
+        assert asked == [(PRIMARY, "run-detail", 100)]
+        assert screen.chart.buckets <= 100
+        await pilot.press("right_square_bracket")  # another metric: read on its own
+        await until(pilot, lambda: len(asked) == 2, "the next metric's series")
+        assert asked[1][0] != PRIMARY and asked[1][1] == "run-series"
+
+
+async def test_a_chart_wider_than_that_read_asks_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    asked = record_series(store, monkeypatch)
+    app = RunApp(store, store.resolve("detect/yolo-sgd"), tab="metrics")
+    async with app.run_test(size=(260, 40)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await until(pilot, lambda: len(asked) == 2, "the series at the chart's width")
+        await settle(pilot)
+        wide = screen.chart.buckets
+        assert wide > 100
+        assert asked == [(PRIMARY, "run-detail", 100), (PRIMARY, "run-series", wide)]
