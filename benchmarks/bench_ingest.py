@@ -270,9 +270,10 @@ def main() -> None:
         total = args.runs * args.metrics * args.steps
 
         with Store(root, catalog_path=Path(tmp) / "catalog.duckdb", refresh=False) as store:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), cpu_seconds()
             stats = store.refresh()
-            cold_s = time.perf_counter() - t0
+            cold_s, cold_cpu = time.perf_counter() - t0, cpu_seconds() - c0
+            cold_rss, load_after = max_rss_mb(), os.getloadavg()[0]
             assert stats.points == total, (stats.points, total)
 
             idle_ms = []
@@ -321,6 +322,10 @@ def main() -> None:
     print(f"ingest_store_write_s {written_s:.1f}")
     print(f"ingest_cold_s {cold_s:.2f}")
     print(f"ingest_points_per_s {total / cold_s:.0f} (budget 2000000)")
+    print(
+        f"ingest_cpu_s {cold_cpu:.2f} ({total / cold_cpu:.0f} points per CPU-second; "
+        f"max RSS {cold_rss} MB; load {load_after:.1f} after)"
+    )
     print(f"refresh_unchanged_median_ms {statistics.median(idle_ms):.1f} (budget 50)")
     print(
         f"refresh_append_{len(running)}x{APPEND_LINES}_median_ms {statistics.median(incr_ms):.1f}"
