@@ -20,7 +20,6 @@ from .catalog_db import is_damage
 from .catalog_schema import RunState
 from .catalog_sync import Batch
 from .fmt import repair
-from .ingest import SMALL_CHUNK_BYTES
 from .ingest_small import COMBINED
 from .run_dirs import RunDir
 
@@ -87,9 +86,11 @@ class Retries:
         return changed, points
 
     def _flush(self, cur: Any, batch: Batch) -> None:
+        from . import catalog  # (``catalog`` imports this module; tests set its sizes)
+
         batch.new.write(cur, self._tmp.name)  # the points join their runs rows
         batch.points += self._ingest.ingest(
-            cur, batch.chunks, small_bytes=SMALL_CHUNK_BYTES, python_only=batch.python_only
+            cur, batch.chunks, small_bytes=catalog.SMALL_CHUNK_BYTES, python_only=batch.python_only
         )
         batch.chunks, batch.pending = [], 0
         for key, notes in self._ingest.notes.items():

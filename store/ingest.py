@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any
 
 from . import columns
@@ -145,7 +146,7 @@ class MetricIngest:
         if (
             all(chunk[-1:] == b"\n" for _, chunk, _, _ in small)
             and one_object_per_line(joined, lines)
-            and _fast_path_safe(joined, lines, numpy=False)  # (no import for this alone)
+            and _fast_path_safe(joined, lines)
         ):
             unsafe: set[str] = set()
         else:
@@ -388,14 +389,14 @@ def _summary_aggregate(stat: str, value: str, seq: str, step: str, t: str) -> st
     }[stat]
 
 
-def _fast_path_safe(chunk: bytes, lines: int, *, numpy: bool = True) -> bool:
+def _fast_path_safe(chunk: bytes, lines: int) -> bool:
     """Whether DuckDB's reader reads this chunk as the Python path would: no
     blank lines (it skips them without counting), nothing nested (a metric
     line is flat), only ASCII or valid UTF-8, no escaped surrogates and no
     integer past float64 (``_note_overflow`` notes those after the read).
-    ``numpy=False``: bytes counted without it (a cold catalog of small runs
-    need not import it for that alone)."""
-    np = columns.numpy_module() if numpy and len(chunk) > 65536 else None
+    numpy counts the bytes only once something else imported it (a cold
+    catalog of small runs need not import it, 0.5 s, for this alone)."""
+    np = columns.numpy_module() if len(chunk) > 65536 and "numpy" in sys.modules else None
     a = np.frombuffer(chunk, dtype=np.uint8) if np is not None else None
     if a is None:  # (numpy counts a byte several times faster than bytes.count)
         if chunk.count(b"{") + chunk.count(b"[") > lines:
