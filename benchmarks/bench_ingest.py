@@ -211,7 +211,9 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
         f"{label}_cold_cpu_s {cpu:.2f} (CPU seconds, the reading child included; "
         f"floor {floor_cpu:.2f}: {cpu / floor_cpu:.1f}x)"
     )
-    print(f"{label}_max_rss_mb {max_rss_mb()} (this process; the reading child {CHILD_RSS[0] or 'none'})")
+    print(
+        f"{label}_max_rss_mb {max_rss_mb()} (this process; the reading child {CHILD_RSS[0] or 'none'})"
+    )
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"
     )
