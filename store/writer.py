@@ -135,41 +135,52 @@ class Run:
         }
         self._meta = meta
 
-        self._fd, console_fd = create_run_dir(
-            project_dir, self.id, meta, config_data, git.get("diff") if git else None, console
-        )
-        self._metrics_path = str(self.dir / paths.METRICS)
-        self._confirmed = 0  # size of metrics.jsonl when last seen still linked
-        self._check_at = 0.0
+        # SIGTERM is held from before the run directory appears until its
+        # handler is in place: a stop in between is then recorded as killed
+        # (delivered once the mask is restored), not left to look like a crash.
+        guard = handle_signals and threading.current_thread() is threading.main_thread()
+        held = _hold_sigterm() if guard else None
+        try:
+            self._fd, console_fd = create_run_dir(
+                project_dir, self.id, meta, config_data, git.get("diff") if git else None, console
+            )
+            self._metrics_path = str(self.dir / paths.METRICS)
+            self._confirmed = 0  # size of metrics.jsonl when last seen still linked
+            self._check_at = 0.0
 
-        self._stop = threading.Event()
-        self._heartbeat = threading.Thread(target=self._beat, name="trackui-heartbeat", daemon=True)
-        self._heartbeat.start()
+            self._stop = threading.Event()
+            self._heartbeat = threading.Thread(
+                target=self._beat, name="trackui-heartbeat", daemon=True
+            )
+            self._heartbeat.start()
 
-        self._console = (
-            ConsoleCapture(console_fd, f"run {self.id}", TrackuiWarning)
-            if console_fd is not None
-            else None
-        )
+            self._console = (
+                ConsoleCapture(console_fd, f"run {self.id}", TrackuiWarning)
+                if console_fd is not None
+                else None
+            )
 
-        # System and GPU readings on their own thread and file: never on log()'s path.
-        self._sampler: Sampler | None = None
-        interval = interval_from_env(system_interval)
-        if interval > 0:
-            self._sampler = Sampler(
-                self.dir / SYSTEM_FILE, interval, on_error=self._system_not_written
-            ).start()
+            # System and GPU readings on their own thread and file: never on log()'s path.
+            self._sampler: Sampler | None = None
+            interval = interval_from_env(system_interval)
+            if interval > 0:
+                self._sampler = Sampler(
+                    self.dir / SYSTEM_FILE, interval, on_error=self._system_not_written
+                ).start()
 
-        self._prev_handlers: dict[int, Any] = {}
-        if handle_signals and threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM,):
-                try:
-                    self._prev_handlers[sig] = signal.signal(sig, self._on_signal)
-                except (ValueError, OSError):
-                    pass
-        self._prev_excepthook = sys.excepthook
-        sys.excepthook = self._on_uncaught
-        atexit.register(self._on_exit)
+            self._prev_handlers: dict[int, Any] = {}
+            if guard:
+                for sig in (signal.SIGTERM,):
+                    try:
+                        self._prev_handlers[sig] = signal.signal(sig, self._on_signal)
+                    except (ValueError, OSError):
+                        pass
+            self._prev_excepthook = sys.excepthook
+            sys.excepthook = self._on_uncaught
+            atexit.register(self._on_exit)
+        finally:
+            if held is not None:
+                signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
     # -- logging ---------------------------------------------------------
 
@@ -494,3 +505,12 @@ def _forget(run: Run) -> None:
     global _current
     if _current is run:
         _current = None
+
+
+def _hold_sigterm() -> Any:
+    """Block SIGTERM in this thread; the previous mask, or None where signal
+    masks do not exist."""
+    try:
+        return signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    except (AttributeError, OSError, ValueError):
+        return None

@@ -272,6 +272,33 @@ def test_signal_records_killed(
         assert len(store.history(run.run.id, "loss")) == 30
 
 
+def test_sigterm_while_the_run_starts_records_killed(tmp_path: Path, store_root: Path) -> None:
+    """A stop that lands after the run directory appears but before init()
+    has its handler in place (a slow start under load) is still killed."""
+    script = f"""
+import os, signal, sys
+from trackui.store import writer
+real = writer.create_run_dir
+def then_stopped(*args, **kwargs):
+    made = real(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)  # the run exists; init() is not done
+    return made
+writer.create_run_dir = then_stopped
+import trackui
+run = trackui.init(project="life", name="early", dir={str(store_root)!r}, console=False)
+print("init returned", flush=True)
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == -signal.SIGTERM, proc.stderr
+    assert "init returned" not in proc.stdout
+    with Store(store_root) as store:
+        run = only_run(store)
+        assert run.run.status == "killed"
+        assert run.signal == "SIGTERM"
+
+
 # -- ends of a script --------------------------------------------------------
 
 
