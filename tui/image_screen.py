@@ -28,6 +28,7 @@ from trackui.store import images
 from trackui.store.models import Artifact
 
 from . import image_view
+from .names import fit
 from .safe import literal
 
 
@@ -65,6 +66,20 @@ class ImageLoaded(Message):
         self.error = error
 
 
+class PathLine(Static):
+    """A file's path on one line: shortened in the middle to the width it
+    has, so the file name at its end stays in view."""
+
+    path = ""
+
+    def show(self, path: str) -> None:
+        self.path = path
+        self.refresh()
+
+    def render(self) -> Any:
+        return literal(fit(self.path, self.content_size.width or len(self.path)))
+
+
 class ImageScreen(Screen[None]):
     """One image; ``[``/``]`` the previous/next step of the same key."""
 
@@ -92,7 +107,7 @@ class ImageScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(id="image-title")
-        yield Static(id="image-path")
+        yield PathLine(id="image-path")
         with Container(id="image-box"):
             yield Static(id="image-note")
         yield Footer()
@@ -123,7 +138,7 @@ class ImageScreen(Screen[None]):
         if len(self.items) > len(same):
             title.append(f"  image {self.index + 1} of {len(self.items)}", "dim")
         self.query_one("#image-title", Static).update(title)
-        self.query_one("#image-path", Static).update(literal(item.path))
+        self.query_one("#image-path", PathLine).show(item.path)
         if not image_view.available():
             self._note(image_view.INSTALL_HINT)
             return

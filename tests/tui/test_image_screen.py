@@ -146,15 +146,24 @@ async def test_viewer_opens_steps_and_closes(tmp_path):
         assert not isinstance(app.screen, ImageScreen)
 
 
-async def test_without_the_extra_one_line_and_the_path(tmp_path, monkeypatch):
+@pytest.mark.parametrize("depth", [0, 12])
+async def test_without_the_extra_one_line_and_the_path(tmp_path, monkeypatch, depth):
+    """The path shows whole where it fits; a longer one loses its middle,
+    never its file name (a temp path's length varies by machine)."""
     monkeypatch.setattr(image_view, "available", lambda: False)
-    items = samples(tmp_path)
+    folder = tmp_path / "/".join(["a-long-folder-name"] * depth) if depth else tmp_path
+    folder.mkdir(parents=True, exist_ok=True)
+    items = samples(folder)
     app = ImageApp(items)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         text = screen_text(app.screen)
         assert image_view.INSTALL_HINT in text
-        assert items[0].path[-30:] in text
+        (line,) = [row.strip() for row in text.splitlines() if row.strip().endswith("0.png")]
+        if len(items[0].path) <= 78:
+            assert line == items[0].path
+        else:
+            assert "…" in line and line.endswith("/0.png") and line.startswith("/")
         await pilot.press("q")
         await pilot.pause()
         assert not isinstance(app.screen, ImageScreen)
