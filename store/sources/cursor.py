@@ -64,13 +64,21 @@ class Cursor:
         doc = json.loads(name)
         rel, how = doc.pop("f"), doc.pop("h")
         if how == "run":
-            doc["hb"] = mtime / 1e9 if mtime else None
+            doc["hb"] = mtime / 1e9 if mtime else None  # as_stored's values
         elif how == "results_csv":
             doc["last"] = lines
         return cls(rel, how, run, ino, size, mtime, offset, doc)
 
 
 _MUTABLE = ("hb", "last", "keep")
+
+
+def as_stored(hb: float | None) -> float | None:
+    """A run's heartbeat as its row keeps it (whole nanoseconds): the value
+    every process sees, the one that read it first and those that load it
+    from the catalog later (a float's trip through nanoseconds may move it by
+    one unit in the last place, and a status then looks changed)."""
+    return int(hb * 1e9) / 1e9 if hb else hb
 
 
 @dataclass

@@ -18,7 +18,7 @@ from ..importers import _metric_rows
 from ..importers._pointcols import PointColumns, concat, numpy_or_none
 from ..importers.base import ForeignRun
 from ..ingest import SMALL_CHUNK_BYTES
-from .cursor import GROWN, SAME, Cursor
+from .cursor import GROWN, SAME, Cursor, as_stored
 from .ids import Ids
 from .points import FEW, few, num_columns
 from .points import ingest as ingest_points
@@ -39,7 +39,7 @@ class Following:
             else:
                 times = [p.t for p in got if p.t is not None]
             hb = max(times) if times else st[2] / 1e9
-            row.spec["hb"] = max(row.spec.get("hb") or 0.0, hb)
+            row.spec["hb"] = as_stored(max(row.spec.get("hb") or 0.0, hb))
 
     # -- following appends --------------------------------------------------------------
 

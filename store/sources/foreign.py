@@ -32,7 +32,7 @@ from ..ingest import Chunk
 from ..opener import Opener
 from ..status import STALE_INTERVALS
 from ..system_lines import as_metric_lines
-from .cursor import Cursor, Progress
+from .cursor import Cursor, Progress, as_stored
 from .follow import Following
 from .ids import Ids
 from .listing import Listing
@@ -289,7 +289,7 @@ class ForeignSource(Following, PartialReads):
 
     def _run_spec(self, run: ForeignRun) -> dict[str, Any]:
         stale = float((run.extra or {}).get("stale_after", STALE_AFTER))
-        hb = run.last_activity or run.ended or run.created
+        hb = as_stored(run.last_activity or run.ended or run.created)
         spec = {
             "hb": hb,
             "iv": stale / STALE_INTERVALS,
