@@ -23,6 +23,7 @@ the focused table; anywhere else ``b`` moves the baseline on to the next run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
 #: the legend's width: what its names need, within these bounds (the chart
 #: keeps at least LEGEND_CHART_MIN + half the rest)
 LEGEND_MIN, LEGEND_MAX, LEGEND_CHART_MIN = 16, 40, 40
+CSS_FILE = Path(__file__).with_name("compare_screen.tcss")
 #: seconds the table cursor rests on a run before the chart redraws it on top
 CURSOR_REDRAW_DELAY = 0.15
 
@@ -71,7 +73,12 @@ class CompareScreen(GroupMode, CompareLoading, ChartKeys, Screen[None]):
         (110, "-wide"),
     ]
 
-    CSS_PATH = "compare_screen.tcss"
+    #: The screen's rules, from compare_screen.tcss, as the Run screen's: not
+    #: ``CSS_PATH``, which made Textual parse every rule of the app again and
+    #: restyle every widget of every screen when Compare was first pushed.
+    #: The rules start with ``CompareScreen``, so they beat the widgets' own
+    #: defaults.
+    DEFAULT_CSS = CSS_FILE.read_text(encoding="utf-8")
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "back", "Back", id="compare.back"),
