@@ -99,13 +99,8 @@ class MetricIngest:
                     lines = chunk.count(b"\n")
                     small.append((run_id, chunk, first_line, lines))
                     continue
-                lines, flat = _big_chunk_facts(chunk)
-                if (
-                    run_id not in in_big  # one chunk of a run (``BigIngest``)
-                    and flat
-                    and _fast_path_safe(chunk, lines)
-                ):
-                    big.append((run_id, chunk, first_line, lines))
+                if run_id not in in_big:  # one chunk of a run (``BigIngest``)
+                    big.append((run_id, chunk, first_line, None))  # its bytes checked there
                     in_big.add(run_id)
                     continue
             if len(chunk) < small_bytes or run_id in python_only:
@@ -119,6 +114,7 @@ class MetricIngest:
             if got is None:
                 big_on_own[:0] = [(run_id, chunk, first) for run_id, chunk, first, _ in big]
             else:
+                big_on_own[:0] = self._big.left
                 points += got
                 self._note_overflows(cur, big)
                 merge_summaries(cur)

@@ -36,8 +36,9 @@ import json
 import os
 from typing import Any
 
-from . import columns, ingest_numpy
+from . import chunk_bytes, columns, ingest_numpy
 from .catalog_schema import quote
+from .ingest_parallel import ParallelRead
 
 #: Lines of each chunk the sample takes from its start, its end and each window.
 SAMPLE_LINES = 16
@@ -50,7 +51,7 @@ MAX_KNOWN_KEYS = 512
 #: Types a sampled key may have: each is read as DOUBLE, as the Python path reads it.
 _NUMERIC = {"DOUBLE", "BIGINT", "UBIGINT", "INTEGER", "SMALLINT", "TINYINT", "UINTEGER", "BOOLEAN"}
 
-Group = list[tuple[str, bytes, int, int]]  # (run key, chunk, first line, lines)
+Group = list[tuple[str, bytes, int, Any]]  # (run key, chunk, first line, lines or None)
 
 
 def sample_lines(chunk: bytes, lines: int, per_window: int = SAMPLE_LINES) -> list[bytes]:
@@ -86,15 +87,37 @@ class BigIngest:
     def __init__(self, tmpdir: str):
         self.tmpdir = tmpdir
         self.known: set[str] = set()
+        #: Chunks of the last group not read here: the caller reads each the careful way.
+        self.left: list[tuple[str, bytes, int]] = []
         self._ids: dict[str, int] = {}  # the key ids of the last insert
-        self._numpy = False  # this group goes through ``ingest_numpy``
-        self._numpy_spans: list[ingest_numpy.Span] = []
-        self._expected = 0
+        self._parallel = ParallelRead(self)
 
     def ingest(self, cur: Any, group: Group) -> int | None:
-        """Points of ``group`` (one chunk per run); their summaries go to
-        ``chunk_summaries``. None: DuckDB would read the group differently
-        from the Python path; nothing was written."""
+        """Points of ``group`` (one chunk per run; its lines may be None:
+        each chunk's bytes are checked here); their summaries go to
+        ``chunk_summaries``. None: nothing was written, every chunk is the
+        caller's; else the points, and ``left`` the chunks not read."""
+        self.left = []
+        runs = columns.run_numbers(cur, [run_id for run_id, _, _, _ in group])
+        if ingest_numpy.available() and len(runs) == len(group):
+            points, left = self._parallel.ingest(cur, group, runs)
+            if len(left) == len(group):
+                return None
+            self.left = left
+            return points
+        vetted: Group = []
+        separators = 0
+        for run_id, chunk, first_line, _ in group:
+            facts = chunk_bytes.facts(chunk)
+            if facts.safe:
+                vetted.append((run_id, chunk, first_line, facts.lines))
+                separators += facts.separators
+            else:
+                self.left.append((run_id, chunk, first_line))
+        if not vetted:
+            self.left = []
+            return None
+        group = vetted
         sample = os.path.join(self.tmpdir, "big_sample.jsonl")
         # Fewer lines a window the more chunks: the keys are those of all of them.
         per_window = max(1, min(SAMPLE_LINES, SAMPLE_BUDGET // (len(group) * (SAMPLE_WINDOWS + 2))))
@@ -103,20 +126,11 @@ class BigIngest:
                 fh.writelines(sample_lines(chunk, lines, per_window))
         keys = self._keys(cur, sample)
         if keys is None:
+            self.left = []
             return None
-        runs = columns.run_numbers(cur, [run_id for run_id, _, _, _ in group])
-        self._numpy = ingest_numpy.available() and len(runs) == len(group)
-        if self._numpy:  # written in run_no order: the points go in series order
-            group = sorted(group, key=lambda c: runs[c[0]])
         source = os.path.join(self.tmpdir, "big_chunks.jsonl")
         spans = []
-        self._numpy_spans = []
         at = 1
-        separators = steps = times = 0
-        for _, chunk, _, _ in group:
-            separators += _colons(chunk)
-            steps += chunk.count(b'"_step":')
-            times += chunk.count(b'"_t":')
         with open(source, "wb") as fh:
             for run_id, chunk, first_line, lines in group:
                 fh.write(chunk)
@@ -124,12 +138,9 @@ class BigIngest:
                     json.dumps({"run_id": run_id, "lo": at, "n": lines, "first_line": first_line})
                     + "\n"
                 )
-                if self._numpy:
-                    self._numpy_spans.append((run_id, runs[run_id], at - 1, lines, first_line))
                 at += lines
-        if not self._numpy:
-            self._spans(cur, spans)
-        self._expected = expected = separators - steps - times
+        self._spans(cur, spans)
+        expected = separators
         for attempt in range(2):
             if attempt:
                 sampled = keys
@@ -137,8 +148,6 @@ class BigIngest:
                 if keys is None or set(keys) <= set(sampled):
                     break  # no key the sample missed: something else is amiss
             points = self._insert(cur, source, keys)
-            if points is None:
-                continue  # (numpy: checked before anything was written)
             # A key's own colons are in the bytes once per value of it.
             counted = cur.execute(
                 "SELECT coalesce(sum(count), 0), "
@@ -148,9 +157,12 @@ class BigIngest:
             if points == counted[0] == expected - counted[1]:
                 self.known.update(keys[: max(0, MAX_KNOWN_KEYS - len(self.known))])
                 _drop(cur)
+                os.remove(source)
                 return points
             self._undo(cur)
         _drop(cur)
+        os.remove(source)
+        self.left = []
         return None
 
     def _keys(self, cur: Any, path: str) -> list[str] | None:
@@ -196,16 +208,9 @@ class BigIngest:
             "FROM (SELECT *, unnest(range(n)) AS i FROM big_runs)"
         )
 
-    def _insert(self, cur: Any, source: str, keys: list[str]) -> int | None:
-        """Insert the points of ``source``'s lines, then their summaries
-        (with numpy: None when its check fails, nothing written)."""
+    def _insert(self, cur: Any, source: str, keys: list[str]) -> int:
+        """Insert the points of ``source``'s lines, then their summaries."""
         from .ingest import _SUMMARY_STATS, _summary_aggregate, register_keys
-
-        if self._numpy:
-            self._ids = {}
-            return ingest_numpy.ingest(
-                cur, self.tmpdir, source, self._numpy_spans, keys, self._expected
-            )
 
         register_keys(cur, "SELECT unnest(?::VARCHAR[]) AS key", [keys])
         ids = dict(
@@ -283,13 +288,6 @@ class BigIngest:
     @staticmethod
     def _key_list(ids: dict[str, int]) -> str:
         return ", ".join(str(int(n)) for n in ids.values()) or "NULL"
-
-
-def _colons(chunk: bytes) -> int:
-    np = columns.numpy_module()
-    if np is None:
-        return chunk.count(b":")
-    return int(np.count_nonzero(np.frombuffer(chunk, dtype=np.uint8) == 58))
 
 
 def _drop(cur: Any) -> None:

@@ -25,7 +25,7 @@ time are those of the first/last point with a time.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import columns
 from .catalog_schema import quote
@@ -44,26 +44,46 @@ def available() -> bool:
     return columns.numpy_module() is not None
 
 
+class Read(NamedTuple):
+    """A group's lines as read by ``read``: (keys x lines) values and where
+    a value is (on a line with a step), each line's step and time."""
+
+    keys: list[str]
+    values: Any
+    present: Any
+    dense: bool
+    step_v: Any
+    t_v: Any
+    t_ok: Any
+
+
 def ingest(
     cur: Any, tmpdir: str, source: str, spans: list[Span], keys: list[str], expected: int
 ) -> int | None:
     """Points of the lines of ``source`` (``spans`` in run_no order), their
     summaries into ``chunk_summaries``; None (nothing written) when the
     values read do not account for ``expected`` separators."""
+    got = read(cur, source, sum(span[3] for span in spans), keys, expected)
+    if got is None:
+        return None
+    return write(cur, tmpdir, got, spans, columns.key_numbers(cur, got.keys))
+
+
+def read(con: Any, source: str, lines: int, keys: list[str], expected: int) -> Read | None:
+    """The ``lines`` lines of ``source`` read by ``con`` (any DuckDB
+    connection: nothing is written), or None when the values read do not
+    account for ``expected`` separators. Keys no line has are left out."""
     global np
     np = columns.numpy_module()
-    ids = columns.key_numbers(cur, keys)
-    keys = sorted(keys, key=lambda k: ids[k])  # key_no order: series order
-    lines = sum(span[3] for span in spans)
-    read = {"_step": "JSON", "_t": "DOUBLE", **{k: "DOUBLE" for k in keys}}
-    spec = ", ".join(f"{_sql_text(k)}: '{kind}'" for k, kind in read.items())
+    kinds = {"_step": "JSON", "_t": "DOUBLE", **{k: "DOUBLE" for k in keys}}
+    spec = ", ".join(f"{_sql_text(k)}: '{kind}'" for k, kind in kinds.items())
     # A step counts only when it reads back as the same integer (``2.0``,
     # ``"1"``, ``true`` are no step on the Python path either).
     step = (
         "CASE WHEN CAST(TRY_CAST(_step AS BIGINT) AS VARCHAR) = CAST(_step AS VARCHAR) "
         "THEN TRY_CAST(_step AS BIGINT) END"
     )
-    got = cur.execute(
+    got = con.execute(
         f"SELECT {step} AS s, _t AS t, "
         + ", ".join(f"{quote(k)} AS c{i}" for i, k in enumerate(keys))
         + " FROM read_json(?, format='newline_delimited', "
@@ -78,20 +98,37 @@ def ingest(
     values = np.empty((n_keys, lines), dtype="float64")
     present = np.empty((n_keys, lines), dtype=bool)
     for i in range(n_keys):
-        values[i], ok = _unmask(got[f"c{i}"], "float64")
+        values[i], ok = _unmask(got.pop(f"c{i}"), "float64")
         np.logical_and(ok, step_ok, out=present[i])
     del got
     cells = present.sum(axis=1)
     own = np.array([k.count(":") for k in keys], dtype="int64")
     if int(cells.sum()) != expected - int((cells * own).sum()):
         return None
-    dense = bool(present.all())
+    if not cells.all():  # keys known from other groups that no line here has
+        kept = np.flatnonzero(cells)
+        keys = [keys[i] for i in kept]
+        values, present = values[kept], present[kept]
+    return Read(keys, values, present, bool(present.all()), step_v, t_v, t_ok)
+
+
+def write(cur: Any, tmpdir: str, got: Read, spans: list[Span], ids: dict[str, int]) -> int:
+    """Insert the points ``read`` gave (``spans`` in run_no order) and
+    their summaries into ``chunk_summaries``; ``ids``: each key's key_no."""
+    global np
+    np = columns.numpy_module()
+    keys, values, present, dense = got.keys, got.values, got.present, got.dense
+    order = sorted(range(len(keys)), key=lambda i: ids[keys[i]])  # key_no order: series order
+    if order != list(range(len(keys))):
+        keys = [keys[i] for i in order]
+        values, present = values[order], present[order]
+    step_v, t_v, t_ok = got.step_v, got.t_v, got.t_ok
     if dense:
         n = _insert_wide(cur, spans, ids, keys, values, step_v, t_v, t_ok)
         _summaries(cur, spans, [ids[k] for k in keys], values, present, dense, step_v, t_v, t_ok)
         return n
     n = 0
-    for part in _parts(spans, n_keys):  # the long columns of a part at a time
+    for part in _parts(spans, len(keys)):  # the long columns of a part at a time
         points = _sparse_points(part, ids, keys, values, present, step_v, t_v, t_ok)
         n += columns.insert_metrics(cur, tmpdir, points, None, ordered=True)
         del points

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from trackui.store import catalog, ingest, ingest_big
+from trackui.store import catalog, chunk_bytes, ingest, ingest_big, ingest_numpy
 from trackui.store.queries import Store
 
 from .hostile.catalog_helpers import write_run
@@ -28,6 +28,13 @@ def long_run(lines: int, rare_at: int | None = None, key: str = "train/loss") ->
             row["val/acc"] = 0.75
         out.append(json.dumps(row))
     return ("\n".join(out) + "\n").encode()
+
+
+def python_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every chunk parsed in Python: none is safe for DuckDB's reader."""
+    monkeypatch.setattr(ingest, "_fast_path_safe", lambda chunk, lines: False)
+    unsafe = chunk_bytes.ChunkBytes(0, False, 0)
+    monkeypatch.setattr(chunk_bytes, "facts", lambda chunk: unsafe)
 
 
 CASES = {
@@ -74,17 +81,24 @@ def test_one_statement_over_big_chunks_reads_what_python_reads(
         results.append(real_ingest(self, cur, group))
         return results[-1]
 
+    real_read = ingest_numpy.read
+
     def inserted(self, cur, source, keys):  # type: ignore[no-untyped-def]
         attempts.append(keys)
         return real_insert(self, cur, source, keys)
 
+    def read(con, source, lines, keys, expected):  # type: ignore[no-untyped-def]
+        attempts.append(keys)  # (with numpy: the keys of each read)
+        return real_read(con, source, lines, keys, expected)
+
     monkeypatch.setattr(ingest_big.BigIngest, "ingest", counted)
     monkeypatch.setattr(ingest_big.BigIngest, "_insert", inserted)
+    monkeypatch.setattr(ingest_numpy, "read", read)
     seen = []
     for big in (True, False):
         if not big:
             # the same store again, each chunk parsed in Python
-            monkeypatch.setattr(ingest, "_fast_path_safe", lambda chunk, lines: False)
+            python_only(monkeypatch)
         with Store(root, catalog_path=tmp_path / f"c{big}.duckdb") as store:
             first = snapshot(store)
             # appended lines: chunks that start past line 0

@@ -16,7 +16,7 @@ from trackui.store.queries import Store
 
 from .hostile.catalog_helpers import write_run
 from .test_ingest_big import CASES as BIG_CASES
-from .test_ingest_big import long_run
+from .test_ingest_big import long_run, python_only
 from .test_ingest_small import snapshot
 
 pytest.importorskip("numpy", reason="the numpy path: runs where the fast extra is installed")
@@ -50,7 +50,7 @@ CASES = {
         ).encode()
     },
 }
-_results: list[int | None] = []  # what each numpy read returned
+_results: list = []  # what each numpy read returned
 # whether the numpy read takes the first refresh's group
 TAKEN = {"sparse": True, "some times": True, "ties": True, "plain": True, "rare key": True}
 
@@ -80,13 +80,13 @@ def test_numpy_columns_give_the_catalog_of_the_sql_and_python_paths(
     monkeypatch.setattr(catalog, "SMALL_CHUNK_BYTES", 0)  # every chunk is big
     results = _results
     results.clear()
-    real = ingest_numpy.ingest
+    real = ingest_numpy.read
 
     def counted(*args):  # type: ignore[no-untyped-def]
         results.append(real(*args))
         return results[-1]
 
-    monkeypatch.setattr(ingest_numpy, "ingest", counted)
+    monkeypatch.setattr(ingest_numpy, "read", counted)
     monkeypatch.setattr(ingest_numpy, "PART_POINTS", 1000)  # several inserts a group
     marks: list[int] = []
     with_numpy = _build(tmp_path, files, "numpy", marks)
@@ -97,7 +97,7 @@ def test_numpy_columns_give_the_catalog_of_the_sql_and_python_paths(
     tried = len(results)
     without = _build(tmp_path, files, "sql", marks)
     assert len(results) == tried
-    monkeypatch.setattr(ingest, "_fast_path_safe", lambda chunk, lines: False)
+    python_only(monkeypatch)
     python = _build(tmp_path, files, "python", marks)
     assert with_numpy == without == python
 
@@ -113,8 +113,8 @@ def test_each_series_lands_contiguous(
         write_run(root, run_id, files={"metrics.jsonl": data}, finished=False)
     monkeypatch.setattr(catalog, "SMALL_CHUNK_BYTES", 0)
     calls: list[int | None] = []
-    real = ingest_numpy.ingest
-    monkeypatch.setattr(ingest_numpy, "ingest", lambda *a: calls.append(real(*a)) or calls[-1])
+    real = ingest_numpy.write
+    monkeypatch.setattr(ingest_numpy, "write", lambda *a: calls.append(real(*a)) or calls[-1])
     monkeypatch.setattr(ingest_numpy, "PART_POINTS", 700)  # a part holds one or two runs
     with Store(root, catalog_path=tmp_path / "c.duckdb") as store:
         order = store._rows("SELECT run_no, key_no, seq FROM metrics ORDER BY rowid")
@@ -171,8 +171,8 @@ def test_lines_with_no_metric_but_step_and_time(
     write_run(root, "b", files={"metrics.jsonl": long_run(800)}, finished=False)
     monkeypatch.setattr(catalog, "SMALL_CHUNK_BYTES", 0)
     calls: list[int | None] = []
-    real = ingest_numpy.ingest
-    monkeypatch.setattr(ingest_numpy, "ingest", lambda *a: calls.append(real(*a)) or calls[-1])
+    real = ingest_numpy.write
+    monkeypatch.setattr(ingest_numpy, "write", lambda *a: calls.append(real(*a)) or calls[-1])
     with Store(root, catalog_path=tmp_path / "c.duckdb") as store:
         assert store.metric_keys(["a"]) == []
         assert store.metric_keys(["b"]) == ["lr", "train/loss"]
