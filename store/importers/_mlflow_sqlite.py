@@ -108,7 +108,9 @@ def read_db(db: Path, problems: list[str], opts: Options) -> Iterator[ForeignRun
                 said: list[str] = []  # the caller's list gets them in run order
                 try:
                     here = readers.connection()
-                    run = _read_db_run(db, here, row, experiments, metric_cols, said, opts)
+                    run = _read_db_run(
+                        db, here, row, experiments, metric_cols, said, opts, readers.c_reader()
+                    )
                 except (TypeError, ValueError, KeyError, IndexError) as exc:
                     said.append(f"{db}: run {_col(row, 'run_uuid')}: unreadable ({exc})")
                     run = None
@@ -141,19 +143,21 @@ class _Readers:
     """A connection for each thread that reads runs: the store's own, and up
     to ``n - 1`` more opening the same file read-only (the file the store's
     connection reads: the database in place, or its private copy); as many
-    threads as there are connections."""
+    threads as there are connections. Each thread also gets its own C
+    reader of that file (``_mlflow_columns.c_reader``) where the C module
+    is built."""
 
     def __init__(self, conn: sqlite3.Connection, n: int) -> None:
         self.free = [conn]
         self.opened: list[sqlite3.Connection] = []
         self.lock = threading.Lock()
         self.local = threading.local()
+        self.c_readers: list[Any] = []
         files = [row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"]
-        while files and files[0] and len(self.free) < n:
+        self.uri = _sqlite.ro_uri(Path(files[0])) if files and files[0] else None
+        while self.uri is not None and len(self.free) < n:
             try:
-                more = sqlite3.connect(
-                    _sqlite.ro_uri(Path(files[0])), uri=True, check_same_thread=False
-                )
+                more = sqlite3.connect(self.uri, uri=True, check_same_thread=False)
             except sqlite3.Error:
                 break
             self.opened.append(more)
@@ -171,7 +175,21 @@ class _Readers:
                 conn = self.local.conn = self.free.pop()
         return conn
 
+    def c_reader(self) -> Any:
+        """This thread's C reader, or None (no C module, or it did not open)."""
+        if self.uri is None:
+            return None
+        if not hasattr(self.local, "c"):
+            self.local.c = _mlflow_columns.c_reader(self.uri)
+            if self.local.c is not None:
+                with self.lock:
+                    self.c_readers.append(self.local.c)
+        return self.local.c
+
     def close(self) -> None:
+        for reader in self.c_readers:
+            reader.close()
+        self.c_readers.clear()
         for conn in self.opened:
             conn.close()
         self.opened.clear()
@@ -185,6 +203,7 @@ def _read_db_run(
     metric_cols: set[str],
     problems: list[str],
     opts: Options,
+    c_reader: Any = None,
 ) -> ForeignRun | None:
     run_id = str(row["run_uuid"])
     exp_id = str(_col(row, "experiment_id"))
@@ -218,13 +237,14 @@ def _read_db_run(
             f" WHERE run_uuid = ? ORDER BY {order}"
         )
         got = None
-        if _mlflow_columns.np is not None:
-            got = _mlflow_columns.db_columns(
-                conn,
-                run_id,
-                step="step" if "step" in metric_cols else "0",
-                nan="is_nan" if "is_nan" in metric_cols else "0",
-            )
+        cols = {
+            "step": "step" if "step" in metric_cols else "0",
+            "nan": "is_nan" if "is_nan" in metric_cols else "0",
+        }
+        if c_reader is not None:
+            got = _mlflow_columns.c_columns(c_reader, run_id, **cols)
+        if got is None and _mlflow_columns.np is not None:
+            got = _mlflow_columns.db_columns(conn, run_id, **cols)
         if got is not None:
             points, newest = got
         else:
