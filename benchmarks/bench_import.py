@@ -3,7 +3,7 @@ scaled up from the shapes of the fixtures (default 100 runs x 100 k points each)
 
     python benchmarks/bench_import.py [--runs 100] [--points 100000] [--mode read|import|both]
                                       [--tool tensorboard|mlflow|both] [--profile]
-                                      [--pure-crc] [--no-numpy] [--no-c]
+                                      [--pure-crc] [--no-numpy] [--no-c] [--keep DIR]
 
 Prints one figure per line, per tool. ``read`` (read-through, what
 ``trackui PATH`` does): the first read end to end (files -> catalog), a
@@ -11,7 +11,9 @@ reopen with nothing new, a refresh after one new point per run, and the
 catalog's disk per point beside the source's bytes per point. ``import``:
 the import (foreign files -> trackui run files), the catalog ingest of what
 was imported, both together, and a re-import with nothing new. ``--profile``
-prints where the first read spends its time.
+prints where the first read spends its time. ``--tool mlflow-sqlite`` reads
+an ``mlflow.db`` (read mode only); ``--keep DIR`` builds that database once
+in DIR and reads a fresh copy of it each time (building takes minutes).
 """
 
 from __future__ import annotations
@@ -352,6 +354,28 @@ def measure_read(
     )
 
 
+def _mlflow_db(work: Path, keep: Path | None, runs: int, points: int) -> Path:
+    """The MLflow database to read: built in WORK, or a copy of the one kept
+    in KEEP (built there first when it is not there yet)."""
+    if keep is None:
+        return make_mlflow_sqlite(work / "mlflow-sqlite", runs, points)
+    kept = keep / f"{runs}x{points}" / "mlflow.db"
+    if not kept.exists():
+        make_mlflow_sqlite(kept.parent, runs, points)
+    (work / "mlflow-sqlite").mkdir()
+    shutil.copyfile(kept, work / "mlflow-sqlite" / "mlflow.db")
+    return work / "mlflow-sqlite" / "mlflow.db"
+
+
+def _mlflow_columns() -> Any:
+    """The MLflow columns reader (whose C database reader ``--no-c`` turns off)."""
+    try:
+        from trackui.store.importers import _mlflow_columns as columns
+    except ImportError:
+        return None
+    return columns
+
+
 def _tb_columns() -> Any:
     """The TensorBoard columns reader (whose C decoder ``--no-c`` turns off), None without NumPy."""
     try:
@@ -385,7 +409,14 @@ def main() -> None:
     parser.add_argument(
         "--no-c",
         action="store_true",
-        help="TensorBoard: the NumPy decoder even if the C one is built",
+        help="TensorBoard: the NumPy decoder even if the C one is built; MLflow database: "
+        "rows read by the Python columns reader even if the C one is built",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        metavar="DIR",
+        help="mlflow-sqlite: build the database in DIR once, and read a copy of it",
     )
     args = parser.parse_args()
     if args.pure_crc:
@@ -396,6 +427,9 @@ def main() -> None:
     tfcolumns = _tb_columns()
     if args.no_c and tfcolumns is not None:
         tfcolumns.USE_C = False
+    mlflow_columns = _mlflow_columns()
+    if args.no_c and mlflow_columns is not None:
+        mlflow_columns.USE_C = False
     work = Path(tempfile.mkdtemp(prefix="trackui-bench-import-"))
     os.environ["TRACKUI_CACHE_DIR"] = str(work / "cache")
     try:
@@ -408,6 +442,11 @@ def main() -> None:
         )
         c_on = numpy and tfcolumns is not None and tfcolumns.c_on()
         print(f"# TensorBoard decoder: {'C' if c_on else 'NumPy/Python'}", file=sys.stderr)
+        db_c = mlflow_columns is not None and mlflow_columns.c_on()
+        print(
+            f"# MLflow database rows: {'C' if db_c else 'Python (columns or rows)'}",
+            file=sys.stderr,
+        )
         print(f"# load average at start: {os.getloadavg()[0]:.2f}", file=sys.stderr)
         if args.tool in ("tensorboard", "both"):
             make_tensorboard(work / "tb", args.runs, args.points)
@@ -435,7 +474,7 @@ def main() -> None:
                     profile_refresh=args.profile_refresh,
                 )
         if args.tool == "mlflow-sqlite" and args.mode in ("read", "both"):
-            db = make_mlflow_sqlite(work / "mlflow-sqlite", args.runs, args.points)
+            db = _mlflow_db(work, args.keep, args.runs, args.points)
             measure_read(
                 "mlflow",
                 db,
@@ -444,6 +483,7 @@ def main() -> None:
                 label="mlflow_sqlite",
                 profile_refresh=args.profile_refresh,
             )
+        print(f"# load average at end: {os.getloadavg()[0]:.2f}", file=sys.stderr)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
