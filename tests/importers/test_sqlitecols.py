@@ -5,18 +5,13 @@ points, on hostile databases (NULLs, mixed types, text values, duplicated
 rows, timestamps out of order, keys in any script, a huge run, an empty
 one); anything the row reader could read differently (and a damaged page,
 a locked database) makes it give None, and the whole read is then the one
-made without it. The install without a compiler, or without the header,
-still succeeds and the readers work without the module
-(``test_sqlitecols_build``)."""
+made without it. Whole stores (copies, two threads) and the build without
+the module: ``test_sqlitecols_stores``."""
 
 from __future__ import annotations
 
 import random
-import shutil
 import sqlite3
-import subprocess
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +19,6 @@ import pytest
 
 from trackui.store.importers import _mlflow_columns, _mlflow_sqlite, _sqlite, mlflow
 from trackui.store.importers._pointcols import PointColumns
-
-from .helpers import materialized
 
 np = pytest.importorskip("numpy", reason="the columns readers need NumPy (CI installs it)")
 C = _mlflow_columns._sqlitecols
@@ -54,12 +47,16 @@ UNTYPED = "CREATE TABLE metrics (key, value, timestamp, run_uuid, step, is_nan);
 UNTYPED_INDEXED = UNTYPED + "CREATE INDEX index_metrics_run_uuid ON metrics (run_uuid);"
 
 
-def store(path: Path, rows: list[tuple[Any, ...]], *, metrics: str = UNTYPED_INDEXED) -> Path:
+def store(
+    path: Path, rows: list[tuple[Any, ...]], *, metrics: str = UNTYPED_INDEXED, utf16: bool = False
+) -> Path:
     """An ``mlflow.db`` holding run RUN (and OTHER) with ``rows`` as
     ``(key, value, timestamp, step, is_nan[, run_uuid])``; a str of SQL in
     their place is inserted as that expression."""
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path)
+    if utf16:
+        conn.execute("PRAGMA encoding = 'UTF-16le'")
     conn.executescript(
         "CREATE TABLE experiments (experiment_id INTEGER, name TEXT, lifecycle_stage TEXT);"
         "CREATE TABLE runs (run_uuid TEXT, name TEXT, experiment_id INTEGER, status TEXT,"
@@ -208,9 +205,13 @@ BENIGN = [
 
 
 @needs_c
-@pytest.mark.parametrize("metrics", [UNTYPED_INDEXED, UNTYPED, TYPED])
-def test_benign_rows_read_alike(tmp_path: Path, metrics: str) -> None:
-    db = store(tmp_path / "mlflow.db", BENIGN, metrics=metrics)
+@pytest.mark.parametrize(
+    ("metrics", "utf16"),
+    [(UNTYPED_INDEXED, False), (UNTYPED, False), (TYPED, False), (TYPED, True)],
+    ids=["untyped", "no-index", "mlflow", "mlflow-utf16"],
+)
+def test_benign_rows_read_alike(tmp_path: Path, metrics: str, utf16: bool) -> None:
+    db = store(tmp_path / "mlflow.db", BENIGN, metrics=metrics, utf16=utf16)
     got = check_alike(db)
     assert got is not None
     cols, newest = got
@@ -411,72 +412,3 @@ def test_a_database_that_does_not_open_has_no_c_reader(tmp_path: Path) -> None:
     assert _mlflow_columns.c_reader(_sqlite.ro_uri(tmp_path / "missing.db")) is None
     with pytest.raises(OSError):
         C.Reader(_sqlite.ro_uri(tmp_path / "missing.db"))
-
-
-@needs_c
-def test_a_hot_journal_is_read_from_the_private_copy(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A writer killed in a transaction leaves a hot journal: the database
-    is copied and the copy read (by the C reader too), nothing written
-    beside the original."""
-    db = store(tmp_path / "src" / "mlflow.db", BENIGN[:5])
-    code = (
-        "import os, sqlite3, sys\n"
-        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-        "c.execute('PRAGMA cache_size=1')\n"
-        "c.execute('BEGIN')\n"
-        "c.execute(\"DELETE FROM metrics WHERE key = 'acc'\")\n"
-        "c.executemany('INSERT INTO metrics VALUES (?, 1.0, 1, ?, 0, 0)',"
-        " [('pad' + 'x' * 200 + str(i), sys.argv[2]) for i in range(2000)])\n"
-        "os._exit(0)\n"
-    )
-    subprocess.run([sys.executable, "-c", code, str(db), RUN], check=True, timeout=120)
-    journal = db.with_name("mlflow.db-journal")
-    if not journal.exists() or journal.stat().st_size == 0:
-        pytest.skip("this SQLite left no hot journal behind (it runs on Linux with glibc)")
-    before = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in db.parent.iterdir())
-    seen = c_reads(monkeypatch)
-    with_c, without = read_ways(db, monkeypatch)
-    assert with_c == without and with_c[1] == []
-    assert seen and all(got is not None for got in seen.values())
-    # the rolled-back copy: the deleted rows are there, the inserted not
-    (run,) = [r for r in with_c[0] if r[0] == RUN]
-    assert sorted(p[0] for p in run[1]) == sorted(r[0] for r in BENIGN[:5])
-    after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in db.parent.iterdir())
-    assert after == before
-
-
-@needs_c
-def test_fixture_database_and_many_runs_in_two_threads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    built = materialized(FIXTURES / "mlflow")
-    db = tmp_path / "fixture" / "mlflow.db"
-    shutil.copytree(built / "sqlite", db.parent)
-    conn = sqlite3.connect(db)
-    runs = [r for (r,) in conn.execute("SELECT run_uuid FROM runs")]
-    conn.close()
-    for run in runs:
-        check_alike(db, run)
-    opened: list[tuple[Any, str]] = []
-    real = _mlflow_columns.c_reader
-
-    def spy(uri: str) -> Any:
-        reader = real(uri)
-        if reader is not None:
-            opened.append((reader, threading.current_thread().name))
-        return reader
-
-    monkeypatch.setattr(_mlflow_columns, "c_reader", spy)
-    seen = c_reads(monkeypatch)
-    with_c, without = read_ways(db, monkeypatch, now=1e10)
-    assert with_c == without and sum(len(r[1]) for r in with_c[0]) > 0
-    assert len(with_c[0]) >= 3 and sorted(seen) == sorted(r[0] for r in with_c[0])
-    assert all(got is not None for got in seen.values())
-    # one reader per reading thread (of the read with it), each closed after
-    assert 1 <= len(opened) <= _mlflow_sqlite._WORKERS
-    assert len({name for _, name in opened}) == len(opened)
-    for reader, _ in opened:
-        with pytest.raises(ValueError):
-            reader.columns("SELECT 1", RUN)
