@@ -4,8 +4,9 @@ through the bounded opener, become rows of ``metrics`` and merged
 
 Chunks are parsed by DuckDB's JSON reader (from temp files this module
 wrote, never from the run files) and unpivoted in SQL or numpy: the big
-chunks of a batch in one read with the keys named up front (``ingest_big``,
-``ingest_numpy``), the small ones of many runs in one pass (``ingest_small``),
+chunks of a batch with the keys named up front (``ingest_big``; with numpy
+read in parts on a second thread while the parts before are written:
+``ingest_parallel``, ``ingest_numpy``), the small ones of many runs in one pass (``ingest_small``),
 or chunk by chunk with the columns DuckDB finds (``_ingest_chunk``) where a
 group cannot go together.
 Small chunks of a lone run (a live refresh), and any chunk DuckDB would read

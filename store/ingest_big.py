@@ -19,11 +19,15 @@ points just written are deleted and, when a full pass over the lines finds
 keys the sample missed, the group is read again with those; otherwise, or
 when that too disagrees, ``None``: the caller reads each chunk the careful way.
 
-The chunks are written one after another into one temp file (with numpy,
-in run_no order). With numpy (the ``fast`` extra), ``ingest_numpy`` reads
-them into numpy columns and lays out the points and summaries there, checked
-before anything is written (about 2.5x less CPU a point than the SQL below).
-Without it, one SQL statement unpivots and sorts them: each line finds its
+Each chunk's bytes are checked first (``chunk_bytes``: one flat object a
+line, nothing nested, valid UTF-8...); a chunk that fails is left to the
+careful path (``left``), the others go on. With numpy (the ``fast`` extra),
+``ingest_parallel`` reads the group in parts on a second thread, each part
+sampled, written into a temp file in run_no order and read by
+``ingest_numpy`` into numpy columns, checked before anything is written
+(about 2.5x less CPU a point than the SQL below), while this thread writes
+the part before. Without numpy, the chunks are written one after another
+into one temp file and one SQL statement unpivots and sorts them: each line finds its
 run and seq (its line number in its run's file) by an equi-join on a
 per-line table, as in ``ingest_small``. A group holds one chunk per run, so a
 run's new points are those of its keys from its chunk's first line on (as in
