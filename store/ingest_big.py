@@ -40,9 +40,8 @@ import json
 import os
 from typing import Any
 
-from . import chunk_bytes, columns, ingest_numpy
+from . import columns, ingest_numpy
 from .catalog_schema import quote
-from .ingest_parallel import ParallelRead
 
 #: Lines of each chunk the sample takes from its start, its end and each window.
 SAMPLE_LINES = 16
@@ -94,7 +93,7 @@ class BigIngest:
         #: Chunks of the last group not read here: the caller reads each the careful way.
         self.left: list[tuple[str, bytes, int]] = []
         self._ids: dict[str, int] = {}  # the key ids of the last insert
-        self._parallel = ParallelRead(self)
+        self._parallel: Any = None  # ``ingest_parallel.ParallelRead``, made on first use
 
     def ingest(self, cur: Any, group: Group) -> int | None:
         """Points of ``group`` (one chunk per run; its lines may be None:
@@ -103,7 +102,13 @@ class BigIngest:
         caller's; else the points, and ``left`` the chunks not read."""
         self.left = []
         runs = columns.run_numbers(cur, [run_id for run_id, _, _, _ in group])
+        # (imported here: opening a catalog need not load them)
+        from . import chunk_bytes
+        from .ingest_parallel import ParallelRead
+
         if ingest_numpy.available() and len(runs) == len(group):
+            if self._parallel is None:
+                self._parallel = ParallelRead(self)
             points, left = self._parallel.ingest(cur, group, runs)
             if len(left) == len(group):
                 return None

@@ -25,7 +25,6 @@ touches the catalog; a failure in it is raised by the caller's thread.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import chunk_bytes, columns, ingest_numpy
@@ -64,6 +63,8 @@ class ParallelRead:
     ) -> tuple[int, list[Back]]:
         """Points of ``group`` written (their summaries go to
         ``chunk_summaries``), and the chunks left to the careful path."""
+        from concurrent.futures import ThreadPoolExecutor
+
         group = sorted(group, key=lambda c: runs[c[0]])  # run_no order: series order
         parts = cut(group, PART_BYTES)
         ids: dict[str, int] = {}
