@@ -63,6 +63,12 @@ FILE_COLUMNS = {
 }
 
 
+#: The ``files`` row of a finished run's directory itself, once a look at its
+#: files found it quiet: ``ino`` and ``mtime_ns`` of the directory, ``offset``
+#: when that look began (ns), ``lines`` 1 (see ``catalog_sync``).
+FOLDER = "."
+
+
 class CatalogError(Exception):
     """A store or catalog problem, with a message fit for one line."""
 
@@ -85,6 +91,9 @@ class RunState:
     dir: str = ""  # the directory this key was read from
     problems: dict[str, str] = field(default_factory=dict)  # file -> why it was not read
     shown: list[bool] | None = None  # console.log and code.diff there, as last written
+    #: Only the files a quiet finished run is checked by are loaded (``FOLDER``,
+    #: meta.json): the rest are loaded before it is read (``Catalog._complete``).
+    partial: bool = False
 
 
 @dataclass(frozen=True)

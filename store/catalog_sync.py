@@ -5,6 +5,9 @@ goes through the bounded opener; a file it refuses, or a document that does
 not parse, becomes one of the run's ``problems`` (which make it
 ``unreadable``), never an exception out of the refresh.
 
+A finished run found quiet is not read file by file at every refresh: see
+``quiet_runs.py``.
+
 A mixin of ``Catalog``: it uses ``opener``, ``_state``, ``_bad``, ``_tmp``
 and ``_ingest``.
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from typing import Any
 
 from . import bounded_json, paths, run_sync, system_lines
@@ -22,6 +26,7 @@ from .fmt import repair
 from .ingest import Chunk
 from .new_runs import NewRuns
 from .opener import UnsafeFile
+from .quiet_runs import QuietRuns
 from .run_dirs import RunDir
 
 _WHOLE_FILES = (paths.META, paths.CONFIG, paths.SUMMARY, paths.SOURCE)
@@ -56,7 +61,7 @@ def problems_of(text: str | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
 
 
-class RunSync:
+class RunSync(QuietRuns):
     def _signature(self, run: RunDir) -> tuple[Any, ...]:
         out = []
         for name in (*_LINE_FILES, *_WHOLE_FILES):
@@ -80,6 +85,15 @@ class RunSync:
             self._delete_run(cur, key)
             self._state.pop(key, None)
         state = self._state.get(key)
+        if state is not None and state.partial:
+            self._complete([key])
+        # The directory before its files: a name added after this sets its mtime.
+        began = time.time_ns()
+        try:
+            folder: os.stat_result | None = os.lstat(run.path)
+        except OSError:
+            folder = None
+        was_finished = state is not None and state.finished
         is_new = state is None
         if state is None:
             state = self._state[key] = RunState(dir=run.shown)
@@ -181,6 +195,7 @@ class RunSync:
             else:
                 cur.execute("UPDATE runs SET problems = ? WHERE run_id = ?", [problems, key])
             changed = True
+        self._stamp(run, state, batch, folder, began, quiet=was_finished and not changed)
         return changed
 
     def _listing(self, run: RunDir) -> dict[str, bool | None] | None:
