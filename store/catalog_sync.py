@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat as stat_mod
 import time
 from typing import Any
 
@@ -59,6 +60,30 @@ def problems_of(text: str | None) -> dict[str, str]:
     except ValueError:
         return {"run": text}
     return {str(k): str(v) for k, v in doc.items()} if isinstance(doc, dict) else {}
+
+
+_SAME: Any = object()
+_MISSING: Any = object()
+
+
+def _quick_stat(path: str, old: FileState | None) -> Any:
+    """``_SAME``: ``path`` is still the regular file ``old`` describes;
+    ``_MISSING``: there is no such file; else None: ask the opener (whose
+    checked stat costs four times this ``lstat``, and says why a link or a
+    FIFO is not read)."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return _MISSING
+    except OSError:
+        return None
+    if (
+        old is not None
+        and stat_mod.S_ISREG(st.st_mode)
+        and (st.st_ino, st.st_size, st.st_mtime_ns) == (old.ino, old.size, old.mtime_ns)
+    ):
+        return _SAME
+    return None
 
 
 class RunSync(QuietRuns):
@@ -110,15 +135,18 @@ class RunSync(QuietRuns):
         listing = self._listing(run) if is_new else None
         for name in names:
             rel = os.path.join(run.path, name)
+            old = state.files.get(name)
             if listing is not None and listing.get(name, True) is not None:
                 st = _READ if name in listing else None
             else:
+                quick = _quick_stat(rel, old)
+                if quick is _SAME:
+                    continue  # as the opener would stat it: nothing to read
                 try:
-                    st = self.opener.stat(rel)
+                    st = None if quick is _MISSING else self.opener.stat(rel)
                 except UnsafeFile as exc:
                     state.problems[name] = exc.reason
                     continue
-            old = state.files.get(name)
             if st is None:
                 state.problems.pop(name, None)
                 if name == paths.META and run.has_meta is False:
