@@ -5,7 +5,8 @@ Reading a batch of new runs is Python (open, parse, coerce each file); writing
 it is DuckDB (stage, insert, aggregate, commit), which lets go of the GIL
 while it works. So while batch k is written in a second thread, batch k + 1
 is read: on two cores the two halves of the cost overlap. From
-``PROCESS_MIN_RUNS`` runs on, the batches after the first are read by a
+``PROCESS_MIN_RUNS`` runs on (``PROCESS_MIN_RUNS_SHOWN`` where the batches
+are shown as they land), the batches after the first are read by a
 child process (``cold_reader``), so the reading and the writing's Python no
 longer take turns at one GIL; where it cannot start or fails, the reading is
 done here, in this thread.
@@ -50,6 +51,12 @@ OVERLAP_RUNS = 2000
 #: wall, 5.3-6.1 CPU-s; child 4.1-5.5 s, 6.4-7.5 CPU-s. 100 k: thread 53.6 s,
 #: child 48.0 s (70 and 77 CPU-s).
 PROCESS_MIN_RUNS = 20_000
+#: The same where the batches are shown as they land (``progress`` given: the
+#: TUI, its event loop painting meanwhile). There the reading thread shares
+#: the GIL with the UI thread too, and the child pays back from far fewer
+#: runs: 10 k small runs listed in the app, 2 cores, load ~2: thread
+#: 3.8-7.2 s wall, child 2.8-3.7 s, at the same CPU (4.8-6.0 CPU-s).
+PROCESS_MIN_RUNS_SHOWN = 1_000
 
 
 class _Writer:
@@ -136,7 +143,10 @@ class ColdBatches:
         # The child reads the batches after the first while this thread
         # reads the first (and the child starts up).
         self._cold_reader = None
-        starting = self._start_reader(parts)
+        least = PROCESS_MIN_RUNS
+        if progress is not None:
+            least = min(least, PROCESS_MIN_RUNS_SHOWN)
+        starting = self._start_reader(parts, least)
         try:
             for i, part in enumerate(parts):  # (parts grows as batches are cut)
                 if not self._all_new(part):
@@ -268,10 +278,10 @@ class ColdBatches:
         cur = self.cursor()
         return cur.execute("SELECT coalesce(max(run_no), 0) + 1 FROM runs").fetchall()[0][0]
 
-    def _start_reader(self, parts: list[list[RunDir]]) -> ReaderProcess | None:
+    def _start_reader(self, parts: list[list[RunDir]], least: int) -> ReaderProcess | None:
         """A child process reading the batches of new runs after the first
         (``cold_reader``), their ``run_no`` counted on from the first's; None
-        where it cannot start, or there are fewer than ``PROCESS_MIN_RUNS``."""
+        where it cannot start, or there are fewer than ``least`` to read so."""
         from . import catalog  # (``catalog`` imports this module)
 
         ahead = []
@@ -279,7 +289,7 @@ class ColdBatches:
             if not self._all_new(part):
                 break
             ahead.append(part)
-        if len(ahead) < 2 or sum(map(len, ahead[1:])) < PROCESS_MIN_RUNS:
+        if len(ahead) < 2 or sum(map(len, ahead[1:])) < least:
             return None
         try:
             return ReaderProcess(

@@ -225,3 +225,27 @@ def test_a_child_starts_only_for_enough_runs_to_read_ahead(
     with Store(store_root, catalog_path=tmp_path / "c.duckdb", clock=lambda: NOW) as store:
         assert store.count_runs() == 21
     assert len(made) == started
+
+
+@pytest.mark.parametrize("shown, started", [(True, 1), (False, 0)])
+def test_the_child_reads_from_fewer_runs_where_batches_are_shown(
+    store_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shown: bool, started: int
+) -> None:
+    monkeypatch.setattr(cold_batches, "OVERLAP_MIN_RUNS", 0)
+    monkeypatch.setattr(cold_batches, "PROCESS_MIN_RUNS", 10**9)
+    # Where the batches are shown as they land (``progress``: the TUI painting
+    # meanwhile) the child starts from ``PROCESS_MIN_RUNS_SHOWN`` runs.
+    monkeypatch.setattr(cold_batches, "PROCESS_MIN_RUNS_SHOWN", 18)  # 21 runs, 18 after the first 3
+    made: list[int] = []
+    real_init = cold_reader.ReaderProcess.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(cold_reader.ReaderProcess, "__init__", init)
+    seen: list[int] = []
+    with Store(store_root, catalog_path=tmp_path / "c.duckdb", refresh=False) as store:
+        store.refresh(progress=(lambda done, total: seen.append(done)) if shown else None)
+        assert store.count_runs() == 21
+    assert len(made) == started
