@@ -19,7 +19,11 @@ the one-batch-at-a-time path (``_sync_isolated``, with its retries run by
 run) from the batch that failed on: the state read ahead is dropped and
 loaded again from what was committed, so a failure costs time, never rows.
 
-A mixin of ``Catalog``: it uses ``_state``, ``_bad``, ``_transaction``,
+Once a batch is committed its finished runs are kept in memory as a warm
+start loads them (``_settle``): partial, their other file states loaded from
+the catalog again when read.
+
+A mixin of ``Catalog``: it uses ``_state`` (``_states``), ``_bad``, ``_transaction``,
 ``_sync_run``, ``_save_file_states``, ``_flush``, ``_sync_isolated``,
 ``_reload_state`` and ``_derive_statuses``; ``Catalog`` uses its
 ``_sync_prefix`` (a batch's runs up to ``TXN_BYTES``) and ``_reload_keeping_beats``.
@@ -33,7 +37,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from . import paths
 from .catalog_db import is_damage
+from .catalog_schema import FOLDER
 from .catalog_sync import Batch
 from .cold_reader import NO_CURSOR, ReaderProcess, read_batch
 from .run_dirs import RunDir
@@ -115,6 +121,8 @@ class ColdBatches:
                 parts, changed, points, done = self._overlapped(parts, now, progress, total)
         for part in parts:
             c, p = self._sync_isolated(part)
+            if total >= OVERLAP_MIN_RUNS:
+                self._settle(part)
             changed, points, done = changed + c, points + p, done + len(part)
             if done < total:
                 self._transaction(lambda cur: self._derive_statuses(cur, now))
@@ -167,6 +175,7 @@ class ColdBatches:
                     if not self._joined(in_flight):
                         break
                     points, written = points + in_flight.points, written + 1
+                    self._settle(parts[written - 1])
                     done += len(parts[written - 1])
                     if progress is not None:
                         progress(done, total)
@@ -178,6 +187,7 @@ class ColdBatches:
             self._stop_reader()
         if writer is not None and self._joined(writer):
             points, written = points + writer.points, written + 1
+            self._settle(parts[written - 1])
             done += len(parts[written - 1])
             if done < total and progress is not None:
                 progress(done, total)
@@ -186,6 +196,29 @@ class ColdBatches:
             # the one-by-one path reads it again from what was committed.
             self._reload_state()
         return parts[written:], sum(changes[:written]), points, done
+
+    def _settle(self, part: list[RunDir]) -> None:
+        """The committed runs of ``part`` kept in memory as a warm start loads
+        a quiet one (``Catalog._load_state``): of a finished run not imported only
+        the file states a refresh checks it by (``FOLDER``, meta.json), marked
+        ``partial`` (the rest are loaded again from the catalog before it is
+        read: ``_complete``). A cold build otherwise kept every file state of
+        every run it read, for as long as the catalog stays open: at 100 k
+        small runs, 65-85 MB of RSS (peak 550 -> 487 MB headless) that a
+        warm start never holds."""
+        states = self._states
+        if states is None:
+            return  # loaded again from the catalog, as a warm start: partial
+        kept = (FOLDER, paths.META)
+        for run in part:
+            state = states.get(run.key)
+            if state is None or not state.finished or state.partial:
+                continue
+            files = state.files
+            if paths.SOURCE in files:
+                continue  # imported: a refresh checks its appendable files too
+            state.files = {name: files[name] for name in kept if name in files}
+            state.partial = True
 
     def _joined(self, writer: _Writer) -> bool:
         """Whether the batch ``writer`` wrote is committed (damage raises)."""
