@@ -328,3 +328,26 @@ def test_a_run_looked_at_in_the_tick_of_its_last_change_is_looked_at_again(
         os.utime(run, ns=(changed, changed))
         store.refresh()
         assert (points(store, "a") == 4) == (tick == "same tick")
+
+
+def test_a_finished_run_looked_at_file_by_file_is_not_opened_when_nothing_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = store_of(tmp_path, {"p": ["a"]})
+    changed = os.lstat(root / "p" / "a").st_mtime_ns
+    # Each look in the tick of the run's last change: it never turns quiet.
+    monkeypatch.setattr(catalog_sync, "time", Clock(changed + 1_000_000))
+    with quiet_store(root) as store:
+        assert stamped(store) == 0
+        checked = []
+        real = store.catalog.opener.stat
+        monkeypatch.setattr(store.catalog.opener, "stat", lambda p: checked.append(p) or real(p))
+        calls = Calls(monkeypatch)
+        assert store.refresh().runs_changed == 0
+        # Each file one lstat, the run directory not opened, no checked stat.
+        assert checked == [] and calls.take()["open"] == 0
+        with open(root / "p" / "a" / "metrics.jsonl", "a") as fh:
+            fh.write('{"_step": 3, "loss": 0.1}\n')
+        store.refresh()
+        assert points(store, "a") == 4
+        assert checked == [str(root / "p" / "a" / "metrics.jsonl")]  # a change: through the opener
