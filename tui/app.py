@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
@@ -32,8 +32,18 @@ from .safe import clean
 
 #: runs the command palette offers to open
 PALETTE_RUNS = 2000
-#: Seconds after start at which a deferred start-up refresh runs anyway.
+#: Seconds after start at which the first page counts as shown anyway.
 START_DELAY = 1.0
+#: The start-up work that can wait (the full refresh, ``after_start``
+#: callbacks) waits for this many seconds without a key press and with no
+#: worker running, so the way from the list to the first chart keeps the CPU.
+START_IDLE_S = 1.0
+#: ... but no longer than this after the first page.
+START_LATEST_S = 5.0
+#: worker groups that do not keep the start from being idle
+BACKGROUND = ("warm-up", "refresh")
+#: the clock the idle wait reads (tests move it)
+monotonic = time.monotonic
 
 
 class CatalogRefreshed(Message):
@@ -167,6 +177,11 @@ class TrackuiApp(App[None]):
         self._force_broadcast = False
         self._start_pending = False  # the refresh on start waits for the first page
         self._warmed = False
+        #: what waits for the user to be idle after the first page (``after_start``);
+        #: None once it has run
+        self._after_start: list[Callable[[], Any]] | None = []
+        self._first_page_at: float | None = None
+        self._last_key_at = 0.0
         #: (runs read, runs to read) while a big refresh fills the catalog.
         self.reading: tuple[int, int] | None = None
         self._source_states: tuple[Any, ...] = ()
@@ -203,12 +218,46 @@ class TrackuiApp(App[None]):
                 self.set_timer(START_DELAY, self.first_page_shown)
 
     def first_page_shown(self) -> None:
-        """The run list painted its first page: start the deferred refresh,
-        and import the run screen while the user reads the list."""
+        """The run list painted its first page: import the run screen while
+        the user reads the list; the deferred refresh waits until the user
+        is idle (``after_start``)."""
         self._start_warm_up()
+        if self._first_page_at is None:
+            self._first_page_at = monotonic()
+            self.set_timer(START_IDLE_S, self._start_when_idle, name="start when idle")
+
+    def after_start(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once the start is over: the first page shown, then
+        ``START_IDLE_S`` without a key press or a running worker (at the latest
+        ``START_LATEST_S`` after the first page); at once if that was already.
+        For work the first screens do not need (the start-up refresh, the
+        primary metrics' columns), so that it does not take the CPU from the
+        way to the first chart (``enter``, ``3``)."""
+        if self._after_start is None:
+            callback()
+        else:
+            self._after_start.append(callback)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            self._last_key_at = monotonic()  # the user is not idle
+        await super().on_event(event)
+
+    def _start_when_idle(self) -> None:
+        if self._after_start is None or self._first_page_at is None:
+            return
+        now = monotonic()
+        busy = any(w.is_running and w.group not in BACKGROUND for w in self.workers)
+        wait = max(START_IDLE_S - (now - self._last_key_at), 0.1 if busy else 0.0)
+        if wait > 0 and now - self._first_page_at < START_LATEST_S:
+            self.set_timer(wait, self._start_when_idle, name="start when idle")
+            return
+        waiting, self._after_start = self._after_start, None
         if self._start_pending:
             self._start_pending = False
             self.refresh_store(force=True)
+        for callback in waiting:
+            callback()
 
     def _start_warm_up(self) -> None:
         if not self._warmed:
@@ -220,6 +269,8 @@ class TrackuiApp(App[None]):
     # -- live refresh ----------------------------------------------------------
 
     def _live_tick(self) -> None:
+        if self._start_pending:
+            return  # the start-up refresh, still waiting for an idle moment, reads it all
         busy = any(w.group == "refresh" and w.is_running for w in self.workers)
         if not busy:
             self.load_changes()
