@@ -291,11 +291,23 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         elif find_metric(before, self.metric) != find_metric(metrics, self.metric):
             self._load_series()  # the metric on screen moved: redraw it
 
-    def _draw_held(self) -> None:
+    def _draw_held(self, tries: int = 3) -> None:
+        if tries > 1 and not self._summary_measured():
+            # The summary table measures new rows when idle, then the layout
+            # gives the chart what is left: drawn after that, not twice.
+            self.call_after_refresh(self._draw_held, tries - 1)
+            return
         held, self._held_series = self._held_series, None
         if held is not None and held[0] == self.metric:
             name = self.detail.run.name if self.detail else self.run_id
             self.chart.set_series(held[0], [(self.run_id, name, held[1])])
+
+    def _summary_measured(self) -> bool:
+        """Whether the layout gave the summary table room for its rows (it
+        measures rows added when idle, and the next layout follows)."""
+        table = self.query_one("#metric-summary", DataTable)
+        header = table.header_height if table.show_header else 0
+        return table.row_count == 0 or table.size.height > header
 
     @on(DataTable.RowSelected, "#artifacts-table")
     def _artifact_chosen(self, event: DataTable.RowSelected) -> None:
@@ -320,6 +332,13 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             return
         if not self.ready("metrics"):
             self._held_series = (message.key, message.series)
+            return
+        if self.chart.last_plot is None:
+            # The first drawing waits for the layout that the run just filled
+            # (the summary table's rows take room from the chart): drawn once,
+            # at the size it is shown at.
+            self._held_series = (message.key, message.series)
+            self.call_after_refresh(self._draw_held)
             return
         name = self.detail.run.name if self.detail else self.run_id
         self.chart.set_series(message.key, [(self.run_id, name, message.series)])

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.text import Text
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
@@ -139,7 +140,9 @@ def tab_body(tab: str, run_id: str) -> list[Widget]:
 
 def _table(id: str, columns: Sequence[str]) -> DataTable:
     table: DataTable = DataTable(id=id, cursor_type="row")
-    table.add_columns(*columns)
+    # Text, not str: a str label is read as markup, whose emoji codes (a big
+    # module) would be imported on the way to the first chart.
+    table.add_columns(*(Text(column) for column in columns))
     return table
 
 

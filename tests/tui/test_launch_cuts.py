@@ -1,8 +1,9 @@
 """Work the way from the run list to the first chart no longer does: pushing
 the Run screen parses no CSS again, the first chart is drawn once at its
-size (and again when that size changes), and its series is read with the
-run, in one worker. The time itself is a benchmark figure:
-benchmarks/bench_launch.py."""
+size (and again when that size changes), even when the run is read after
+its tab was built, and its series is read with the run, in one worker; the
+start-up refresh waits until the user is idle. The time itself is a
+benchmark figure: benchmarks/bench_launch.py."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from textual.css.stylesheet import Stylesheet
 from textual.worker import get_current_worker
 
 from trackui.store.queries import Store
+from trackui.tui.app import make_app
 from trackui.tui.chart import MetricChart
 from trackui.tui.metric_grid import MetricGrid
 from trackui.tui.run_screen import RunScreen
 from trackui.tui.runs_screen import RunsScreen
 
+from ..conftest import FIXED_NOW
 from .helpers import RunApp, build, settle, until
 
 pytestmark = pytest.mark.anyio
@@ -160,3 +163,196 @@ async def test_a_chart_wider_than_that_read_asks_again(
         wide = screen.chart.buckets
         assert wide > 100
         assert asked == [(PRIMARY, "run-detail", 100), (PRIMARY, "run-series", wide)]
+
+
+# -- the start-up work waits for an idle moment ------------------------------
+
+
+async def test_the_start_up_refresh_waits_until_the_user_is_idle(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``enter`` and ``3`` right after the list shows: the start-up refresh
+    (and what else waits for ``after_start``) runs after the first chart, once
+    no key was pressed for ``START_IDLE_S`` and no worker runs, not while the
+    Run screen is being built."""
+    from trackui.tui import app as app_module
+
+    now = [1000.0]
+    monkeypatch.setattr(app_module, "monotonic", lambda: now[0])
+    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)  # its timer never fires here
+    monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
+    refreshed: list[bool] = []
+    real = store.refresh
+
+    def watched(**kwargs: Any) -> Any:
+        refreshed.append(kwargs.get("full", False))
+        return real(**kwargs)
+
+    monkeypatch.setattr(store, "refresh", watched)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
+    waited: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        app.after_start(lambda: waited.append("after start"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+        await pilot.press("3")
+        await until(pilot, lambda: app.screen.chart.last_plot is not None, "the chart")
+        await settle(pilot)
+        assert refreshed == [] and waited == []  # the first chart came first
+        now[0] += app_module.START_IDLE_S / 2  # a key pressed half the wait ago
+        app._start_when_idle()
+        await settle(pilot)
+        assert refreshed == [] and waited == []
+        now[0] += app_module.START_IDLE_S  # idle long enough: it runs, once
+        app._start_when_idle()
+        await until(pilot, lambda: refreshed and waited, "the start-up refresh")
+        await settle(pilot)
+        assert refreshed == [True] and waited == ["after start"]
+        app.after_start(lambda: waited.append("later"))  # after the start: at once
+        assert waited == ["after start", "later"]
+
+
+async def test_the_start_up_work_runs_at_the_latest_after_a_while(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys pressed all the time do not hold the start-up refresh off for
+    ever: ``START_LATEST_S`` after the first page it runs anyway."""
+    from trackui.tui import app as app_module
+
+    now = [1000.0]
+    monkeypatch.setattr(app_module, "monotonic", lambda: now[0])
+    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)
+    monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
+    refreshed: list[bool] = []
+    real = store.refresh
+
+    def watched(**kwargs: Any) -> Any:
+        refreshed.append(kwargs.get("full", False))
+        return real(**kwargs)
+
+    monkeypatch.setattr(store, "refresh", watched)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await settle(pilot)
+        await pilot.press("j")
+        app._start_when_idle()
+        await settle(pilot)
+        assert refreshed == []  # a key was just pressed
+        now[0] += app_module.START_LATEST_S
+        await pilot.press("k")
+        app._start_when_idle()
+        await until(pilot, lambda: refreshed, "the start-up refresh")
+        assert refreshed == [True]
+
+
+async def test_a_chart_shown_before_its_run_is_read_is_drawn_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``3`` before the run is read: the Metrics tab is built empty, and the
+    chart is drawn once the run filled the tab (its summary table takes room
+    from the chart), at the size it is shown at, not first at the size the
+    empty tab left it and again for the Resize."""
+    import threading
+
+    drawn = count_calls(monkeypatch, MetricChart, "_draw")
+    go = threading.Event()
+    real = store.get_run
+
+    def held(run_id: str) -> Any:
+        go.wait(300)
+        return real(run_id)
+
+    monkeypatch.setattr(store, "get_run", held)
+    app = RunApp(store, store.resolve("detect/yolo-sgd"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        try:
+            screen = app.screen
+            assert isinstance(screen, RunScreen)
+            await until(pilot, lambda: screen.is_mounted, "the run screen")
+            await pilot.press("3")
+            await until(pilot, lambda: screen.ready("metrics"), "the Metrics tab")
+            await pilot.pause()
+            assert screen.detail is None  # the tab was built before the run was read
+        finally:
+            go.set()
+        await until(pilot, lambda: screen.chart.last_plot is not None, "the chart")
+        await settle(pilot)
+        chart = screen.chart
+        plot = chart.last_plot
+        assert plot is not None and plot.key == PRIMARY
+        assert [c for c in drawn if c is chart] == [chart]
+        assert (plot.width, plot.height) == (
+            chart.content_region.width,
+            chart.content_region.height,
+        )
+
+
+async def test_the_run_tables_column_labels_are_not_read_as_markup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Markup would import Rich's emoji codes (a big module) on the way to
+    the first chart."""
+    from rich.text import Text
+    from textual.app import App
+
+    from trackui.tui.run_tabs import SUMMARY_COLUMNS, _table
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a column label read as markup")
+
+    async with App().run_test():
+        monkeypatch.setattr(Text, "from_markup", refused)
+        table = _table("metric-summary", SUMMARY_COLUMNS)
+        assert [str(c.label) for c in table.columns.values()] == list(SUMMARY_COLUMNS)
+
+
+@pytest.mark.parametrize("compact", [False, True])
+async def test_the_footers_keys_are_styled_once_and_look_as_textuals(
+    monkeypatch: pytest.MonkeyPatch, compact: bool
+) -> None:
+    """Textual's keys start ``compact`` and get the footer's flag once
+    mounted, each change restyling a key just styled; ours are made as they
+    end up (the same classes and flags as in Textual's footer)."""
+    from textual.app import App
+    from textual.dom import DOMNode
+    from textual.widgets import Footer as TextualFooter
+    from textual.widgets._footer import FooterKey
+
+    from trackui.tui.footer import Footer
+
+    restyled: list[DOMNode] = []
+    update = DOMNode.update_node_styles
+
+    def counted(self: DOMNode, animate: bool = True) -> None:
+        if isinstance(self, FooterKey):
+            restyled.append(self)
+        update(self, animate)
+
+    monkeypatch.setattr(DOMNode, "update_node_styles", counted)
+
+    class Keys(App[None]):
+        BINDINGS = [("a", "bell", "Alpha"), ("b", "quit", "Beta")]
+
+        def __init__(self, footer: type[TextualFooter]) -> None:
+            super().__init__()
+            self.footer_class = footer
+
+        def compose(self) -> Any:
+            yield self.footer_class(compact=compact)
+
+    shown = []
+    for footer in (TextualFooter, Footer):
+        restyled.clear()
+        app = Keys(footer)
+        async with app.run_test() as pilot:
+            await until(pilot, lambda a=app: len(a.query(FooterKey)) == 3, "the keys")
+            await pilot.pause()
+            keys = list(app.query(FooterKey))
+            shown.append([(k.key, k.compact, k.has_class("-compact")) for k in keys])
+            if footer is Footer:
+                assert restyled == []
+            else:
+                assert restyled  # what this saves (a Textual that does not: drop this)
+    assert shown[0] == shown[1]
