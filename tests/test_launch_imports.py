@@ -87,3 +87,48 @@ def test_the_tui_alone_helps_and_refuses_as_the_whole_command_line(argv: list[st
         said.append((stop.value.code, out.getvalue(), err.getvalue()))
     assert said[0] == said[1]
     assert said[0][1] or said[0][2]
+
+
+DETECTING = (
+    "trackui.store.importers.mlflow",  # each importer's detect(): MLflow's loads NumPy
+    "trackui.store.importers._mlflow_sqlite",
+    "trackui.store.importers._mlflow_columns",
+    "trackui.store.importers.ultralytics",
+)
+
+
+def test_a_folder_read_before_is_opened_without_detecting_its_kinds_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``trackui FOLDER`` of other tools' runs: the first launch detects what
+    the folder holds (every importer loaded) and makes its read-through
+    store; a later one finds that store and opens it as it is."""
+    import shutil
+
+    from .conftest import FIXTURES
+
+    folder = tmp_path / "runs"
+    shutil.copytree(FIXTURES / "wandb", folder)
+    monkeypatch.setenv("TRACKUI_CACHE_DIR", str(tmp_path / "cache"))
+    first = loaded_at_start(str(folder))
+    assert "trackui.tui.app" in first and all(m in first for m in DETECTING)
+    again = loaded_at_start(str(folder))
+    assert "trackui.tui.app" in again and not [m for m in DETECTING if m in again]
+    from trackui.cli_resolve import source
+
+    assert source(folder).root == source(folder).root  # the same store both times
+    assert len(list((tmp_path / "cache" / "sources").iterdir())) == 1
+
+
+def test_a_folder_of_no_runs_is_still_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from trackui.cli_resolve import UsageError, source
+
+    monkeypatch.setenv("TRACKUI_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "readme.txt").write_text("no runs here")
+    with pytest.raises(UsageError):
+        source(folder)
+    assert not (tmp_path / "cache" / "sources").exists()

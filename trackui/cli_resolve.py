@@ -5,6 +5,8 @@ line, exit 2."""
 
 from __future__ import annotations
 
+import glob
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -58,6 +60,8 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
 
     if path.is_dir() and is_trackui_store(path):
         return Source(name, path)
+    if path.is_dir() and _read_through_before(path):
+        return Source(name, read_through(path))
     kinds = detect_kinds(path)
     if kinds:
         return Source(name, read_through(path))
@@ -73,6 +77,26 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
             "Ultralytics, MLflow, TensorBoard, dvclive, W&B or Trackio)"
         )
     return Source(name, path)
+
+
+def _read_through_before(path: Path) -> bool:
+    """Whether an earlier ``trackui PATH`` found other tools' runs in the
+    folder and made its read-through store (``read_through``): its kinds are
+    not detected again, which loads every importer (NumPy with MLflow's) on
+    the way to the first frame. Runs removed since then show as gone."""
+    from trackui.store.sources import SOURCES_FILE
+
+    real = os.path.realpath(path)
+    made = paths.cache_dir() / "sources"
+    bound = {"sources": [{"path": real, "kind": None, "box": "local"}]}
+    pattern = glob.escape(paths.safe_segment(os.path.basename(real))) + "-*"
+    for root in made.glob(pattern):
+        try:
+            if json.loads((root / SOURCES_FILE).read_text(encoding="utf-8")) == bound:
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def checked_path(text: str | os.PathLike[str]) -> Path:
