@@ -228,8 +228,9 @@ class TrackuiApp(App[None]):
 
     def after_start(self, callback: Callable[[], Any]) -> None:
         """Call ``callback`` once the start is over: the first page shown, then
-        ``START_IDLE_S`` without a key press or a running worker (at the latest
-        ``START_LATEST_S`` after the first page); at once if that was already.
+        ``START_IDLE_S`` without a key press, a running worker or a screen
+        still ``starting`` (the Run screen until its first chart), at the
+        latest ``START_LATEST_S`` after the first page; at once if that was.
         For work the first screens do not need (the start-up refresh, the
         primary metrics' columns), so that it does not take the CPU from the
         way to the first chart (``enter``, ``3``)."""
@@ -247,7 +248,9 @@ class TrackuiApp(App[None]):
         if self._after_start is None or self._first_page_at is None:
             return
         now = monotonic()
-        busy = any(w.is_running and w.group not in BACKGROUND for w in self.workers)
+        busy = getattr(self.screen, "starting", False) or any(
+            w.is_running and w.group not in BACKGROUND for w in self.workers
+        )
         wait = max(START_IDLE_S - (now - self._last_key_at), 0.1 if busy else 0.0)
         if wait > 0 and now - self._first_page_at < START_LATEST_S:
             self.set_timer(wait, self._start_when_idle, name="start when idle")

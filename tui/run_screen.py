@@ -150,6 +150,16 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         if self.detail is not None:
             self._fill_tab(tab, self.detail)
 
+    @property
+    def starting(self) -> bool:
+        """Until the run is read and, on the Metrics tab, its chart drawn
+        (the app's start-up work waits: ``TrackuiApp.after_start``)."""
+        if self.detail is None:
+            return True
+        if not self.is_mounted or self.active_tab != "metrics" or self.metric is None:
+            return False
+        return not self.ready("metrics") or self.chart.last_plot is None
+
     def ready(self, tab: str) -> bool:
         """Whether the widgets of ``tab`` are built and mounted."""
         return tab in self.built and tab not in self._mounting
@@ -303,8 +313,7 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             self.chart.set_series(held[0], [(self.run_id, name, held[1])])
 
     def _summary_measured(self) -> bool:
-        """Whether the layout gave the summary table room for its rows (it
-        measures rows added when idle, and the next layout follows)."""
+        """Whether the layout gave the summary table room for its rows."""
         table = self.query_one("#metric-summary", DataTable)
         header = table.header_height if table.show_header else 0
         return table.row_count == 0 or table.size.height > header

@@ -189,13 +189,32 @@ async def test_the_start_up_refresh_waits_until_the_user_is_idle(
         return real(**kwargs)
 
     monkeypatch.setattr(store, "refresh", watched)
+    import threading
+
+    go = threading.Event()
+    read_run = store.get_run
+
+    def held(run_id: str) -> Any:
+        go.wait(300)
+        return read_run(run_id)
+
+    monkeypatch.setattr(store, "get_run", held)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
     waited: list[str] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
         app.after_start(lambda: waited.append("after start"))
-        await pilot.press("enter")
-        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+        try:
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+            now[0] += app_module.START_IDLE_S * 1.5  # no key for a while, but ...
+            app._start_when_idle()
+            await pilot.pause()
+            assert app.screen.starting  # ... the run is not read yet
+            assert refreshed == [] and waited == []
+        finally:
+            go.set()
+        now[0] -= app_module.START_IDLE_S * 1.5
         await pilot.press("3")
         await until(pilot, lambda: app.screen.chart.last_plot is not None, "the chart")
         await settle(pilot)
@@ -356,3 +375,38 @@ async def test_the_footers_keys_are_styled_once_and_look_as_textuals(
             else:
                 assert restyled  # what this saves (a Textual that does not: drop this)
     assert shown[0] == shown[1]
+
+
+async def test_the_start_up_work_waits_for_the_first_chart(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key and no worker for a while, but the Run screen's chart is not
+    drawn yet (a busy machine): the start-up work still waits for it."""
+    from trackui.tui import app as app_module
+
+    now = [1000.0]
+    monkeypatch.setattr(app_module, "monotonic", lambda: now[0])
+    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)
+    monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
+    draw = RunScreen._draw_held
+    monkeypatch.setattr(RunScreen, "_draw_held", lambda self, tries=3: None)  # not yet
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    waited: list[str] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        app.after_start(lambda: waited.append("after start"))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+        await pilot.press("3")
+        screen = app.screen
+        await until(pilot, lambda: screen.ready("metrics") and screen.detail, "the run")
+        await settle(pilot)
+        now[0] += app_module.START_IDLE_S * 1.5
+        app._start_when_idle()
+        await settle(pilot)
+        assert screen.starting and waited == []
+        draw(screen)
+        await until(pilot, lambda: screen.chart.last_plot is not None, "the chart")
+        assert not screen.starting
+        app._start_when_idle()
+        assert waited == ["after start"]
