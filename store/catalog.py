@@ -425,6 +425,9 @@ class Catalog(SourceRuns, RunDirs, RunSync, Retries, Statuses, ColdBatches):
         """The runs of ``found`` to read, and the keys now naming another directory."""
         todo: list[RunDir] = []
         moved: list[str] = []
+        # Remote boxes' mirrors: their runs' files are appended to as on the box.
+        remotes = [s.native_root for s in self.sources if getattr(s, "is_remote", False)]
+        mirrors = tuple(str(root) + os.sep for root in remotes if root is not None)
         with Folders() as folders:
             for run in found:
                 state = self._state.get(run.key)
@@ -436,7 +439,7 @@ class Catalog(SourceRuns, RunDirs, RunSync, Retries, Statuses, ColdBatches):
                             state.slot = zlib.crc32(run.key.encode()) % ROTATION
                         if state.slot != turn:
                             continue
-                    if self._quiet(run, state, folders):
+                    if self._quiet(run, state, folders, mirrors):
                         continue  # its directory and watched files as its quiet look left them
                 todo.append(run)
         return todo, moved

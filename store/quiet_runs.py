@@ -6,8 +6,10 @@ summary is replaced before it, by rename), and nothing writes into the run
 after it; ``trackui tag`` / ``rename`` replace ``meta.json`` by rename; an
 importer replaces files by rename, or appends to ``metrics.jsonl``,
 ``events.jsonl`` and ``system.jsonl`` of a run it wrote (one with
-``source.json``) when its source grew; a user may edit ``meta.json`` in
-place. A rename, a new or a removed file sets the run directory's mtime;
+``source.json``) when its source grew; a remote box's mirror
+(``remote/mirror.py``) copies a whole file by rename and appends what was
+appended on the box (where anything may have written into a finished run);
+a user may edit ``meta.json`` in place. A rename, a new or a removed file sets the run directory's mtime;
 writing into a file does not. So once a look at every file of a finished
 run (``_sync_run_files``, the directory ``lstat``-ed before its files) finds
 nothing changed, and the directory and its files were last changed at least
@@ -15,7 +17,7 @@ nothing changed, and the directory and its files were last changed at least
 same clock tick could leave them as seen), the directory's inode and mtime
 are kept (the ``FOLDER`` row of ``files``). After that the run is
 ``_quiet`` while the directory's inode and mtime and the stats of its
-``meta.json`` (of an imported run: also its appendable files) are those
+``meta.json`` (of an imported or mirrored run: also its appendable files) are those
 kept: one ``lstat`` of the directory and one of each of those files, no
 listing, no open. Any difference, a problem, or no kept stamp, and the run
 is read file by file again; a look that finds a change drops the stamp, so
@@ -35,9 +37,10 @@ from .run_dirs import RunDir
 from .sources.listing import RACY_NS
 
 #: What can change in a quiet finished run without its directory changing:
-#: meta.json edited in place; an importer's appends to a run it wrote.
+#: meta.json edited in place; an importer's appends to a run it wrote, and a
+#: remote box's mirror's appends (what was appended on the box).
 _WATCHED = (paths.META,)
-_WATCHED_IMPORTED = (paths.META, paths.METRICS, paths.EVENTS, paths.SYSTEM)
+_WATCHED_APPENDED = (paths.META, paths.METRICS, paths.EVENTS, paths.SYSTEM)
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -73,13 +76,21 @@ class Folders:
 
 
 class QuietRuns:
-    def _quiet(self, run: RunDir, state: RunState, folders: Folders) -> bool:
+    def _quiet(
+        self, run: RunDir, state: RunState, folders: Folders, mirrors: tuple[str, ...] = ()
+    ) -> bool:
         """Whether a finished run is as its last quiet look found it (see the
         module doc): its directory and watched files ``lstat``-ed, no more
-        (relative to its project folder's handle: a shorter path to walk)."""
+        (relative to its project folder's handle: a shorter path to walk).
+        ``mirrors``: folders (ending in a separator) that remote boxes' runs
+        are copied into, appending to their files as on the box."""
         stamp = state.files.get(FOLDER)
         if stamp is None or state.problems or run.key in self._bad:
             return False
+        files = state.files
+        appended = paths.SOURCE in files or (mirrors and run.path.startswith(mirrors))
+        if appended and state.partial:
+            return False  # its appendable files' states are not loaded: a look loads them
         project, name = run.path.rsplit(os.sep, 1)
         fd = folders.handle(project)
         stat = os.stat
@@ -93,8 +104,7 @@ class QuietRuns:
             return False
         if st.st_ino != stamp.ino or st.st_mtime_ns != stamp.mtime_ns:
             return False
-        files = state.files
-        for watched in _WATCHED_IMPORTED if paths.SOURCE in files else _WATCHED:
+        for watched in _WATCHED_APPENDED if appended else _WATCHED:
             old = files.get(watched)
             try:
                 if fd is not None:

@@ -351,3 +351,59 @@ def test_a_finished_run_looked_at_file_by_file_is_not_opened_when_nothing_change
         store.refresh()
         assert points(store, "a") == 4
         assert checked == [str(root / "p" / "a" / "metrics.jsonl")]  # a change: through the opener
+
+
+class Mirror:
+    """A remote box's source as the catalog sees it: a native store (the
+    mirror) whose files are appended to as the box's were."""
+
+    is_remote = True
+    box = "box1"
+    status = "ok"
+    heard = None
+    inserted = False
+
+    def __init__(self, files: Path) -> None:
+        self.files = self.native_root = files
+        self.location = f"box1:{files}"
+        self.runs: dict[str, Any] = {}
+
+    def refresh(self, catalog: Any) -> tuple[int, int]:
+        return 0, 0
+
+    def heartbeat(self, run_id: str) -> None:
+        return None
+
+    def forget(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("how", ["reopen", "live"])
+def test_a_mirrored_finished_run_appended_to_in_place_is_seen(tmp_path: Path, how: str) -> None:
+    root = store_of(tmp_path, {"p": ["a"]})
+    (tmp_path / "box").mkdir()
+    mirror = store_of(tmp_path / "box", {"m": ["far"]})
+
+    def opened() -> Store:
+        store = Store(root, refresh=False)
+        store.catalog.sources.append(Mirror(mirror))
+        store.refresh()
+        return store
+
+    store = opened()
+    try:
+        store.refresh()
+        assert stamped(store) == 2  # both quiet
+        with open(mirror / "m" / "far" / "metrics.jsonl", "a") as fh:  # as the mirror appends
+            fh.write('{"_step": 3, "loss": 0.1}\n')
+        if how == "reopen":
+            store.close()
+            store = opened()
+        else:
+            for _ in range(ROTATION):
+                store.refresh(full=False)
+                if points(store, "far") == 4:
+                    break
+        assert points(store, "far") == 4
+    finally:
+        store.close()
