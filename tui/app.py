@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from textual import events, work
-from textual.app import App
+from textual.app import App, ScreenStackError
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -247,8 +247,12 @@ class TrackuiApp(App[None]):
     def _start_when_idle(self) -> None:
         if self._after_start is None or self._first_page_at is None:
             return
+        try:
+            screen = self.screen
+        except ScreenStackError:
+            return  # the app is closing
         now = monotonic()
-        busy = getattr(self.screen, "starting", False) or any(
+        busy = getattr(screen, "starting", False) or any(
             w.is_running and w.group not in BACKGROUND for w in self.workers
         )
         wait = max(START_IDLE_S - (now - self._last_key_at), 0.1 if busy else 0.0)

@@ -410,3 +410,12 @@ async def test_the_start_up_work_waits_for_the_first_chart(
         assert not screen.starting
         app._start_when_idle()
         assert waited == ["after start"]
+
+
+async def test_an_idle_check_while_the_app_closes_is_quiet(store: Store) -> None:
+    """Its timer may fire when the screens are gone (a slow machine)."""
+    app = build(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        app.first_page_shown()
+    app._start_when_idle()  # no screen left: nothing to do, no error
