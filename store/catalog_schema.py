@@ -73,7 +73,7 @@ class CatalogError(Exception):
     """A store or catalog problem, with a message fit for one line."""
 
 
-@dataclass
+@dataclass(slots=True)  # one or more per run: 100 k runs keep them in memory
 class FileState:
     ino: int = 0
     size: int = 0
@@ -82,7 +82,7 @@ class FileState:
     lines: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class RunState:
     files: dict[str, FileState] = field(default_factory=dict)
     finished: bool = False
