@@ -23,7 +23,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static
+from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store.filters import FilterError
@@ -35,6 +35,7 @@ from .boxes import BoxesLine, several_boxes
 from .column_picker import ColumnPicker
 from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
+from .footer import Footer
 from .messages import StoreRefreshed
 from .primary_column import primary_columns
 from .runs_filter import FilterBar, filter_bar
@@ -221,6 +222,11 @@ class RunsScreen(FilterBar, Screen):
             self.loading_more = False
             if page.offset != len(self.runs):
                 return  # the list changed under it; the cursor will ask again
+            if self._moved_under(page.runs):
+                # runs landed ahead of it since it was asked for (a cold build,
+                # a live tick): this page overlaps the rows shown; read them whole
+                self.load_live(self.query_state, len(self.runs) + len(page.runs))
+                return
             self.runs += page.runs
             self.total, self.groups = page.total, dict(page.groups) or self.groups
             self._show(appended=len(page.runs), rebuild=self._take_sources(page.sources))
@@ -233,6 +239,18 @@ class RunsScreen(FilterBar, Screen):
         self._update_boxes()
         self._update_detail()
         self._maybe_load_more(table.cursor_row)
+
+    def _moved_under(self, more: tuple[RunSummary, ...]) -> bool:
+        """Whether a next page does not follow the rows shown: one of its runs
+        is shown already, or (grouped) it starts a project shown above."""
+        if not more or not self.runs:
+            return False
+        shown = {run.id for run in self.runs}
+        if any(run.id in shown for run in more):
+            return True
+        first, last = more[0].project, self.runs[-1].project
+        grouped = self.query_state.grouped
+        return grouped and first != last and any(run.project == first for run in self.runs)
 
     def on_column_choices_loaded(self, message: ColumnChoicesLoaded) -> None:
         def chosen(columns: list[str] | None) -> None:

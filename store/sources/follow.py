@@ -9,11 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-try:
-    import numpy as np
-except ImportError:  # only columns need it, and none come without it
-    np = None  # type: ignore[assignment]
-
 from ..importers import _metric_rows
 from ..importers._pointcols import PointColumns, concat, numpy_or_none
 from ..importers.base import ForeignRun
@@ -34,6 +29,7 @@ class Following:
         row = self.runs.get(run_id)
         if row is not None and len(got):
             if isinstance(got, PointColumns):
+                np = numpy_or_none()  # columns come only with NumPy; not loaded to open a store
                 known = got.t[~np.isnan(got.t)]
                 times = [float(known.max())] if known.size else []
             else:
