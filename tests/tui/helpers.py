@@ -78,3 +78,16 @@ def screen_text(screen: Screen[Any]) -> str:
 
 def ids_by_name(store: Store) -> dict[str, str]:
     return {run.name: run.id for run in store.list_runs()}
+
+
+def count_calls(monkeypatch: Any, owner: Any, name: str) -> list[Any]:
+    """Each call of ``owner.name`` (its first argument), recorded as it goes through."""
+    calls: list[Any] = []
+    original = getattr(owner, name)
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls

@@ -5,8 +5,6 @@ pushed), and they still hold."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from textual.css.stylesheet import Stylesheet
 
@@ -14,21 +12,9 @@ from trackui.store.queries import Store
 from trackui.tui.compare_screen import CompareScreen
 from trackui.tui.runs_screen import RunsScreen
 
-from .helpers import build, settle, until
+from .helpers import build, count_calls, settle, until
 
 pytestmark = pytest.mark.anyio
-
-
-def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[Any]:
-    calls: list[Any] = []
-    original = getattr(owner, name)
-
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
 
 
 async def test_opening_compare_parses_no_css_again(

@@ -21,24 +21,11 @@ from trackui.tui.run_screen import RunScreen
 from trackui.tui.runs_screen import RunsScreen
 
 from ..conftest import FIXED_NOW
-from .helpers import RunApp, build, settle, until
+from .helpers import RunApp, build, count_calls, settle, until
 
 pytestmark = pytest.mark.anyio
 
 PRIMARY = "metrics/mAP50-95(B)"  # the headline metric of the detect runs
-
-
-def count_calls(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str) -> list[Any]:
-    """Each call of ``owner.name`` (its first argument), recorded as it goes through."""
-    calls: list[Any] = []
-    original = getattr(owner, name)
-
-    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
-        calls.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(owner, name, counted)
-    return calls
 
 
 async def test_opening_a_run_parses_no_css_again(
