@@ -34,8 +34,7 @@ from .safe import clean
 PALETTE_RUNS = 2000
 #: Seconds after start at which the first page counts as shown anyway.
 START_DELAY = 1.0
-#: The start-up work that can wait (the full refresh, ``after_start``
-#: callbacks) waits for this many seconds without a key press and with no
+#: The start-up work that can wait (the full refresh) waits for this many seconds without a key press and with no
 #: worker running, so the way from the list to the first chart keeps the CPU.
 START_IDLE_S = 1.0
 #: ... but no longer than this after the first page.
@@ -177,9 +176,8 @@ class TrackuiApp(App[None]):
         self._force_broadcast = False
         self._start_pending = False  # the refresh on start waits for the first page
         self._warmed = False
-        #: what waits for the user to be idle after the first page (``after_start``);
-        #: None once it has run
-        self._after_start: list[Callable[[], Any]] | None = []
+        #: the start is over: the first page shown, then the user idle (``_start_when_idle``)
+        self.start_over = False
         self._first_page_at: float | None = None
         self._last_key_at = 0.0
         #: (runs read, runs to read) while a big refresh fills the catalog.
@@ -220,24 +218,11 @@ class TrackuiApp(App[None]):
     def first_page_shown(self) -> None:
         """The run list painted its first page: import the run screen while
         the user reads the list; the deferred refresh waits until the user
-        is idle (``after_start``)."""
+        is idle (``_start_when_idle``)."""
         self._start_warm_up()
         if self._first_page_at is None:
             self._first_page_at = monotonic()
             self.set_timer(START_IDLE_S, self._start_when_idle, name="start when idle")
-
-    def after_start(self, callback: Callable[[], Any]) -> None:
-        """Call ``callback`` once the start is over: the first page shown, then
-        ``START_IDLE_S`` without a key press, a running worker or a screen
-        still ``starting`` (the Run screen until its first chart), at the
-        latest ``START_LATEST_S`` after the first page; at once if that was.
-        For work the first screens do not need (the start-up refresh, the
-        primary metrics' columns), so that it does not take the CPU from the
-        way to the first chart (``enter``, ``3``)."""
-        if self._after_start is None:
-            callback()
-        else:
-            self._after_start.append(callback)
 
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key):
@@ -245,7 +230,13 @@ class TrackuiApp(App[None]):
         await super().on_event(event)
 
     def _start_when_idle(self) -> None:
-        if self._after_start is None or self._first_page_at is None:
+        """The start is over once the first page is shown and then
+        ``START_IDLE_S`` passed without a key press, a running worker or a
+        screen still ``starting`` (the Run screen until its first chart), at
+        the latest ``START_LATEST_S`` after the first page: then the deferred
+        refresh runs, so that it does not take the CPU from the way to the
+        first chart (``enter``, ``3``)."""
+        if self.start_over or self._first_page_at is None:
             return
         try:
             screen = self.screen
@@ -259,12 +250,10 @@ class TrackuiApp(App[None]):
         if wait > 0 and now - self._first_page_at < START_LATEST_S:
             self.set_timer(wait, self._start_when_idle, name="start when idle")
             return
-        waiting, self._after_start = self._after_start, None
+        self.start_over = True
         if self._start_pending:
             self._start_pending = False
             self.refresh_store(force=True)
-        for callback in waiting:
-            callback()
 
     def _start_warm_up(self) -> None:
         if not self._warmed:

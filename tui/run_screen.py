@@ -153,7 +153,7 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
     @property
     def starting(self) -> bool:
         """Until the run is read and, on the Metrics tab, its chart drawn
-        (the app's start-up work waits: ``TrackuiApp.after_start``)."""
+        (the app's start-up work waits: ``TrackuiApp._start_when_idle``)."""
         if self.detail is None:
             return True
         if not self.is_mounted or self.active_tab != "metrics" or self.metric is None:

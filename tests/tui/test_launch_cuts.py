@@ -159,7 +159,7 @@ async def test_the_start_up_refresh_waits_until_the_user_is_idle(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """``enter`` and ``3`` right after the list shows: the start-up refresh
-    (and what else waits for ``after_start``) runs after the first chart, once
+    runs after the first chart (the start is over), once
     no key was pressed for ``START_IDLE_S`` and no worker runs, not while the
     Run screen is being built."""
     from trackui.tui import app as app_module
@@ -187,10 +187,8 @@ async def test_the_start_up_refresh_waits_until_the_user_is_idle(
 
     monkeypatch.setattr(store, "get_run", held)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
-    waited: list[str] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
-        app.after_start(lambda: waited.append("after start"))
         try:
             await pilot.press("enter")
             await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
@@ -198,25 +196,26 @@ async def test_the_start_up_refresh_waits_until_the_user_is_idle(
             app._start_when_idle()
             await pilot.pause()
             assert app.screen.starting  # ... the run is not read yet
-            assert refreshed == [] and waited == []
+            assert refreshed == [] and not app.start_over
         finally:
             go.set()
         now[0] -= app_module.START_IDLE_S * 1.5
         await pilot.press("3")
         await until(pilot, lambda: app.screen.chart.last_plot is not None, "the chart")
         await settle(pilot)
-        assert refreshed == [] and waited == []  # the first chart came first
+        assert refreshed == [] and not app.start_over  # the first chart came first
         now[0] += app_module.START_IDLE_S / 2  # a key pressed half the wait ago
         app._start_when_idle()
         await settle(pilot)
-        assert refreshed == [] and waited == []
+        assert refreshed == [] and not app.start_over
         now[0] += app_module.START_IDLE_S  # idle long enough: it runs, once
         app._start_when_idle()
-        await until(pilot, lambda: refreshed and waited, "the start-up refresh")
+        await until(pilot, lambda: refreshed, "the start-up refresh")
         await settle(pilot)
-        assert refreshed == [True] and waited == ["after start"]
-        app.after_start(lambda: waited.append("later"))  # after the start: at once
-        assert waited == ["after start", "later"]
+        assert refreshed == [True] and app.start_over
+        app._start_when_idle()  # once over, the start is not begun again
+        await settle(pilot)
+        assert refreshed == [True]
 
 
 async def test_the_start_up_work_runs_at_the_latest_after_a_while(
@@ -378,10 +377,8 @@ async def test_the_start_up_work_waits_for_the_first_chart(
     draw = RunScreen._draw_held
     monkeypatch.setattr(RunScreen, "_draw_held", lambda self, tries=3: None)  # not yet
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
-    waited: list[str] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
-        app.after_start(lambda: waited.append("after start"))
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
         await pilot.press("3")
@@ -391,12 +388,12 @@ async def test_the_start_up_work_waits_for_the_first_chart(
         now[0] += app_module.START_IDLE_S * 1.5
         app._start_when_idle()
         await settle(pilot)
-        assert screen.starting and waited == []
+        assert screen.starting and not app.start_over
         draw(screen)
         await until(pilot, lambda: screen.chart.last_plot is not None, "the chart")
         assert not screen.starting
         app._start_when_idle()
-        assert waited == ["after start"]
+        assert app.start_over
 
 
 async def test_an_idle_check_while_the_app_closes_is_quiet(store: Store) -> None:
