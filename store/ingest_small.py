@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .bulk_rows import stage_columns
+from .bulk_rows import object_size, stage_columns
 from .catalog_schema import quote
 
 #: A key read as one of these goes in as a number, as the Python path reads it.
@@ -45,15 +45,17 @@ def ingest_small(cur: Any, tmpdir: str, group: list[tuple[str, bytes, int, int]]
     source = os.path.join(tmpdir, "small_chunks.jsonl")
     spans = []
     at = 1
+    longest = 0  # no line is longer than its chunk
     with open(source, "wb") as fh:
         for run_id, chunk, first_line, lines in group:
             fh.write(chunk)
             spans.append((run_id, at, lines, first_line))
             at += lines
+            longest = max(longest, len(chunk))
     cur.execute(
         "CREATE OR REPLACE TEMP TABLE small_chunk AS SELECT * FROM read_json(?, "
         "format='newline_delimited', sample_size=-1, ignore_errors=true, "
-        "maximum_object_size=67108864) WITH ORDINALITY WHERE ordinality <= ?",
+        f"maximum_object_size={object_size(longest)}) WITH ORDINALITY WHERE ordinality <= ?",
         [source, at - 1],
     )
     described = cur.execute("DESCRIBE small_chunk").fetchall()
