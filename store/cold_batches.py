@@ -32,10 +32,14 @@ A mixin of ``Catalog``: it uses ``_state`` (``_states``), ``_bad``, ``_transacti
 from __future__ import annotations
 
 import gc
+import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import duckdb
 
 from . import paths
 from .catalog_db import is_damage
@@ -63,6 +67,23 @@ PROCESS_MIN_RUNS = 20_000
 #: runs: 10 k small runs listed in the app, 2 cores, load ~2: thread
 #: 3.8-7.2 s wall, child 2.8-3.7 s, at the same CPU (4.8-6.0 CPU-s).
 PROCESS_MIN_RUNS_SHOWN = 1_000
+#: DuckDB's ``memory_limit`` (MiB) while the batches are written, restored
+#: after (``_memory_for_build``). Unlimited, DuckDB keeps every table block
+#: it wrote or read in its buffer pool (about 100 MB at 100 k small runs),
+#: and each checkpoint rewrites the last row group of each table on top:
+#: 100 k small runs shown as they land, peak RSS headless 465-485 MB, 395-405
+#: MB with this, at the same speed. Only while building: a limit this low
+#: could fail a user's big query later (one that cannot spill).
+BUILD_MEMORY_MIB = 128
+#: ... but at least this much per DuckDB thread: each thread of a JSON read
+#: reserves buffers of twice its ``maximum_object_size`` (16 MiB at least,
+#: 64 MiB where lines may be long, as the Python-parsed points' read): under
+#: too low a limit such a batch fails, and the build lifts the limit and
+#: goes on (that batch read again).
+BUILD_MEMORY_PER_THREAD_MIB = 64
+#: Runs to read from which the limit is set: below, the buffer pool stays
+#: small anyway (10 k small runs: about 10 MB of table blocks).
+BUILD_MEMORY_MIN_RUNS = 20_000
 
 
 class _Writer:
@@ -118,7 +139,17 @@ class ColdBatches:
         if total >= OVERLAP_MIN_RUNS and len(parts) > 1:
             parts = [p[i : i + OVERLAP_RUNS] for p in parts for i in range(0, len(p), OVERLAP_RUNS)]
             with self._core_for_reading(), collections_paused():
-                parts, changed, points, done = self._overlapped(parts, now, progress, total)
+                with self._memory_for_build(total) as lift:
+                    self._write_error: BaseException | None = None
+                    parts, changed, points, done = self._overlapped(parts, now, progress, total)
+                    if parts and isinstance(self._write_error, duckdb.OutOfMemoryException):
+                        # The limit was too low for a batch (a JSON read's
+                        # buffers): the rest overlapped as before, without it.
+                        if lift():
+                            parts, more, added, done = self._overlapped(
+                                parts, now, progress, total, done
+                            )
+                            changed, points = changed + more, points + added
         for part in parts:
             c, p = self._sync_isolated(part)
             if total >= OVERLAP_MIN_RUNS:
@@ -136,15 +167,16 @@ class ColdBatches:
         now: float,
         progress: Callable[[int, int], None] | None,
         total: int,
+        done: int = 0,
     ) -> tuple[list[list[RunDir]], int, int, int]:
         """Read batch k + 1 while batch k is written. Returns the batches not
         written (the caller syncs them one by one), and (changed, points,
-        runs done) of those written. A batch whose metric bytes pass
+        runs done, counted on from ``done``) of those written. A batch whose metric bytes pass
         ``TXN_BYTES`` is cut after the run that passes it: the rest is the
         next batch (what is read ahead and what one commit holds stay capped)."""
         parts = list(parts)
         changes: list[int] = []
-        points = done = 0
+        points = 0
         writer: _Writer | None = None
         read = written = 0  # batches read (or begun), batches committed
         next_no: int | None = None
@@ -227,6 +259,7 @@ class ColdBatches:
         except Exception as exc:
             self._ingest.current = None
             self._ingest.combine = True
+            self._write_error = exc
             if is_damage(exc):
                 raise
             return False
@@ -249,6 +282,44 @@ class ColdBatches:
             yield
         finally:
             cur.execute(f"SET threads = {int(threads)}")
+
+    @contextmanager
+    def _memory_for_build(self, runs: int) -> Iterator[Callable[[], bool]]:
+        """DuckDB's ``memory_limit`` at ``BUILD_MEMORY_MIB`` meanwhile (or
+        ``BUILD_MEMORY_PER_THREAD_MIB`` a thread; never raised), restored
+        after: what its buffer pool keeps is evicted (the blocks are in the
+        catalog file) or spilled to its temp directory. Not for a catalog
+        whose temp directory is relative (an in-memory one: it would spill
+        into the working directory), nor for fewer than ``BUILD_MEMORY_MIN_RUNS``
+        runs to read. Yields what lifts it early (True: it was lowered)."""
+        lowered = [False]
+
+        def lift() -> bool:
+            if not lowered[0]:
+                return False
+            lowered[0] = False
+            restore_memory_limit(self.cursor(), limit)
+            return True
+
+        if runs < BUILD_MEMORY_MIN_RUNS:
+            yield lift
+            return
+        cur = self.cursor()
+        limit, temp, threads = cur.execute(
+            "SELECT current_setting('memory_limit'), current_setting('temp_directory'), "
+            "current_setting('threads')"
+        ).fetchall()[0]
+        mib = max(BUILD_MEMORY_MIB, BUILD_MEMORY_PER_THREAD_MIB * int(threads))
+        build = mib << 20
+        if not os.path.isabs(temp or "") or not build < size_bytes(limit):
+            yield lift
+            return
+        cur.execute(f"SET memory_limit = '{mib}MiB'")
+        lowered[0] = True
+        try:
+            yield lift
+        finally:
+            lift()
 
     def _reload_keeping_beats(self, done: list[str]) -> None:
         """State again from the catalog, but for the heartbeats of the runs
@@ -346,6 +417,39 @@ class ColdBatches:
         if statuses:
             self._transaction(lambda cur: self._derive_statuses(cur, now))
         return points
+
+
+_UNITS = {"": 1, "BYTES": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+_UNITS.update({"KIB": 1 << 10, "MIB": 1 << 20, "GIB": 1 << 30, "TIB": 1 << 40})
+
+
+def size_bytes(text: str) -> float:
+    """Bytes of a DuckDB size setting as it prints it ("18.8 GiB", "0 bytes");
+    infinity for what does not read as one (no limit to lower)."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", str(text))
+    if match is None or match.group(2).upper() not in _UNITS:
+        return float("inf")
+    try:
+        return float(match.group(1)) * _UNITS[match.group(2).upper()]
+    except ValueError:
+        return float("inf")
+
+
+def restore_memory_limit(cur: Any, limit: str) -> None:
+    """``memory_limit`` back to ``limit`` as ``current_setting`` printed it
+    ("18.8 GiB": the limit truncated to a tenth of a GiB): the middle of what
+    that print stands for, which prints the same. Not ``RESET``: DuckDB 1.5
+    then prints its default but keeps enforcing the lowered limit. A catalog
+    gone bad meanwhile keeps its own error (a new connection has the default)."""
+    size = size_bytes(limit)
+    match = re.fullmatch(r"\s*[0-9]*\.?([0-9]*)\s*([A-Za-z]*)\s*", str(limit))
+    if size == float("inf") or match is None:
+        return
+    size += 0.5 * 10 ** -len(match.group(1)) * _UNITS[match.group(2).upper()]
+    try:
+        cur.execute(f"SET memory_limit = '{int(size)}B'")
+    except Exception:
+        pass
 
 
 _NO_CURSOR = NO_CURSOR  # (tests reach it here)
