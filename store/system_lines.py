@@ -17,6 +17,13 @@ import re
 from . import bounded_json
 
 PREFIX = "system/"
+
+
+def is_system(key: str) -> bool:
+    """Whether ``key`` is a sampled system series (GPU, CPU, memory)."""
+    return key.startswith(PREFIX)
+
+
 _NUM = rb"-?(?:\d{1,18}|\d{1,300}\.\d+(?:[eE][+-]?\d{1,2})?|\d{1,300}[eE][+-]?\d{1,2})"
 #: a line as the sampler and the importers write it: ``_t`` first, then only
 #: ``system/`` keys (no quote or backslash in them) with plain numbers; such a

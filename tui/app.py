@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import events, work
 from textual.app import App, ScreenStackError
@@ -22,13 +22,16 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState, get_current_worker
 
-from trackui.store.catalog import RefreshStats
-from trackui.store.queries import Store
+from trackui.store.catalog_schema import RefreshStats
 
 from .config import TuiConfig
 from .messages import StoreRefreshed
+from .read_ahead import ReadAhead, Result, RunReadAhead, read_run
 from .runs_screen import RunsScreen
 from .safe import clean
+
+if TYPE_CHECKING:
+    from trackui.store.queries import Store
 
 #: runs the command palette offers to open
 PALETTE_RUNS = 2000
@@ -40,7 +43,7 @@ START_IDLE_S = 1.0
 #: ... but no longer than this after the first page.
 START_LATEST_S = 5.0
 #: worker groups that do not keep the start from being idle
-BACKGROUND = ("warm-up", "refresh")
+BACKGROUND = ("warm-up", "read-ahead", "refresh")
 #: the clock the idle wait reads (tests move it)
 monotonic = time.monotonic
 
@@ -78,6 +81,16 @@ def _warm_up() -> None:
         from . import run_screen  # noqa: F401
     except ImportError:
         pass  # open_run says so when it is asked
+
+
+def _read_ahead(app: TrackuiApp, run_id: str, generation: int) -> None:
+    """Read the run under the cursor (``read_ahead``; a worker thread, beside
+    ``_warm_up``: the read mostly waits for the catalog)."""
+    try:
+        result: Result | None = read_run(app.store, run_id, with_series=True)
+    except Exception:  # the Run screen reads it again, and says why if it fails
+        result = None
+    app.post_message(RunReadAhead(run_id, generation, result))
 
 
 def _screen_run_ids(screen: Screen) -> list[str]:
@@ -176,6 +189,8 @@ class TrackuiApp(App[None]):
         self._force_broadcast = False
         self._start_pending = False  # the refresh on start waits for the first page
         self._warmed = False
+        #: the run under the list's cursor, read before enter opens it
+        self.read_ahead = ReadAhead()
         #: the start is over: the first page shown, then the user idle (``_start_when_idle``)
         self.start_over = False
         self._first_page_at: float | None = None
@@ -215,11 +230,12 @@ class TrackuiApp(App[None]):
                 self._start_pending = True
                 self.set_timer(START_DELAY, self.first_page_shown)
 
-    def first_page_shown(self) -> None:
-        """The run list painted its first page: import the run screen while
-        the user reads the list; the deferred refresh waits until the user
-        is idle (``_start_when_idle``)."""
-        self._start_warm_up()
+    def first_page_shown(self, run_id: str | None = None) -> None:
+        """The run list painted its first page, its cursor on ``run_id``:
+        import the run screen and read that run while the user reads the
+        list; the deferred refresh waits until the user is idle
+        (``_start_when_idle``)."""
+        self._start_warm_up(run_id)
         if self._first_page_at is None:
             self._first_page_at = monotonic()
             self.set_timer(START_IDLE_S, self._start_when_idle, name="start when idle")
@@ -255,12 +271,23 @@ class TrackuiApp(App[None]):
             self._start_pending = False
             self.refresh_store(force=True)
 
-    def _start_warm_up(self) -> None:
+    def _start_warm_up(self, run_id: str | None = None) -> None:
         if not self._warmed:
-            # The list is up: import the run screen (and plotext) in a thread,
-            # so enter does not wait for them.
+            # The list is up: import the run screen (and plotext) and read the
+            # run under the cursor, in threads, so enter waits for neither.
             self._warmed = True
             self.run_worker(_warm_up, thread=True, group="warm-up", exit_on_error=False)
+            if run_id is not None:
+                generation = self.read_ahead.start(run_id)
+                self.run_worker(
+                    partial(_read_ahead, self, run_id, generation),
+                    thread=True,
+                    group="read-ahead",
+                    exit_on_error=False,
+                )
+
+    def on_run_read_ahead(self, message: RunReadAhead) -> None:
+        self.read_ahead.done(message)
 
     # -- live refresh ----------------------------------------------------------
 
@@ -293,6 +320,7 @@ class TrackuiApp(App[None]):
     def on_catalog_progress(self, message: CatalogProgress) -> None:
         """A cold catalog commits in batches: the screens show each as it lands."""
         self.reading = (message.done, message.total)
+        self.read_ahead.invalidate()
         stats = RefreshStats(message.done, message.done, 0, 0.0)
         for screen in self.screen_stack:
             screen.post_message(StoreRefreshed(stats))
@@ -304,6 +332,7 @@ class TrackuiApp(App[None]):
         stats = message.stats
         moved, self._source_states = message.sources != self._source_states, message.sources
         if force or moved or stats.runs_changed or stats.points:
+            self.read_ahead.invalidate()
             for screen in self.screen_stack:
                 screen.post_message(StoreRefreshed(stats))
 

@@ -22,7 +22,7 @@ lower/upper envelope (min–max or ±std) under a run's line.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from plotext._figure import _figure_class
@@ -176,6 +176,10 @@ class MetricChart(Widget):
         self._figure = _figure_class()  # our own figure: plotext's global one is shared state
         self._content: Text = Text("")
         self._requested_buckets = 0
+        #: series set before the first layout: drawn by ``render`` at its size
+        self._deferred = False
+        #: ... once this says the layout around it is final
+        self._draw_when: Callable[[], bool] | None = None
 
     # -- the API -------------------------------------------------------------
 
@@ -216,18 +220,30 @@ class MetricChart(Widget):
         series: Sequence[tuple[str, str, Series]],
         styles: Sequence[RunStyle] | None = None,
         bands: Mapping[str, Band] | None = None,
+        *,
+        at_next_frame: bool = False,
+        when: Callable[[], bool] | None = None,
     ) -> None:
         """Draw ``key`` for these ``(run_id, run name, Series)``, each run in its
-        ``RunStyle`` (by position when not given), with optional bands."""
+        ``RunStyle`` (by position when not given), with optional bands.
+        ``at_next_frame``: drawn when a frame paints the chart, at the size
+        that frame's layout gives it — the first frame for which ``when()``
+        holds (a chart whose neighbours are still being filled and measured:
+        drawn once, at its final size, in the frame that shows it)."""
         self.key = key
         self.series = list(series)
         self.run_styles = list(styles) if styles is not None else None
         self.bands = dict(bands or {})
         self._requested_buckets = self.buckets
-        self.redraw()
+        if at_next_frame and self.is_mounted:
+            self._deferred, self._draw_when = True, when
+            self.refresh()
+        else:
+            self.redraw()
 
     def clear(self, message: str = "") -> None:
         self.key = None
+        self._deferred, self._draw_when = False, None
         self.series = []
         self.last_plot = None
         self.border_title = None
@@ -254,7 +270,9 @@ class MetricChart(Widget):
         self.redraw()
 
     def on_resize(self, event: events.Resize) -> None:
-        if not self._drawn_at_size():
+        if self._deferred:
+            self.refresh()  # drawn by render, at this size, if the layout is final
+        elif not self._drawn_at_size():
             # A chart given its series right after its first layout has the
             # Resize of that layout still queued: drawn once, not twice.
             self.redraw()
@@ -265,6 +283,12 @@ class MetricChart(Widget):
             self.post_message(self.DataWanted(self, self.key, self.x_axis, wanted))
 
     def render(self) -> Text:
+        ready = self._draw_when is None or self._draw_when()
+        if self._deferred and self.content_region.width > 0 and ready:
+            # The first layout since the series came: drawn now, at this
+            # size, in the frame being painted (not on the Resize after it).
+            self._deferred, self._draw_when = False, None
+            self._redraw(refresh=False)
         return self._content
 
     # -- drawing -------------------------------------------------------------
@@ -283,13 +307,26 @@ class MetricChart(Widget):
     def redraw(self) -> None:
         if self.key is None:
             return
+        if self.is_mounted and self.size.width <= 0:
+            # Not laid out yet (a tab just built): ``render`` draws it in the
+            # first frame that gives it a size.
+            self._deferred = True
+            self.refresh()
+            return
+        self._deferred, self._draw_when = False, None
+        self._redraw(refresh=True)
+
+    def _redraw(self, *, refresh: bool) -> None:
+        assert self.key is not None
         width, height = self.content_region.width, self.content_region.height
         self.last_plot = self._draw(self.key, self.series, max(width, 10), max(height, 4))
         title = self.last_plot.title
         if cell_len(title) > self.size.width - 6:  # corners, padding, room for the border line
             title = self.last_plot.short_title
-        self.border_title = Content(title)
-        self.refresh()
+        if self.border_title is None or str(self.border_title) != title:
+            self.border_title = Content(title)  # repaints the border if it changed
+        if refresh:
+            self.refresh()
 
     def _style(self, index: int, depth: str) -> RunStyle:
         if self.run_styles is not None and index < len(self.run_styles):

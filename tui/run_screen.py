@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from textual import on, work
@@ -36,6 +37,8 @@ from .chart_keys import CHART_KEY_ACTIONS, ChartKeys, chart_bindings
 from .footer import Footer
 from .messages import StoreRefreshed
 from .metric_grid import MetricGrid, key_metrics
+from .read_ahead import UNBUILT_BUCKETS, Result, read_run
+from .read_ahead import metric_results as _results
 from .run_console import ConsoleTab
 from .run_details import find_metric, overview, summary_cells
 from .run_grid import GridTab
@@ -43,17 +46,15 @@ from .run_tabs import (
     TAB_FOCUS,
     TAB_LABELS,
     TABS,
-    UNBUILT_BUCKETS,
+    MeasuredTable,
     MetricPicker,
     RunLoaded,
     SeriesLoaded,
     fill_artifacts,
     fill_params,
     header,
-    read_run,
     tab_body,
 )
-from .run_tabs import metric_results as _results
 from .safe import clean
 from .system_tab import SystemTab, is_system
 
@@ -129,7 +130,20 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.load_detail(self._next("detail"), with_series=True)
+        generation = self._next("detail")
+        read_ahead = getattr(self.app, "read_ahead", None)
+        taken = partial(self._read_ahead_taken, generation)
+        if read_ahead is None or not read_ahead.take(self.run_id, taken):
+            self.load_detail(generation, with_series=True)
+
+    def _read_ahead_taken(self, generation: int, result: Result | None) -> None:
+        """The run as the app read it ahead (``read_ahead``); None: read it here."""
+        if not self.is_attached:
+            return
+        if result is None:
+            self.load_detail(self._next("detail"), with_series=True)
+        else:
+            self.post_message(RunLoaded(result[0], generation, result[1]))
 
     def build_tab(self, tab: str) -> None:
         """Mount the widgets of ``tab`` if they are not there yet; they are
@@ -285,6 +299,8 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             table.clear()
             for key in keys:
                 table.add_row(*cells[key], key=key)
+            if isinstance(table, MeasuredTable):
+                table.measure_now()  # its height is known to the next layout
         if keys != [m.key for m in before]:
             self.query_one(MetricGrid).set_keys(key_metrics(keys, project))
         if not keys:
@@ -295,22 +311,23 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             return
         self._sync_metric_cursor(self.metric)
         if not before and self._series_wanted == (self.metric, self.chart.x_axis):
-            # Read before the chart was built (or on its way): drawn once the
-            # chart is laid out, at its size, not first at none.
-            self.call_after_refresh(self._draw_held)
+            # Read before the chart was built (or on its way): drawn in the
+            # next frame, at the size its layout gives (the summary rows just
+            # added take room from it), once.
+            self._draw_held()
         elif find_metric(before, self.metric) != find_metric(metrics, self.metric):
             self._load_series()  # the metric on screen moved: redraw it
 
-    def _draw_held(self, tries: int = 3) -> None:
-        if tries > 1 and not self._summary_measured():
-            # The summary table measures new rows when idle, then the layout
-            # gives the chart what is left: drawn after that, not twice.
-            self.call_after_refresh(self._draw_held, tries - 1)
-            return
+    def _draw_held(self) -> None:
         held, self._held_series = self._held_series, None
         if held is not None and held[0] == self.metric:
             name = self.detail.run.name if self.detail else self.run_id
-            self.chart.set_series(held[0], [(self.run_id, name, held[1])])
+            self.chart.set_series(
+                held[0],
+                [(self.run_id, name, held[1])],
+                at_next_frame=True,
+                when=self._summary_measured,
+            )
 
     def _summary_measured(self) -> bool:
         """Whether the layout gave the summary table room for its rows."""
@@ -347,7 +364,7 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             # (the summary table's rows take room from the chart): drawn once,
             # at the size it is shown at.
             self._held_series = (message.key, message.series)
-            self.call_after_refresh(self._draw_held)
+            self._draw_held()
             return
         name = self.detail.run.name if self.detail else self.run_id
         self.chart.set_series(message.key, [(self.run_id, name, message.series)])

@@ -23,8 +23,7 @@ from textual.widget import Widget
 from textual.widgets import DataTable, Input, Static
 
 from trackui.store import fmt
-from trackui.store.models import Artifact, MetricSummary, RunDetail, RunSummary, Series
-from trackui.store.primary import choose
+from trackui.store.models import Artifact, RunDetail, RunSummary, Series
 
 from . import names
 from .chart import MetricChart
@@ -33,7 +32,6 @@ from .picker import KeyList
 from .run_details import STATUS_STYLES
 from .safe import clean, literal
 from .scrolling import ViLog, ViScroll
-from .system_tab import is_system
 
 TABS = ("overview", "params", "metrics", "console", "artifacts", "system")
 TAB_LABELS = {
@@ -56,8 +54,6 @@ TAB_FOCUS = {
     "system": "#system-grid",
 }
 SUMMARY_COLUMNS = ("metric", "last", "min", "at step", "max", "at step", "first", "count")
-#: buckets asked for while the chart is not built: what a chart with no size asks
-UNBUILT_BUCKETS = 100
 
 
 class RunLoaded(Message):
@@ -138,8 +134,22 @@ def tab_body(tab: str, run_id: str) -> list[Widget]:
     raise ValueError(f"no tab {tab!r}")
 
 
+class MeasuredTable(DataTable):
+    """A DataTable that can measure rows just added now, not when idle."""
+
+    def measure_now(self) -> None:
+        """What DataTable does with new rows once idle (their column widths,
+        so its height), done now: the layout of the next frame gives the
+        widgets beside it their final room (the chart is drawn once)."""
+        if self._require_update_dimensions:
+            self._require_update_dimensions = False
+            rows = self._new_rows.copy()
+            self._new_rows.clear()
+            self._update_dimensions(rows)
+
+
 def _table(id: str, columns: Sequence[str]) -> DataTable:
-    table: DataTable = DataTable(id=id, cursor_type="row")
+    table: DataTable = MeasuredTable(id=id, cursor_type="row")
     # Text, not str: a str label is read as markup, whose emoji codes (a big
     # module) would be imported on the way to the first chart.
     table.add_columns(*(Text(column) for column in columns))
@@ -189,24 +199,3 @@ def header(run: RunSummary, width: int) -> Content:
         (names.fit(ref, room), "bold"),
         *(("  ", (run.id, "$text-muted")) if show_id else ()),
     )
-
-
-def metric_results(metrics: Sequence[MetricSummary]) -> list[MetricSummary]:
-    """The metrics the Metrics tab shows: all but the sampled system series."""
-    return [m for m in metrics if not is_system(m.key)]
-
-
-def read_run(
-    store: Any, run_id: str, *, with_series: bool = False
-) -> tuple[RunDetail, tuple[str, Series] | None]:
-    """The run; with ``with_series`` (its first load) also the series its
-    Metrics tab charts first, read as a chart not yet laid out asks. Both in
-    one worker: the way to the first chart then waits for no event loop
-    between the two reads (busy building the Run screen, it delayed the
-    second by about 0.1 s)."""
-    detail = store.get_run(run_id)
-    keys = [m.key for m in metric_results(detail.metrics)] if with_series else []
-    if not keys:
-        return detail, None
-    key = choose(keys, project=detail.run.project) or keys[0]
-    return detail, (key, store.series(run_id, key, buckets=UNBUILT_BUCKETS, x_axis="step"))

@@ -16,6 +16,7 @@ The filter bar (``/``) is a mixin of its own: runs_filter.py.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -28,7 +29,6 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store.filters import FilterError
 from trackui.store.models import RunSummary
-from trackui.store.queries import Store
 
 from . import names
 from .boxes import BoxesLine, several_boxes
@@ -65,6 +65,9 @@ from .runs_table import (
     status_styles,
 )
 from .safe import clean
+
+if TYPE_CHECKING:
+    from trackui.store.queries import Store
 
 __all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen"]
 
@@ -151,7 +154,8 @@ class RunsScreen(FilterBar, Screen):
             self.load_primary_columns()
         started = getattr(self.app, "first_page_shown", None)
         if callable(started):
-            started()
+            current = self.query_one(RunsTable).current_key
+            started(None if current is None or current.startswith(GROUP_PREFIX) else current)
 
     # -- loading -------------------------------------------------------------
 

@@ -25,12 +25,12 @@ from textual.worker import get_current_worker
 
 from trackui.store import fmt
 from trackui.store.models import MetricSummary, Series
+from trackui.store.system_lines import PREFIX, is_system
 
 from .chart import MetricChart
 from .metric_grid import MetricGrid
 from .palette import style_for
 
-PREFIX = "system/"
 GB = 1024**3
 X_AXIS = "relative"
 #: one line, fit for 80 columns, when the run has no system series
@@ -50,10 +50,6 @@ _HOST_PANELS = {
     "system/proc.rss": ("process RSS GB", GB),
     "system/host.mem_used": ("host memory GB", GB),
 }
-
-
-def is_system(key: str) -> bool:
-    return key.startswith(PREFIX)
 
 
 @dataclass(frozen=True)

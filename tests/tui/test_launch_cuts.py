@@ -375,7 +375,7 @@ async def test_the_start_up_work_waits_for_the_first_chart(
     monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)
     monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
     draw = RunScreen._draw_held
-    monkeypatch.setattr(RunScreen, "_draw_held", lambda self, tries=3: None)  # not yet
+    monkeypatch.setattr(RunScreen, "_draw_held", lambda self: None)  # not yet
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")

@@ -1,0 +1,172 @@
+"""The run under the list's cursor is read while the user reads the list, and
+``enter`` opens it from that read (``tui/read_ahead.py``): read once, never
+stale (a refresh that lands drops it), never for another run."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from textual.worker import NoActiveWorker, get_current_worker
+
+from trackui.store.queries import Store
+from trackui.tui.app import make_app
+from trackui.tui.read_ahead import ReadAhead, RunReadAhead
+from trackui.tui.run_screen import RunScreen
+from trackui.tui.runs_screen import RunsScreen
+from trackui.tui.runs_table import RunsTable
+
+from ..conftest import FIXED_NOW
+from .helpers import settle, until
+
+pytestmark = pytest.mark.anyio
+
+
+# -- ReadAhead on its own ----------------------------------------------------
+
+
+def test_a_screen_that_asks_while_the_read_runs_gets_it_when_it_lands() -> None:
+    ahead = ReadAhead()
+    generation = ahead.start("r1")
+    got: list[Any] = []
+    assert ahead.take("r1", got.append)  # pending: it waits
+    assert got == []
+    ahead.done(RunReadAhead("r1", generation, ("detail", None)))
+    assert got == [("detail", None)]
+    assert not ahead.take("r1", got.append)  # given once
+
+
+def test_a_read_that_landed_is_given_at_once_and_only_for_its_run() -> None:
+    ahead = ReadAhead()
+    generation = ahead.start("r1")
+    ahead.done(RunReadAhead("r1", generation, ("detail", None)))
+    got: list[Any] = []
+    assert not ahead.take("r2", got.append)
+    assert ahead.take("r1", got.append) and got == [("detail", None)]
+
+
+def test_a_change_of_the_catalog_drops_it_and_tells_who_waits() -> None:
+    ahead = ReadAhead()
+    generation = ahead.start("r1")
+    got: list[Any] = []
+    assert ahead.take("r1", got.append)
+    ahead.invalidate()
+    assert got == [None]  # read it yourself
+    ahead.done(RunReadAhead("r1", generation, ("stale", None)))  # lands after: dropped
+    assert not ahead.take("r1", got.append) and got == [None]
+
+
+def test_a_failed_read_sends_the_screen_to_read_it_itself() -> None:
+    ahead = ReadAhead()
+    generation = ahead.start("r1")
+    got: list[Any] = []
+    ahead.take("r1", got.append)
+    ahead.done(RunReadAhead("r1", generation, None))
+    assert got == [None]
+
+
+# -- in the app ----------------------------------------------------------------
+
+
+def spy_reads(store: Store, monkeypatch: pytest.MonkeyPatch, gate: threading.Event | None = None):
+    """(run id, worker group) of each ``get_run``; ``gate``: reads wait for it."""
+    reads: list[tuple[str, str]] = []
+    real = store.get_run
+
+    def spy(run_id: str) -> Any:
+        try:
+            group = get_current_worker().group
+        except NoActiveWorker:
+            group = "test"
+        reads.append((run_id, group))
+        if gate is not None:
+            gate.wait(300)
+        return real(run_id)
+
+    monkeypatch.setattr(store, "get_run", spy)
+    return reads
+
+
+async def open_first(pilot: Any, app: Any) -> RunScreen:
+    await pilot.press("enter")
+    await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+    screen = app.screen
+    await until(pilot, lambda: screen.detail is not None, "the run read")
+    return screen
+
+
+async def test_enter_opens_the_run_read_ahead_without_reading_it_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = spy_reads(store, monkeypatch)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        current = app.screen.query_one(RunsTable).current_key
+        await until(pilot, lambda: reads, "the read ahead")
+        screen = await open_first(pilot, app)
+        await pilot.press("3")
+        await until(pilot, lambda: screen.chart.last_plot is not None, "the chart")
+        await settle(pilot)
+        assert screen.run_id == current
+        assert reads == [(current, "read-ahead")]  # read once, before enter
+        assert screen.detail == store.get_run(current)
+
+
+async def test_enter_while_the_read_runs_waits_for_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = threading.Event()
+    reads = spy_reads(store, monkeypatch, gate)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        try:
+            await until(pilot, lambda: reads, "the read ahead, held")
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+            await until(pilot, lambda: app.screen.is_mounted, "the run screen mounted")
+            for _ in range(5):
+                await pilot.pause(0.05)
+            assert app.screen.detail is None  # waiting, not reading beside it:
+            assert not [w for w in app.workers if w.group == "run-detail"]
+        finally:
+            gate.set()
+        screen = app.screen
+        await until(pilot, lambda: screen.detail is not None, "the run read")
+        await settle(pilot)
+        assert [group for _, group in reads] == ["read-ahead"]
+
+
+async def test_a_refresh_that_lands_first_makes_the_screen_read_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = spy_reads(store, monkeypatch)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await until(pilot, lambda: not app.read_ahead.pending and reads, "the read ahead")
+        app.refresh_store(force=True)  # the catalog changed under what was read
+        await until(pilot, lambda: app.read_ahead.run_id is None, "the read dropped")
+        await open_first(pilot, app)
+        await settle(pilot)
+        assert [group for _, group in reads] == ["read-ahead", "run-detail"]
+
+
+async def test_another_run_under_the_cursor_is_read_when_opened(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = spy_reads(store, monkeypatch)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await until(pilot, lambda: not app.read_ahead.pending and reads, "the read ahead")
+        table = app.screen.query_one(RunsTable)
+        first = table.current_key
+        await pilot.press("down")
+        second = table.current_key
+        assert second != first
+        screen = await open_first(pilot, app)
+        assert screen.run_id == second
+        assert reads == [(first, "read-ahead"), (second, "run-detail")]
