@@ -36,8 +36,6 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import duckdb
-
 STATUSES = ("running", "finished", "failed", "killed", "crashed", "unreadable")
 STATS = ("first", "last", "min", "max", "count")
 KEYWORDS = ("and", "or", "not")
@@ -422,12 +420,14 @@ def _as_number(text: str) -> float | None:
 
 
 _regex_lock = threading.Lock()
-_regex_con: duckdb.DuckDBPyConnection | None = None
+_regex_con: Any = None  # a DuckDB connection, made on first use
 
 
 def _check_regex(pattern: str, pos: int) -> None:
     """Reject a pattern DuckDB's RE2 would refuse at query time."""
     global _regex_con
+    import duckdb  # here: the run list's modules load without DuckDB (a launch reads it in a child)
+
     with _regex_lock:
         if _regex_con is None:
             _regex_con = duckdb.connect(":memory:")

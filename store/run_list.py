@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import CatalogError
+from .catalog_schema import CatalogError
 from .models import RunSummary
 
 BUILTIN_COLUMNS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from trackui.store.catalog import RefreshStats
+from trackui.store.catalog_schema import RefreshStats
 
 
 class StoreRefreshed(Message):

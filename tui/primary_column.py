@@ -8,10 +8,14 @@ a metric with no known direction gets no column (there is no "best" of it).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.cells import cell_len
 
 from trackui.store.primary import choose, direction, short_header
-from trackui.store.queries import Store
+
+if TYPE_CHECKING:
+    from trackui.store.queries import Store
 
 #: runs per project whose metric keys are read to choose its primary metric
 SAMPLE_RUNS = 50

@@ -5,13 +5,15 @@ projects' lists one after another), and the messages its workers post."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
 from trackui.store.filters import FilterError
 from trackui.store.models import RunSummary
-from trackui.store.queries import Store
+
+if TYPE_CHECKING:
+    from trackui.store.queries import Store
 
 #: rows from the end of what is loaded at which the next page is fetched
 PAGE_MARGIN = 20

@@ -25,7 +25,7 @@ from textual.widgets.data_table import CellDoesNotExist
 
 from trackui.store import fmt
 from trackui.store.models import RunSummary
-from trackui.store.queries import Column
+from trackui.store.run_list import Column
 
 from . import names
 from .safe import clean, literal
