@@ -235,7 +235,7 @@ class MetricChart(Widget):
         self.run_styles = list(styles) if styles is not None else None
         self.bands = dict(bands or {})
         self._requested_buckets = self.buckets
-        if at_next_frame and self.is_mounted:
+        if at_next_frame:
             self._deferred, self._draw_when = True, when
             self.refresh()
         else:

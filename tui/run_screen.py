@@ -105,6 +105,9 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         self.run_id = run_id
         self.detail: RunDetail | None = None
         self._initial_tab = tab if tab in TABS else "overview"
+        # Focus goes straight to the tab's widget: not first to the tab bar,
+        # Textual's pick, then over (each move restyles the widgets it leaves).
+        self.AUTO_FOCUS = TAB_FOCUS.get(self._initial_tab)
         self._generation = {"detail": 0, "series": 0, "console": 0, "grid": 0}
         self._params_filter = ""
         #: the tabs whose widgets exist (see ``build_tab``), and those still mounting
@@ -157,12 +160,15 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         self.call_later(self._tab_built, tab)
 
     async def _tab_built(self, tab: str) -> None:
-        mounted = self._mounting.get(tab)
-        if mounted is not None:
-            await mounted
-            del self._mounting[tab]
-        if self.detail is not None:
-            self._fill_tab(tab, self.detail)
+        # No frame while the tab mounts: the first layout shows it filled
+        # (not empty, then filled a frame later).
+        with self.app.batch_update():
+            mounted = self._mounting.get(tab)
+            if mounted is not None:
+                await mounted
+                del self._mounting[tab]
+            if self.detail is not None:
+                self._fill_tab(tab, self.detail)
 
     @property
     def starting(self) -> bool:
