@@ -403,3 +403,67 @@ async def test_an_idle_check_while_the_app_closes_is_quiet(store: Store) -> None
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
         app.first_page_shown()
     app._start_when_idle()  # no screen left: nothing to do, no error
+
+
+async def test_opening_a_run_focuses_the_tabs_widget_and_nothing_before(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each focus move restyles what it leaves and enters: the Run screen
+    focuses its opening tab's widget at once, never the tab bar first."""
+    from textual.widget import Widget
+
+    focused: list[str] = []
+    watch = Widget.watch_has_focus
+
+    def spy(self: Widget, value: bool) -> None:
+        if value:
+            focused.append(f"{type(self).__name__}#{self.id}")
+        watch(self, value)
+
+    monkeypatch.setattr(Widget, "watch_has_focus", spy)
+    app = build(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        focused.clear()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
+        await settle(pilot)
+        assert focused == ["ViScroll#overview-scroll"]
+        await pilot.press("3")
+        await until(pilot, lambda: app.screen.ready("metrics"), "the Metrics tab")
+        await settle(pilot)
+        assert focused == ["ViScroll#overview-scroll", "MetricPicker#metric-picker"]
+
+
+async def test_a_tab_being_built_shows_no_frame_before_it_is_filled(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``3`` on a run already read: a frame due while the Metrics tab mounts
+    (the screen's update timer, forced here from a widget's mount) lays
+    nothing out; the first layout shows the tab filled."""
+    from textual.screen import Screen
+
+    frames: list[int] = []  # the summary's rows at each layout of the tab
+    layout = Screen._refresh_layout
+
+    def spy(self: Screen, *args: Any, **kwargs: Any) -> None:
+        if isinstance(self, RunScreen) and self.active_tab == "metrics":
+            frames.extend(t.row_count for t in self.query("#metric-summary"))
+        layout(self, *args, **kwargs)
+
+    def tick_while_mounting(self: MetricChart) -> None:
+        self.screen._layout_required = True
+        self.screen._on_timer_update()  # a frame falls due now
+
+    monkeypatch.setattr(Screen, "_refresh_layout", spy)
+    monkeypatch.setattr(MetricChart, "on_mount", tick_while_mounting, raising=False)
+    app = RunApp(store, store.resolve("detect/yolo-sgd"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await until(pilot, lambda: screen.detail is not None, "the run")
+        await settle(pilot)
+        await pilot.press("3")
+        await until(pilot, lambda: screen.chart.last_plot is not None, "the chart")
+        await settle(pilot)
+        assert frames and 0 not in frames
