@@ -193,6 +193,8 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
             store.refresh()
             colds.append(time.perf_counter() - t0)
             cpus.append(cpu_seconds() - c0)
+            if i == 0:
+                build_peak = max_rss_mb()  # before the reopen below, which peaks apart
             assert store.count_runs() == count
         t0 = time.perf_counter()
         Store(root, catalog_path=catalog).close()
@@ -213,6 +215,11 @@ def small_runs(tmp: Path, count: int, repeats: int, stores: Path | None = None) 
     )
     print(
         f"{label}_max_rss_mb {max_rss_mb()} (this process; the reading child {CHILD_RSS[0] or 'none'})"
+    )
+    print(
+        f"{label}_cold_rss_peak_mb {build_peak} (budget 500 at 100k runs; this process's peak "
+        "after the first cold build, before any reopen: the build's, unless a step before it "
+        "peaked higher)"
     )
     print(
         f"{label}_reopen_s {statistics.median(warms):.2f} (Store(root): open + refresh, nothing new)"

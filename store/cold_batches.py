@@ -172,9 +172,10 @@ class ColdBatches:
     ) -> tuple[list[list[RunDir]], int, int, int]:
         """Read batch k + 1 while batch k is written. Returns the batches not
         written (the caller syncs them one by one), and (changed, points,
-        runs done, counted on from ``done``) of those written. A batch whose metric bytes pass
-        ``TXN_BYTES`` is cut after the run that passes it: the rest is the
-        next batch (what is read ahead and what one commit holds stay capped)."""
+        runs done, counted on from ``done``) of those written. A batch whose
+        metric bytes pass ``TXN_BYTES`` is cut after the run that passes it:
+        the rest is the next batch (what is read ahead and what one commit
+        holds stay capped)."""
         parts = list(parts)
         changes: list[int] = []
         points = 0
