@@ -376,3 +376,35 @@ async def test_a_band_is_drawn_under_its_run() -> None:
         lines = chart.render().plain.splitlines()
         # the y-axis reaches the band's upper edge (7), not only the line's maximum (3)
         assert any(line.lstrip().startswith("6┤") for line in lines)
+
+
+async def test_a_series_for_the_next_frame_is_drawn_once_when_its_layout_is_final() -> None:
+    """``at_next_frame``: nothing is drawn until a frame paints the chart
+    with ``when()`` true; then once, at that frame's size, in that frame."""
+    app = ChartApp()
+    async with app.run_test(size=(100, 30)) as pilot:
+        chart = app.query_one(MetricChart)
+        drawn: list[tuple[int, int]] = []
+        draw = chart._draw
+
+        def counted(*args: object) -> object:
+            drawn.append((args[2], args[3]))  # type: ignore[arg-type]
+            return draw(*args)  # type: ignore[arg-type]
+
+        chart._draw = counted  # type: ignore[method-assign]
+        final = [False]
+        chart.set_series(
+            "loss",
+            [("r1", "a", make_series("r1", NOISY))],
+            at_next_frame=True,
+            when=lambda: final[0],
+        )
+        for _ in range(3):
+            await pilot.pause(0.05)
+        assert drawn == [] and chart.last_plot is None  # frames painted, layout not final
+        final[0] = True
+        chart.refresh()
+        await pilot.pause(0.05)
+        await pilot.pause()
+        assert drawn == [(chart.content_region.width, chart.content_region.height)]
+        assert chart.last_plot is not None and "loss" in str(chart.border_title)
