@@ -135,3 +135,51 @@ def test_a_folder_of_no_runs_is_still_refused(
     with pytest.raises(UsageError):
         source(folder)
     assert not (tmp_path / "cache" / "sources").exists()
+
+
+FPS_PROBE = """
+import importlib.abc, importlib.util, sys
+
+
+class Hook(importlib.abc.MetaPathFinder):  # the app's run replaced as it loads: Textual
+    def find_spec(self, name, path, target=None):  # is imported by trackui, not before
+        if name != "trackui.tui.app":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        load = spec.loader.exec_module
+
+        def exec_module(module):
+            load(module)
+
+            def run(self, *args, **kwargs):
+                from textual import constants, screen
+
+                print(constants.MAX_FPS, round(1 / screen.UPDATE_PERIOD))
+
+            module.TrackuiApp.run = run
+
+        spec.loader.exec_module = exec_module
+        return spec
+
+
+sys.meta_path.insert(0, Hook())
+from trackui.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize(("env", "fps"), [({}, "120 120"), ({"TEXTUAL_FPS": "30"}, "30 30")])
+def test_the_app_draws_up_to_120_frames_a_second_unless_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], fps: str
+) -> None:
+    """A change that lands just after a frame waits for the next one: 8 ms
+    at 120 frames a second, not Textual's 17 at 60; TEXTUAL_FPS wins."""
+    monkeypatch.delenv("TEXTUAL_FPS", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    store = copy_store(tmp_path / "store")
+    out = subprocess.run(
+        [sys.executable, "-c", FPS_PROBE, str(store)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split("\n")[0] == fps
