@@ -71,11 +71,12 @@ PROCESS_MIN_RUNS_SHOWN = 1_000
 #: after (``_memory_for_build``). Unlimited, DuckDB keeps every table block
 #: it wrote or read in its buffer pool (about 100 MB at 100 k small runs),
 #: and each checkpoint rewrites the last row group of each table on top:
-#: 100 k small runs, peak RSS headless 469-485 MB, 386-405 MB with this, at
-#: the same speed; 100 M points (1000 runs) 2139-2162 -> 877 MB, and faster.
-#: Only while building: a limit this low could fail a user's big query
-#: later (one that cannot spill).
-BUILD_MEMORY_MIB = 128
+#: 100 k small runs shown as they land, peak RSS headless 469-485 MB; 392-394
+#: MB at 128 MiB, 363-367 at 96, at the same speed; in the TUI 516-533 -> 441-466
+#: MB. 100 M points (1000 runs): 2139-2162 -> 842-854 MB, and faster (4.5 ->
+#: 5 M points/s). Only while building: a limit this low could fail a user's
+#: big query later (one that cannot spill).
+BUILD_MEMORY_MIB = 96
 #: ... but at least this much per DuckDB thread: each thread of a JSON read
 #: reserves buffers of twice its ``maximum_object_size`` (16 MiB at least,
 #: 64 MiB where lines may be long, as the Python-parsed points' read): under
