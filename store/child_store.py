@@ -125,6 +125,7 @@ class ChildStore:
         self._lock = threading.RLock()
         self._local: Any = None
         self._open = False
+        self._closed = False
         #: the catalog's path, as the child opened it
         self.catalog_path: Path | None = None
 
@@ -197,6 +198,8 @@ class ChildStore:
     def local(self) -> Any:
         """The store opened in this process (the child stopped first)."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
             if self._local is None:
                 self._stop()
                 from .queries import Store
@@ -228,10 +231,13 @@ class ChildStore:
             self._pid = 0
 
     def close(self) -> None:
+        """Stop the child, close the local store; again: nothing."""
         with self._lock:
+            self._closed = True
             self._stop()
-            if self._local is not None:
-                self._local.close()
+            local, self._local = self._local, None
+            if local is not None:
+                local.close()
 
     def __enter__(self) -> ChildStore:
         return self

@@ -132,6 +132,11 @@ except ChildProcessError:
 out["same_count"] = child.count_runs() == before
 out["catalog_here"] = child.catalog.path == child.catalog_path
 child.close()
+child.close()  # again: nothing
+try:
+    child.count_runs()
+except RuntimeError:
+    out["closed"] = True
 """,
         root,
     )
@@ -144,6 +149,7 @@ child.close()
         "reaped": True,
         "same_count": True,
         "catalog_here": True,
+        "closed": True,  # not opened again behind the caller's back
     }
 
 

@@ -380,15 +380,23 @@ def _run_tui(root: Path, remember: list[str] | None = None) -> int:
     once they answered."""
     # Imports and the first screens make many objects and few cycles: the
     # cycle collector waits GC_PAUSE_S (a tenth of the CPU to the first chart).
+    # The catalog opens in a child process while this one imports the app
+    # (``store/child_store.py``), forked first, before any thread exists here;
+    # where it cannot, the store is opened here, as before.
+    from trackui.store.child_store import ChildStore
+
+    child = ChildStore.start(root)
     collect = gc.isenabled()
     gc.disable()
     resume = threading.Timer(GC_PAUSE_S, gc.enable if collect else gc.disable)
     resume.daemon = True
     resume.start()
     try:
-        return _open_tui(root, remember)
+        return _open_tui(root, remember, child)
     finally:
         resume.cancel()
+        if child is not None:
+            child.close()  # once: the app closed it already unless it failed to start
         if collect:
             gc.enable()
 
@@ -401,12 +409,7 @@ SWITCH_INTERVAL_S = 0.0005
 TEXTUAL_FPS = 120
 
 
-def _open_tui(root: Path, remember: list[str] | None) -> int:
-    # The catalog opens in a child process while this one imports the app
-    # (``store/child_store.py``); where it cannot, here, as before.
-    from trackui.store.child_store import ChildStore
-
-    child = ChildStore.start(root)
+def _open_tui(root: Path, remember: list[str] | None, child: Any = None) -> int:
     # Textual draws a frame at most every 1/FPS s, on a fixed beat: a change
     # that lands just after a frame waits for the next. At 120 it waits 8 ms,
     # not 17 (three such waits lie between launch and the first chart). Frames
