@@ -338,8 +338,8 @@ def merge_summaries(cur: Any, source: str = "chunk_summaries") -> None:
     ``summaries``, the new points following those already there. A step or
     time the new points lack keeps the one known (as a first read of all the
     points gives: its last time is that of the last point that had one).
-    Two statements: one MERGE (every SET sees the row as it was), then the
-    runs' last time from the merged rows."""
+    One MERGE (every SET sees the row as it was), the sign of a zero last
+    value set again, then the runs' last time from the merged rows."""
     newer_min = "s.min IS NULL OR (a.min IS NOT NULL AND a.min < s.min)"
     newer_max = "s.max IS NULL OR (a.max IS NOT NULL AND a.max > s.max)"
     cur.execute(
@@ -358,6 +358,22 @@ def merge_summaries(cur: Any, source: str = "chunk_summaries") -> None:
         WHEN NOT MATCHED THEN INSERT VALUES (a.run_id, a.key, a.first, a.last, a.min, a.max,
           a.count, a.step_min, a.step_max, a.last_step, a.first_t, a.last_t, a.last_seq)"""
     )
+    # DuckDB 1.5's UPDATE does not keep the sign of a zero: 0.0 to -0.0 is no
+    # change to it, and even NULL to -0.0 can store 0.0. A last value that is
+    # a zero of the other sign (rare: one query finds none) is written again
+    # by delete and insert, which keep it.
+    flipped = f"""FROM summaries s JOIN {source} a ON s.run_id = a.run_id AND s.key = a.key
+                  WHERE signbit(s.last) <> signbit(a.last)"""
+    if cur.execute(f"SELECT count(*) {flipped}").fetchall()[0][0]:
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE signed_last AS SELECT s.* REPLACE (a.last AS last) {flipped}"
+        )
+        cur.execute(
+            """DELETE FROM summaries s USING signed_last f
+               WHERE s.run_id = f.run_id AND s.key = f.key"""
+        )
+        cur.execute("INSERT INTO summaries SELECT * FROM signed_last")
+        cur.execute("DROP TABLE signed_last")
     cur.execute(
         f"""UPDATE runs SET last_t = m.t FROM (
              SELECT s.run_id, max(s.last_t) AS t FROM summaries s

@@ -234,3 +234,26 @@ def test_interleaved_refreshes_see_every_prefix(tmp_path: Path) -> None:
     run.finish()
     assert [p.value for p in store.history(run.id, "Loss")] == [-1.0, -3.0]
     store.close()
+
+
+@pytest.mark.parametrize("values", [(0.0, -0.0), (-0.0, 0.0), (False, -0.0), (-0.0, 0, 0.0)])
+@pytest.mark.parametrize("small_chunk_bytes", [0, 1 << 30], ids=["duckdb-reader", "python-parser"])
+def test_a_last_zero_keeps_its_sign_across_refreshes(
+    tmp_path: Path, values: tuple[float, ...], small_chunk_bytes: int
+) -> None:
+    """DuckDB skips an update to a value equal to the old one, and -0.0
+    equals 0.0: the summary's last value must still be the last logged
+    (hypothesis found ``False`` then ``-0.0`` read back as 0.0)."""
+    root = tmp_path / "store"
+    root.mkdir()
+    with mock.patch.object(catalog, "SMALL_CHUNK_BYTES", small_chunk_bytes):
+        store = Store(root, private=True)
+        run = Run(project="p", dir=root, console=False, handle_signals=False)
+        for value in values:
+            run.log({"loss": value})
+            store.refresh()
+        run.finish()
+        store.refresh()
+        (m,) = store.metric_summaries(run.id)
+        assert same(m.last, float(values[-1])) and same(m.first, float(values[0]))
+        store.close()
