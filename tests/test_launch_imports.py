@@ -183,3 +183,14 @@ def test_the_app_draws_up_to_120_frames_a_second_unless_told(
         [sys.executable, "-c", FPS_PROBE, str(store)], capture_output=True, text=True, check=True
     )
     assert out.stdout.split("\n")[0] == fps
+
+
+def test_the_run_screen_loads_without_plotext() -> None:
+    """``enter`` waits for the Run screen's modules; plotext (a third of
+    them) is imported by the app's warm-up after them, or by the first chart."""
+    code = (
+        "import sys; import trackui.tui.run_screen; print('plotext' in sys.modules); "
+        "from trackui.tui.chart import new_figure; new_figure(); print('plotext' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]

@@ -80,7 +80,11 @@ def _warm_up() -> None:
     try:
         from . import run_screen  # noqa: F401
     except ImportError:
-        pass  # open_run says so when it is asked
+        return  # open_run says so when it is asked
+    # then plotext, which the first chart needs: enter does not wait for it
+    from .chart import new_figure
+
+    new_figure()
 
 
 def _read_ahead(app: TrackuiApp, run_id: str, generation: int) -> None:

@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from plotext._figure import _figure_class
 from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Span, Text
@@ -118,6 +118,15 @@ class PlotInfo:
         return next(r for r in self.runs if r.run_id == run_id)
 
 
+def new_figure() -> Any:
+    """A plotext figure. plotext is imported here, when the first chart is
+    made, not with this module: the app's warm-up imports it after the Run
+    screen, so ``enter`` does not wait for it."""
+    from plotext._figure import _figure_class
+
+    return _figure_class()
+
+
 class MetricChart(Widget):
     """A line chart of one metric for one or more runs."""
 
@@ -173,7 +182,7 @@ class MetricChart(Widget):
         #: metrics offered as x-axes after step, relative and wall (set by the owner)
         self.x_metrics: list[str] = []
         self.last_plot: PlotInfo | None = None
-        self._figure = _figure_class()  # our own figure: plotext's global one is shared state
+        self._figure = new_figure()  # our own figure: plotext's global one is shared state
         self._content: Text = Text("")
         self._requested_buckets = 0
         #: series set before the first layout: drawn by ``render`` at its size

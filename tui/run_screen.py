@@ -146,7 +146,9 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         if result is None:
             self.load_detail(self._next("detail"), with_series=True)
         else:
-            self.post_message(RunLoaded(result[0], generation, result[1]))
+            # At once (from on_mount when the read has landed): the screen's
+            # first layout shows the run, not "loading run…" a frame before.
+            self.on_run_loaded(RunLoaded(result[0], generation, result[1]))
 
     def build_tab(self, tab: str) -> None:
         """Mount the widgets of ``tab`` if they are not there yet; they are

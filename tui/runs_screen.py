@@ -119,6 +119,8 @@ class RunsScreen(FilterBar, Screen):
         #: short headers of the columns chosen for the user (spec -> header)
         self.short_labels: dict[str, str] = {}
         self._auto_columns = False
+        #: primary columns chosen while a run was open over the list: shown on return
+        self._columns_held: PrimaryColumnsChosen | None = None
         self._shown_names: dict[str, str] = {}
         self._last_rows: list[Row] | None = None  # what the table was last given
 
@@ -284,10 +286,21 @@ class RunsScreen(FilterBar, Screen):
     def on_primary_columns_chosen(self, message: PrimaryColumnsChosen) -> None:
         if not self._auto_columns:
             return  # the user chose columns meanwhile
+        if self.app.screen is not self:
+            # A run was opened over the list (enter right after the first
+            # page): the list is read again with them when it shows again,
+            # not while the Run screen is being built.
+            self._columns_held = message
+            return
         self.short_labels = dict(message.labels)
         specs = tuple(spec for spec, _ in message.labels)
         if specs != self.wanted.columns:
             self.request(replace(self.wanted, columns=specs))
+
+    def on_screen_resume(self) -> None:
+        held, self._columns_held = self._columns_held, None
+        if held is not None:
+            self.on_primary_columns_chosen(held)
 
     def on_resize(self) -> None:
         if self._loaded_once:

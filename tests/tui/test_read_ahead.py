@@ -170,3 +170,65 @@ async def test_another_run_under_the_cursor_is_read_when_opened(
         screen = await open_first(pilot, app)
         assert screen.run_id == second
         assert reads == [(first, "read-ahead"), (second, "run-detail")]
+
+
+async def test_the_run_screen_first_shows_the_run_read_ahead(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read landed before enter: the Run screen's first layout already
+    shows the run (no "loading run…" frame before it)."""
+    from textual.screen import Screen
+    from textual.widgets import Static
+
+    headers: list[str] = []
+    layout = Screen._refresh_layout
+
+    def spy(self: Screen, *args: Any, **kwargs: Any) -> None:
+        if isinstance(self, RunScreen):
+            headers.append(str(self.query_one("#run-header", Static).content))
+        layout(self, *args, **kwargs)
+
+    monkeypatch.setattr(Screen, "_refresh_layout", spy)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await until(pilot, lambda: not app.read_ahead.pending and app.read_ahead.run_id, "the read")
+        await open_first(pilot, app)
+        await settle(pilot)
+        assert headers and not [h for h in headers if "loading run" in h]
+
+
+async def test_primary_columns_chosen_under_an_open_run_wait_for_the_list(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Enter right after the first page: the primary metrics' columns that
+    come meanwhile do not reload the hidden list while the Run screen is
+    built; they are shown when the list is back."""
+    from trackui.tui import runs_screen
+
+    gate = threading.Event()
+    real = runs_screen.primary_columns
+
+    def held(store: Any) -> Any:
+        gate.wait(300)
+        return real(store)
+
+    monkeypatch.setattr(runs_screen, "primary_columns", held)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        runs = app.screen
+        asked: list[Any] = []
+        request = runs.request
+        monkeypatch.setattr(runs, "request", lambda query: (asked.append(query), request(query)))
+        try:
+            await open_first(pilot, app)
+        finally:
+            gate.set()
+        await until(pilot, lambda: runs._columns_held is not None, "the columns, held")
+        await settle(pilot)
+        assert asked == []  # the hidden list was not read again
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is runs, "the list again")
+        await until(pilot, lambda: asked and runs.query_state.columns, "the primary columns")
+        assert runs._columns_held is None
