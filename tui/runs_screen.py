@@ -150,14 +150,15 @@ class RunsScreen(FilterBar, Screen):
         self.query_one(RunsTable).focus()
 
     def _first_page_painted(self) -> None:
-        """After the first page is drawn: what can wait for it (the primary
-        metrics' columns; the app's start-up refresh)."""
-        if self._auto_columns:
-            self.load_primary_columns()
+        """After the first page is drawn: what can wait for it (the app's
+        read of the run under the cursor first, then the primary metrics'
+        columns; the app's start-up refresh)."""
         started = getattr(self.app, "first_page_shown", None)
         if callable(started):
             current = self.query_one(RunsTable).current_key
             started(None if current is None or current.startswith(GROUP_PREFIX) else current)
+        if self._auto_columns:
+            self.load_primary_columns()
 
     # -- loading -------------------------------------------------------------
 

@@ -232,3 +232,31 @@ async def test_primary_columns_chosen_under_an_open_run_wait_for_the_list(
         await until(pilot, lambda: app.screen is runs, "the list again")
         await until(pilot, lambda: asked and runs.query_state.columns, "the primary columns")
         assert runs._columns_held is None
+
+
+async def test_the_run_under_the_cursor_is_asked_for_before_the_primary_columns(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both read the catalog behind the first page; the read that ``enter``
+    waits for is started first."""
+    from trackui.tui.app import TrackuiApp
+
+    order: list[str] = []
+    shown = TrackuiApp.first_page_shown
+    columns = RunsScreen.load_primary_columns
+
+    def first_page_shown(self: TrackuiApp, *args: Any) -> None:
+        order.append("read ahead")
+        shown(self, *args)
+
+    def load_primary_columns(self: RunsScreen) -> Any:
+        order.append("primary columns")
+        return columns(self)
+
+    monkeypatch.setattr(TrackuiApp, "first_page_shown", first_page_shown)
+    monkeypatch.setattr(RunsScreen, "load_primary_columns", load_primary_columns)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: len(order) == 2, "both started")
+        await settle(pilot)
+        assert order == ["read ahead", "primary columns"]
