@@ -155,19 +155,20 @@ async def test_a_chart_wider_than_that_read_asks_again(
 # -- the start-up work waits for an idle moment ------------------------------
 
 
-async def test_the_start_up_refresh_waits_until_the_user_is_idle(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """``enter`` and ``3`` right after the list shows: the start-up refresh
-    runs after the first chart (the start is over), once
-    no key was pressed for ``START_IDLE_S`` and no worker runs, not while the
-    Run screen is being built."""
+def idle_clock(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[float]]:
+    """The app module, with its idle clock at ``now[0]`` (the test moves it)
+    and its idle timers too long to fire by themselves."""
     from trackui.tui import app as app_module
 
     now = [1000.0]
     monkeypatch.setattr(app_module, "monotonic", lambda: now[0])
-    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)  # its timer never fires here
+    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)
     monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
+    return app_module, now
+
+
+def watch_refreshes(store: Store, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The ``full`` flag of each ``store.refresh`` call, as they come."""
     refreshed: list[bool] = []
     real = store.refresh
 
@@ -176,6 +177,18 @@ async def test_the_start_up_refresh_waits_until_the_user_is_idle(
         return real(**kwargs)
 
     monkeypatch.setattr(store, "refresh", watched)
+    return refreshed
+
+
+async def test_the_start_up_refresh_waits_until_the_user_is_idle(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``enter`` and ``3`` right after the list shows: the start-up refresh
+    runs after the first chart (the start is over), once
+    no key was pressed for ``START_IDLE_S`` and no worker runs, not while the
+    Run screen is being built."""
+    app_module, now = idle_clock(monkeypatch)
+    refreshed = watch_refreshes(store, monkeypatch)
     import threading
 
     go = threading.Event()
@@ -223,20 +236,8 @@ async def test_the_start_up_work_runs_at_the_latest_after_a_while(
 ) -> None:
     """Keys pressed all the time do not hold the start-up refresh off for
     ever: ``START_LATEST_S`` after the first page it runs anyway."""
-    from trackui.tui import app as app_module
-
-    now = [1000.0]
-    monkeypatch.setattr(app_module, "monotonic", lambda: now[0])
-    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)
-    monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
-    refreshed: list[bool] = []
-    real = store.refresh
-
-    def watched(**kwargs: Any) -> Any:
-        refreshed.append(kwargs.get("full", False))
-        return real(**kwargs)
-
-    monkeypatch.setattr(store, "refresh", watched)
+    app_module, now = idle_clock(monkeypatch)
+    refreshed = watch_refreshes(store, monkeypatch)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0, refresh_on_start=True)
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
@@ -368,12 +369,7 @@ async def test_the_start_up_work_waits_for_the_first_chart(
 ) -> None:
     """No key and no worker for a while, but the Run screen's chart is not
     drawn yet (a busy machine): the start-up work still waits for it."""
-    from trackui.tui import app as app_module
-
-    now = [1000.0]
-    monkeypatch.setattr(app_module, "monotonic", lambda: now[0])
-    monkeypatch.setattr(app_module, "START_IDLE_S", 3600.0)
-    monkeypatch.setattr(app_module, "START_LATEST_S", 7200.0)
+    app_module, now = idle_clock(monkeypatch)
     draw = RunScreen._draw_held
     monkeypatch.setattr(RunScreen, "_draw_held", lambda self: None)  # not yet
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)

@@ -88,6 +88,13 @@ def spy_reads(store: Store, monkeypatch: pytest.MonkeyPatch, gate: threading.Eve
     return reads
 
 
+async def listed(pilot: Any, app: Any, *, read: bool = False) -> None:
+    """Until the run list shows rows; ``read``: and the read ahead landed."""
+    await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+    if read:
+        await until(pilot, lambda: not app.read_ahead.pending and app.read_ahead.run_id, "the read")
+
+
 async def open_first(pilot: Any, app: Any) -> RunScreen:
     await pilot.press("enter")
     await until(pilot, lambda: isinstance(app.screen, RunScreen), "the run screen")
@@ -102,7 +109,7 @@ async def test_enter_opens_the_run_read_ahead_without_reading_it_again(
     reads = spy_reads(store, monkeypatch)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await listed(pilot, app)
         current = app.screen.query_one(RunsTable).current_key
         await until(pilot, lambda: reads, "the read ahead")
         screen = await open_first(pilot, app)
@@ -121,7 +128,7 @@ async def test_enter_while_the_read_runs_waits_for_it(
     reads = spy_reads(store, monkeypatch, gate)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await listed(pilot, app)
         try:
             await until(pilot, lambda: reads, "the read ahead, held")
             await pilot.press("enter")
@@ -145,8 +152,7 @@ async def test_a_refresh_that_lands_first_makes_the_screen_read_again(
     reads = spy_reads(store, monkeypatch)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
-        await until(pilot, lambda: not app.read_ahead.pending and reads, "the read ahead")
+        await listed(pilot, app, read=True)
         app.refresh_store(force=True)  # the catalog changed under what was read
         await until(pilot, lambda: app.read_ahead.run_id is None, "the read dropped")
         await open_first(pilot, app)
@@ -160,8 +166,7 @@ async def test_another_run_under_the_cursor_is_read_when_opened(
     reads = spy_reads(store, monkeypatch)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
-        await until(pilot, lambda: not app.read_ahead.pending and reads, "the read ahead")
+        await listed(pilot, app, read=True)
         table = app.screen.query_one(RunsTable)
         first = table.current_key
         await pilot.press("down")
@@ -191,7 +196,7 @@ async def test_the_run_screen_first_shows_the_run_read_ahead(
     monkeypatch.setattr(Screen, "_refresh_layout", spy)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await listed(pilot, app)
         await until(pilot, lambda: not app.read_ahead.pending and app.read_ahead.run_id, "the read")
         await open_first(pilot, app)
         await settle(pilot)
@@ -216,7 +221,7 @@ async def test_primary_columns_chosen_under_an_open_run_wait_for_the_list(
     monkeypatch.setattr(runs_screen, "primary_columns", held)
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunsScreen) and app.screen.runs, "rows")
+        await listed(pilot, app)
         runs = app.screen
         asked: list[Any] = []
         request = runs.request
