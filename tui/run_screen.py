@@ -22,11 +22,12 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widget import AwaitMount
-from textual.widgets import DataTable, Input, OptionList, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from trackui.store.models import MetricSummary, RunDetail, Series
@@ -57,6 +58,7 @@ from .run_tabs import (
 )
 from .safe import clean
 from .system_tab import SystemTab, is_system
+from .tab_bar import TabBar
 
 __all__ = ["RunScreen", "SeriesLoaded"]
 #: actions that act on the chart: offered (and shown in the footer) on the Metrics tab only
@@ -113,6 +115,8 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         #: the tabs whose widgets exist (see ``build_tab``), and those still mounting
         self.built: set[str] = set()
         self._mounting: dict[str, AwaitMount] = {}
+        #: the app's batches begun by ``build_tab`` and not yet ended
+        self._batches = 0
         #: (key, x-axis) of the latest series asked for
         self._series_wanted: tuple[str, str] | None = None
         #: a series that came before its chart was built: drawn when it is
@@ -124,12 +128,10 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(Content("loading run…"), id="run-header")
-        with TabbedContent(initial=self._initial_tab, id="run-tabs"):
-            for tab in TABS:
-                with TabPane(TAB_LABELS[tab], id=tab):
-                    if tab == self._initial_tab:
-                        self.built.add(tab)
-                        yield from tab_body(tab, self.run_id)
+        yield TabBar(TAB_LABELS, self._initial_tab, id="run-tabs")
+        # Only the tab shown is built; the others when first shown (build_tab).
+        self.built.add(self._initial_tab)
+        yield _pane(self._initial_tab, self.run_id)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -156,21 +158,35 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         if tab in self.built or tab not in TABS:
             return
         self.built.add(tab)
-        pane = self.query_one(f"#{tab}", TabPane)
-        self._mounting[tab] = pane.mount_all(tab_body(tab, self.run_id))
+        pane = _pane(tab, self.run_id)
+        pane.display = tab == self.active_tab
+        # No frame from here until the tab is filled (``_tab_built``): its
+        # first layout shows it filled, not empty and then filled.
+        self.app._begin_batch()
+        self._batches += 1
+        self._mounting[tab] = self.mount(pane, before=self.query_one(Footer))
         # Callbacks run in order: what is queued after this one finds the tab mounted.
         self.call_later(self._tab_built, tab)
 
     async def _tab_built(self, tab: str) -> None:
-        # No frame while the tab mounts: the first layout shows it filled
-        # (not empty, then filled a frame later).
-        with self.app.batch_update():
+        try:
             mounted = self._mounting.get(tab)
             if mounted is not None:
                 await mounted
                 del self._mounting[tab]
             if self.detail is not None:
                 self._fill_tab(tab, self.detail)
+        finally:
+            self._end_batches(1)
+
+    def _end_batches(self, count: int) -> None:
+        count = min(count, self._batches)
+        self._batches -= count
+        for _ in range(count):
+            self.app._end_batch()
+
+    def on_unmount(self) -> None:
+        self._end_batches(self._batches)  # a tab still mounting when the screen went
 
     @property
     def starting(self) -> bool:
@@ -413,10 +429,12 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
     def _params_filter_done(self) -> None:
         self.query_one("#params-table", DataTable).focus()
 
-    @on(TabbedContent.TabActivated)
+    @on(TabBar.Chosen)
+    def _tab_clicked(self, event: TabBar.Chosen) -> None:
+        self.action_show_tab(event.tab)
+
     async def _tab_changed(self) -> None:
         tab = self.active_tab
-        self.build_tab(tab)  # a click on a tab not built yet
         mounted = self._mounting.get(tab)
         if mounted is not None:
             await mounted
@@ -425,7 +443,7 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
 
     def _focus_tab(self) -> None:
         tab = self.active_tab
-        pane = self.query_one(f"#{tab}", TabPane)
+        pane = self.query_one(f"#{tab}")
         focused = self.focused
         if focused is not None and pane in focused.ancestors:
             return  # already there (``/`` focused the params filter)
@@ -466,7 +484,7 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
 
     @property
     def active_tab(self) -> str:
-        return self.query_one("#run-tabs", TabbedContent).active
+        return self.query_one("#run-tabs", TabBar).active
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "step_metric" and self.is_mounted and self.active_tab == "system":
@@ -486,9 +504,16 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             self.app.exit()
 
     def action_show_tab(self, tab: str) -> None:
-        if tab in TABS:
-            self.build_tab(tab)
-            self.query_one("#run-tabs", TabbedContent).active = tab
+        if tab not in TABS:
+            return
+        bar = self.query_one("#run-tabs", TabBar)
+        if bar.active == tab:
+            return
+        bar.active = tab
+        self.build_tab(tab)
+        for pane in self.query(".tab-pane"):
+            pane.display = pane.id == tab
+        self.call_later(self._tab_changed)  # after the tab is mounted and filled
 
     def action_filter_params(self) -> None:
         self.action_show_tab("params")
@@ -525,3 +550,8 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             return
         index = keys.index(self.metric) if self.metric in keys else -1
         self.metric = keys[(index + step) % len(keys)]
+
+
+def _pane(tab: str, run_id: str) -> Vertical:
+    """A tab's pane (id: the tab's), holding its widgets."""
+    return Vertical(*tab_body(tab, run_id), id=tab, classes="tab-pane")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Input, TabbedContent
+from textual.widgets import Input
 
 import trackui
 import trackui.tui
@@ -26,6 +26,7 @@ from trackui.tui.help_screen import HelpScreen
 from trackui.tui.run_screen import RunScreen
 from trackui.tui.runs_screen import RunsScreen
 from trackui.tui.scrolling import ViLog, ViScroll
+from trackui.tui.tab_bar import TabBar
 
 from ..conftest import FIXED_NOW
 from .helpers import RunApp, build, settle
@@ -124,7 +125,7 @@ async def test_tab_digits_switch_tabs_after_the_params_filter(store: Store) -> N
         await settle(pilot)
         screen = app.screen
         assert isinstance(screen, RunScreen)
-        tabs = screen.query_one(TabbedContent)
+        tabs = screen.query_one(TabBar)
         await pilot.press("2")
         field = screen.query_one("#params-filter", Input)  # built when its tab is shown
         assert tabs.active == "params" and not field.has_focus

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, Log, OptionList, Static, TabbedContent
+from textual.widgets import DataTable, Input, Log, OptionList, Static
 
 import trackui
 from trackui.store import fmt
@@ -20,6 +20,7 @@ from trackui.tui.metric_grid import MetricGrid
 from trackui.tui.run_details import read_console
 from trackui.tui.run_screen import RunScreen, SeriesLoaded
 from trackui.tui.smoothing import smooth
+from trackui.tui.tab_bar import TabBar
 
 from ..conftest import FIXED_NOW
 from .helpers import RunApp, screen_text, settle
@@ -248,7 +249,7 @@ async def test_chart_keys_only_act_on_the_metrics_tab(store: Store) -> None:
 
 async def test_number_keys_switch_tabs_and_q_goes_back(store: Store) -> None:
     async with open_run(store, store.resolve("detect/yolo-adamw")) as (pilot, screen):
-        tabs = screen.query_one(TabbedContent)
+        tabs = screen.query_one(TabBar)
         for key, tab in zip(
             "52341", ("artifacts", "params", "metrics", "console", "overview"), strict=True
         ):
