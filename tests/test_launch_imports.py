@@ -39,6 +39,8 @@ LEFT_OUT = (
     "trackui.store.remote.box",
     "trackui.store.remote.client",
     "trackui.store.remote.helper",
+    "trackui.tui.column_picker",  # opened by a key, not on the way to the list
+    "textual.widgets._selection_list",
 )
 
 

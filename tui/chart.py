@@ -28,7 +28,7 @@ from typing import Any
 
 from rich.cells import cell_len
 from rich.style import Style
-from rich.text import Span, Text
+from rich.text import Text
 from textual import events
 from textual.content import Content
 from textual.message import Message
@@ -541,15 +541,65 @@ class MetricChart(Widget):
             y_ticks = nice_ticks(y_lo, y_hi, max(2, height // 4))
             y_labels = [fmt.number(v, digits=3) for v in y_ticks]
         fig.yticks(y_ticks, y_labels)
-        text = Text.from_ansi(fig.build(), no_wrap=True, end="")
-        text.spans = [_restyle(span, styles) for span in text.spans]
-        return text
+        return figure_text(fig, styles)
 
 
-def _restyle(span: Span, styles: dict[int, Style]) -> Span:
-    style = span.style
-    if isinstance(style, Style) and style.color is not None:
-        replacement = styles.get(style.color.number)  # type: ignore[arg-type]
-        if replacement is not None:
-            return Span(span.start, span.end, replacement)
-    return span
+def figure_text(fig: Any, styles: dict[int, Style]) -> Text:
+    """The figure as Rich text, read from plotext's cell matrix: what
+    ``Text.from_ansi(fig.build())`` gives, without writing every cell's
+    colours out as escape codes and parsing them back (most of a chart's
+    drawing time). A run of cells with the same colours is one span; a
+    colour number in ``styles`` (a line's slot) takes that style."""
+    fig._set_sizes()
+    fig._build_matrix()
+    matrix = fig.monitor.matrix
+    text = Text(no_wrap=True, end="")
+    append = text.append
+    cols = matrix.cols
+    for row in reversed(matrix.Rows):
+        markers, fg, st, bg = (
+            matrix.marker[row],
+            matrix.fullground[row],
+            matrix.style[row],
+            matrix.background[row],
+        )
+        start = 0
+        for col in range(1, cols + 1):
+            if (
+                col < cols
+                and fg[col] == fg[start]
+                and st[col] == st[start]
+                and bg[col] == bg[start]
+            ):
+                continue
+            append(
+                "".join(markers[start:col]), _cell_style(fg[start], st[start], bg[start], styles)
+            )
+            start = col
+        append("\n")
+    return text
+
+
+def _cell_style(fg: Any, style: Any, bg: Any, styles: dict[int, Style]) -> Style | None:
+    """The Rich style of plotext's colours (``fg``: a line's slot number, a
+    name or an RGB triple), as its escape codes would parse."""
+    if isinstance(fg, int) and fg in styles:
+        return styles[fg]
+    if fg == style == bg == "default":  # plotext's "no colour": the axes, the ticks
+        return None
+    key = (repr(fg), repr(style), repr(bg))
+    found = _ANSI_STYLES.get(key, _MISSING)
+    if found is _MISSING:
+        from plotext import _utility as ut
+
+        parsed = Text.from_ansi(ut.colors_to_ansi(fg, style, bg) + "x" + ut.ansi_end)
+        found = parsed.spans[0].style if parsed.spans else None
+        _ANSI_STYLES[key] = found
+    if isinstance(found, Style) and found.color is not None:
+        return styles.get(found.color.number, found)  # type: ignore[arg-type]
+    return found  # type: ignore[return-value]
+
+
+_MISSING = object()
+#: plotext's colours (the non-line ones: axes, ticks) to Rich styles, parsed once
+_ANSI_STYLES: dict[tuple[str, str, str], Any] = {}

@@ -159,14 +159,9 @@ def find_metric(metrics: Sequence[MetricSummary], key: str) -> MetricSummary | N
     return next((m for m in metrics if m.key == key), None)
 
 
-def summary_cells(m: MetricSummary) -> tuple[Text, str, str, str, str, str, str, str]:
-    return (
-        literal(m.key),
-        fmt.number(m.last),
-        fmt.number(m.min),
-        fmt.number(m.step_min),
-        fmt.number(m.max),
-        fmt.number(m.step_max),
-        fmt.number(m.first),
-        fmt.number(m.count),
-    )
+def summary_cells(m: MetricSummary) -> tuple[Text, ...]:
+    """A metric's row in the summary table: Text, not str (a str cell is
+    parsed as markup, and its emoji codes imported, on the way to the first
+    chart)."""
+    numbers = (m.last, m.min, m.step_min, m.max, m.step_max, m.first, m.count)
+    return (literal(m.key), *(Text(fmt.number(v), no_wrap=True) for v in numbers))

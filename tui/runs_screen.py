@@ -32,7 +32,6 @@ from trackui.store.models import RunSummary
 
 from . import names
 from .boxes import BoxesLine, several_boxes
-from .column_picker import ColumnPicker
 from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
 from .footer import Footer
@@ -266,6 +265,8 @@ class RunsScreen(FilterBar, Screen):
             ColumnMemory().save(self.store.root, columns)
             self._auto_columns = False
             self.request(replace(self.wanted, columns=tuple(columns)))
+
+        from .column_picker import ColumnPicker  # when asked for: not on the way to the list
 
         self.app.push_screen(ColumnPicker(message.choices, self.wanted.columns), chosen)
 

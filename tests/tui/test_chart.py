@@ -8,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from rich.color import ColorSystem
+from rich.style import Style
+from rich.text import Span, Text
 from textual.app import App, ComposeResult
 
 import trackui
 from trackui.store.models import Series
 from trackui.store.queries import Store
-from trackui.tui.chart import MetricChart
+from trackui.tui.chart import MetricChart, figure_text, new_figure
 from trackui.tui.chart_ticks import nice_ticks, time_ticks
 from trackui.tui.palette import style_for
 from trackui.tui.smoothing import smooth
@@ -408,3 +410,53 @@ async def test_a_series_for_the_next_frame_is_drawn_once_when_its_layout_is_fina
         await pilot.pause()
         assert drawn == [(chart.content_region.width, chart.content_region.height)]
         assert chart.last_plot is not None and "loss" in str(chart.border_title)
+
+
+def _cells(text: Text) -> list[tuple[str, object]]:
+    """Each character of ``text`` with the style it is drawn in."""
+    styles: list[object] = [None] * len(text.plain)
+    for span in text.spans:
+        for i in range(span.start, span.end):
+            styles[i] = span.style
+    return list(zip(text.plain, styles, strict=True))
+
+
+@pytest.mark.parametrize("log_y", [False, True])
+def test_the_chart_is_read_from_plotexts_cells_as_its_escape_codes_would_parse(
+    log_y: bool,
+) -> None:
+    """``figure_text`` reads plotext's cell matrix; the text and every
+    cell's style are what parsing ``fig.build()``'s escape codes gives,
+    with the lines' colour numbers given their styles."""
+
+    def figure() -> object:
+        fig = new_figure()
+        fig.theme("clear")
+        fig._limit_size(False, False)
+        fig.plot_size(70, 18)
+        xs = list(range(1, 300))
+        for slot, (base, marker) in enumerate([(16, "braille"), (176, "braille"), (177, "hd")]):
+            ys = [1 + math.sin(x / (9 + slot)) + slot for x in xs]
+            fig.plot(
+                xs, [math.log10(y) for y in ys] if log_y else ys, color=base + slot, marker=marker
+            )
+        fig.xticks([0, 100, 200, 300], ["0", "100", "200", "300"])
+        fig.yticks([0.5, 1.5, 2.5], ["0.5", "1.5", "2.5"])
+        return fig
+
+    styles = {
+        16: Style(color="red", dim=True),
+        177: Style(color="blue", bold=True),
+        178: Style(color="#00ff00"),
+    }
+    new = figure_text(figure(), styles)
+    old = Text.from_ansi(figure().build(), no_wrap=True, end="")
+    old.spans = [
+        Span(s.start, s.end, styles.get(s.style.color.number, s.style))  # type: ignore[union-attr]
+        if isinstance(s.style, Style) and s.style.color is not None
+        else s
+        for s in old.spans
+    ]
+    assert new.plain.rstrip("\n") == old.plain.rstrip("\n")
+    assert _cells(new)[: len(old.plain.rstrip())] == _cells(old)[: len(old.plain.rstrip())]
+    assert sum(ch.strip() != "" for ch, style in _cells(new) if style == styles[177]) > 20
