@@ -35,7 +35,7 @@ from textual.content import Content
 from textual.reactive import var
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Label, Static
+from textual.widgets import DataTable, Label, Static
 from textual.worker import Worker, WorkerState
 
 from trackui.store import primary, xaxis
@@ -44,6 +44,7 @@ from trackui.store.models import MetricComparison, ParamDiff, RunSummary
 from .chart import MetricChart, x_axis_label
 from .chart_keys import ChartKeys, chart_bindings
 from .compare_loading import CompareLoading
+from .footer import Footer
 from .group_view import GroupMode, group_bindings
 from .legend import RunLegend, detail_text, needed_width, run_labels, several_boxes, shown_name
 from .messages import StoreRefreshed

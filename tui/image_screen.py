@@ -22,12 +22,13 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from trackui.store import images
 from trackui.store.models import Artifact
 
 from . import image_view
+from .footer import Footer
 from .names import fit
 from .safe import literal
 
