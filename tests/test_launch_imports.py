@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 
 from trackui.cli import build_parser
 
-from .conftest import copy_store
+from .conftest import FIXTURES, copy_store
 
 PROBE = """
 import sys
@@ -196,3 +197,16 @@ def test_the_run_screen_loads_without_plotext() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_a_folder_read_through_before_opens_without_the_importers(tmp_path: Path) -> None:
+    """The first ``trackui FOLDER`` of a W&B folder detects its kind (the
+    importers); the next knows the folder from its read-through store and
+    reaches the first frame without loading any importer."""
+    folder = tmp_path / "wandb"
+    shutil.copytree(FIXTURES / "wandb", folder)
+    first = loaded_at_start(str(folder))
+    assert "trackui.store.importers" in first  # detected
+    again = loaded_at_start(str(folder))
+    assert "trackui.tui.app" in again
+    assert not [m for m in again if m.startswith("trackui.store.importers")]

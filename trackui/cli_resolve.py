@@ -56,12 +56,14 @@ def source(text: str | os.PathLike[str], *, default: bool = False) -> Source:
         raise UsageError(f"no such store or directory: {line(name)}")
     if path.is_dir() and looks_native(path):
         return Source(name, path)  # a store: the importers are not loaded to open it
+    if path.is_dir() and _read_through_before(path):
+        # read through before, so not a store (a store has its run files
+        # near the top, ``looks_native``): the importers are not loaded either
+        return Source(name, read_through(path))
     from trackui.store.importers import detect_kinds, is_trackui_store
 
     if path.is_dir() and is_trackui_store(path):
         return Source(name, path)
-    if path.is_dir() and _read_through_before(path):
-        return Source(name, read_through(path))
     kinds = detect_kinds(path)
     if kinds:
         return Source(name, read_through(path))
