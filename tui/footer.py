@@ -28,6 +28,7 @@ from textual.widget import Widget
 
 #: the rule before the command palette's key (Textual's ``vkey`` border)
 RULE = "▏"
+DIM = Style(dim=True)
 
 
 @dataclass(frozen=True)
@@ -176,21 +177,33 @@ class Footer(Widget, can_focus=False):
 
     # -- drawing ---------------------------------------------------------------
 
-    def _piece(self, item: Item, compact: bool, hover: bool) -> Text:
-        """One key as Textual's ``FooterKey`` draws it (or a group's label)."""
+    def _styles(self) -> dict[str, Style]:
+        """The parts' styles, each over the footer's own (once a drawing)."""
         base = self.rich_style
+        get = self.get_component_rich_style
+        item = base + get("footer--item")
+        hover = item + get("footer--hover")
+        return {
+            "label": base + get("footer--description"),
+            "item": item,
+            "hover": hover,
+            "key": get("footer--key"),
+            "description": get("footer--description"),
+            "rule": base + get("footer--rule"),
+        }
+
+    @staticmethod
+    def _piece(item: Item, compact: bool, hover: bool, styles: dict[str, Style]) -> Text:
+        """One key as Textual's ``FooterKey`` draws it (or a group's label)."""
         if item.key is None:  # a group's label: margin 0 1 0 0, or none when compact
-            style = base + self.get_component_rich_style("footer--description")
-            return Text(item.description + ("" if compact else " "), style)
-        item_style = base + self.get_component_rich_style("footer--item")
-        if hover:
-            item_style += self.get_component_rich_style("footer--hover")
-        key_style = item_style + self.get_component_rich_style("footer--key")
-        description_style = item_style + self.get_component_rich_style("footer--description")
+            return Text(item.description + ("" if compact else " "), styles["label"])
+        item_style = styles["hover" if hover else "item"]
+        key_style = item_style + styles["key"]
+        description_style = item_style + styles["description"]
         if not item.enabled:
-            item_style += Style(dim=True)
-            key_style += Style(dim=True)
-            description_style += Style(dim=True)
+            item_style += DIM
+            key_style += DIM
+            description_style += DIM
         key_pad = "" if compact else " "
         if item.description:
             described = (" " + item.description) if compact else (item.description + " ")
@@ -217,9 +230,10 @@ class Footer(Widget, can_focus=False):
         cells: list[tuple[int, int, Item]] = []
         x = 0
         hovered = self._cells[self._hover][2] if self._hover is not None else None
+        styles = self._styles()
         for item in self.items:
             left, right = self._margins(item, compact)
-            piece = self._piece(item, compact, item is hovered)
+            piece = self._piece(item, compact, item is hovered, styles)
             line.append(" " * left)
             start = x + left
             line.append_text(piece)
@@ -232,8 +246,8 @@ class Footer(Widget, can_focus=False):
         if self.palette is not None:
             # docked right, behind a rule; Textual keeps it compact, and a
             # cell after it (its padding, or its margin in a compact footer)
-            piece = self._piece(self.palette, True, self.palette is hovered)
-            right_part.append(RULE, self.rich_style + self.get_component_rich_style("footer--rule"))
+            piece = self._piece(self.palette, True, self.palette is hovered, styles)
+            right_part.append(RULE, styles["rule"])
             right_part.append_text(piece)
             right_part.append(" ", Style(bgcolor=self.rich_style.bgcolor))
         room = max(0, width - right_part.cell_len)
