@@ -5,10 +5,12 @@ the user reads it."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from textual.app import App
+from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.worker import WorkerCancelled
 
@@ -91,3 +93,16 @@ def count_calls(monkeypatch: Any, owner: Any, name: str) -> list[Any]:
 
     monkeypatch.setattr(owner, name, counted)
     return calls
+
+
+@asynccontextmanager
+async def open_run(
+    store: Store, run_id: str, *, tab: str = "overview", size: tuple[int, int] = (120, 40)
+) -> AsyncIterator[tuple[Pilot[None], RunScreen]]:
+    """The Run screen of ``run_id`` on ``tab`` (at 120x40 unless ``size``), its loads done."""
+    app = RunApp(store, run_id, tab=tab)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        yield pilot, screen

@@ -3,12 +3,9 @@ finished, failed, killed and crashed runs, every key, hostile names, live update
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
 from textual.widgets import DataTable, Input, Log, OptionList, Static
 
 import trackui
@@ -23,7 +20,7 @@ from trackui.tui.smoothing import smooth
 from trackui.tui.tab_bar import TabBar
 
 from ..conftest import FIXED_NOW
-from .helpers import RunApp, screen_text, settle
+from .helpers import RunApp, open_run, screen_text, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -34,19 +31,6 @@ def overview_of(screen: RunScreen) -> str:
 
 def cells(table: DataTable[object]) -> list[list[str]]:
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
-
-
-@asynccontextmanager
-async def open_run(
-    store: Store, run_id: str, *, tab: str = "overview"
-) -> AsyncIterator[tuple[Pilot[None], RunScreen]]:
-    """The Run screen of ``run_id`` on ``tab`` at 120x40, its loads done."""
-    app = RunApp(store, run_id, tab=tab)
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
-        yield pilot, screen
 
 
 # -- overview per status ------------------------------------------------------

@@ -9,11 +9,10 @@ import pytest
 from textual.app import App, ComposeResult
 
 from trackui.store.queries import Store
-from trackui.tui.run_screen import RunScreen
 from trackui.tui.run_tabs import TAB_LABELS
 from trackui.tui.tab_bar import BAR, HALF_LEFT, HALF_RIGHT, TabBar
 
-from .helpers import RunApp, settle
+from .helpers import open_run, settle
 
 pytestmark = pytest.mark.anyio
 
@@ -69,11 +68,7 @@ async def test_a_click_on_a_label_chooses_its_tab() -> None:
 
 
 async def test_a_click_switches_the_run_screen_and_shows_one_pane(store: Store) -> None:
-    app = RunApp(store, store.resolve("detect/yolo-sgd"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
+    async with open_run(store, store.resolve("detect/yolo-sgd")) as (pilot, screen):
         bar = screen.query_one(TabBar)
         start, _ = bar.spans()["params"]
         await pilot.click("#run-tabs", offset=(start + 2, 0))
@@ -92,11 +87,7 @@ async def test_a_click_switches_the_run_screen_and_shows_one_pane(store: Store) 
 async def test_a_run_opens_with_few_widgets(store: Store) -> None:
     """The header, the tab bar, the Overview's pane and the footer's keys:
     no widget per tab label or per tab not shown."""
-    app = RunApp(store, store.resolve("detect/yolo-sgd"))
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
+    async with open_run(store, store.resolve("detect/yolo-sgd")) as (_, screen):
         footer = screen.query_one("Footer")
         outside_footer = [w for w in screen.walk_children() if footer not in w.ancestors_with_self]
         assert len(outside_footer) <= 6, [type(w).__name__ for w in outside_footer]
