@@ -22,7 +22,6 @@ from pathlib import Path
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.content import Content
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -43,6 +42,7 @@ from .read_ahead import metric_results as _results
 from .run_console import ConsoleTab
 from .run_details import find_metric, overview, summary_cells
 from .run_grid import GridTab
+from .run_tab_switch import TabSwitching, pane
 from .run_tabs import (
     TAB_FOCUS,
     TAB_LABELS,
@@ -54,7 +54,6 @@ from .run_tabs import (
     fill_artifacts,
     fill_params,
     header,
-    tab_body,
 )
 from .safe import clean
 from .system_tab import SystemTab, is_system
@@ -66,7 +65,7 @@ CHART_ACTIONS = {"step_metric", "toggle_grid", *CHART_KEY_ACTIONS}
 CSS_FILE = Path(__file__).with_name("run_screen.tcss")
 
 
-class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
+class RunScreen(TabSwitching, ConsoleTab, GridTab, ChartKeys, Screen[None]):
     """One run: overview, params, metric charts, console tail, artifacts."""
 
     #: The screen's rules, from run_screen.tcss. Not ``CSS_PATH``: Textual reads
@@ -131,7 +130,7 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         yield TabBar(TAB_LABELS, self._initial_tab, id="run-tabs")
         # Only the tab shown is built; the others when first shown (build_tab).
         self.built.add(self._initial_tab)
-        yield _pane(self._initial_tab, self.run_id)
+        yield pane(self._initial_tab, self.run_id)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -152,42 +151,6 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             # first layout shows the run, not "loading run…" a frame before.
             self.on_run_loaded(RunLoaded(result[0], generation, result[1]))
 
-    def build_tab(self, tab: str) -> None:
-        """Mount the widgets of ``tab`` if they are not there yet; they are
-        filled from the run as loaded once mounted (``_tab_built``)."""
-        if tab in self.built or tab not in TABS:
-            return
-        self.built.add(tab)
-        pane = _pane(tab, self.run_id)
-        pane.display = tab == self.active_tab
-        # No frame from here until the tab is filled (``_tab_built``): its
-        # first layout shows it filled, not empty and then filled.
-        self.app._begin_batch()
-        self._batches += 1
-        self._mounting[tab] = self.mount(pane, before=self.query_one(Footer))
-        # Callbacks run in order: what is queued after this one finds the tab mounted.
-        self.call_later(self._tab_built, tab)
-
-    async def _tab_built(self, tab: str) -> None:
-        try:
-            mounted = self._mounting.get(tab)
-            if mounted is not None:
-                await mounted
-                del self._mounting[tab]
-            if self.detail is not None:
-                self._fill_tab(tab, self.detail)
-        finally:
-            self._end_batches(1)
-
-    def _end_batches(self, count: int) -> None:
-        count = min(count, self._batches)
-        self._batches -= count
-        for _ in range(count):
-            self.app._end_batch()
-
-    def on_unmount(self) -> None:
-        self._end_batches(self._batches)  # a tab still mounting when the screen went
-
     @property
     def starting(self) -> bool:
         """Until the run is read and, on the Metrics tab, its chart drawn
@@ -197,10 +160,6 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
         if not self.is_mounted or self.active_tab != "metrics" or self.metric is None:
             return False
         return not self.ready("metrics") or self.chart.last_plot is None
-
-    def ready(self, tab: str) -> bool:
-        """Whether the widgets of ``tab`` are built and mounted."""
-        return tab in self.built and tab not in self._mounting
 
     def _fill_tab(self, tab: str, detail: RunDetail, old: RunDetail | None = None) -> None:
         """Bring a built tab up to ``detail`` (``old``: what it shows now)."""
@@ -429,30 +388,6 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
     def _params_filter_done(self) -> None:
         self.query_one("#params-table", DataTable).focus()
 
-    @on(TabBar.Chosen)
-    def _tab_clicked(self, event: TabBar.Chosen) -> None:
-        self.action_show_tab(event.tab)
-
-    async def _tab_changed(self) -> None:
-        tab = self.active_tab
-        mounted = self._mounting.get(tab)
-        if mounted is not None:
-            await mounted
-        self.refresh_bindings()
-        self._focus_tab()
-
-    def _focus_tab(self) -> None:
-        tab = self.active_tab
-        pane = self.query_one(f"#{tab}")
-        focused = self.focused
-        if focused is not None and pane in focused.ancestors:
-            return  # already there (``/`` focused the params filter)
-        selector = TAB_FOCUS.get(tab)
-        if tab == "metrics" and self.grid_shown:
-            selector = "#metric-grid"
-        if selector is not None:
-            self.query_one(selector).focus()
-
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.group == "run-detail":
             error = event.worker.error
@@ -482,10 +417,6 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
 
     # -- actions -------------------------------------------------------------
 
-    @property
-    def active_tab(self) -> str:
-        return self.query_one("#run-tabs", TabBar).active
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "step_metric" and self.is_mounted and self.active_tab == "system":
             return True  # [ ] page the system charts
@@ -502,18 +433,6 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             self.app.pop_screen()
         else:
             self.app.exit()
-
-    def action_show_tab(self, tab: str) -> None:
-        if tab not in TABS:
-            return
-        bar = self.query_one("#run-tabs", TabBar)
-        if bar.active == tab:
-            return
-        bar.active = tab
-        self.build_tab(tab)
-        for pane in self.query(".tab-pane"):
-            pane.display = pane.id == tab
-        self.call_later(self._tab_changed)  # after the tab is mounted and filled
 
     def action_filter_params(self) -> None:
         self.action_show_tab("params")
@@ -550,8 +469,3 @@ class RunScreen(ConsoleTab, GridTab, ChartKeys, Screen[None]):
             return
         index = keys.index(self.metric) if self.metric in keys else -1
         self.metric = keys[(index + step) % len(keys)]
-
-
-def _pane(tab: str, run_id: str) -> Vertical:
-    """A tab's pane (id: the tab's), holding its widgets."""
-    return Vertical(*tab_body(tab, run_id), id=tab, classes="tab-pane")

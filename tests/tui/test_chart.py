@@ -15,7 +15,8 @@ from textual.app import App, ComposeResult
 import trackui
 from trackui.store.models import Series
 from trackui.store.queries import Store
-from trackui.tui.chart import MetricChart, figure_text, new_figure
+from trackui.tui.chart import MetricChart, new_figure
+from trackui.tui.chart_text import figure_text
 from trackui.tui.chart_ticks import nice_ticks, time_ticks
 from trackui.tui.palette import style_for
 from trackui.tui.smoothing import smooth
