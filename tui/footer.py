@@ -133,6 +133,10 @@ class Footer(Widget, can_focus=False):
         palette = self.show_command_palette and self.app.ENABLE_COMMAND_PALETTE
         return (keys, palette, self.compact)
 
+    def watch_show_command_palette(self) -> None:
+        if self.is_attached:
+            self._update()  # the palette's key comes or goes
+
     def _update(self) -> None:
         self._pending = False
         if not self.is_attached:

@@ -407,6 +407,9 @@ async def test_the_footer_presses_a_clicked_key_and_scrolls_with_the_wheel() -> 
         await pilot.pause()
         assert "Key number j" in footer.render().plain
         assert footer.render().plain.rstrip().endswith("palette")  # still at the right
+        footer.show_command_palette = False
+        await pilot.pause()
+        assert "palette" not in footer.render().plain and "ctrl+p" not in footer.key_names()
 
 
 async def test_the_start_up_work_waits_for_the_first_chart(
