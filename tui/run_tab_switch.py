@@ -34,12 +34,12 @@ class TabSwitching:
 
     def build_tab(self, tab: str) -> None:
         """Mount the widgets of ``tab`` if they are not there yet; they are
-        filled from the run as loaded once mounted (``_tab_built``)."""
+        filled from the run as loaded once mounted (``_tab_built``), and shown
+        by ``action_show_tab``."""
         if tab in self.built or tab not in TABS:
             return
         self.built.add(tab)
         built = pane(tab, self.run_id)
-        built.display = tab == self.active_tab
         # No frame from here until the tab is filled (``_tab_built``): its
         # first layout shows it filled, not empty and then filled.
         self.app._begin_batch()
