@@ -75,6 +75,8 @@ class CatalogError(Exception):
 
 @dataclass(slots=True)  # one or more per run: 100 k runs keep them in memory
 class FileState:
+    """How far a run's file was read: its identity, size and the lines taken."""
+
     ino: int = 0
     size: int = 0
     mtime_ns: int = 0
@@ -84,6 +86,8 @@ class FileState:
 
 @dataclass(slots=True)
 class RunState:
+    """What the catalog knows of a run's files between refreshes."""
+
     files: dict[str, FileState] = field(default_factory=dict)
     finished: bool = False
     heartbeat_mtime: float | None = None
@@ -98,6 +102,8 @@ class RunState:
 
 @dataclass(frozen=True)
 class RefreshStats:
+    """What one refresh read: runs seen and changed, points, seconds."""
+
     runs_seen: int
     runs_changed: int
     points: int

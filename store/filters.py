@@ -63,6 +63,8 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
+    """One token of a filter expression, at ``pos`` in the text."""
+
     kind: str  # "word" | "string" | "op" | "colon" | "lparen" | "rparen" | "end"
     text: str
     pos: int

@@ -62,6 +62,8 @@ class RunGroup:
 
 @dataclass(frozen=True)
 class Grouping:
+    """The runs in groups, and the keys that made them."""
+
     groups: tuple[RunGroup, ...]
     mode: str  # "auto" (group field, else config) or "keys" (the user's keys)
     keys: tuple[str, ...]  # the keys grouped on: the user's, or the config keys kept
@@ -93,6 +95,8 @@ class Stat:
 
 @dataclass(frozen=True)
 class GroupMetricRow:
+    """One metric of a group comparison: each group's last and best (mean and spread)."""
+
     key: str
     direction: str | None  # "min", "max", or None (no best)
     last: tuple[Stat | None, ...]  # per group; None when no run of it logged the key
@@ -102,6 +106,8 @@ class GroupMetricRow:
 
 @dataclass(frozen=True)
 class GroupComparison:
+    """The metrics of the groups side by side."""
+
     grouping: Grouping
     rows: tuple[GroupMetricRow, ...]
 

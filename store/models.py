@@ -28,6 +28,8 @@ MISSING: Any = _Missing()
 
 @dataclass(frozen=True)
 class MetricSummary:
+    """One metric of a run: first, last, min, max and how many points."""
+
     key: str
     first: float | None
     last: float | None
@@ -75,6 +77,8 @@ class RunSummary:
 
 @dataclass(frozen=True)
 class Artifact:
+    """A file the run logged, and whether the store holds a copy."""
+
     name: str
     path: str
     size: int | None
@@ -84,6 +88,8 @@ class Artifact:
 
 @dataclass(frozen=True)
 class RunDetail:
+    """All of one run: its summary, params, metrics, summary values and artifacts."""
+
     run: RunSummary
     dir: str
     params: tuple[tuple[str, Any], ...]
@@ -143,6 +149,8 @@ class Series:
 
 @dataclass(frozen=True)
 class Point:
+    """One logged value of a metric."""
+
     seq: int
     step: int
     t: float | None
@@ -151,6 +159,8 @@ class Point:
 
 @dataclass(frozen=True)
 class ParamDiffRow:
+    """One param key across the runs compared."""
+
     key: str
     values: tuple[Any, ...]  # MISSING where a run lacks the key
     differs: bool
@@ -158,6 +168,8 @@ class ParamDiffRow:
 
 @dataclass(frozen=True)
 class ParamDiff:
+    """The params of the runs compared, side by side."""
+
     runs: tuple[RunSummary, ...]
     rows: tuple[ParamDiffRow, ...]
     total_keys: int  # keys over all runs, before "only changed"
@@ -165,6 +177,8 @@ class ParamDiff:
 
 @dataclass(frozen=True)
 class MetricComparisonRow:
+    """One metric across the runs compared: each run's last and best."""
+
     key: str
     direction: str  # "min" (lower is better) or "max"
     last: tuple[float | None, ...]
@@ -174,6 +188,8 @@ class MetricComparisonRow:
 
 @dataclass(frozen=True)
 class MetricComparison:
+    """The metrics of the runs compared, side by side."""
+
     runs: tuple[RunSummary, ...]
     rows: tuple[MetricComparisonRow, ...]
 

@@ -67,6 +67,8 @@ class FileTooLarge(UnsafeFile):
 
 @dataclass(frozen=True)
 class Stat:
+    """A file's identity and size, as ``os.stat`` gave them."""
+
     ino: int
     size: int
     mtime_ns: int

@@ -339,6 +339,8 @@ _SHOWN_CANDIDATES = 8
 
 @dataclass(frozen=True)
 class Found:
+    """The run a reference named, and the store that holds it."""
+
     store: Any
     run_id: str
 

@@ -42,6 +42,8 @@ COLUMNS_FILE = "columns.json"
 
 @dataclass(frozen=True)
 class TuiConfig:
+    """The TUI's settings from the config file and the environment."""
+
     theme: str | None = None
     animations: bool = False
     page_size: int = 200

@@ -17,6 +17,8 @@ from .scrolling import ViScroll
 
 @dataclass(frozen=True)
 class KeyHelp:
+    """One line of the help screen: a key (or keys) and what it does."""
+
     section: str
     keys: tuple[str, ...]
     description: str

@@ -25,6 +25,8 @@ def page_margin(page_size: int) -> int:
 
 @dataclass(frozen=True)
 class RunsQuery:
+    """What the run list asks the store for: filter, sort, grouping, columns."""
+
     where: str = ""
     sort: str | None = None  # a column spec; None: newest first
     descending: bool = True
@@ -34,6 +36,8 @@ class RunsQuery:
 
 @dataclass(frozen=True)
 class RunsPage:
+    """One page of the run list, as the store answered it."""
+
     runs: tuple[RunSummary, ...]
     total: int
     offset: int

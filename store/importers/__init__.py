@@ -73,6 +73,8 @@ class KindMismatch(ImportError_):
 
 @dataclass
 class ImportReport:
+    """What an import read: runs, points and the problems met."""
+
     runs: int = 0
     new_runs: int = 0
     updated_runs: int = 0

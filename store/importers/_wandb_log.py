@@ -294,6 +294,8 @@ def _number(value: Any) -> float | None:
 
 @dataclass
 class _RunState:
+    """What the records of a W&B run log said so far."""
+
     run_id: str | None = None
     entity: str | None = None
     project: str | None = None

@@ -57,6 +57,8 @@ class Artifact:
 
 @dataclass
 class ForeignRun:
+    """A run as another tool wrote it, read into trackui's terms."""
+
     kind: str  # "ultralytics" | "mlflow" | "tensorboard" | "dvclive" | "wandb" | "trackio" | ...
     source_path: str  # absolute path of the run (directory, or the db/file holding it)
     source_id: str  # the tool's own id (mlflow run uuid, wandb run id, dir relative to PATH...)

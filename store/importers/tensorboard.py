@@ -142,6 +142,8 @@ class _Part:
 
 @dataclass
 class _Plan:
+    """The event files of one TensorBoard run, in the order they are read."""
+
     run_dir: Path
     parts: list[_Part] = field(default_factory=list)
 

@@ -194,6 +194,8 @@ def _schema_of(conn: sqlite3.Connection) -> dict[str, set[str]]:
 
 @dataclass
 class _RunRef:
+    """One Trackio run: the rows that hold it and its config."""
+
     key: tuple[str, ...]  # the WHERE values that select the run's rows
     run_id: str | None
     name: str

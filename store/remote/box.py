@@ -56,6 +56,8 @@ class Entry:
 
 @dataclass(frozen=True)
 class Listing:
+    """The entries a box listed under a root."""
+
     entries: list[Entry]
     #: A cap (entries or depth of the box's walk) cut the listing short.
     truncated: bool = False

@@ -35,6 +35,8 @@ RACY_NS = 2_000_000_000
 
 @dataclass
 class _Folder:
+    """One folder of a listing: its identity and what it holds."""
+
     ino: int
     mtime_ns: int
     trusted: bool  # changed well before it was listed: its mtime proves its names
