@@ -122,10 +122,11 @@ class PlotInfo:
 def new_figure() -> Any:
     """A plotext figure. plotext is imported here, when the first chart is
     made, not with this module: the app's warm-up imports it after the Run
-    screen, so ``enter`` does not wait for it."""
-    from plotext._figure import _figure_class
+    screen, so ``enter`` does not wait for it; and only its figure's modules
+    (tui/plotext_figure.py), not its whole API and documentation."""
+    from .plotext_figure import figure_class
 
-    return _figure_class()
+    return figure_class()()
 
 
 class MetricChart(Widget):

@@ -1,0 +1,65 @@
+"""plotext's figure loaded alone (tui/plotext_figure.py): the chart's
+figure comes without plotext's whole API and documentation, draws the same
+cells as plotext imported the usual way, and leaves the package whole for
+anything else in the process that imports it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+DRAW = """
+fig = figure_class()()
+fig.plot_size(60, 15)
+fig.theme("clear")
+fig.plot([0, 1, 2, 3, 4], [3.0, 1.5, 2.5, 0.5, 1.0], marker="braille", color=176)
+fig.plot([0, 2, 4], [0.0, 2.0, 4.0], marker="hd", color=177)
+fig.xticks([0, 2, 4], ["0", "2", "4"])
+fig.title("loss")
+print(repr(fig.build()))
+"""
+
+ALONE = "import sys\nfrom trackui.tui.plotext_figure import figure_class\n" + DRAW
+USUAL = (
+    "import plotext\n"
+    "from trackui.tui.plotext_figure import figure_class\n"
+    "assert figure_class() is plotext._figure._figure_class\n" + DRAW
+)
+
+
+def run(code: str) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout
+
+
+def test_the_figure_comes_without_plotexts_api_and_documentation() -> None:
+    loaded = run(
+        "import sys\n"
+        "from trackui.tui.plotext_figure import figure_class\n"
+        "figure_class()\n"
+        "print(sorted(m for m in sys.modules if m.startswith('plotext')))\n"
+    )
+    assert "'plotext._figure'" in loaded
+    assert "plotext._core" not in loaded and "plotext._doc'" not in loaded
+
+
+def test_the_figure_alone_draws_what_plotext_draws() -> None:
+    alone = run(ALONE)
+    assert any(0x2800 < ord(c) <= 0x28FF for c in alone)  # the braille line was drawn
+    assert alone == run(USUAL)
+
+
+def test_plotext_imported_after_it_is_whole() -> None:
+    out = run(
+        "from trackui.tui.plotext_figure import figure_class\n"
+        "figure_class()\n"
+        "import plotext\n"
+        "from plotext import __version__\n"
+        "from plotext import *\n"
+        "plotext.clear_figure()\n"
+        "plotext.plotsize(30, 8)\n"
+        "plotext.plot([1, 2, 3], [3, 1, 2])\n"
+        "print(__version__ == plotext.__version__, len(plotext.build()) > 100, 'bar' in dir())\n"
+        "import sys; print(type(sys.modules['plotext']).__name__)\n"
+    )
+    assert out.split() == ["True", "True", "True", "module"]
