@@ -6,7 +6,6 @@ import getpass
 import hashlib
 import os
 import re
-import secrets
 import time
 from pathlib import Path
 
@@ -74,6 +73,8 @@ def new_run_id(now: float | None = None) -> str:
     now = time.time() if now is None else now
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
     millis = int((now % 1) * 1000)
+    import secrets  # here: the TUI and the CLI make no runs
+
     suffix = "".join(secrets.choice(_ALPHABET) for _ in range(6))
     return f"{stamp}{millis:03d}-{suffix}"
 

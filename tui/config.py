@@ -31,11 +31,6 @@ from typing import Any
 
 from trackui.store.paths import config_dir
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: no TOML reader in the standard library
-    tomllib = None  # type: ignore[assignment]
-
 CONFIG_FILE = "config.toml"
 COLUMNS_FILE = "columns.json"
 
@@ -60,7 +55,10 @@ class TuiConfig:
         path = directory / CONFIG_FILE
         try:
             with open(path, "rb") as fh:
-                if tomllib is None:
+                # imported only for a file that exists (most have none)
+                try:
+                    import tomllib
+                except ModuleNotFoundError:  # Python 3.10: no TOML reader in the standard library
                     problems.append(f"{path}: reading it needs Python 3.11 or later")
                 else:
                     doc = tomllib.load(fh)
