@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import math
 import sys
 import threading
 import types
@@ -59,8 +60,12 @@ def figure_class() -> type:
             except Exception:  # another plotext than the one this was written for
                 for name in [m for m in sys.modules if m == "plotext" or m.startswith("plotext.")]:
                     del sys.modules[name]
+        from plotext import _utility
         from plotext._figure import _figure_class
 
+        if getattr(_utility.hd_group, "__wrapped__", None) is None:
+            _hd_group.__wrapped__ = _utility.hd_group  # type: ignore[attr-defined]
+            _utility.hd_group = _hd_group
         return _figure_class
 
 
@@ -78,3 +83,46 @@ def _load_figure_alone() -> None:
         importlib.import_module("plotext._figure")
     finally:
         doc_utils.add = add
+
+
+def _hd_group(x: list[Any], y: list[Any], xf: list[int], yf: list[int]) -> Any:
+    """plotext's ``_utility.hd_group`` (the canvas points of a line grouped
+    into cells: each cell's coordinates and the dots of its marker), for
+    the case the chart draws (one marker, so one size of cell for every
+    point), without making a new matrix for every point of a cell. Anything
+    else goes to plotext's own. Same result, same order: a cell's first
+    point places it; a dot is set by every numerical point in it."""
+    original = _hd_group.__wrapped__  # type: ignore[attr-defined]
+    if not x or len(x) != len(y) or len(xf) != len(x) or len(yf) != len(x):
+        return original(x, y, xf, yf)
+    xfm, yfm = max(xf), max(yf)
+    if min(xf) != xfm or min(yf) != yfm:
+        return original(x, y, xf, yf)
+    isnan, floor = math.isnan, math.floor
+    size = xfm * yfm
+    cells: dict[tuple[Any, Any], list[int]] = {}
+    for xi, yi in zip(x, y):
+        if type(xi) is int and type(yi) is int:  # nearly every point: canvas cells
+            key = (xi // xfm, yi // yfm)
+            dots = cells.get(key)
+            if dots is None:
+                dots = cells[key] = [0] * size
+            dots[(yfm - 1 - yi % yfm) * xfm + xi % xfm] = 1
+            continue
+        if type(xi) is str or type(yi) is str:  # dates as text: plotext's own rules
+            return original(x, y, xf, yf)
+        x_num = not (xi is None or isnan(xi))
+        y_num = not (yi is None or isnan(yi))
+        key = (xi // xfm if x_num else xi, yi // yfm if y_num else yi)
+        dots = cells.get(key)
+        if dots is None:
+            dots = cells[key] = [0] * size
+        kx, ky = key
+        if not (kx is None or isnan(kx) or ky is None or isnan(ky)):
+            kx, ky = floor(xi % xfm), floor(yi % yfm)
+            if kx >= xfm or ky >= yfm:  # a float's remainder rounded up: plotext's own fails
+                return original(x, y, xf, yf)
+            # plotext's matrix rows, last row first, flattened
+            dots[(yfm - 1 - ky) * xfm + kx] = 1
+    xs, ys = (list(axis) for axis in zip(*cells))
+    return xs, ys, [tuple(dots) for dots in cells.values()]

@@ -5,8 +5,13 @@ anything else in the process that imports it."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 DRAW = """
 fig = figure_class()()
@@ -63,3 +68,44 @@ def test_plotext_imported_after_it_is_whole() -> None:
         "import sys; print(type(sys.modules['plotext']).__name__)\n"
     )
     assert out.split() == ["True", "True", "True", "module"]
+
+
+POINT = st.one_of(
+    st.none(),
+    st.just(math.nan),
+    st.integers(-5, 60),
+    st.floats(-5, 60, allow_nan=False),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(POINT, POINT), min_size=1, max_size=80),
+    st.sampled_from([1, 2]),
+    st.sampled_from([1, 2, 3, 4]),
+    st.booleans(),
+)
+def test_the_cell_grouping_gives_what_plotexts_gives(
+    points: list[tuple[Any, Any]], fx: int, fy: int, mixed: bool
+) -> None:
+    """``_hd_group`` (the braille cells of a line's points) against plotext's
+    own, on points as plotext hands them over (canvas cells, None, NaN),
+    with one marker's cell size or several (handed to plotext's own)."""
+    from plotext import _utility
+
+    from trackui.tui.plotext_figure import _hd_group, figure_class
+
+    figure_class()
+    assert _utility.hd_group is _hd_group  # in place for every chart
+    x, y = [p[0] for p in points], [p[1] for p in points]
+    xf, yf = [fx] * len(x), [fy] * len(x)
+    if mixed:
+        xf[0] = 3 - fx
+
+    def outcome(group: Any) -> str:
+        try:
+            return repr(group(list(x), list(y), list(xf), list(yf)))
+        except Exception as exc:  # plotext's own fails on some mixed sizes: so must this
+            return type(exc).__name__
+
+    assert outcome(_hd_group) == outcome(_hd_group.__wrapped__)  # type: ignore[attr-defined]
