@@ -63,9 +63,10 @@ def figure_class() -> type:
         from plotext import _utility
         from plotext._figure import _figure_class
 
-        if getattr(_utility.hd_group, "__wrapped__", None) is None:
-            _hd_group.__wrapped__ = _utility.hd_group  # type: ignore[attr-defined]
-            _utility.hd_group = _hd_group
+        for name, faster in (("hd_group", _hd_group), ("get_lines", _get_lines)):
+            if getattr(_utility, name) is not faster:
+                faster.__wrapped__ = getattr(_utility, name)  # type: ignore[attr-defined]
+                setattr(_utility, name, faster)
         return _figure_class
 
 
@@ -126,3 +127,39 @@ def _hd_group(x: list[Any], y: list[Any], xf: list[int], yf: list[int]) -> Any:
             dots[(yfm - 1 - ky) * xfm + kx] = 1
     xs, ys = (list(axis) for axis in zip(*cells))
     return xs, ys, [tuple(dots) for dots in cells.values()]
+
+
+def _get_lines(x: list[Any], y: list[Any], *other: list[Any]) -> Any:
+    """plotext's ``_utility.get_lines`` (the canvas points of the lines
+    between each point and the next, and the marker, colour and style of
+    each, ``other``, repeated along them), for the case the chart draws
+    (canvas cells, all whole numbers), with plotext's arithmetic and none of
+    its per-segment lists. Anything else goes to plotext's own."""
+    original = _get_lines.__wrapped__  # type: ignore[attr-defined]
+    count = len(x)
+    if (
+        not count
+        or len(y) != count
+        or any(len(column) != count for column in other)
+        or not all(type(v) is int for v in x)
+        or not all(type(v) is int for v in y)
+    ):
+        return original(x, y, *other)
+    from plotext._utility import transpose
+
+    per_point = transpose(other, len(other))
+    xl: list[int] = []
+    yl: list[int] = []
+    ol: list[Any] = []
+    for n in range(count - 1):
+        x0, x1, y0, y1 = x[n], x[n + 1], y[n], y[n + 1]
+        steps = max(abs(x1 - x0), abs(y1 - y0))  # plotext's points along it, less the last
+        if steps:
+            sx, sy = (x1 - x0) / steps, (y1 - y0) / steps  # plotext's linspace
+            xl += [int(x0 + k * sx) for k in range(steps)]
+            yl += [int(y0 + k * sy) for k in range(steps)]
+            ol += [per_point[n]] * steps
+    xl.append(x[-1])
+    yl.append(y[-1])
+    ol.append(per_point[-1])
+    return [xl, yl, *transpose(ol, len(other))]

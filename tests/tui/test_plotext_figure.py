@@ -109,3 +109,29 @@ def test_the_cell_grouping_gives_what_plotexts_gives(
             return type(exc).__name__
 
     assert outcome(_hd_group) == outcome(_hd_group.__wrapped__)  # type: ignore[attr-defined]
+
+
+CELL = st.one_of(st.none(), st.just(math.nan), st.integers(-20, 120), st.floats(-10, 100))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(CELL, CELL, st.integers(0, 255)), min_size=1, max_size=40))
+def test_the_lines_between_points_are_plotexts(points: list[tuple[Any, Any, int]]) -> None:
+    """``_get_lines`` (the canvas points joining each point to the next,
+    with their markers, colours and styles) against plotext's own."""
+    from plotext import _utility
+
+    from trackui.tui.plotext_figure import _get_lines, figure_class
+
+    figure_class()
+    assert _utility.get_lines is _get_lines
+    x, y = [p[0] for p in points], [p[1] for p in points]
+    other = (["braille"] * len(x), [p[2] for p in points], ["default"] * len(x))
+
+    def outcome(lines: Any) -> str:
+        try:
+            return repr(lines(list(x), list(y), *other))
+        except Exception as exc:
+            return type(exc).__name__
+
+    assert outcome(_get_lines) == outcome(_get_lines.__wrapped__)  # type: ignore[attr-defined]
