@@ -416,7 +416,11 @@ def _open_tui(root: Path, remember: list[str] | None, child: Any = None) -> int:
     # are only drawn when something changed (animations are off by default);
     # TEXTUAL_FPS set by the user wins.
     os.environ.setdefault("TEXTUAL_FPS", str(TEXTUAL_FPS))
+    from trackui.store.paths import cache_dir
+    from trackui.tui import css_cache
     from trackui.tui.app import make_app
+
+    css_cache.install(cache_dir())  # the CSS parsed at the last launch, not parsed again
 
     store: Any
     if child is not None and child.ready():  # no remote box to reach first
@@ -443,6 +447,7 @@ def _open_tui(root: Path, remember: list[str] | None, child: Any = None) -> int:
         # 5 ms a turn, a read of 15 ms took 0.1 s beside a layout.
         sys.setswitchinterval(SWITCH_INTERVAL_S)
         make_app(store, refresh_on_start=True).run()
+    css_cache.save()
     return 0
 
 
