@@ -24,6 +24,7 @@ from textual import events
 from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widget import Widget
 
 #: the rule before the command palette's key (Textual's ``vkey`` border)
@@ -266,6 +267,18 @@ class Footer(Widget, can_focus=False):
         self._cells = cells
         shown.append_text(right_part)
         return shown
+
+    def render_line(self, y: int) -> Strip:
+        """The line as segments straight from ``render``'s Rich text
+        (Textual's line API): not turned into Textual's content and back
+        every time the keys change, on every screen the app opens."""
+        width = self.size.width
+        if y:
+            return Strip.blank(width, self.rich_style)
+        base = self.rich_style  # under every part, as Textual's content has it
+        text = self.render()
+        strip = Strip(list(text.render(self.app.console)), text.cell_len).apply_style(base)
+        return strip.adjust_cell_length(width, base)
 
     # -- the mouse ---------------------------------------------------------------
 
