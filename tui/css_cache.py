@@ -14,8 +14,9 @@ key holds the first three, the file's name Textual's version (the size and
 time of its CSS modules), so another theme, another CSS or another Textual
 parses afresh. Each launch gets its own objects (an entry is unpickled
 where it is used, as a parse makes new ones). A file that cannot be read is
-ignored and written again; one that cannot be written costs the next
-launch its parse, nothing else. ``save`` writes the entries once, at exit,
+ignored and written again, and so is one that another user owns or may
+write (a pickle runs code as it loads); one that cannot be written costs
+the next launch its parse, nothing else. ``save`` writes the entries once, at exit,
 when there are new ones, through a temporary file (two trackui at once:
 the last one's file wins, each whole).
 """
@@ -40,9 +41,10 @@ class _DiskRules:
         self.new = False
         try:
             with open(path, "rb") as fh:
-                entries = pickle.load(fh)
-            if isinstance(entries, dict):
-                self.entries = entries
+                if _trusted(os.fstat(fh.fileno())):
+                    entries = pickle.load(fh)
+                    if isinstance(entries, dict):
+                        self.entries = entries
         except Exception:  # none yet, or unreadable: parsed and written again
             pass
 
@@ -66,6 +68,13 @@ class _DiskRules:
 
 
 _DISK: list[_DiskRules] = []
+
+
+def _trusted(stat: os.stat_result) -> bool:
+    """A pickle runs code as it loads: only a file of this user's that no
+    one else may write (the cache directory can be shared, or pointed
+    elsewhere by ``TRACKUI_CACHE_DIR``) is read; any other is replaced."""
+    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
 
 
 def _textual_version() -> str:

@@ -85,3 +85,14 @@ def test_a_damaged_cache_file_is_parsed_again_and_rewritten(tmp_path: Path) -> N
     again = launch(tmp_path)
     assert again["parsed"] == first["parsed"] and again["rules"] == first["rules"]
     assert launch(tmp_path)["parsed"] == 0  # written whole again
+
+
+def test_a_cache_file_others_may_write_is_not_loaded(tmp_path: Path) -> None:
+    """Unpickling runs code: a file anyone else may write is parsed over, and replaced."""
+    first = launch(tmp_path)
+    (cache,) = tmp_path.glob("css-*.pickle")
+    assert cache.stat().st_mode & 0o077 == 0  # written for this user only
+    cache.chmod(0o666)
+    assert launch(tmp_path)["parsed"] == first["parsed"]
+    assert cache.stat().st_mode & 0o077 == 0
+    assert launch(tmp_path)["parsed"] == 0
