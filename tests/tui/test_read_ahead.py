@@ -211,10 +211,11 @@ async def test_primary_columns_chosen_under_an_open_run_wait_for_the_list(
     built; they are shown when the list is back."""
     from trackui.tui import runs_screen
 
-    gate = threading.Event()
+    gate, asked_for = threading.Event(), threading.Event()
     real = runs_screen.primary_columns
 
     def held(store: Any) -> Any:
+        asked_for.set()
         gate.wait(300)
         return real(store)
 
@@ -222,6 +223,9 @@ async def test_primary_columns_chosen_under_an_open_run_wait_for_the_list(
     app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
     async with app.run_test(size=(120, 40)) as pilot:
         await listed(pilot, app)
+        # asked for once the first page is painted (on a busy machine, rows
+        # can be there a frame before): enter comes while they are on their way
+        await until(pilot, asked_for.is_set, "the columns asked for")
         runs = app.screen
         asked: list[Any] = []
         request = runs.request
