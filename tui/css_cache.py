@@ -28,10 +28,13 @@ import os
 import pickle
 import tempfile
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 #: entries kept: enough for every stylesheet part of every screen and theme in use
 MAX_ENTRIES = 400
+#: a bigger file is not read (400 entries take about half a megabyte)
+MAX_BYTES = 16 << 20
 
 
 class _DiskRules:
@@ -40,7 +43,10 @@ class _DiskRules:
         self.entries: dict[bytes, bytes] = {}
         self.new = False
         try:
-            with open(path, "rb") as fh:
+            # not through a link, and never waiting on a FIFO: only the
+            # regular file opened is checked and read
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0))
+            with os.fdopen(fd, "rb") as fh:
                 if _trusted(os.fstat(fh.fileno())):
                     entries = pickle.load(fh)
                     if isinstance(entries, dict):
@@ -71,10 +77,16 @@ _DISK: list[_DiskRules] = []
 
 
 def _trusted(stat: os.stat_result) -> bool:
-    """A pickle runs code as it loads: only a file of this user's that no
-    one else may write (the cache directory can be shared, or pointed
-    elsewhere by ``TRACKUI_CACHE_DIR``) is read; any other is replaced."""
-    return stat.st_uid == os.getuid() and not stat.st_mode & 0o022
+    """A pickle runs code as it loads: only a regular file of this user's
+    that no one else may write (the cache directory can be shared, or
+    pointed elsewhere by ``TRACKUI_CACHE_DIR``), of a sane size, is read;
+    any other is replaced."""
+    return (
+        S_ISREG(stat.st_mode)
+        and stat.st_size <= MAX_BYTES
+        and stat.st_uid == os.getuid()
+        and not stat.st_mode & 0o022
+    )
 
 
 def _textual_version() -> str:

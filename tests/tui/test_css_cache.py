@@ -54,6 +54,7 @@ def launch(cache: Path, theme: str = "textual-dark", extra: str = "") -> dict:
         capture_output=True,
         text=True,
         check=True,
+        timeout=120,  # a launch that waits on a FIFO fails here, not the whole run
     )
     return json.loads(out.stdout)
 
@@ -96,3 +97,23 @@ def test_a_cache_file_others_may_write_is_not_loaded(tmp_path: Path) -> None:
     assert launch(tmp_path)["parsed"] == first["parsed"]
     assert cache.stat().st_mode & 0o077 == 0
     assert launch(tmp_path)["parsed"] == 0
+
+
+def test_a_fifo_or_a_link_in_its_place_is_not_read(tmp_path: Path) -> None:
+    """Hostile files where the cache is: a FIFO does not hang the launch, a
+    link (even to a good cache file) is not followed; each is replaced."""
+    import os
+
+    good = tmp_path / "good"
+    first = launch(good)
+    (cache,) = good.glob("css-*.pickle")
+    hostile = tmp_path / "hostile"
+    hostile.mkdir()
+    os.mkfifo(hostile / cache.name)
+    assert launch(hostile)["parsed"] == first["parsed"]  # returned: the FIFO was not waited on
+    assert (hostile / cache.name).is_file()
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / cache.name).symlink_to(cache)
+    assert launch(linked)["parsed"] == first["parsed"]
+    assert not (linked / cache.name).is_symlink()
