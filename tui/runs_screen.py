@@ -115,6 +115,9 @@ class RunsScreen(FilterBar, Screen):
         self.loading_more = False
         self._serial = 0
         self._loaded_once = False
+        #: ``_first_page_painted`` ran (once: after the first page's refresh, or
+        #: when a screen covers the list before that refresh)
+        self._first_page_done = False
         #: short headers of the columns chosen for the user (spec -> header)
         self.short_labels: dict[str, str] = {}
         self._auto_columns = False
@@ -148,13 +151,19 @@ class RunsScreen(FilterBar, Screen):
         self.request(replace(self.wanted, columns=tuple(columns)))
         self.query_one(RunsTable).focus()
 
-    def _first_page_painted(self) -> None:
+    def _first_page_painted(self, *, covered: bool = False) -> None:
         """After the first page is drawn: what can wait for it (the app's
         read of the run under the cursor first, then the primary metrics'
-        columns; the app's start-up refresh)."""
+        columns; the app's start-up refresh). ``covered``: a screen was
+        pushed over the list before its refresh ran this (``enter`` right
+        after the first page: Textual runs a covered screen's after-refresh
+        callbacks only when it shows again); the run opened reads itself."""
+        if self._first_page_done:
+            return
+        self._first_page_done = True
         started = getattr(self.app, "first_page_shown", None)
         if callable(started):
-            current = self.query_one(RunsTable).current_key
+            current = None if covered else self.query_one(RunsTable).current_key
             started(None if current is None or current.startswith(GROUP_PREFIX) else current)
         if self._auto_columns:
             self.load_primary_columns()
@@ -298,6 +307,10 @@ class RunsScreen(FilterBar, Screen):
         specs = tuple(spec for spec, _ in message.labels)
         if specs != self.wanted.columns:
             self.request(replace(self.wanted, columns=specs))
+
+    def on_screen_suspend(self) -> None:
+        if self._loaded_once and not self._first_page_done:
+            self._first_page_painted(covered=True)
 
     def on_screen_resume(self) -> None:
         held, self._columns_held = self._columns_held, None

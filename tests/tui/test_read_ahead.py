@@ -18,7 +18,7 @@ from trackui.tui.runs_screen import RunsScreen
 from trackui.tui.runs_table import RunsTable
 
 from ..conftest import FIXED_NOW
-from .helpers import settle, until
+from .helpers import count_calls, settle, until
 
 pytestmark = pytest.mark.anyio
 
@@ -269,3 +269,41 @@ async def test_the_run_under_the_cursor_is_asked_for_before_the_primary_columns(
         await until(pilot, lambda: len(order) == 2, "both started")
         await settle(pilot)
         assert order == ["read ahead", "primary columns"]
+
+
+async def test_enter_before_the_lists_first_refresh_still_ends_the_start(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Textual runs a screen's after-refresh callbacks only while it is shown
+    (or when it shows again): ``enter`` before the list's first refresh ran
+    them covered the list with the start-up work still waiting (no idle
+    refresh, no primary columns, ever, on a quick machine). Covering the list
+    does that work, once, without reading ahead the run the Run screen reads
+    itself; the held callback, run when the list shows again, does nothing."""
+    from trackui.tui.app import TrackuiApp
+
+    reads = spy_reads(store, monkeypatch)
+    shown = count_calls(monkeypatch, TrackuiApp, "first_page_shown")
+    asked = count_calls(monkeypatch, RunsScreen, "load_primary_columns")
+    held: list[Any] = []
+    after_refresh = RunsScreen.call_after_refresh
+
+    def hold_first_page(self: RunsScreen, callback: Any, *args: Any) -> bool:
+        if getattr(callback, "__func__", None) is RunsScreen._first_page_painted:
+            held.append(callback)  # as when Textual has not got to it before enter
+            return True
+        return after_refresh(self, callback, *args)
+
+    monkeypatch.setattr(RunsScreen, "call_after_refresh", hold_first_page)
+    app = make_app(store, clock=lambda: FIXED_NOW, live_interval=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await listed(pilot, app)
+        assert held and shown == []
+        await open_first(pilot, app)
+        await settle(pilot)
+        assert len(shown) == 1 and app._first_page_at is not None
+        assert len(asked) == 1
+        assert [group for _, group in reads] == ["run-detail"]  # the Run screen's own read
+        held[0]()  # the list shows again and Textual runs it: nothing more
+        await settle(pilot)
+        assert len(shown) == 1 and len(asked) == 1
