@@ -276,10 +276,11 @@ async def test_enter_before_the_lists_first_refresh_still_ends_the_start(
 ) -> None:
     """Textual runs a screen's after-refresh callbacks only while it is shown
     (or when it shows again): ``enter`` before the list's first refresh ran
-    them covered the list with the start-up work still waiting (no idle
-    refresh, no primary columns, ever, on a quick machine). Covering the list
-    does that work, once, without reading ahead the run the Run screen reads
-    itself; the held callback, run when the list shows again, does nothing."""
+    them covered the list with the start-up work still waiting (no primary
+    columns, no warm-up, the start never over until the list showed again;
+    seen on a quick machine). Covering the list does that work, once, without
+    reading ahead the run the Run screen reads itself; the held callback, run
+    when the list shows again, does nothing."""
     from trackui.tui.app import TrackuiApp
 
     reads = spy_reads(store, monkeypatch)
