@@ -10,7 +10,8 @@ Grouping (``g``) orders runs by project (then by the chosen sort inside each
 project) and puts a header row with the project and its run count above each
 group; ``space`` on a header marks every loaded run of that project.
 
-The filter bar (``/``) is a mixin of its own: runs_filter.py.
+The filter bar (``/``) is a mixin of its own: runs_filter.py; so is the
+way the runs become the table's rows: runs_rows.py.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,15 +30,13 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from trackui.store.filters import FilterError
 from trackui.store.models import RunSummary
 
-from . import names
-from .boxes import BoxesLine, several_boxes
+from .boxes import BoxesLine
 from .config import ColumnMemory
 from .filter_help import FILTER_EXAMPLES, filter_help
 from .footer import Footer
 from .messages import StoreRefreshed
 from .primary_column import primary_columns
 from .runs_filter import FilterBar, filter_bar
-from .runs_lines import detail_text, status_text
 from .runs_query import (
     ColumnChoicesLoaded,
     FilterRejected,
@@ -49,21 +47,14 @@ from .runs_query import (
     fetch_runs,
     page_margin,
 )
+from .runs_rows import RunRows
 from .runs_table import (
     GROUP_PREFIX,
-    NAME_INDEX,
     Row,
     RowTag,
     RunsTable,
-    build_rows,
     column_spec,
-    column_widths,
-    columns_for,
-    name_width,
-    shorten_names,
-    status_styles,
 )
-from .safe import clean
 
 if TYPE_CHECKING:
     from trackui.store.queries import Store
@@ -71,7 +62,7 @@ if TYPE_CHECKING:
 __all__ = ["FILTER_EXAMPLES", "RunsLoaded", "RunsPage", "RunsQuery", "RunsScreen"]
 
 
-class RunsScreen(FilterBar, Screen):
+class RunsScreen(FilterBar, RunRows, Screen):
     HELP_SECTION = "Runs"
     HELP = filter_help()
     BINDINGS = [
@@ -333,108 +324,6 @@ class RunsScreen(FilterBar, Screen):
         if near_end and len(self.runs) < self.total and not self.loading_more:
             self.loading_more = True
             self.load_more(self.query_state, len(self.runs))
-
-    # -- rows ----------------------------------------------------------------
-
-    def _take_sources(self, sources: tuple) -> bool:
-        """Keep the sources' states a page brought; whether the box column
-        came or went with them (the table is then built anew)."""
-        before = several_boxes(self.sources)
-        self.sources = sources
-        return several_boxes(sources) != before
-
-    @property
-    def boxes(self) -> bool:
-        """Runs of more than one box are open: the box column is shown
-        (unless the user chose ``box`` among the columns already)."""
-        return several_boxes(self.sources) and "box" not in self.query_state.columns
-
-    def _columns(self) -> list[tuple[str, Text]]:
-        q = self.query_state
-        return columns_for(q.columns, q.sort, q.descending, self.short_labels, boxes=self.boxes)
-
-    def _show(self, *, rebuild: bool = False, appended: int = 0) -> None:
-        """Put ``self.runs`` in the table. The names are shortened together to
-        the width the terminal leaves them; when that width or any name already
-        shown changes, the table is rebuilt or merged, else the ``appended``
-        runs' rows are added (and only they are built: paging stays linear)."""
-        table = self.query_one(RunsTable)
-        columns = self._columns()
-        cached = (
-            appended and self._last_rows is not None and len(self._last_rows) == table.row_count
-        )
-        if cached:
-            before_page = self.runs[-appended - 1].project if len(self.runs) > appended else None
-            new = self._rows(self.runs[-appended:], before_page)
-            rows = [*(self._last_rows or []), *new]
-        else:
-            rows = self._rows(self.runs)
-        full = [clean(run.name) for run in self.runs]
-        longest = max((names.cells(n) for n in full), default=4)
-        available = (table.size.width or self.app.size.width) - 1  # the scrollbar
-        widths = column_widths(columns, rows)
-        headers = (c[NAME_INDEX].cell_len for k, c in rows if k.startswith(GROUP_PREFIX))
-        width = max(name_width(available, widths, longest), *headers, 4)  # "12 runs" whole
-        widths[NAME_INDEX] = width
-        shown = dict(zip((r.id for r in self.runs), names.distinct(full, width)))
-        self._shown_names, before = shown, self._shown_names
-        unchanged = cached and all(shown.get(k) == v for k, v in before.items())
-        if unchanged and widths == table.widths and not rebuild:
-            shorten_names(new, shown)
-            table.append(new)
-            self._last_rows = rows
-            return
-        if cached:  # the cached rows may hold stale marks: build them all anew
-            rows = self._rows(self.runs)
-        shorten_names(rows, shown)
-        self._last_rows = rows
-        if rebuild or widths != table.widths:
-            table.rebuild(columns, rows, widths)
-        else:
-            table.merge(rows)
-
-    def _rows(
-        self, runs: list[RunSummary] | tuple[RunSummary, ...], previous: str | None = None
-    ) -> list[Row]:
-        """The rows of ``runs`` (with project headers when grouped; ``previous``
-        is the project of the run above them), names whole."""
-        return build_rows(
-            runs,
-            self.query_state.columns,
-            grouped=self.query_state.grouped,
-            groups=self.groups,
-            marked=self.marked,
-            now=self.app.clock(),  # type: ignore[attr-defined]
-            styles=status_styles(self.app.get_css_variables()),
-            boxes=self.boxes,
-            previous=previous,
-        )
-
-    def _update_detail(self) -> None:
-        """The line under the table: the cursor run's whole name and what the
-        cursor column is (``runs_lines.detail_text``)."""
-        table = self.query_one(RunsTable)
-        key = table.current_key
-        run = next((r for r in self.runs if r.id == key), None) if key else None
-        room = (self.size.width or self.app.size.width) - 2
-        spec = column_spec(table.current_column or "")
-        text = detail_text(run, key, spec, self.short_labels, room)
-        self.query_one("#run-detail", Static).update(text)
-
-    def _update_boxes(self) -> None:
-        room = (self.size.width or self.app.size.width) - 2
-        self.query_one(BoxesLine).show(self.sources, room, self.app.clock())  # type: ignore[attr-defined]
-
-    def _update_status(self) -> None:
-        text = status_text(
-            self.query_state,
-            shown=len(self.runs),
-            total=self.total,
-            reading=getattr(self.app, "reading", None),
-            sources=self.sources,
-            marked=len(self.marked),
-        )
-        self.query_one("#runs-status", Static).update(text)
 
     # -- actions -------------------------------------------------------------
 
