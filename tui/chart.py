@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rich.cells import cell_len
@@ -38,6 +37,7 @@ from textual.widget import Widget
 from trackui.store import fmt, xaxis
 from trackui.store.models import Series
 
+from .chart_model import Band, PlotInfo, PlottedRun
 from .chart_text import figure_text
 from .chart_ticks import log_ticks, nice_ticks, time_ticks, x_tick_labels
 from .palette import MONO, RAW_GREY_16, RunStyle, depth_of, style_for
@@ -64,59 +64,6 @@ HIGHLIGHT_ABOVE = 12
 def x_axis_label(x_axis: str) -> str:
     metric = xaxis.metric_of(x_axis)
     return metric if metric is not None else X_AXIS_LABELS.get(x_axis, x_axis)
-
-
-@dataclass(frozen=True)
-class Band:
-    """An envelope drawn under a run's line (a group's min–max or ±std)."""
-
-    x: tuple[float, ...]
-    lower: tuple[float, ...]
-    upper: tuple[float, ...]
-
-
-@dataclass(frozen=True)
-class PlottedRun:
-    """What was drawn for one run: the finite points, after the log filter."""
-
-    run_id: str
-    name: str
-    style: RunStyle
-    x: tuple[float, ...]  # x of the raw points drawn
-    y: tuple[float, ...]  # raw values drawn
-    smoothed_x: tuple[float, ...]
-    smoothed: tuple[float, ...]  # smoothed values drawn
-    shown: int  # points the series held (before skipping)
-    total: int  # points the run logged
-    nonfinite: int  # NaN/inf points skipped
-    nonpositive: int  # points <= 0 hidden by the log scale
-
-    @property
-    def colour(self) -> str:
-        return self.style.colour
-
-    @property
-    def marker(self) -> str:
-        return self.style.marker
-
-
-@dataclass(frozen=True)
-class PlotInfo:
-    """The last drawing, for tests and for screens that describe the chart."""
-
-    key: str
-    title: str
-    short_title: str  # shown instead of ``title`` where that does not fit the border
-    runs: tuple[PlottedRun, ...]
-    smoothing: float
-    x_axis: str
-    log_y: bool
-    width: int
-    height: int
-    focused: str | None = None
-
-    def run(self, run_id: str) -> PlottedRun:
-        return next(r for r in self.runs if r.run_id == run_id)
 
 
 def new_figure() -> Any:
